@@ -1,0 +1,164 @@
+"""Plain dataclasses of the domain, shaped like MLflow's so that code ports by changing the import.
+
+``run.info.run_id``, ``run.info.status``, ``run.data.params``, ``run.data.metrics`` and
+``model_version.version`` read the same as in MLflow. Times are integer milliseconds since the
+epoch (UTC). Entities are values: the store builds them, nothing mutates them afterwards.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+__all__ = [
+    "DatasetInput",
+    "Experiment",
+    "LifecycleStage",
+    "Metric",
+    "ModelVersion",
+    "PagedList",
+    "Param",
+    "RegisteredModel",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunInputs",
+    "RunStatus",
+    "RunTag",
+]
+
+T = TypeVar("T")
+
+
+class RunStatus(str, enum.Enum):
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    @property
+    def is_terminated(self) -> bool:
+        return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+
+class LifecycleStage(str, enum.Enum):
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    key: str
+    value: float
+    timestamp: int
+    step: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunTag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    experiment_id: str
+    name: str
+    artifact_location: str
+    lifecycle_stage: str = LifecycleStage.ACTIVE.value
+    tags: dict[str, str] = field(default_factory=dict)
+    creation_time: int = 0
+    last_update_time: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    experiment_id: str
+    run_name: str
+    status: str
+    start_time: int
+    end_time: int | None
+    artifact_uri: str
+    lifecycle_stage: str = LifecycleStage.ACTIVE.value
+    user_id: str = ""
+    parent_run_id: str | None = None
+
+    @property
+    def run_uuid(self) -> str:  # MLflow's older name
+        return self.run_id
+
+
+@dataclass(frozen=True, slots=True)
+class RunData:
+    metrics: dict[str, float] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInput:
+    """A dataset a run used: its identity (digest), shape and a profile of its columns."""
+
+    name: str
+    digest: str
+    context: str = ""
+    source: str = ""
+    num_rows: int = 0
+    schema: list[dict[str, Any]] = field(default_factory=list)
+    profile: dict[str, Any] | None = None
+    targets: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RunInputs:
+    datasets: list[DatasetInput] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    info: RunInfo
+    data: RunData
+    inputs: RunInputs = field(default_factory=RunInputs)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    name: str
+    version: int
+    source: str
+    run_id: str | None
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str = ""
+    status: str = "READY"
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+    archived: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    name: str
+    creation_timestamp: int
+    last_updated_timestamp: int
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)
+    latest_versions: list[ModelVersion] = field(default_factory=list)
+
+
+class PagedList(list[T], Generic[T]):
+    """A list of results plus the token for the next page (``None`` on the last page)."""
+
+    def __init__(self, items: list[T], token: str | None = None) -> None:
+        super().__init__(items)
+        self.token = token
