@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 __all__ = [
+    "AliasEvent",
     "DatasetInput",
     "Experiment",
     "LifecycleStage",
@@ -154,6 +155,18 @@ class RegisteredModel:
     tags: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
     latest_versions: list[ModelVersion] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class AliasEvent:
+    """One move of a model alias: to ``version`` (None = deleted) from ``previous_version``."""
+
+    name: str
+    alias: str
+    version: int | None
+    previous_version: int | None
+    timestamp: int
+    reason: str = ""
 
 
 class PagedList(list[T], Generic[T]):

@@ -1,0 +1,85 @@
+"""The artifact repository interface and the path rules every implementation enforces.
+
+An artifact path is relative, uses ``/``, and has no ``..``, empty or absolute parts: whatever a user
+passes, nothing is written outside the repository's root. A bad path is an
+:class:`~shipyard.errors.InvalidInput`, never a write.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipyard.errors import InvalidInput
+
+__all__ = ["ArtifactRepository", "FileInfo", "safe_relpath"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    path: str  # relative to the repository root, "/"-separated
+    is_dir: bool
+    size: int | None = None
+
+
+def safe_relpath(path: str | None, *, allow_root: bool = True) -> str:
+    """Normalise an artifact path, refusing anything that could leave the root."""
+    if path is None or path in ("", "."):
+        if allow_root:
+            return ""
+        raise InvalidInput("an artifact path is required")
+    if not isinstance(path, str):
+        raise InvalidInput(f"artifact path must be a string, got {type(path).__name__}")
+    if "\x00" in path or "\\" in path:
+        raise InvalidInput(f"artifact path {path!r} contains a NUL or a backslash")
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":"):
+        raise InvalidInput(f"artifact path {path!r} must be relative")
+    parts = [p for p in path.split("/") if p not in ("", ".")]
+    if any(p == ".." for p in parts):
+        raise InvalidInput(f"artifact path {path!r} must not contain '..'")
+    return posixpath.join(*parts) if parts else ""
+
+
+class ArtifactRepository(ABC):
+    """Files under one root (a run's artifacts, a model version, a prediction-log partition)."""
+
+    root: str
+
+    @abstractmethod
+    def log_file(self, local_file: str | Path, artifact_path: str | None = None) -> str:
+        """Copy a local file under ``artifact_path`` (a directory); returns its relative path."""
+
+    @abstractmethod
+    def log_bytes(self, data: bytes, path: str) -> str:
+        """Write ``data`` to ``path`` atomically; returns the relative path."""
+
+    def log_dir(self, local_dir: str | Path, artifact_path: str | None = None) -> None:
+        """Copy a local directory tree under ``artifact_path``."""
+        base = Path(local_dir)
+        if not base.is_dir():
+            raise InvalidInput(f"{str(local_dir)!r} is not a directory")
+        prefix = safe_relpath(artifact_path)
+        for file in sorted(p for p in base.rglob("*") if p.is_file()):
+            rel = file.parent.relative_to(base).as_posix()
+            self.log_file(file, posixpath.join(prefix, rel) if rel != "." else prefix)
+
+    @abstractmethod
+    def list(self, path: str | None = None) -> list[FileInfo]:
+        """Direct children of ``path`` (sorted); an empty list for a missing directory."""
+
+    @abstractmethod
+    def read_bytes(self, path: str) -> bytes:
+        """Raises NotFound for a missing file."""
+
+    @abstractmethod
+    def download(self, path: str | None, dst: str | Path) -> Path:
+        """Copy a file or a directory tree to the local ``dst`` directory; returns the local path."""
+
+    @abstractmethod
+    def exists(self, path: str) -> bool: ...
+
+    @abstractmethod
+    def local_path(self, path: str | None = None) -> Path | None:
+        """The file's own local path when the repository is on the local file system, else None."""

@@ -1,0 +1,90 @@
+"""Artifacts in a local folder; every write goes to a temporary file first and is renamed in place."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from shipyard.artifacts.base import ArtifactRepository, FileInfo, safe_relpath
+from shipyard.errors import InvalidInput, NotFound
+
+__all__ = ["LocalArtifactRepository"]
+
+
+class LocalArtifactRepository(ArtifactRepository):
+    def __init__(self, root: str | Path) -> None:
+        self.root = str(Path(root).absolute())
+        self._root = Path(self.root)
+
+    def _resolve(self, path: str | None) -> Path:
+        rel = safe_relpath(path)
+        full = (self._root / rel) if rel else self._root
+        # Symlinks inside the root could still point outside it: check the real location too.
+        real_root = os.path.realpath(self._root)
+        if os.path.commonpath([os.path.realpath(full), real_root]) != real_root:
+            raise InvalidInput(f"artifact path {path!r} resolves outside the artifact root")
+        return full
+
+    def _write_atomic(self, target: Path, writer) -> None:  # type: ignore[no-untyped-def]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                writer(fh)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def log_file(self, local_file: str | Path, artifact_path: str | None = None) -> str:
+        source = Path(local_file)
+        if not source.is_file():
+            raise NotFound(f"local file {str(local_file)!r} does not exist")
+        rel = safe_relpath(f"{safe_relpath(artifact_path)}/{source.name}")
+        with source.open("rb") as src:
+            self._write_atomic(self._resolve(rel), lambda fh: shutil.copyfileobj(src, fh, 1 << 20))
+        return rel
+
+    def log_bytes(self, data: bytes, path: str) -> str:
+        rel = safe_relpath(path, allow_root=False)
+        self._write_atomic(self._resolve(rel), lambda fh: fh.write(data))
+        return rel
+
+    def list(self, path: str | None = None) -> list[FileInfo]:
+        base = self._resolve(path)
+        if not base.is_dir():
+            return []
+        prefix = safe_relpath(path)
+        out = []
+        for child in sorted(base.iterdir()):
+            if child.name.startswith(".") and child.name.endswith(".tmp"):
+                continue
+            rel = f"{prefix}/{child.name}" if prefix else child.name
+            out.append(FileInfo(rel, child.is_dir(), None if child.is_dir() else child.stat().st_size))
+        return out
+
+    def read_bytes(self, path: str) -> bytes:
+        full = self._resolve(safe_relpath(path, allow_root=False))
+        if not full.is_file():
+            raise NotFound(f"artifact {path!r} not found under {self.root}")
+        return full.read_bytes()
+
+    def download(self, path: str | None, dst: str | Path) -> Path:
+        source = self._resolve(path)
+        target = Path(dst) / source.name if path else Path(dst)
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+        elif source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+        else:
+            raise NotFound(f"artifact {path!r} not found under {self.root}")
+        return target
+
+    def exists(self, path: str) -> bool:
+        return self._resolve(path).exists()
+
+    def local_path(self, path: str | None = None) -> Path | None:
+        return self._resolve(path)

@@ -1,0 +1,251 @@
+"""The Store interface: one narrow abstract class per aggregate, their contracts in the docstrings.
+
+``SqlStore`` (SQLite, PostgreSQL) implements it once; a REST implementation speaks the same
+interface over HTTP. Every implementation passes the same contract suite (``tests/store``).
+
+Common contract: names and keys are validated before anything is written; a method that raises
+leaves the store as it was; ``NotFound`` for an unknown id or name, ``AlreadyExists`` for a
+duplicate name, ``InvalidInput`` for malformed arguments, ``Conflict`` for an operation the current
+state forbids, ``StoreUnavailable`` when the database fails.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shipyard.entities import (
+        AliasEvent,
+        DatasetInput,
+        Experiment,
+        Metric,
+        ModelVersion,
+        PagedList,
+        Param,
+        RegisteredModel,
+        Run,
+        RunInfo,
+        RunTag,
+    )
+
+__all__ = ["RegistryStore", "Store", "TrackingStore"]
+
+
+class TrackingStore(ABC):
+    """Experiments, runs, and what runs log (metrics, params, tags, dataset inputs)."""
+
+    # -- experiments
+    @abstractmethod
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        """Create an experiment and return its id. Raises AlreadyExists if the name is taken."""
+
+    @abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """Raises NotFound for an unknown id."""
+
+    @abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment with that name, or None."""
+
+    @abstractmethod
+    def search_experiments(
+        self, view_type: str = "active", name_like: str | None = None, max_results: int = 1000
+    ) -> list[Experiment]:
+        """Experiments ordered by creation time (newest first); view_type: active, deleted or all."""
+
+    @abstractmethod
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Raises NotFound, or AlreadyExists if ``new_name`` is taken."""
+
+    @abstractmethod
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Soft delete: the experiment and its runs move to lifecycle stage 'deleted'."""
+
+    @abstractmethod
+    def restore_experiment(self, experiment_id: str) -> None: ...
+
+    @abstractmethod
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None: ...
+
+    # -- runs
+    @abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str | None = None,
+        start_time: int | None = None,
+        tags: dict[str, str] | None = None,
+        user_id: str = "",
+        parent_run_id: str | None = None,
+    ) -> Run:
+        """Create a RUNNING run. Raises NotFound for an unknown or deleted experiment."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """The run with its params, tags, latest metrics and inputs. Raises NotFound."""
+
+    @abstractmethod
+    def update_run_info(
+        self, run_id: str, status: str | None = None, end_time: int | None = None, run_name: str | None = None
+    ) -> RunInfo:
+        """Change status, end time or name. Raises NotFound, or InvalidInput for an unknown status."""
+
+    @abstractmethod
+    def delete_run(self, run_id: str) -> None: ...
+
+    @abstractmethod
+    def restore_run(self, run_id: str) -> None: ...
+
+    @abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> None:
+        """Write metrics, params and tags in one transaction: all of them or none.
+
+        Params are write-once: logging a different value for a logged key raises InvalidInput;
+        the same value again is a no-op. Tags overwrite. NaN and ±inf metric values are kept.
+        Raises NotFound for an unknown run and InvalidInput for a bad key or value.
+        """
+
+    @abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Raises NotFound if the run or the tag does not exist."""
+
+    @abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Every point logged for the key, by step then timestamp. Raises NotFound for the run."""
+
+    @abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: str = "active",
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        """Runs matching the filter (see ``shipyard.store.filter``), a page at a time.
+
+        Default order: newest start time first. Raises FilterSyntaxError for a malformed filter
+        or order-by clause, InvalidInput for a bad page token or max_results out of 1..50,000.
+        """
+
+    @abstractmethod
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        """Record datasets the run used; a dataset (experiment, name, digest) is stored once."""
+
+
+class RegistryStore(ABC):
+    """Registered models, their versions, tags and aliases."""
+
+    @abstractmethod
+    def create_registered_model(
+        self, name: str, tags: dict[str, str] | None = None, description: str = ""
+    ) -> RegisteredModel:
+        """Raises AlreadyExists if the name is taken, InvalidInput for a bad name."""
+
+    @abstractmethod
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        """With tags, aliases and the latest version. Raises NotFound."""
+
+    @abstractmethod
+    def update_registered_model(self, name: str, description: str) -> RegisteredModel: ...
+
+    @abstractmethod
+    def delete_registered_model(self, name: str) -> None:
+        """Delete the model and all its versions. Raises Conflict while any alias is set."""
+
+    @abstractmethod
+    def search_registered_models(
+        self, name_like: str | None = None, max_results: int = 100, page_token: str | None = None
+    ) -> PagedList[RegisteredModel]:
+        """Models by name (``name_like`` is a SQL LIKE pattern)."""
+
+    @abstractmethod
+    def set_registered_model_tag(self, name: str, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def delete_registered_model_tag(self, name: str, key: str) -> None: ...
+
+    @abstractmethod
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: dict[str, str] | None = None,
+        description: str = "",
+    ) -> ModelVersion:
+        """Add the next version (1, 2, 3 ...) of a model, creating the model if needed.
+
+        Race-safe: concurrent calls from several processes get distinct, consecutive versions.
+        """
+
+    @abstractmethod
+    def get_model_version(self, name: str, version: int) -> ModelVersion:
+        """Raises NotFound for an unknown model or version."""
+
+    @abstractmethod
+    def update_model_version(
+        self, name: str, version: int, description: str | None = None, archived: bool | None = None
+    ) -> ModelVersion:
+        """Change the description or archive a version. Archiving raises Conflict while an alias
+        points to the version."""
+
+    @abstractmethod
+    def delete_model_version(self, name: str, version: int) -> None:
+        """Raises Conflict while an alias points to the version."""
+
+    @abstractmethod
+    def search_model_versions(
+        self,
+        name: str | None = None,
+        run_id: str | None = None,
+        include_archived: bool = True,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> PagedList[ModelVersion]:
+        """Versions newest first, optionally of one model or one run."""
+
+    @abstractmethod
+    def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None: ...
+
+    @abstractmethod
+    def delete_model_version_tag(self, name: str, version: int, key: str) -> None: ...
+
+    @abstractmethod
+    def set_registered_model_alias(self, name: str, alias: str, version: int, reason: str = "") -> None:
+        """Point the alias at the version (moving it if set). Raises NotFound for a missing
+        version, InvalidInput for a bad alias name (a bare number, or 'latest'), Conflict for an
+        archived version. Every move is recorded in the alias history."""
+
+    @abstractmethod
+    def delete_registered_model_alias(self, name: str, alias: str, reason: str = "") -> None:
+        """Raises NotFound if the alias is not set."""
+
+    @abstractmethod
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        """Raises NotFound if the model or the alias does not exist."""
+
+    @abstractmethod
+    def get_alias_history(self, name: str, alias: str | None = None) -> list[AliasEvent]:
+        """Every move of the model's aliases (or one alias), oldest first."""
+
+
+class Store(TrackingStore, RegistryStore):
+    """Everything a shipyard deployment persists."""
+
+    uri: str
+    artifact_root: str
+
+    def close(self) -> None:
+        """Release connections; the store is unusable afterwards."""

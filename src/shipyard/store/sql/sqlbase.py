@@ -1,0 +1,72 @@
+"""What both halves of SqlStore share: the engine, transactions that translate driver errors, and
+small SQL helpers that differ per dialect."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from shipyard.errors import StoreUnavailable
+from shipyard.store.sql.engine import read_tx, write_tx
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.sql.dml import Insert
+
+__all__ = ["SqlBase", "chunks", "insert_ignore"]
+
+T = TypeVar("T")
+_CHUNK = 900  # stays under every SQLite build's limit on bound parameters
+
+
+def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def insert_ignore(conn: Connection, table: Table, keys: list[str]) -> Insert:
+    """INSERT that skips rows whose unique ``keys`` exist already (race-safe get-or-create)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing(index_elements=keys)
+
+
+class SqlBase:
+    """Holds the engine; every public method runs inside :meth:`_write` or :meth:`_read`."""
+
+    _engine: Engine
+    artifact_root: str
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with _translated(), write_tx(self._engine) as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with _translated(), read_tx(self._engine) as conn:
+            yield conn
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Driver errors become StoreUnavailable, chained; IntegrityError is left for the caller to name."""
+    try:
+        yield
+    except IntegrityError:
+        raise
+    except OperationalError as exc:
+        raise StoreUnavailable(f"the database failed: {_short(exc)}") from exc
+    except DBAPIError as exc:
+        raise StoreUnavailable(f"the database rejected the operation: {_short(exc)}") from exc
+
+
+def _short(exc: DBAPIError) -> str:
+    orig: Any = exc.orig
+    return str(orig).splitlines()[0] if orig is not None else type(exc).__name__

@@ -1,0 +1,223 @@
+"""TrackingClient: every tracking operation as an explicit method (the fluent API is built on it)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shipyard.artifacts import ArtifactRepository, FileInfo, get_artifact_repository
+from shipyard.config import Settings, resolve_settings
+from shipyard.entities import (
+    DatasetInput,
+    Experiment,
+    Metric,
+    PagedList,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    RunTag,
+)
+from shipyard.errors import InvalidInput, NotFound
+from shipyard.store import open_store
+
+if TYPE_CHECKING:
+    from shipyard.store.base import Store
+    from shipyard.tracking.batcher import MetricBatcher
+
+__all__ = ["DEFAULT_EXPERIMENT_NAME", "TrackingClient"]
+
+DEFAULT_EXPERIMENT_NAME = "Default"
+_stores: dict[tuple[str, str], Store] = {}  # one store (engine, pool) per URI in a process
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _store_for(settings: Settings) -> Store:
+    key = (settings.store_uri, settings.artifact_uri)
+    store = _stores.get(key)
+    if store is None:
+        store = _stores[key] = open_store(settings.store_uri, settings.artifact_uri)
+    return store
+
+
+class TrackingClient:
+    """Experiments, runs, metrics, params, tags, datasets and artifacts of one store.
+
+    ``TrackingClient()`` uses the configured store (``SHIPYARD_TRACKING_URI`` and friends, see
+    :mod:`shipyard.config`); ``TrackingClient("sqlite:///x.db", artifact_uri="/data/artifacts")``
+    or ``TrackingClient(store=...)`` names one.
+    """
+
+    def __init__(
+        self, tracking_uri: str | None = None, *, artifact_uri: str | None = None, store: Store | None = None
+    ) -> None:
+        if store is None:
+            store = _store_for(resolve_settings(tracking_uri, artifact_uri))
+        self.store: Store = store
+        self._batcher: MetricBatcher | None = None
+
+    # ------------------------------------------------------------------ experiments
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: dict[str, str] | None = None
+    ) -> str:
+        return self.store.create_experiment(name, artifact_location, tags)
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        return self.store.get_experiment(experiment_id)
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        return self.store.get_experiment_by_name(name)
+
+    def get_or_create_experiment(self, name: str) -> str:
+        """The id of the experiment with that name, created if missing (safe under races)."""
+        from shipyard.errors import AlreadyExists
+
+        found = self.store.get_experiment_by_name(name)
+        if found is not None:
+            if found.lifecycle_stage != "active":
+                raise InvalidInput(f"experiment {name!r} is deleted: restore it or choose another name")
+            return found.experiment_id
+        try:
+            return self.store.create_experiment(name)
+        except AlreadyExists:
+            again = self.store.get_experiment_by_name(name)
+            if again is None:
+                raise
+            return again.experiment_id
+
+    def search_experiments(self, view_type: str = "active", name_like: str | None = None,
+                           max_results: int = 1000) -> list[Experiment]:
+        return self.store.search_experiments(view_type, name_like, max_results)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        self.store.rename_experiment(experiment_id, new_name)
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        self.store.delete_experiment(experiment_id)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self.store.restore_experiment(experiment_id)
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        self.store.set_experiment_tag(experiment_id, key, str(value))
+
+    # ------------------------------------------------------------------ runs
+    def create_run(
+        self,
+        experiment_id: str,
+        run_name: str | None = None,
+        start_time: int | None = None,
+        tags: dict[str, Any] | None = None,
+        parent_run_id: str | None = None,
+        user_id: str = "",
+    ) -> Run:
+        str_tags = {k: str(v) for k, v in (tags or {}).items()}
+        return self.store.create_run(experiment_id, run_name, start_time, str_tags, user_id, parent_run_id)
+
+    def get_run(self, run_id: str) -> Run:
+        return self.store.get_run(run_id)
+
+    def set_terminated(self, run_id: str, status: str | RunStatus = RunStatus.FINISHED,
+                       end_time: int | None = None) -> RunInfo:
+        """Flush the run's buffered metrics, then record its end. A write error is raised here."""
+        self.flush(run_id)
+        return self.store.update_run_info(run_id, status=str(getattr(status, "value", status)),
+                                          end_time=end_time or _now())
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> RunInfo:
+        return self.store.update_run_info(run_id, status=status, run_name=name)
+
+    def delete_run(self, run_id: str) -> None:
+        self.store.delete_run(run_id)
+
+    def restore_run(self, run_id: str) -> None:
+        self.store.restore_run(run_id)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | str,
+        filter_string: str | None = None,
+        run_view_type: str = "active",
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> PagedList[Run]:
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
+        return self.store.search_runs(ids, filter_string, run_view_type, max_results, order_by, page_token)
+
+    # ------------------------------------------------------------------ logging
+    def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
+                   step: int | None = None, synchronous: bool = True) -> None:
+        """Log one point. ``synchronous=False`` buffers it (see :meth:`flush`)."""
+        metric = Metric(key, value, timestamp or _now(), step or 0)
+        if synchronous:
+            self.store.log_batch(run_id, metrics=[metric])
+        else:
+            self.batcher.add(run_id, [metric])
+
+    def log_param(self, run_id: str, key: str, value: Any) -> Any:
+        self.store.log_batch(run_id, params=[Param(key, _param_str(value))])
+        return value
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.store.log_batch(run_id, tags=[RunTag(key, str(value))])
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.store.delete_tag(run_id, key)
+
+    def log_batch(self, run_id: str, metrics: Sequence[Metric] = (), params: Sequence[Param] = (),
+                  tags: Sequence[RunTag] = ()) -> None:
+        """Write many metrics, params and tags in one transaction (all or nothing)."""
+        self.store.log_batch(run_id, metrics, params, tags)
+
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+        self.store.log_inputs(run_id, datasets)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        self.flush(run_id)
+        return self.store.get_metric_history(run_id, key)
+
+    @property
+    def batcher(self) -> MetricBatcher:
+        if self._batcher is None:
+            from shipyard.tracking.batcher import MetricBatcher
+
+            self._batcher = MetricBatcher(self.store)
+        return self._batcher
+
+    def flush(self, run_id: str | None = None) -> None:
+        """Block until buffered metrics are written; raises the error of a failed write."""
+        if self._batcher is not None:
+            self._batcher.flush(run_id)
+
+    # ------------------------------------------------------------------ artifacts
+    def artifact_repository(self, run_id: str) -> ArtifactRepository:
+        return get_artifact_repository(self.store.get_run(run_id).info.artifact_uri)
+
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str | None = None) -> None:
+        path = Path(local_path)
+        repo = self.artifact_repository(run_id)
+        if path.is_dir():
+            repo.log_dir(path, artifact_path)
+        elif path.is_file():
+            repo.log_file(path, artifact_path)
+        else:
+            raise NotFound(f"no file or directory at {str(local_path)!r}")
+
+    def log_bytes(self, run_id: str, data: bytes, artifact_file: str) -> None:
+        self.artifact_repository(run_id).log_bytes(data, artifact_file)
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        return self.artifact_repository(run_id).list(path)
+
+    def download_artifacts(self, run_id: str, path: str | None, dst_path: str | Path) -> Path:
+        return self.artifact_repository(run_id).download(path, dst_path)
+
+
+def _param_str(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)
