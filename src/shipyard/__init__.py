@@ -1,3 +1,119 @@
-"""shipyard: the whole MLOps loop in one package (placeholder face, filled in by the tracking work)."""
+"""shipyard: the whole MLOps loop in one package.
+
+The fluent face reads like MLflow's::
+
+    import shipyard
+    shipyard.set_experiment("churn")
+    with shipyard.start_run(run_name="rf-1"):
+        shipyard.log_params({"n_estimators": 100})
+        shipyard.log_metric("loss", 0.3, step=1)
+        shipyard.sklearn.log_model(model, "model", training_data=X_train, registered_model_name="churn")
+    model = shipyard.load_model("models:/churn@champion")
+
+Everything is imported on first use (PEP 562), so ``import shipyard`` stays fast: no SQLAlchemy,
+NumPy, SciPy, scikit-learn, pandas or pyarrow until a function needs them.
+"""
+
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+_FLUENT = "shipyard.tracking.fluent"
+_LAZY: dict[str, str] = {
+    "ActiveRun": _FLUENT,
+    "active_run": _FLUENT,
+    "end_run": _FLUENT,
+    "flush": _FLUENT,
+    "get_artifact_uri": _FLUENT,
+    "get_tracking_uri": _FLUENT,
+    "last_active_run": _FLUENT,
+    "log_artifact": _FLUENT,
+    "log_artifacts": _FLUENT,
+    "log_dict": _FLUENT,
+    "log_figure": _FLUENT,
+    "log_input": _FLUENT,
+    "log_metric": _FLUENT,
+    "log_metrics": _FLUENT,
+    "log_param": _FLUENT,
+    "log_params": _FLUENT,
+    "log_text": _FLUENT,
+    "search_runs": _FLUENT,
+    "set_experiment": _FLUENT,
+    "set_tag": _FLUENT,
+    "set_tags": _FLUENT,
+    "set_tracking_uri": _FLUENT,
+    "start_run": _FLUENT,
+    "Client": "shipyard._client",
+    "load_model": "shipyard.models._log",
+    "log_model": "shipyard.models._log",
+    "register_model": "shipyard.models._log",
+    "ShipyardError": "shipyard.errors",
+}
+_SUBMODULES = {"artifacts", "datasets", "drift", "entities", "errors", "lightgbm", "models", "pyfunc",
+               "registry", "sklearn", "store", "tracking", "xgboost"}
+
+__all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"shipyard.{name}")
+    else:
+        raise AttributeError(f"module 'shipyard' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from shipyard import (
+        artifacts,
+        datasets,
+        drift,
+        entities,
+        errors,
+        lightgbm,
+        models,
+        pyfunc,
+        registry,
+        sklearn,
+        store,
+        tracking,
+        xgboost,
+    )
+    from shipyard._client import Client
+    from shipyard.errors import ShipyardError
+    from shipyard.models._log import load_model, log_model, register_model
+    from shipyard.tracking.fluent import (
+        ActiveRun,
+        active_run,
+        end_run,
+        flush,
+        get_artifact_uri,
+        get_tracking_uri,
+        last_active_run,
+        log_artifact,
+        log_artifacts,
+        log_dict,
+        log_figure,
+        log_input,
+        log_metric,
+        log_metrics,
+        log_param,
+        log_params,
+        log_text,
+        search_runs,
+        set_experiment,
+        set_tag,
+        set_tags,
+        set_tracking_uri,
+        start_run,
+    )

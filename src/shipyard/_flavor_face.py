@@ -1,0 +1,33 @@
+"""Builds the small per-flavor modules (``shipyard.sklearn``, ``shipyard.xgboost`` ...)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["flavor_functions"]
+
+
+def flavor_functions(flavor: str) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
+    """(log_model, save_model, load_model) for one flavor, with MLflow's signatures."""
+
+    def log_model(model: Any, artifact_path: str = "model", **kwargs: Any) -> Any:
+        from shipyard.models._log import log_model as _log
+
+        return _log(model, artifact_path, flavor=flavor, **kwargs)
+
+    def save_model(model: Any, path: str | os.PathLike[str], **kwargs: Any) -> Any:
+        from shipyard.models import save_model as _save
+
+        return _save(path, model, flavor=flavor, **kwargs)
+
+    def load_model(model_uri: str) -> Any:
+        from shipyard.models._log import load_native_model
+
+        return load_native_model(model_uri)
+
+    log_model.__doc__ = f"Log a {flavor} model to the active run (see shipyard.models.log_model)."
+    save_model.__doc__ = f"Save a {flavor} model as a verified directory at ``path``."
+    load_model.__doc__ = f"Load the native {flavor} object behind a model URI, after verifying its hashes."
+    return log_model, save_model, load_model
