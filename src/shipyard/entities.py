@@ -32,7 +32,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     RUNNING = "RUNNING"
     SCHEDULED = "SCHEDULED"
     FINISHED = "FINISHED"
@@ -44,7 +44,7 @@ class RunStatus(str, enum.Enum):
         return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
 
 
-class LifecycleStage(str, enum.Enum):
+class LifecycleStage(enum.StrEnum):
     ACTIVE = "active"
     DELETED = "deleted"
 

@@ -46,7 +46,7 @@ class FsspecArtifactRepository(ArtifactRepository):
         source = Path(local_file)
         if not source.is_file():
             raise NotFound(f"local file {str(local_file)!r} does not exist")
-        rel = safe_relpath(f"{safe_relpath(artifact_path)}/{source.name}")
+        rel = safe_relpath(posixpath.join(safe_relpath(artifact_path), source.name))
         self._put(self._full(rel), lambda target: self._fs.put_file(str(source), target))
         return rel
 

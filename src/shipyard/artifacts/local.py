@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import tempfile
 from pathlib import Path
@@ -42,7 +43,7 @@ class LocalArtifactRepository(ArtifactRepository):
         source = Path(local_file)
         if not source.is_file():
             raise NotFound(f"local file {str(local_file)!r} does not exist")
-        rel = safe_relpath(f"{safe_relpath(artifact_path)}/{source.name}")
+        rel = safe_relpath(posixpath.join(safe_relpath(artifact_path), source.name))
         with source.open("rb") as src:
             self._write_atomic(self._resolve(rel), lambda fh: shutil.copyfileobj(src, fh, 1 << 20))
         return rel

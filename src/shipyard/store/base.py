@@ -116,6 +116,21 @@ class TrackingStore(ABC):
         """
 
     @abstractmethod
+    def end_run(
+        self,
+        run_id: str,
+        status: str,
+        end_time: int,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+    ) -> RunInfo:
+        """Write a last batch and the run's status and end time in one transaction.
+
+        Same rules as :meth:`log_batch`; raises NotFound for an unknown run.
+        """
+
+    @abstractmethod
     def delete_tag(self, run_id: str, key: str) -> None:
         """Raises NotFound if the run or the tag does not exist."""
 

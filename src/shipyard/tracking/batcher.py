@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from shipyard.entities import Metric
 
 if TYPE_CHECKING:
+    from shipyard.entities import RunInfo
     from shipyard.store.base import TrackingStore
 
 __all__ = ["MetricBatcher"]
@@ -42,7 +43,7 @@ class MetricBatcher:
         self._errors: dict[str, BaseException] = {}
         self._thread: threading.Thread | None = None
         self._closed = False
-        self._flush_wanted = False
+        self._in_flight = 0  # sequence number the background thread's current batch runs up to
         _live.add(self)
 
     def add(self, run_id: str, metrics: list[Metric]) -> None:
@@ -56,21 +57,53 @@ class MetricBatcher:
                 self._thread = threading.Thread(target=self._run, name="shipyard-metrics", daemon=True)
                 self._thread.start()
             if self._count >= self._max_pending:
-                self._cond.notify_all()
+                self._cond.notify_all()  # write a full buffer now
+
+    def end_run(self, run_id: str, status: str, end_time: int) -> RunInfo:
+        """Write the run's pending points together with its end, in one transaction."""
+        with self._cond:
+            points = self._pending.pop(run_id, [])
+            self._count -= len(points)
+            in_flight = self._in_flight
+        with self._cond:
+            while self._written < in_flight:
+                self._cond.wait()
+            failure = self._errors.pop(run_id, None)
+        info = self._store.end_run(run_id, status, end_time, metrics=points)
+        if failure is not None:
+            raise failure
+        return info
 
     def flush(self, run_id: str | None = None) -> None:
-        """Wait until every point added so far is written; raise the first write error, if any."""
+        """Write every point added so far (of one run, or all) before returning.
+
+        The caller's thread writes what is still pending itself (no hand-off to the background
+        thread, so ``end_run`` costs one transaction, not a thread wake-up), then waits for a batch
+        the background thread may be writing at that moment. A write error is raised here.
+        """
         with self._cond:
-            target = self._enqueued
-            self._flush_wanted = True
-            self._cond.notify_all()
-            while self._written < target:
+            if run_id is None:
+                mine, self._pending = self._pending, defaultdict(list)
+            else:
+                points = self._pending.pop(run_id, [])
+                mine = {run_id: points} if points else {}
+            self._count -= sum(len(p) for p in mine.values())
+            in_flight = self._in_flight
+        failure: BaseException | None = None
+        for rid, points in mine.items():
+            try:
+                self._store.log_batch(rid, metrics=points)
+            except BaseException as exc:
+                failure = failure or exc
+        with self._cond:
+            while self._written < in_flight:
                 self._cond.wait()
-            error = self._errors.pop(run_id, None) if run_id else None
-            if run_id is None and self._errors:
-                error = self._errors.pop(next(iter(self._errors)))
-        if error is not None:
-            raise error
+            if run_id is not None:
+                failure = failure or self._errors.pop(run_id, None)
+            elif self._errors:
+                failure = failure or self._errors.pop(next(iter(self._errors)))
+        if failure is not None:
+            raise failure
 
     def _run(self) -> None:
         while True:
@@ -79,11 +112,13 @@ class MetricBatcher:
                 while True:
                     if self._closed and self._count == 0:
                         return
-                    if self._count >= self._max_pending or self._flush_wanted or self._closed:
+                    if self._count >= self._max_pending or self._closed:
                         break
                     if self._count == 0:
+                        # Idle: tick every interval rather than being woken by each add(), which
+                        # would cost the logging thread a GIL hand-off per run.
                         deadline = None
-                        self._cond.wait()
+                        self._cond.wait(self._interval)
                         continue
                     now = time.monotonic()
                     deadline = deadline or now + self._interval
@@ -91,7 +126,8 @@ class MetricBatcher:
                         break
                     self._cond.wait(deadline - now)
                 batch, self._pending = self._pending, defaultdict(list)
-                upto, self._count, self._flush_wanted = self._enqueued, 0, False
+                upto, self._count = self._enqueued, 0
+                self._in_flight = upto
             for run_id, metrics in batch.items():
                 try:
                     self._store.log_batch(run_id, metrics=metrics)

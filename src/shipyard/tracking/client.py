@@ -124,10 +124,11 @@ class TrackingClient:
 
     def set_terminated(self, run_id: str, status: str | RunStatus = RunStatus.FINISHED,
                        end_time: int | None = None) -> RunInfo:
-        """Flush the run's buffered metrics, then record its end. A write error is raised here."""
-        self.flush(run_id)
-        return self.store.update_run_info(run_id, status=str(getattr(status, "value", status)),
-                                          end_time=end_time or _now())
+        """Write the run's buffered metrics and its end together. A write error is raised here."""
+        status_text = str(getattr(status, "value", status))
+        if self._batcher is not None:
+            return self._batcher.end_run(run_id, status_text, end_time or _now())
+        return self.store.end_run(run_id, status_text, end_time or _now())
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> RunInfo:
         return self.store.update_run_info(run_id, status=status, run_name=name)

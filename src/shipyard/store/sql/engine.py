@@ -74,6 +74,7 @@ def _sqlite_engine(uri: str) -> Engine:
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA case_sensitive_like=ON")  # LIKE as in PostgreSQL; ILIKE is lower() LIKE lower()
         cur.close()
 
     @event.listens_for(engine, "begin")

@@ -93,7 +93,8 @@ class SqlRegistryStore(SqlBase, RegistryStore):
     def delete_registered_model(self, name: str) -> None:
         with self._write() as conn:
             self._model_row(conn, name, lock=True)
-            aliases = conn.execute(select(s.model_aliases.c.alias).where(s.model_aliases.c.name == name)).scalars().all()
+            a = s.model_aliases
+            aliases = conn.execute(select(a.c.alias).where(a.c.name == name)).scalars().all()
             if aliases:
                 raise Conflict(f"model {name!r} still has aliases {sorted(aliases)}: delete them first")
             conn.execute(delete(s.model_version_tags).where(s.model_version_tags.c.name == name))
@@ -262,7 +263,8 @@ class SqlRegistryStore(SqlBase, RegistryStore):
         t = s.model_version_tags
         with self._write() as conn:
             row = self._version_row(conn, name, version)
-            if conn.execute(delete(t).where(t.c.name == name, t.c.version == row.version, t.c.key == key)).rowcount == 0:
+            gone = conn.execute(delete(t).where(t.c.name == name, t.c.version == row.version, t.c.key == key))
+            if gone.rowcount == 0:
                 raise NotFound(f"version {row.version} of {name!r} has no tag {key!r}")
 
     # ------------------------------------------------------------------ aliases

@@ -3,6 +3,7 @@ small SQL helpers that differ per dialect."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,11 +31,16 @@ def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
 
 def insert_ignore(conn: Connection, table: Table, keys: list[str]) -> Insert:
     """INSERT that skips rows whose unique ``keys`` exist already (race-safe get-or-create)."""
-    if conn.dialect.name == "postgresql":
+    return _insert_ignore(conn.dialect.name, table, tuple(keys))
+
+
+@functools.cache
+def _insert_ignore(dialect: str, table: Table, keys: tuple[str, ...]) -> Insert:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing(index_elements=keys)
+    return insert(table).on_conflict_do_nothing(index_elements=list(keys))
 
 
 class SqlBase:

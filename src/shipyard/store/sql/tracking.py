@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import BigInteger, String, bindparam, delete, func, literal, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.entities import (
@@ -46,6 +46,33 @@ _VIEW_TYPES = {
 }
 MAX_RESULTS_LIMIT = 50_000
 
+# The hot write paths (create_run, log_batch, end of run) use statements built once: SQLAlchemy then
+# reuses their compiled form without rebuilding a cache key per call.
+_ms = s.metric_series
+_RUN_STAGE = select(s.runs.c.run_id, s.runs.c.lifecycle_stage).where(s.runs.c.run_id == bindparam("rid"))
+_EXPERIMENT_FOR_RUN = select(s.experiments.c.artifact_location, s.experiments.c.lifecycle_stage).where(
+    s.experiments.c.experiment_id == bindparam("eid"))
+_INSERT_RUN = s.runs.insert().from_select(
+    ["run_id", "experiment_id", "name", "status", "start_time", "end_time", "artifact_uri", "lifecycle_stage",
+     "user_id", "parent_run_id"],
+    select(bindparam("run_id", type_=String), s.experiments.c.experiment_id, bindparam("name", type_=String),
+           literal(RunStatus.RUNNING.value), bindparam("start_time", type_=BigInteger), null(),
+           s.experiments.c.artifact_location + bindparam("suffix", type_=String),
+           literal(LifecycleStage.ACTIVE.value), bindparam("user_id", type_=String),
+           bindparam("parent_run_id", type_=String))
+    .where(s.experiments.c.experiment_id == bindparam("eid"),
+           s.experiments.c.lifecycle_stage == LifecycleStage.ACTIVE.value),
+).returning(s.runs.c.artifact_uri)
+_INSERT_TAG = s.run_tags.insert()
+_DELETE_TAG = delete(s.run_tags).where(s.run_tags.c.run_id == bindparam("rid"), s.run_tags.c.key == bindparam("k"))
+_PARAMS_OF_RUN = select(s.params.c.key, s.params.c.value).where(s.params.c.run_id == bindparam("rid"))
+_INSERT_PARAM = s.params.insert()
+_SERIES_OF_RUN = select(_ms.c.series_id, _ms.c.key, _ms.c.step, _ms.c.timestamp).where(
+    _ms.c.run_id == bindparam("rid"))
+_UPDATE_SERIES = update(_ms).where(_ms.c.series_id == bindparam("sid")).values(
+    value=bindparam("v"), step=bindparam("st"), timestamp=bindparam("ts"))
+_INSERT_METRIC = s.metrics.insert()
+
 
 def _now() -> int:
     return int(time.time() * 1000)
@@ -67,7 +94,7 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         tag_rows = [(v.check_key(k, "tag key"), v.check_text(val, "tag value", v.MAX_TAG_VALUE_LENGTH))
                     for k, val in (tags or {}).items()]
         experiment_id = uuid.uuid4().hex
-        location = artifact_location or f"{self.artifact_root.rstrip('/')}/{experiment_id}"
+        location = (artifact_location or f"{self.artifact_root.rstrip('/')}/{experiment_id}").rstrip("/")
         now = _now()
         try:
             with self._write() as conn:
@@ -165,19 +192,18 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         run_id = uuid.uuid4().hex
         start = int(start_time) if start_time is not None else _now()
         with self._write() as conn:
-            exp = conn.execute(select(s.experiments.c.artifact_location, s.experiments.c.lifecycle_stage)
-                               .where(s.experiments.c.experiment_id == str(experiment_id))).first()
-            if exp is None:
-                raise NotFound(f"experiment {experiment_id!r} not found")
-            if exp.lifecycle_stage != LifecycleStage.ACTIVE.value:
+            # One statement: insert the run only if its experiment is active, deriving its artifact
+            # URI from the experiment's location; look at the experiment only when that fails.
+            artifact_uri = conn.execute(_INSERT_RUN, dict(
+                run_id=run_id, eid=str(experiment_id), name=name, start_time=start, suffix=f"/{run_id}/artifacts",
+                user_id=user_id or "", parent_run_id=parent_run_id)).scalar()
+            if artifact_uri is None:
+                exp = conn.execute(_EXPERIMENT_FOR_RUN, {"eid": str(experiment_id)}).first()
+                if exp is None:
+                    raise NotFound(f"experiment {experiment_id!r} not found")
                 raise InvalidInput(f"experiment {experiment_id!r} is deleted: restore it or use another")
-            artifact_uri = f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts"
-            conn.execute(s.runs.insert().values(
-                run_id=run_id, experiment_id=str(experiment_id), name=name, status=RunStatus.RUNNING.value,
-                start_time=start, end_time=None, artifact_uri=artifact_uri,
-                lifecycle_stage=LifecycleStage.ACTIVE.value, user_id=user_id or "", parent_run_id=parent_run_id))
             if tag_rows:
-                conn.execute(s.run_tags.insert(),
+                conn.execute(_INSERT_TAG,
                              [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()])
         info = RunInfo(run_id=run_id, experiment_id=str(experiment_id), run_name=name,
                        status=RunStatus.RUNNING.value, start_time=start, end_time=None,
@@ -194,8 +220,7 @@ class SqlTrackingStore(SqlBase, TrackingStore):
 
     def _run_row(self, conn: Connection, run_id: str) -> Any:
         v.check_run_id(run_id)
-        row = conn.execute(select(s.runs.c.run_id, s.runs.c.lifecycle_stage)
-                           .where(s.runs.c.run_id == run_id)).first()
+        row = conn.execute(_RUN_STAGE, {"rid": run_id}).first()
         if row is None:
             raise NotFound(f"run {run_id!r} not found")
         return row
@@ -205,20 +230,20 @@ class SqlTrackingStore(SqlBase, TrackingStore):
     ) -> RunInfo:
         values: dict[str, Any] = {}
         if status is not None:
-            try:
-                values["status"] = RunStatus(str(getattr(status, "value", status)).upper()).value
-            except ValueError:
-                raise InvalidInput(
-                    f"unknown run status {status!r}: use one of {', '.join(x.value for x in RunStatus)}") from None
+            values["status"] = _status(status)
         if end_time is not None:
             values["end_time"] = int(end_time)
         if run_name is not None:
             values["name"] = v.check_text(run_name, "run name", v.MAX_NAME_LENGTH)
+        v.check_run_id(run_id)
         with self._write() as conn:
-            self._run_row(conn, run_id)
             if values:
-                conn.execute(update(s.runs).where(s.runs.c.run_id == run_id).values(**values))
-            row = conn.execute(select(s.runs).where(s.runs.c.run_id == run_id)).one()
+                row = conn.execute(update(s.runs).where(s.runs.c.run_id == run_id).values(**values)
+                                   .returning(*s.runs.c)).first()
+            else:
+                row = conn.execute(select(s.runs).where(s.runs.c.run_id == run_id)).first()
+            if row is None:
+                raise NotFound(f"run {run_id!r} not found")
         return _run_info(row)
 
     def delete_run(self, run_id: str) -> None:
@@ -240,43 +265,50 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
     ) -> None:
-        points = [(v.check_key(m.key, "metric key"), int(m.step), int(m.timestamp),
-                   v.check_metric_value(m.key, m.value)) for m in metrics]
-        param_rows: dict[str, str] = {}
-        for p in params:
-            key = v.check_key(p.key, "param key")
-            value = v.check_text(p.value, f"param {key!r}", v.MAX_PARAM_VALUE_LENGTH)
-            if param_rows.setdefault(key, value) != value:
-                raise InvalidInput(f"param {key!r} given twice with different values in one batch")
-        tag_rows = {v.check_key(t.key, "tag key"): v.check_text(t.value, f"tag {t.key!r}", v.MAX_TAG_VALUE_LENGTH)
-                    for t in tags}
+        batch = _Batch(metrics, params, tags)
         with self._write() as conn:
             run = self._run_row(conn, run_id)
             if run.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidInput(f"run {run_id!r} is deleted: restore it before logging to it")
-            if param_rows:
-                self._insert_params(conn, run_id, param_rows)
-            if tag_rows:
-                conn.execute(delete(s.run_tags).where(s.run_tags.c.run_id == run_id,
-                                                      s.run_tags.c.key.in_(list(tag_rows))))
-                conn.execute(s.run_tags.insert(),
-                             [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()])
-            if points:
-                self._insert_points(conn, run_id, points)
+            self._write_batch(conn, run_id, batch)
+
+    def end_run(
+        self, run_id: str, status: str, end_time: int, metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (), tags: Sequence[RunTag] = (),
+    ) -> RunInfo:
+        batch = _Batch(metrics, params, tags)
+        status = _status(status)
+        v.check_run_id(run_id)
+        with self._write() as conn:
+            # The UPDATE doubles as the existence check; a refusal below rolls it back.
+            row = conn.execute(update(s.runs).where(s.runs.c.run_id == run_id)
+                               .values(status=status, end_time=int(end_time)).returning(*s.runs.c)).first()
+            if row is None:
+                raise NotFound(f"run {run_id!r} not found")
+            if batch and row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                raise InvalidInput(f"run {run_id!r} is deleted: restore it before logging to it")
+            self._write_batch(conn, run_id, batch)
+        return _run_info(row)
+
+    def _write_batch(self, conn: Connection, run_id: str, batch: _Batch) -> None:
+        if batch.params:
+            self._insert_params(conn, run_id, batch.params)
+        if batch.tags:
+            conn.execute(_DELETE_TAG, [{"rid": run_id, "k": k} for k in batch.tags])
+            conn.execute(_INSERT_TAG, [{"run_id": run_id, "key": k, "value": val} for k, val in batch.tags.items()])
+        if batch.points:
+            self._insert_points(conn, run_id, batch.points)
 
     def _insert_params(self, conn: Connection, run_id: str, rows: dict[str, str]) -> None:
-        existing: dict[str, str] = {}
-        for part in chunks(list(rows)):
-            existing.update(conn.execute(select(s.params.c.key, s.params.c.value).where(
-                s.params.c.run_id == run_id, s.params.c.key.in_(part))).all())
-        for key, old in existing.items():
-            if old != rows[key]:
+        inserted = conn.execute(insert_ignore(conn, s.params, ["run_id", "key"]),
+                                [{"run_id": run_id, "key": k, "value": val} for k, val in rows.items()]).rowcount
+        if inserted == len(rows):
+            return
+        for key, old in conn.execute(_PARAMS_OF_RUN, {"rid": run_id}):
+            if key in rows and old != rows[key]:
                 raise InvalidInput(
                     f"param {key!r} was already logged as {old!r}; params are write-once, "
                     f"so {rows[key]!r} was not stored (log it under another key or in a new run)")
-        new = [{"run_id": run_id, "key": k, "value": val} for k, val in rows.items() if k not in existing]
-        if new:
-            conn.execute(s.params.insert(), new)
 
     def _insert_points(self, conn: Connection, run_id: str, points: list[tuple[str, int, int, float | None]]) -> None:
         latest: dict[str, tuple[str, int, int, float | None]] = {}
@@ -284,21 +316,25 @@ class SqlTrackingStore(SqlBase, TrackingStore):
             old = latest.get(point[0])
             if old is None or (point[1], point[2]) >= (old[1], old[2]):
                 latest[point[0]] = point
-        ms = s.metric_series
-        conn.execute(insert_ignore(conn, ms, ["run_id", "key"]), [
-            {"run_id": run_id, "key": k, "value": p[3], "step": p[1], "timestamp": p[2]}
-            for k, p in latest.items()])
-        series: dict[str, Any] = {}
-        for part in chunks(list(latest)):
-            for row in conn.execute(select(ms.c.series_id, ms.c.key, ms.c.step, ms.c.timestamp)
-                                    .where(ms.c.run_id == run_id, ms.c.key.in_(part))):
-                series[row.key] = row
-        for key, (_, step, ts, value) in latest.items():
-            row = series[key]
-            if (step, ts) >= (row.step, row.timestamp):
-                conn.execute(update(ms).where(ms.c.series_id == row.series_id)
-                             .values(value=value, step=step, timestamp=ts))
-        conn.execute(s.metrics.insert(), [
+        series = {row.key: row for row in conn.execute(_SERIES_OF_RUN, {"rid": run_id})}
+        missing = [k for k in latest if k not in series]
+        if missing:
+            # insert-or-ignore: on PostgreSQL another writer may create the same series meanwhile.
+            created = conn.execute(
+                insert_ignore(conn, s.metric_series, ["run_id", "key"]).returning(
+                    _ms.c.series_id, _ms.c.key, _ms.c.step, _ms.c.timestamp),
+                [{"run_id": run_id, "key": k, "value": latest[k][3], "step": latest[k][1],
+                  "timestamp": latest[k][2]} for k in missing]).all()
+            series.update((row.key, row) for row in created)
+            if len(created) < len(missing):
+                series = {row.key: row for row in conn.execute(_SERIES_OF_RUN, {"rid": run_id})}
+                missing = [k for k in missing if k in {row.key for row in created}]
+        changed = [{"sid": series[k].series_id, "v": value, "st": step, "ts": ts}
+                   for k, (_, step, ts, value) in latest.items()
+                   if k not in missing and (step, ts) >= (series[k].step, series[k].timestamp)]
+        if changed:
+            conn.execute(_UPDATE_SERIES, changed)
+        conn.execute(_INSERT_METRIC, [
             {"series_id": series[k].series_id, "step": step, "timestamp": ts, "value": value}
             for k, step, ts, value in points])
 
@@ -391,6 +427,35 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         query = runs_query(list(experiment_ids), _lifecycle("active"), parse_filter(filter_string))
         with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+
+
+def _status(status: object) -> str:
+    try:
+        return RunStatus(str(getattr(status, "value", status)).upper()).value
+    except ValueError:
+        raise InvalidInput(
+            f"unknown run status {status!r}: use one of {', '.join(x.value for x in RunStatus)}") from None
+
+
+class _Batch:
+    """Metrics, params and tags of one write, validated before any SQL runs."""
+
+    __slots__ = ("params", "points", "tags")
+
+    def __init__(self, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[RunTag]) -> None:
+        self.points = [(v.check_key(m.key, "metric key"), int(m.step), int(m.timestamp),
+                        v.check_metric_value(m.key, m.value)) for m in metrics]
+        self.params: dict[str, str] = {}
+        for p in params:
+            key = v.check_key(p.key, "param key")
+            value = v.check_text(p.value, f"param {key!r}", v.MAX_PARAM_VALUE_LENGTH)
+            if self.params.setdefault(key, value) != value:
+                raise InvalidInput(f"param {key!r} given twice with different values in one batch")
+        self.tags = {v.check_key(t.key, "tag key"): v.check_text(t.value, f"tag {t.key!r}", v.MAX_TAG_VALUE_LENGTH)
+                     for t in tags}
+
+    def __bool__(self) -> bool:
+        return bool(self.points or self.params or self.tags)
 
 
 def _check_max(max_results: int) -> int:

@@ -1,0 +1,377 @@
+"""The Store contract: one suite, subclassed per backend (SQLite, PostgreSQL, and later REST).
+
+A subclass provides a ``store`` fixture. Each test checks behaviour a user relies on, including
+that a refused operation changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+
+import pytest
+
+from shipyard.entities import DatasetInput, Metric, Param, RunStatus, RunTag
+from shipyard.errors import AlreadyExists, Conflict, FilterSyntaxError, InvalidInput, NotFound
+from shipyard.store.base import Store
+
+
+def _register_versions(uri: str, artifact_root: str, count: int, queue: multiprocessing.Queue) -> None:
+    from shipyard.store import open_store
+
+    store = open_store(uri, artifact_root)
+    queue.put([store.create_model_version("race", f"/models/{i}").version for i in range(count)])
+    store.close()
+
+
+class StoreContract:
+    # ------------------------------------------------------------------ helpers
+    def run(self, store: Store, name: str = "exp", **kwargs) -> str:
+        experiment = store.get_experiment_by_name(name)
+        experiment_id = experiment.experiment_id if experiment else store.create_experiment(name)
+        return store.create_run(experiment_id, **kwargs).info.run_id
+
+    # ------------------------------------------------------------------ experiments
+    def test_create_and_get_experiment(self, store: Store) -> None:
+        eid = store.create_experiment("churn", tags={"team": "growth"})
+        exp = store.get_experiment(eid)
+        assert (exp.name, exp.lifecycle_stage, exp.tags) == ("churn", "active", {"team": "growth"})
+        assert store.get_experiment_by_name("churn") == exp
+        assert exp.artifact_location.endswith(eid)
+        assert store.get_experiment_by_name("nope") is None
+
+    def test_duplicate_experiment_name_is_refused_and_changes_nothing(self, store: Store) -> None:
+        store.create_experiment("churn")
+        with pytest.raises(AlreadyExists, match="churn"):
+            store.create_experiment("churn")
+        assert [e.name for e in store.search_experiments()] == ["churn"]
+
+    def test_unknown_experiment(self, store: Store) -> None:
+        with pytest.raises(NotFound):
+            store.get_experiment("0" * 32)
+        with pytest.raises(NotFound):
+            store.create_run("0" * 32)
+
+    def test_rename_delete_restore_experiment(self, store: Store) -> None:
+        a = store.create_experiment("a")
+        store.create_experiment("b")
+        with pytest.raises(AlreadyExists):
+            store.rename_experiment(a, "b")
+        store.rename_experiment(a, "a2")
+        store.delete_experiment(a)
+        assert [e.name for e in store.search_experiments()] == ["b"]
+        assert [e.name for e in store.search_experiments("deleted")] == ["a2"]
+        with pytest.raises(InvalidInput, match="deleted"):
+            store.create_run(a)
+        store.restore_experiment(a)
+        assert {e.name for e in store.search_experiments("all")} == {"a2", "b"}
+
+    # ------------------------------------------------------------------ runs
+    def test_create_and_get_run(self, store: Store) -> None:
+        eid = store.create_experiment("exp")
+        run = store.create_run(eid, run_name="rf-1", tags={"team": "x"}, start_time=1234, user_id="ann")
+        got = store.get_run(run.info.run_id)
+        assert got.info.status == "RUNNING" and got.info.run_name == "rf-1"
+        assert got.info.start_time == 1234 and got.info.user_id == "ann" and got.data.tags == {"team": "x"}
+        assert got.info.artifact_uri.endswith(f"{run.info.run_id}/artifacts")
+        assert store.create_run(eid).info.run_name  # a readable default name
+
+    def test_unknown_or_malformed_run_id_is_not_found(self, store: Store) -> None:
+        for bad in ("0" * 32, "abc", "'; DROP TABLE runs; --"):
+            with pytest.raises(NotFound):
+                store.get_run(bad)
+            with pytest.raises(NotFound):
+                store.log_batch(bad, metrics=[Metric("m", 1.0, 1, 0)])
+
+    def test_log_batch_and_latest_metric(self, store: Store) -> None:
+        rid = self.run(store)
+        store.log_batch(rid, metrics=[Metric("loss", 0.5, 10, 2), Metric("loss", 0.9, 20, 1), Metric("acc", 0.7, 5, 0)],
+                        params=[Param("lr", "0.1")], tags=[RunTag("t", "1")])
+        store.log_batch(rid, metrics=[Metric("loss", 0.4, 30, 2)], tags=[RunTag("t", "2")])
+        run = store.get_run(rid)
+        assert run.data.metrics == {"loss": 0.4, "acc": 0.7}  # largest step, then latest timestamp
+        assert run.data.params == {"lr": "0.1"} and run.data.tags == {"t": "2"}
+        history = store.get_metric_history(rid, "loss")
+        assert [(m.step, m.timestamp, m.value) for m in history] == [(1, 20, 0.9), (2, 10, 0.5), (2, 30, 0.4)]
+
+    def test_nan_and_infinities_are_kept(self, store: Store) -> None:
+        rid = self.run(store)
+        values = [float("nan"), float("inf"), float("-inf"), 1e308, -0.0]
+        store.log_batch(rid, metrics=[Metric("x", v, i, i) for i, v in enumerate(values)])
+        got = [m.value for m in store.get_metric_history(rid, "x")]
+        assert math.isnan(got[0]) and got[1:] == values[1:]
+        store.log_batch(rid, metrics=[Metric("y", float("nan"), 1, 0)])
+        assert math.isnan(store.get_run(rid).data.metrics["y"])
+
+    def test_params_are_write_once_and_a_refused_batch_stores_nothing(self, store: Store) -> None:
+        rid = self.run(store)
+        store.log_batch(rid, params=[Param("lr", "0.1")])
+        store.log_batch(rid, params=[Param("lr", "0.1")])  # same value again: fine
+        with pytest.raises(InvalidInput, match="write-once"):
+            store.log_batch(rid, metrics=[Metric("m", 1.0, 1, 0)], params=[Param("lr", "0.2")],
+                            tags=[RunTag("t", "x")])
+        run = store.get_run(rid)
+        assert run.data.params == {"lr": "0.1"} and run.data.metrics == {} and run.data.tags == {}
+
+    @pytest.mark.parametrize("key", ["", "../etc/passwd", "/abs", "a" * 251, "bad\nkey", "semi;colon"])
+    def test_bad_keys_are_refused(self, store: Store, key: str) -> None:
+        rid = self.run(store)
+        with pytest.raises(InvalidInput):
+            store.log_batch(rid, metrics=[Metric(key, 1.0, 1, 0)])
+        with pytest.raises(InvalidInput):
+            store.log_batch(rid, params=[Param(key, "v")])
+        assert store.get_run(rid).data.metrics == {}
+
+    def test_bad_metric_value_is_refused(self, store: Store) -> None:
+        rid = self.run(store)
+        with pytest.raises(InvalidInput, match="not a number"):
+            store.log_batch(rid, metrics=[Metric("m", "high", 1, 0)])  # type: ignore[arg-type]
+
+    def test_update_run_info(self, store: Store) -> None:
+        rid = self.run(store)
+        info = store.update_run_info(rid, status="FINISHED", end_time=99, run_name="renamed")
+        assert (info.status, info.end_time, info.run_name) == ("FINISHED", 99, "renamed")
+        with pytest.raises(InvalidInput, match="status"):
+            store.update_run_info(rid, status="DONE")
+        assert store.get_run(rid).info.status == "FINISHED"
+        assert RunStatus(store.get_run(rid).info.status).is_terminated
+
+    def test_delete_and_restore_run(self, store: Store) -> None:
+        rid = self.run(store)
+        eid = store.get_run(rid).info.experiment_id
+        store.delete_run(rid)
+        assert store.search_runs([eid]) == []
+        assert [r.info.run_id for r in store.search_runs([eid], view_type="deleted")] == [rid]
+        with pytest.raises(InvalidInput, match="deleted"):
+            store.log_batch(rid, metrics=[Metric("m", 1.0, 1, 0)])
+        store.restore_run(rid)
+        assert [r.info.run_id for r in store.search_runs([eid])] == [rid]
+
+    def test_delete_tag(self, store: Store) -> None:
+        rid = self.run(store)
+        store.log_batch(rid, tags=[RunTag("a", "1"), RunTag("b", "2")])
+        store.delete_tag(rid, "a")
+        assert store.get_run(rid).data.tags == {"b": "2"}
+        with pytest.raises(NotFound):
+            store.delete_tag(rid, "a")
+
+    def test_log_inputs_stores_a_dataset_once(self, store: Store) -> None:
+        r1, r2 = self.run(store), self.run(store)
+        ds = DatasetInput(name="train", digest="abc", context="training", num_rows=10,
+                          schema=[{"name": "x", "dtype": "float64"}], profile={"columns": {"x": {"count": 10}}})
+        store.log_inputs(r1, [ds])
+        store.log_inputs(r1, [ds])
+        store.log_inputs(r2, [ds])
+        got = store.get_run(r1).inputs.datasets
+        assert len(got) == 1 and got[0].profile == {"columns": {"x": {"count": 10}}} and got[0].num_rows == 10
+        assert store.get_run(r2).inputs.datasets[0].digest == "abc"
+
+    # ------------------------------------------------------------------ search
+    def _population(self, store: Store) -> tuple[str, dict[str, str]]:
+        eid = store.create_experiment("search")
+        ids = {}
+        rows = [("a", 0.95, "rf", "growth", "FINISHED"), ("b", 0.85, "rf", "x", "FINISHED"),
+                ("c", 0.99, "lr", "growth", "FAILED"), ("d", None, "rf", "growth", "FINISHED"),
+                ("e", 0.91, "RF", "Growth", "RUNNING")]
+        for i, (name, acc, model, team, status) in enumerate(rows):
+            rid = store.create_run(eid, run_name=name, start_time=1000 + i).info.run_id
+            store.log_batch(rid, metrics=[Metric("acc", acc, 1, 0)] if acc is not None else [],
+                            params=[Param("model", model)], tags=[RunTag("team", team)])
+            store.update_run_info(rid, status=status)
+            ids[name] = rid
+        return eid, ids
+
+    def names(self, store: Store, eid: str, flt: str | None = None, **kwargs) -> list[str]:
+        return [r.info.run_name for r in store.search_runs([eid], flt, **kwargs)]
+
+    def test_search_filters(self, store: Store) -> None:
+        eid, _ = self._population(store)
+        q = lambda f: sorted(self.names(store, eid, f))  # noqa: E731
+        assert q("metrics.acc > 0.9 and params.model = 'rf' and tags.team != 'x' "
+                 "and attributes.status = 'FINISHED'") == ["a"]
+        assert q("metrics.acc >= 0.85 AND metrics.acc < 0.95") == ["b", "e"]
+        assert q("params.model LIKE 'r%'") == ["a", "b", "d"]  # LIKE is case-sensitive
+        assert q("params.model ILIKE 'r%'") == ["a", "b", "d", "e"]
+        assert q("tags.team IN ('x', 'Growth')") == ["b", "e"]
+        assert q("metrics.acc IS NULL") == ["d"]
+        assert q("params.model = 'lr' OR (tags.team = 'x' AND metrics.acc > 0.8)") == ["b", "c"]
+        assert q("attributes.run_name = 'c'") == ["c"]
+        assert q("attributes.start_time > 1002") == ["d", "e"]
+        assert q("params.model NOT IN ('rf', 'lr')") == ["e"]
+
+    def test_search_order_and_pages(self, store: Store) -> None:
+        eid, _ = self._population(store)
+        assert self.names(store, eid, order_by=["metrics.acc DESC"]) == ["c", "a", "e", "b", "d"]
+        assert self.names(store, eid, order_by=["metrics.acc ASC"]) == ["b", "e", "a", "c", "d"]
+        assert self.names(store, eid) == ["e", "d", "c", "b", "a"]  # newest first
+        assert self.names(store, eid, order_by=["params.model", "attributes.run_name DESC"]) == \
+            ["e", "c", "d", "b", "a"]
+        seen, token = [], None
+        while True:
+            page = store.search_runs([eid], max_results=2, page_token=token, order_by=["run_name"])
+            seen += [r.info.run_name for r in page]
+            token = page.token
+            if token is None:
+                break
+        assert seen == ["a", "b", "c", "d", "e"]
+
+    def test_search_returns_full_runs(self, store: Store) -> None:
+        eid, ids = self._population(store)
+        (run,) = store.search_runs([eid], "attributes.run_name = 'a'")
+        assert run.data.metrics == {"acc": 0.95} and run.data.params == {"model": "rf"}
+        assert run.info.run_id == ids["a"]
+
+    @pytest.mark.parametrize(("flt", "where"), [
+        ("metrics.acc >", "end of input"),
+        ("metric.acc > 'high'", "without quotes"),
+        ("params.model = rf", "a quoted string"),
+        ("foo.bar = 1", "metrics.<key>"),
+        ("metrics.acc > 1 and", "end of input"),
+        ("(metrics.acc > 1", "')'"),
+        ("attributes.colour = 'red'", "unknown attribute"),
+        ("metrics.acc ~ 1", "unexpected character"),
+    ])
+    def test_malformed_filter_names_position(self, store: Store, flt: str, where: str) -> None:
+        eid, _ = self._population(store)
+        with pytest.raises(FilterSyntaxError, match="position") as info:
+            store.search_runs([eid], flt)
+        assert where in str(info.value)
+
+    def test_filter_values_are_bound_not_pasted(self, store: Store) -> None:
+        eid, _ = self._population(store)
+        assert self.names(store, eid, "params.model = 'rf'' OR ''1''=''1'") == []
+        assert self.names(store, eid, "tags.team = 'x\"; DROP TABLE runs; --'") == []
+        assert len(self.names(store, eid)) == 5
+
+    def test_bad_page_token_and_limits(self, store: Store) -> None:
+        eid, _ = self._population(store)
+        with pytest.raises(InvalidInput, match="page token"):
+            store.search_runs([eid], page_token="not-a-token")
+        with pytest.raises(InvalidInput, match="max_results"):
+            store.search_runs([eid], max_results=0)
+        with pytest.raises(FilterSyntaxError):
+            store.search_runs([eid], order_by=["metrics.acc SIDEWAYS"])
+
+    # ------------------------------------------------------------------ registry
+    def test_versions_count_up_per_model(self, store: Store) -> None:
+        rid = self.run(store)
+        assert [store.create_model_version("churn", f"runs:/{rid}/m", rid).version for _ in range(3)] == [1, 2, 3]
+        assert store.create_model_version("other", "/x").version == 1
+        model = store.get_registered_model("churn")
+        assert model.latest_versions[0].version == 3
+        assert [v.version for v in store.search_model_versions(name="churn")] == [3, 2, 1]
+        assert len(store.search_model_versions(run_id=rid)) == 3
+        assert [m.name for m in store.search_registered_models(name_like="ch%")] == ["churn"]
+
+    def test_registered_model_crud(self, store: Store) -> None:
+        store.create_registered_model("churn", tags={"owner": "ann"}, description="d")
+        with pytest.raises(AlreadyExists):
+            store.create_registered_model("churn")
+        store.update_registered_model("churn", "new")
+        store.set_registered_model_tag("churn", "k", "v")
+        store.delete_registered_model_tag("churn", "owner")
+        model = store.get_registered_model("churn")
+        assert (model.description, model.tags) == ("new", {"k": "v"})
+        with pytest.raises(NotFound):
+            store.get_registered_model("nope")
+        with pytest.raises(InvalidInput):
+            store.create_registered_model("bad/name")
+
+    def test_version_tags_and_description(self, store: Store) -> None:
+        store.create_model_version("churn", "/a")
+        store.set_model_version_tag("churn", 1, "validated", "yes")
+        store.update_model_version("churn", 1, description="first")
+        mv = store.get_model_version("churn", 1)
+        assert (mv.tags, mv.description) == ({"validated": "yes"}, "first")
+        store.delete_model_version_tag("churn", 1, "validated")
+        assert store.get_model_version("churn", 1).tags == {}
+        with pytest.raises(NotFound):
+            store.get_model_version("churn", 7)
+        with pytest.raises(InvalidInput):
+            store.get_model_version("churn", "one")  # type: ignore[arg-type]
+
+    def test_aliases_move_and_keep_history(self, store: Store) -> None:
+        for _ in range(2):
+            store.create_model_version("churn", "/m")
+        store.set_registered_model_alias("churn", "champion", 1, reason="first")
+        store.set_registered_model_alias("churn", "champion", 2, reason="better")
+        store.set_registered_model_alias("churn", "previous", 1)
+        assert store.get_model_version_by_alias("churn", "champion").version == 2
+        assert store.get_registered_model("churn").aliases == {"champion": 2, "previous": 1}
+        assert store.get_model_version("churn", 1).aliases == ["previous"]
+        store.delete_registered_model_alias("churn", "previous")
+        history = [(e.alias, e.previous_version, e.version, e.reason) for e in store.get_alias_history("churn")]
+        assert history == [("champion", None, 1, "first"), ("champion", 1, 2, "better"),
+                           ("previous", None, 1, ""), ("previous", 1, None, "")]
+        with pytest.raises(NotFound):
+            store.get_model_version_by_alias("churn", "previous")
+
+    def test_alias_to_missing_version_or_bad_alias_changes_nothing(self, store: Store) -> None:
+        store.create_model_version("churn", "/m")
+        with pytest.raises(NotFound, match="version 5"):
+            store.set_registered_model_alias("churn", "champion", 5)
+        with pytest.raises(NotFound):
+            store.set_registered_model_alias("nope", "champion", 1)
+        for bad in ("latest", "3", "with space", ""):
+            with pytest.raises(InvalidInput):
+                store.set_registered_model_alias("churn", bad, 1)
+        assert store.get_registered_model("churn").aliases == {}
+        assert store.get_alias_history("churn") == []
+
+    def test_aliased_versions_cannot_be_deleted_or_archived(self, store: Store) -> None:
+        store.create_model_version("churn", "/m")
+        store.create_model_version("churn", "/m")
+        store.set_registered_model_alias("churn", "champion", 1)
+        with pytest.raises(Conflict, match="champion"):
+            store.delete_model_version("churn", 1)
+        with pytest.raises(Conflict, match="champion"):
+            store.update_model_version("churn", 1, archived=True)
+        with pytest.raises(Conflict):
+            store.delete_registered_model("churn")
+        assert store.get_model_version("churn", 1).archived is False
+        store.update_model_version("churn", 2, archived=True)
+        with pytest.raises(Conflict, match="archived"):
+            store.set_registered_model_alias("churn", "challenger", 2)
+        store.delete_registered_model_alias("churn", "champion")
+        store.delete_model_version("churn", 1)
+        assert [v.version for v in store.search_model_versions(name="churn")] == [2]
+        assert store.create_model_version("churn", "/m").version == 3  # numbers are never reused
+        store.delete_registered_model("churn")
+        with pytest.raises(NotFound):
+            store.get_registered_model("churn")
+
+    def test_concurrent_registration_gives_distinct_versions(self, store: Store) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        queue = ctx.Queue()
+        procs = [ctx.Process(target=_register_versions, args=(store.uri, store.artifact_root, 10, queue))
+                 for _ in range(4)]
+        for p in procs:
+            p.start()
+        results = [queue.get(timeout=120) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+            assert p.exitcode == 0
+        versions = sorted(v for chunk in results for v in chunk)
+        assert versions == list(range(1, 41))
+        assert all(chunk == sorted(chunk) for chunk in results)
+
+    def test_timestamps_are_milliseconds(self, store: Store) -> None:
+        before = int(time.time() * 1000)
+        eid = store.create_experiment("t")
+        after = int(time.time() * 1000)
+        assert before <= store.get_experiment(eid).creation_time <= after
+
+    def test_end_run_writes_the_last_batch_and_the_end_together(self, store: Store) -> None:
+        rid = self.run(store)
+        info = store.end_run(rid, "FINISHED", 5000, metrics=[Metric("m", 1.0, 1, 0)], params=[Param("p", "1")])
+        assert (info.status, info.end_time) == ("FINISHED", 5000)
+        run = store.get_run(rid)
+        assert run.data.metrics == {"m": 1.0} and run.data.params == {"p": "1"}
+        with pytest.raises(InvalidInput, match="write-once"):
+            store.end_run(rid, "FAILED", 6000, params=[Param("p", "2")])
+        assert store.get_run(rid).info.status == "FINISHED"  # refused as a whole
+        with pytest.raises(NotFound):
+            store.end_run("0" * 32, "FINISHED", 1)
+        with pytest.raises(InvalidInput, match="status"):
+            store.end_run(rid, "DONE", 1)
