@@ -55,7 +55,8 @@ _LAZY: dict[str, str] = {
 _SUBMODULES = {"artifacts", "datasets", "drift", "entities", "errors", "lightgbm", "models", "pyfunc",
                "registry", "sklearn", "store", "tracking", "xgboost"}
 
-__all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"])
+__all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"],
+                 key=lambda n: (0 if n.isupper() else 1 if n[:1].isupper() else 2, n))
 
 
 def __getattr__(name: str) -> Any:

@@ -20,14 +20,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ._base import DriftTest
 from ._columns import BINARY, CATEGORICAL, ColumnData, NumericData
 from ._count_tests import FEW_VALUES, ChiSquareTest, JensenShannonTest, PSITest, ZTest
 from ._errors import DriftInputError
 from ._numeric_tests import AndersonDarlingTest, KSTest, WassersteinTest
 from ._profile import ColumnProfile
+from ._stats import few_distinct
 
 SMALL_REFERENCE = 1000
 
@@ -61,8 +60,7 @@ def make_test(spec: str | DriftTest, threshold: float | None = None) -> DriftTes
 def few_values(ref: ColumnData | ColumnProfile) -> bool:
     """Whether a numeric reference has at most FEW_VALUES distinct values."""
     if isinstance(ref, NumericData):
-        v = ref.values
-        return v.size == 0 or int(np.count_nonzero(v[1:] != v[:-1])) + 1 <= FEW_VALUES
+        return few_distinct(ref.values, FEW_VALUES) is not None
     if isinstance(ref, ColumnProfile):
         return ref.distinct is not None and len(ref.distinct) <= FEW_VALUES
     return False

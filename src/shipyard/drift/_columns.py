@@ -146,6 +146,10 @@ def column_data(raw: Any, kind: str | None = None) -> ColumnData:
         return fast
     arr = _to_numpy(raw)
     dtype = str(getattr(raw, "dtype", None) or getattr(raw, "type", None) or arr.dtype)
+    if kind in (None, NUMERIC) and arr.dtype.kind in "iuf":
+        numeric = _sorted_numeric(arr, dtype, kind)
+        if numeric is not None:
+            return numeric
     if arr.dtype.kind == "O":
         as_num = _numeric_from_objects(arr) if kind != CATEGORICAL else None
         if as_num is not None and (kind is not None or arr.size == 0 or np.isfinite(as_num).any()):
@@ -180,6 +184,30 @@ def column_data(raw: Any, kind: str | None = None) -> ColumnData:
             name = _num_key(key) if kind == BINARY and isinstance(key, bool | int | float) else str(key)
             counts[name] = counts.get(name, 0) + n
     return CategoricalData(counts, missing, dtype, kind)
+
+
+def _sorted_numeric(arr: np.ndarray, dtype: str, kind: str | None) -> NumericData | None:
+    """A number column as NumericData from ONE sort (a copy): no finiteness mask, no compress.
+
+    NaN sorts last and -inf/+inf to the ends, so the finite values are one slice of the sorted copy.
+    None when ``kind`` is None and the column is binary (left to the general path).
+    """
+    if arr.dtype == np.float64:
+        values = np.sort(arr)
+    else:
+        values = arr.astype(np.float64)
+        values.sort()
+    if arr.dtype.kind == "f":
+        lo = int(np.searchsorted(values, -np.inf, side="right"))
+        hi = int(np.searchsorted(values, np.inf, side="left"))
+        finite = values[lo:hi]
+    else:
+        finite = values
+    if kind is None and finite.size and finite[0] == 0.0 and finite[-1] == 1.0:
+        zeros = int(np.searchsorted(finite, 0.0, side="right"))
+        if zeros == int(np.searchsorted(finite, 1.0, side="left")):
+            return None  # only 0 and 1, both present: binary
+    return NumericData(finite, int(values.size - finite.size), dtype)
 
 
 def _pandas_counts(raw: Any, kind: str | None) -> CategoricalData | None:

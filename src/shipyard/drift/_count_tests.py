@@ -18,6 +18,8 @@ from ._stats import (
     bin_counts,
     chi2_homogeneity,
     counts_table,
+    distinct_sorted,
+    few_distinct,
     jensen_shannon,
     psi,
     quantile_edges,
@@ -52,7 +54,10 @@ class _CountTest(DriftTest):
 
     def _prepare(self) -> None:
         if isinstance(self.reference_, NumericData):
-            self.edges_ = quantile_edges(self.reference_.values, self.n_bins)
+            values = self.reference_.values
+            self.distinct_ = few_distinct(values, FEW_VALUES) if self._few_values() else None
+            if self.distinct_ is None:
+                self.edges_ = quantile_edges(values, self.n_bins)
 
     def _score(self, r: np.ndarray, c: np.ndarray, reason: str | None) -> TestResult:
         raise NotImplementedError
@@ -62,9 +67,9 @@ class _CountTest(DriftTest):
             _, r, c = counts_table(ref.counts, cur.counts)
             return self._score(r, c, _unseen_reason(ref.counts, cur.counts))
         assert isinstance(ref, NumericData) and isinstance(cur, NumericData)
-        uniq = np.unique(ref.values)
-        if self._few_values() and uniq.size <= FEW_VALUES:
-            keys = np.union1d(uniq, np.unique(cur.values))
+        if self.distinct_ is not None:
+            cur_keys = few_distinct(cur.values, FEW_VALUES)
+            keys = np.union1d(self.distinct_, distinct_sorted(cur.values) if cur_keys is None else cur_keys)
             r = np.diff([*np.searchsorted(ref.values, keys, side="left").tolist(), ref.count]).astype(float)
             c = np.diff([*np.searchsorted(cur.values, keys, side="left").tolist(), cur.count]).astype(float)
             return self._score(r, c, None)

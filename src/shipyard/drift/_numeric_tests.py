@@ -7,7 +7,7 @@ import numpy as np
 from ._base import DriftTest, TestResult
 from ._columns import NUMERIC, ColumnData, NumericData
 from ._profile import ColumnProfile
-from ._stats import anderson_ksamp, ks_pvalue, ks_wasserstein
+from ._stats import anderson_ksamp, ks_pvalue, ks_wasserstein, wasserstein_sorted
 
 MIN_STD = 1e-3  # a constant reference's std is taken as this (Evidently does the same)
 
@@ -43,9 +43,10 @@ class _Distances(DriftTest):
 
     def _test_raw(self, ref: ColumnData, cur: ColumnData) -> TestResult:
         assert isinstance(ref, NumericData) and isinstance(cur, NumericData)
+        if not self.uses_p_value:  # Wasserstein alone: no merge of the two samples
+            return self._compute(float("nan"), wasserstein_sorted(ref.values, cur.values), None, None)
         d, w = ks_wasserstein(ref.values, cur.values)
-        p = ks_pvalue(ref.values, cur.values, d) if self.uses_p_value else None
-        return self._compute(d, w, p, None)
+        return self._compute(d, w, ks_pvalue(ref.values, cur.values, d), None)
 
     def _test_profiles(self, ref: ColumnProfile, cur: ColumnProfile) -> TestResult:
         d, w = _sketch_distances(ref, cur)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import create_engine, event
 
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, StoreUnavailable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -57,7 +57,10 @@ def _fresh_pool_after_fork(engine: Engine) -> None:
 def _sqlite_engine(uri: str) -> Engine:
     path = uri.removeprefix("sqlite:///")
     if uri != "sqlite://" and path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create the folder for the database {path!r}: {exc}") from exc
     synchronous = os.environ.get("SHIPYARD_SQLITE_SYNCHRONOUS", "NORMAL").upper()
     if synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise InvalidInput(f"SHIPYARD_SQLITE_SYNCHRONOUS={synchronous!r}: use NORMAL or FULL")

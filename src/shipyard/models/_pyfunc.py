@@ -1,0 +1,214 @@
+"""Loading a model directory, verified, behind one predict() that checks its input.
+
+:func:`load_local_model` reads the manifest, verifies the SHA-256 of every file and only then
+deserializes anything. The returned :class:`PyFuncModel` converts input once per call, with the
+work decided at load time (see :mod:`shipyard.models._enforce`): a model fitted on NumPy arrays gets
+a 2-D float array without any pandas on the path, a model fitted on a DataFrame gets a DataFrame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shipyard.errors import IntegrityCheckFailed, InvalidInput
+from shipyard.models import _flavors
+from shipyard.models._enforce import InputAdapter
+from shipyard.models._manifest import ModelManifest, read_manifest, read_verified, verify_files
+from shipyard.models._python_model import PythonModel, PythonModelContext
+from shipyard.models._signature import NUMERIC_TYPES, ColSpec, Signature, _is_frame
+
+__all__ = ["PyFuncModel", "load_local_model", "load_native", "load_reference_profile"]
+
+logger = logging.getLogger(__name__)
+
+
+def _input_mode(model: Any, signature: Signature) -> str:
+    fmt = getattr(model, "input_format", None) if isinstance(model, PythonModel) else None
+    if fmt == "dataframe":
+        return "frame"
+    if fmt == "numpy":
+        return "array"
+    if fmt is not None:
+        raise InvalidInput(f"{type(model).__name__}.input_format must be 'dataframe' or 'numpy', not {fmt!r}")
+    numeric = all(c.type in NUMERIC_TYPES or c.type == "bool" for c in signature.inputs)
+    return "array" if numeric and not hasattr(model, "feature_names_in_") else "frame"
+
+
+def _predictors(model: Any, flavor: str) -> tuple[Any, Any]:
+    """(predict, predict_proba or None) of a native model."""
+    cls = type(model)
+    if flavor == "xgboost" and cls.__name__ == "Booster":
+        return model.inplace_predict, None
+    proba = getattr(model, "predict_proba", None)
+    return model.predict, proba if callable(proba) else None
+
+
+def _to_numpy(result: Any) -> np.ndarray:
+    if isinstance(result, np.ndarray):
+        return result
+    if _is_frame(result) or hasattr(result, "to_numpy"):
+        return result.to_numpy()
+    return np.asarray(result)
+
+
+class PyFuncModel:
+    """A loaded model behind a uniform, input-checking ``predict``.
+
+    ``predict(data)`` accepts a pandas DataFrame, a dict of column -> list/array (or scalars for one
+    row), a list of dict records, or a 2-D NumPy array (columns by position); columns are matched
+    by name and reordered to the signature's order, extra columns are ignored, and a missing or
+    mistyped column raises :class:`~shipyard.errors.InvalidInput` naming it. It always returns a
+    NumPy array, whatever the input type (a DataFrame returned by a custom model is converted).
+    Without a signature, input goes to the model unchecked (dicts and records become a DataFrame).
+    """
+
+    def __init__(
+        self,
+        raw_model: Any,
+        *,
+        flavor: str,
+        signature: Signature | None,
+        manifest: ModelManifest | None = None,
+    ) -> None:
+        self.raw_model = raw_model
+        self.flavor = flavor
+        self.manifest = manifest
+        self._predict, self._proba = _predictors(raw_model, flavor)
+        names = getattr(raw_model, "feature_names_in_", None)
+        if signature is None and names is not None:
+            # no signature recorded, but the model knows its columns: check names, not types
+            self._adapter: InputAdapter | None = InputAdapter(
+                Signature(inputs=tuple(ColSpec(str(n), "object") for n in names)), "frame"
+            )
+        else:
+            self._adapter = None if signature is None else InputAdapter(signature, _input_mode(raw_model, signature))
+        self.signature = signature
+
+    def __repr__(self) -> str:
+        where = "" if self.manifest is None or self.manifest.path is None else f" from {self.manifest.path}"
+        return f"<PyFuncModel {self.flavor} {type(self.raw_model).__name__}{where}>"
+
+    @property
+    def input_mode(self) -> str:
+        """``"array"`` or ``"frame"``: what the model is handed (``"raw"`` without a signature)."""
+        return "raw" if self._adapter is None else self._adapter.mode
+
+    @property
+    def has_predict_proba(self) -> bool:
+        return self._proba is not None
+
+    def _prepare(self, data: Any) -> Any:
+        if self._adapter is not None:
+            return self._adapter(data)
+        if isinstance(data, dict | list):
+            import pandas as pd
+
+            return pd.DataFrame(data)
+        return data
+
+    def predict(self, data: Any) -> np.ndarray:
+        """Predict on ``data`` (see the class docstring for what is accepted); a NumPy array."""
+        return _to_numpy(self._predict(self._prepare(data)))
+
+    def predict_proba(self, data: Any) -> np.ndarray:
+        """Class probabilities, for models that have ``predict_proba`` (classifiers)."""
+        if self._proba is None:
+            raise InvalidInput(
+                f"{type(self.raw_model).__name__} has no predict_proba(); use predict() "
+                "(check PyFuncModel.has_predict_proba first)"
+            )
+        return _to_numpy(self._proba(self._prepare(data)))
+
+    @property
+    def input_example(self) -> dict[str, list[Any]] | None:
+        """The saved input example as ``{column: [values]}`` (ready for ``predict``), or None."""
+        m = self.manifest
+        if m is None or m.input_example is None or m.path is None:
+            return None
+        import orjson
+
+        doc = orjson.loads(read_verified(m, m.input_example))
+        return {c: [row[i] for row in doc["data"]] for i, c in enumerate(doc["columns"])}
+
+
+@contextlib.contextmanager
+def _code_on_path(manifest: ModelManifest) -> Iterator[Path | None]:
+    """Put the saved code on sys.path (it stays there) and keep Python from writing __pycache__
+    into the verified directory while the model loads."""
+    if not manifest.code_paths or manifest.path is None:
+        yield None
+        return
+    code_dir = manifest.path / "code"
+    if str(code_dir) not in sys.path:
+        sys.path.insert(0, str(code_dir))
+    before = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        yield code_dir
+    finally:
+        sys.dont_write_bytecode = before
+
+
+def _verified(path: str | os.PathLike[str], expected_digest: str | None) -> ModelManifest:
+    manifest = read_manifest(path)
+    if expected_digest is not None and manifest.digest != expected_digest:
+        raise IntegrityCheckFailed(
+            f"manifest of {manifest.path} has SHA-256 {manifest.digest}, expected {expected_digest}: "
+            "the model was modified after it was recorded"
+        )
+    verify_files(manifest, skip=(manifest.model_file,))
+    if manifest.python_version.rpartition(".")[0] != platform.python_version().rpartition(".")[0]:
+        logger.warning(
+            "model %s was saved with Python %s, loading with %s",
+            manifest.path,
+            manifest.python_version,
+            platform.python_version(),
+        )
+    return manifest
+
+
+def _load(manifest: ModelManifest) -> Any:
+    data = read_verified(manifest, manifest.model_file)  # hashed bytes are the bytes we deserialize
+    with _code_on_path(manifest) as code_dir:
+        model = _flavors.load(manifest, data)
+        if isinstance(model, PythonModel):
+            assert manifest.path is not None
+            model.load_context(PythonModelContext(manifest.path, code_dir, dict(manifest.metadata)))
+    return model
+
+
+def load_native(path: str | os.PathLike[str], *, expected_digest: str | None = None) -> Any:
+    """The native model object (sklearn estimator, xgboost Booster, ...) of a verified directory.
+
+    Raises :class:`~shipyard.errors.IntegrityCheckFailed` before deserializing anything if a file
+    is missing, changed or unexpected (or the manifest's SHA-256 is not ``expected_digest``).
+    """
+    return _load(_verified(path, expected_digest))
+
+
+def load_local_model(path: str | os.PathLike[str], *, expected_digest: str | None = None) -> PyFuncModel:
+    """Load a model directory written by ``save_model``, verified, as a :class:`PyFuncModel`."""
+    manifest = _verified(path, expected_digest)
+    return PyFuncModel(_load(manifest), flavor=manifest.flavor, signature=manifest.signature, manifest=manifest)
+
+
+def load_reference_profile(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The reference profile of the training data saved with the model (a dict), or None.
+
+    Turn it back into a ``shipyard.drift.DatasetProfile`` with ``DatasetProfile.from_dict``.
+    """
+    import orjson
+
+    manifest = read_manifest(path)
+    if manifest.reference_profile is None:
+        return None
+    return orjson.loads(read_verified(manifest, manifest.reference_profile))

@@ -1,0 +1,61 @@
+"""Databases are created by the migrations, which match the schema the code declares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from shipyard.errors import StoreUnavailable
+from shipyard.store.sql import SqlStore
+from shipyard.store.sql.migrate import HEAD_REVISION
+from shipyard.store.sql.schema import metadata
+
+
+def test_fresh_database_is_at_head_and_matches_the_schema(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'db.sqlite'}", str(tmp_path))
+    with store._engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    store.close()
+
+
+def test_reopening_keeps_data(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    first = SqlStore(uri, str(tmp_path))
+    eid = first.create_experiment("kept")
+    first.close()
+    again = SqlStore(uri, str(tmp_path))
+    assert again.get_experiment(eid).name == "kept"
+    again.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    SqlStore(uri, str(tmp_path)).close()
+    engine = create_engine(uri)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    with pytest.raises(StoreUnavailable, match="newer"):
+        SqlStore(uri, str(tmp_path))
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'db.sqlite'}", str(tmp_path))
+    with store._engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 10_000
+    store.close()
+
+
+def test_unusable_database_path_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(StoreUnavailable):
+        SqlStore(f"sqlite:///{blocker / 'db.sqlite'}", str(tmp_path))
