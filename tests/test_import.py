@@ -10,9 +10,7 @@ HEAVY = ("sklearn", "pandas", "scipy", "pyarrow", "sqlalchemy", "numpy", "alembi
 
 
 def test_import_pulls_in_no_heavy_library() -> None:
-    code = "import sys, shipyard; print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in %r)))" % (
-        HEAVY,
-    )
+    code = f"import sys, shipyard; print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 

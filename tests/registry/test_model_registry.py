@@ -85,7 +85,7 @@ def _model_dir(uri: str) -> Path:
 
 
 def test_a_tampered_model_file_refuses_to_load(rain) -> None:
-    X, _, model = rain
+    model = rain[2]
     with shipyard.start_run():
         info = shipyard.sklearn.log_model(model, "model", registered_model_name="tamper")
     folder = _model_dir(info.model_uri)
@@ -100,7 +100,7 @@ def test_a_tampered_model_file_refuses_to_load(rain) -> None:
 
 
 def test_rewriting_the_hashes_too_is_caught_through_the_registry(rain) -> None:
-    X, _, model = rain
+    model = rain[2]
     with shipyard.start_run():
         info = shipyard.sklearn.log_model(model, "model", registered_model_name="swap")
     folder = _model_dir(info.model_uri)
