@@ -20,6 +20,7 @@ import numpy as np
 from ._columns import NUMERIC, CategoricalData, ColumnData, NumericData, column_data, table_columns
 from ._errors import DriftInputError
 from ._sketch import Sketch
+from ._stats import few_distinct
 
 FORMAT = "shipyard.drift.profile"
 FORMAT_VERSION = 1
@@ -115,8 +116,9 @@ def _numeric_profile(data: NumericData, reference: ColumnProfile | None) -> Colu
         mean = float(v.mean())
         prof.min, prof.max, prof.mean = float(v[0]), float(v[-1]), mean
         prof.m2 = float(np.dot(v - mean, v - mean))
-        uniq, cnt = np.unique(v, return_counts=True)
-        if uniq.size <= MAX_DISTINCT:
+        uniq = few_distinct(v, MAX_DISTINCT)  # v is sorted: no np.unique (a second sort)
+        if uniq is not None:
+            cnt = np.diff(np.searchsorted(v, uniq, side="left"), append=v.size)
             prof.distinct = dict(zip(uniq.tolist(), cnt.tolist(), strict=True))
     else:
         prof.distinct = {}

@@ -28,6 +28,18 @@ def base_level(lo: float, hi: float) -> int:
     return max(floor_level, span_level)
 
 
+def _run_starts(sorted_keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal keys starts in a sorted integer array."""
+    if sorted_keys.size == 0:
+        return np.empty(0, dtype=np.intp)
+    change = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+    return np.concatenate([np.zeros(1, dtype=change.dtype), change])
+
+
+def _distinct_sorted(sorted_keys: np.ndarray) -> int:
+    return int(np.count_nonzero(sorted_keys[1:] != sorted_keys[:-1])) + 1 if sorted_keys.size else 0
+
+
 @dataclass
 class Sketch:
     """Sparse histogram: ``index`` (sorted bin numbers) and ``counts`` at ``level``."""
@@ -46,26 +58,35 @@ class Sketch:
         if values.size == 0:
             return cls.empty()
         level = base_level(float(values[0]), float(values[-1]))
-        idx = np.floor(np.ldexp(values, -level)).astype(np.int64)
-        first = int(idx[0])
-        counts = np.bincount(idx - first)
-        nz = np.flatnonzero(counts)
-        return cls(level, nz.astype(np.int64) + first, counts[nz].astype(np.int64)).fit(level)
+        idx = np.floor(np.ldexp(values, -level)).astype(np.int64)  # sorted, as the values are
+        start = _run_starts(idx)
+        counts = np.diff(start, append=idx.size)
+        return cls(level, idx[start], counts.astype(np.int64)).fit(level)
 
     def coarsen(self, level: int) -> Sketch:
         """The same sketch at a coarser (or equal) level."""
         if level <= self.level:
             return self
         idx = self.index >> (level - self.level)  # arithmetic shift = floor division by 2**steps
-        keys, start = np.unique(idx, return_index=True)
-        return Sketch(level, keys, np.add.reduceat(self.counts, start) if start.size else self.counts)
+        start = _run_starts(idx)  # the index is sorted, and so is idx: runs of equal keys, no np.unique
+        return Sketch(level, idx[start], np.add.reduceat(self.counts, start) if start.size else self.counts)
 
     def fit(self, min_level: int) -> Sketch:
         """Coarsen to the first level >= min_level that keeps at most MAX_BINS bins."""
         out = self.coarsen(max(min_level, self.level))
-        while out.index.size > MAX_BINS:
-            out = out.coarsen(out.level + 1)
-        return out
+        if out.index.size <= MAX_BINS:
+            return out
+
+        def fits(steps: int) -> bool:
+            return _distinct_sorted(out.index >> steps) <= MAX_BINS
+
+        lo, hi = 0, 1  # the fewest steps that fit: bins only merge as steps grow, so search (no coarsening)
+        while not fits(hi):
+            lo, hi = hi, hi * 2
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if fits(mid) else (mid, hi)
+        return out.coarsen(out.level + hi)
 
     def merge(self, other: Sketch, lo: float, hi: float) -> Sketch:
         """Exact merge; ``lo``/``hi`` are the merged data's min and max."""

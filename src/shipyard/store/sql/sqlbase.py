@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.sql.dml import Insert
 
-__all__ = ["SqlBase", "chunks", "insert_ignore"]
+__all__ = ["SqlBase", "bulk_insert", "chunks", "insert_ignore"]
 
 T = TypeVar("T")
 _CHUNK = 900  # stays under every SQLite build's limit on bound parameters
@@ -41,6 +41,28 @@ def _insert_ignore(dialect: str, table: Table, keys: tuple[str, ...]) -> Insert:
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table).on_conflict_do_nothing(index_elements=list(keys))
+
+
+def bulk_insert(conn: Connection, table: Table, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """Insert many rows given as tuples in ``columns`` order.
+
+    The statement is SQLAlchemy's own compiled INSERT with bound parameters; only the per-row
+    parameter processing of ``Connection.execute`` is skipped, which is most of the cost of a
+    10,000-point metric batch (about 3x on SQLite).
+    """
+    sql, positional = _compiled_insert(conn.dialect, table, columns)
+    if positional:
+        conn.exec_driver_sql(sql, rows)  # type: ignore[arg-type]
+    else:
+        conn.exec_driver_sql(sql, [dict(zip(columns, row, strict=True)) for row in rows])  # type: ignore[arg-type]
+
+
+@functools.cache
+def _compiled_insert(dialect: Any, table: Table, columns: tuple[str, ...]) -> tuple[str, bool]:
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
+    if dialect.positional and list(compiled.positiontup or []) != list(columns):
+        raise AssertionError(f"unexpected parameter order {compiled.positiontup} for {columns}")
+    return str(compiled), bool(dialect.positional)
 
 
 class SqlBase:

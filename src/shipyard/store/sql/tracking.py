@@ -31,7 +31,7 @@ from shipyard.store.base import TrackingStore
 from shipyard.store.filter import parse_filter, parse_order_by
 from shipyard.store.sql import schema as s
 from shipyard.store.sql.search import apply_order_by, decode_page_token, encode_page_token, runs_query
-from shipyard.store.sql.sqlbase import SqlBase, chunks, insert_ignore
+from shipyard.store.sql.sqlbase import SqlBase, bulk_insert, chunks, insert_ignore
 from shipyard.store.sql.words import random_run_name
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ _SERIES_OF_RUN = select(_ms.c.series_id, _ms.c.key, _ms.c.step, _ms.c.timestamp)
     _ms.c.run_id == bindparam("rid"))
 _UPDATE_SERIES = update(_ms).where(_ms.c.series_id == bindparam("sid")).values(
     value=bindparam("v"), step=bindparam("st"), timestamp=bindparam("ts"))
-_INSERT_METRIC = s.metrics.insert()
+_METRIC_COLUMNS = ("series_id", "step", "timestamp", "value")
 
 
 def _now() -> int:
@@ -334,9 +334,9 @@ class SqlTrackingStore(SqlBase, TrackingStore):
                    if k not in missing and (step, ts) >= (series[k].step, series[k].timestamp)]
         if changed:
             conn.execute(_UPDATE_SERIES, changed)
-        conn.execute(_INSERT_METRIC, [
-            {"series_id": series[k].series_id, "step": step, "timestamp": ts, "value": value}
-            for k, step, ts, value in points])
+        ids = {k: row.series_id for k, row in series.items()}
+        bulk_insert(conn, s.metrics, _METRIC_COLUMNS,
+                    [(ids[k], step, ts, value) for k, step, ts, value in points])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._write() as conn:
