@@ -31,7 +31,8 @@ def test_ks_matches_scipy(seed: int, n1: int, n2: int, shift: float) -> None:
     assert result.drifted == (expected.pvalue <= 0.05)
 
 
-@pytest.mark.parametrize(("seed", "n1", "n2"), [(0, 50, 70), (1, 1000, 300), (2, 1, 1), (3, 5000, 7000)])
+@pytest.mark.parametrize(("seed", "n1", "n2"), [(0, 50, 70), (1, 1000, 300), (2, 1, 1), (3, 5000, 7000),
+                                                 (4, 3000, 3000), (5, 2, 7), (6, 9999, 10000)])
 def test_wasserstein_matches_scipy(seed: int, n1: int, n2: int) -> None:
     a, b = _samples(seed, n1, n2, 0.2)
     result = sd.WassersteinTest().fit(a).test(b)
@@ -130,3 +131,43 @@ def test_get_params_round_trip() -> None:
     with pytest.raises(sd.NotFittedError):
         sd.KSTest().test([1.0])
     assert sd.KSTest().fit([1.0, 2.0]) is not None
+
+
+def test_non_finite_values_are_missing_and_kinds_are_inferred() -> None:
+    from shipyard.drift._columns import column_data
+
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=1000)
+    x[[3, 50, 700]] = np.nan
+    x[[10, 11]] = np.inf
+    x[20] = -np.inf
+    data = column_data(x)
+    finite = np.sort(x[np.isfinite(x)])
+    assert data.kind == "numeric" and data.missing == 6 and np.array_equal(data.values, finite)
+    assert np.array_equal(column_data(x.astype(np.float32)).values, np.sort(finite.astype(np.float32)))
+    ints = rng.integers(-5, 50, size=300)
+    assert np.array_equal(column_data(ints).values, np.sort(ints).astype(float))
+    assert column_data(np.array([0.0, 1.0, np.nan, 1.0])).kind == "binary"
+    assert column_data(np.array([0, 1, 1])).kind == "binary"
+    assert column_data(np.array([0.0, 0.5, 1.0])).kind == "numeric"
+    assert column_data(np.array([1.0, 1.0])).kind == "numeric"
+    assert column_data(np.array([0, 1, 1]), "numeric").kind == "numeric"
+    assert column_data(np.full(4, np.nan)).count == 0
+
+
+def test_wasserstein_ignores_non_finite_values() -> None:
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(size=500), rng.normal(0.2, size=400)
+    a_bad, b_bad = np.r_[a, np.nan, np.inf], np.r_[-np.inf, b, np.nan]
+    result = sd.WassersteinTest().fit(a_bad).test(b_bad)
+    assert result.statistic == pytest.approx(stats.wasserstein_distance(a, b) / np.std(a), abs=1e-9)
+
+
+def test_jensen_shannon_few_values_counts_each_value() -> None:
+    ref = np.repeat([1.0, 2.0, 3.0], [50, 30, 20])
+    cur = np.repeat([1.0, 2.0, 4.0, 5.0, 6.0, 7.0, 8.0], [40, 30, 10, 5, 5, 5, 5])
+    keys = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0]
+    p = [np.sum(ref == k) for k in keys]
+    q = [np.sum(cur == k) for k in keys]
+    result = sd.JensenShannonTest().fit(ref).test(cur)
+    assert result.statistic == pytest.approx(jensenshannon(p, q), abs=1e-12)

@@ -32,11 +32,12 @@ def _side(data: Any) -> tuple[dict[str, Any], int, bool]:
 
 def _numeric_hist(ref: ColumnData | ColumnProfile, cur: ColumnData | ColumnProfile) -> dict[str, Any]:
     def support(x: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Sorted values (or sketch midpoints) and, for a sketch, the counts below each (cumulative, from 0)."""
         if isinstance(x, NumericData):
             return x.values, None
         if x.count == 0 or x.sketch is None:
             return np.empty(0), None
-        return x.sketch.midpoints(x.min, x.max), np.cumsum(x.sketch.counts)
+        return x.sketch.midpoints(x.min, x.max), x.sketch.counts_below()
 
     (rv, rw), (cv, cw) = support(ref), support(cur)
     both = [a for a in (rv, cv) if a.size]
@@ -44,18 +45,17 @@ def _numeric_hist(ref: ColumnData | ColumnProfile, cur: ColumnData | ColumnProfi
         return {"kind": "numeric", "edges": [], "reference": [], "current": []}
     lo = min(float(a[0]) for a in both)
     hi = max(float(a[-1]) for a in both)
-    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, PLOT_BINS + 1)
+    edges = np.arange(PLOT_BINS + 1) * (((hi if hi > lo else lo + 1.0) - lo) / PLOT_BINS) + lo  # = linspace
+    edges[-1] = hi if hi > lo else lo + 1.0
 
-    def shares(v: np.ndarray, cum: np.ndarray | None) -> list[float]:
+    def shares(v: np.ndarray, below: np.ndarray | None) -> list[float]:
         if v.size == 0:
             return [0.0] * PLOT_BINS
-        pos = np.searchsorted(v, edges[1:-1], side="left")  # sorted values or sorted midpoints
-        if cum is None:
-            below = np.concatenate([[0], pos, [v.size]])
-        else:
-            below = np.concatenate([[0], np.where(pos > 0, cum[pos - 1], 0), [cum[-1]]])
-        counts = np.diff(below)
-        return (counts / max(counts.sum(), 1)).round(6).tolist()
+        pos = np.empty(PLOT_BINS + 1, dtype=np.intp)  # values below each edge; the last bin takes the rest
+        pos[0], pos[-1] = 0, v.size
+        pos[1:-1] = np.searchsorted(v, edges[1:-1], side="left")  # sorted values or sorted midpoints
+        cum = pos if below is None else below[pos]
+        return ((cum[1:] - cum[:-1]) / max(int(cum[-1]), 1)).round(6).tolist()
 
     return {"kind": "numeric", "edges": edges.tolist(), "reference": shares(rv, rw),
             "current": shares(cv, cw)}

@@ -18,13 +18,13 @@ def _norm(std: float) -> tuple[float, str | None]:
     return MIN_STD, f"reference std is {std:.3g}: the distance is divided by {MIN_STD} instead"
 
 
-def _sketch_distances(ref: ColumnProfile, cur: ColumnProfile) -> tuple[float, float]:
+def _sketch_distances(ref: ColumnProfile, cur: ColumnProfile, ks: bool = True) -> tuple[float, float]:
     """Approximate (KS D, Wasserstein) of two profiles from their sketches (values at bin midpoints)."""
     rs, cs = ref.sketch, cur.sketch
     assert rs is not None and cs is not None
     return ks_wasserstein(
         rs.midpoints(ref.min, ref.max), cs.midpoints(cur.min, cur.max),  # type: ignore[arg-type]
-        rs.counts.astype(np.float64), cs.counts.astype(np.float64),
+        rs.counts.astype(np.float64), cs.counts.astype(np.float64), ks=ks,
     )
 
 
@@ -49,7 +49,7 @@ class _Distances(DriftTest):
         return self._compute(d, w, ks_pvalue(ref.values, cur.values, d), None)
 
     def _test_profiles(self, ref: ColumnProfile, cur: ColumnProfile) -> TestResult:
-        d, w = _sketch_distances(ref, cur)
+        d, w = _sketch_distances(ref, cur, ks=self.uses_p_value)
         return self._compute(d, w, None, "approximated from profiles")
 
 

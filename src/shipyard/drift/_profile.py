@@ -115,7 +115,8 @@ def _numeric_profile(data: NumericData, reference: ColumnProfile | None) -> Colu
     if v.size:
         mean = float(v.mean())
         prof.min, prof.max, prof.mean = float(v[0]), float(v[-1]), mean
-        prof.m2 = float(np.dot(v - mean, v - mean))
+        dev = v - mean
+        prof.m2 = float(np.square(dev, out=dev).sum())  # not np.dot: BLAS threads stall on a busy box
         uniq = few_distinct(v, MAX_DISTINCT)  # v is sorted: no np.unique (a second sort)
         if uniq is not None:
             cnt = np.diff(np.searchsorted(v, uniq, side="left"), append=v.size)

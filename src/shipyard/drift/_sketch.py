@@ -109,6 +109,14 @@ class Sketch:
         self.__dict__["_midpoints"] = ((lo, hi), mid)
         return mid
 
+    def counts_below(self) -> np.ndarray:
+        """Counts in the bins before each bin: [0, c0, c0 + c1, ..., total] (cached like ``midpoints``)."""
+        cached = self.__dict__.get("_counts_below")
+        if cached is None:
+            cached = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(self.counts)])
+            self.__dict__["_counts_below"] = cached
+        return cached
+
     def lower_edges(self) -> np.ndarray:
         return np.ldexp(self.index.astype(np.float64), self.level)
 

@@ -12,16 +12,17 @@ import binascii
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import and_, exists, false, literal, not_, or_, select, true
+from sqlalchemy import and_, exists, false, func, literal, not_, or_, select, true
 
 from shipyard.errors import InvalidInput
 from shipyard.store.filter import And, Comparison, Node, Or, OrderBy
 from shipyard.store.sql.schema import metric_series, params, run_tags, runs
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
     from sqlalchemy.sql import ColumnElement, Select
 
-__all__ = ["apply_order_by", "compile_filter", "decode_page_token", "encode_page_token", "runs_query"]
+__all__ = ["compile_filter", "count_runs", "decode_page_token", "encode_page_token", "search_page"]
 
 _ATTRIBUTE_COLUMNS = {
     "run_id": runs.c.run_id,
@@ -96,30 +97,100 @@ def compile_filter(node: Node | None) -> ColumnElement[bool]:
     return false()
 
 
-def apply_order_by(query: Select[Any], order_by: list[OrderBy]) -> Select[Any]:
-    """Add joins and ORDER BY terms; missing values sort last either way; ties by newest start."""
+_JOINABLE_OPS = {"=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE", "IN", "NOT IN",
+                 "IS NOT NULL"}
+
+
+def _filtered_runs(
+    experiment_ids: list[str], lifecycle: list[str], node: Node | None, *, joins: bool = True
+) -> Select[Any]:
+    """SELECT runs matching the filter.
+
+    Positive conditions on metrics, params and tags at the top level of an AND become inner joins
+    (each (run, key) is unique, so no row repeats): the planner can then start from the most
+    selective index, e.g. ``metric_series (key, value)`` for ``metrics.acc > 0.99``, instead of
+    visiting every run of the experiment. Everything else stays a correlated EXISTS.
+    """
+    query = select(runs).where(runs.c.experiment_id.in_(experiment_ids), runs.c.lifecycle_stage.in_(lifecycle))
+    conjuncts: tuple[Node, ...] = () if node is None else node.items if isinstance(node, And) else (node,)
+    for i, item in enumerate(conjuncts):
+        if joins and isinstance(item, Comparison) and item.entity != "attribute" and item.op in _JOINABLE_OPS:
+            table = _KEYED[item.entity].alias(f"filter_{i}")
+            on = [table.c.run_id == runs.c.run_id, table.c.key == item.key]
+            if item.op != "IS NOT NULL":
+                on.append(_compare(table.c.value, item.op, item.value))
+            query = query.join(table, and_(*on))
+        else:
+            query = query.where(compile_filter(item))
+    return query
+
+
+def _tie_breakers() -> list[Any]:
+    return [runs.c.start_time.desc(), runs.c.run_id.asc()]
+
+
+def _ordered(query: Select[Any], order_by: list[OrderBy], start: int) -> tuple[Select[Any], list[Any]]:
+    """Outer-join the order keys from ``start`` on; missing values (and NaN) sort last."""
     terms: list[Any] = []
-    for i, clause in enumerate(order_by):
+    for i, clause in enumerate(order_by[start:], start):
         if clause.entity == "attribute":
             column: Any = _ATTRIBUTE_COLUMNS[clause.key]
         else:
             table = _KEYED[clause.entity].alias(f"order_{i}")
-            query = query.outerjoin(
-                table, and_(table.c.run_id == runs.c.run_id, table.c.key == literal(clause.key))
-            )
+            query = query.outerjoin(table, and_(table.c.run_id == runs.c.run_id, table.c.key == literal(clause.key)))
             column = table.c.value
         terms.append(column.is_(None))
         terms.append(column.asc() if clause.ascending else column.desc())
-    terms += [runs.c.start_time.desc(), runs.c.run_id.asc()]
-    return query.order_by(*terms)
+    return query, terms
 
 
-def runs_query(experiment_ids: list[str], lifecycle: list[str], node: Node | None) -> Select[Any]:
-    return select(runs).where(
-        runs.c.experiment_id.in_(experiment_ids),
-        runs.c.lifecycle_stage.in_(lifecycle),
-        compile_filter(node),
-    )
+def search_page(
+    conn: Connection, experiment_ids: list[str], lifecycle: list[str], node: Node | None,
+    order_by: list[OrderBy], offset: int, limit: int,
+) -> list[Any]:
+    """Rows ``offset .. offset+limit`` of the ordered result (``limit`` may be one more than a page).
+
+    When the first order key is a metric, param or tag, the runs that have it are read first through
+    an inner join ordered by the ``(key, value)`` index, so ``ORDER BY metrics.acc DESC LIMIT 100``
+    over 100,000 runs touches a few hundred rows; the runs without it (sorted last) are read only
+    when the page reaches past them.
+    """
+    if not order_by or order_by[0].entity == "attribute":
+        query, terms = _ordered(_filtered_runs(experiment_ids, lifecycle, node), order_by, 0)
+        return list(conn.execute(query.order_by(*terms, *_tie_breakers()).limit(limit).offset(offset)))
+    # Filters stay EXISTS here, so the only index that can lead is the order key's, read in order.
+    base = _filtered_runs(experiment_ids, lifecycle, node, joins=False)
+    first = order_by[0]
+    key_table = _KEYED[first.entity].alias("order_0")
+    key_run_id: Any = key_table.c.run_id
+    if conn.dialect.name == "sqlite":
+        # SQLite's planner would start from the runs of the experiment and sort them all; an
+        # expression on this side of the join keeps it from looking runs' keys up there, so it reads
+        # the (key, value) index in order instead and stops after a page of matches (1.4 s -> 15 ms
+        # over 100,000 runs).
+        key_run_id = key_table.c.run_id + ""
+    having = base.join(key_table, and_(runs.c.run_id == key_run_id, key_table.c.key == first.key,
+                                       key_table.c.value.is_not(None)))
+    having, terms = _ordered(having, order_by, 1)
+    lead = key_table.c.value.asc() if first.ascending else key_table.c.value.desc()
+    rows = list(conn.execute(having.order_by(lead, *terms, *_tie_breakers()).limit(limit).offset(offset)))
+    if len(rows) == limit:
+        return rows
+    if rows:
+        with_key = offset + len(rows)  # the keyed part ended inside this page
+    else:
+        with_key = conn.execute(select(func.count()).select_from(having.subquery())).scalar_one()
+    missing = base.where(~exists().where(key_table.c.run_id == runs.c.run_id, key_table.c.key == first.key,
+                                         key_table.c.value.is_not(None)))
+    missing, terms = _ordered(missing, order_by, 1)
+    rest = conn.execute(missing.order_by(*terms, *_tie_breakers())
+                        .limit(limit - len(rows)).offset(max(0, offset - with_key)))
+    return rows + list(rest)
+
+
+def count_runs(conn: Connection, experiment_ids: list[str], lifecycle: list[str], node: Node | None) -> int:
+    query = _filtered_runs(experiment_ids, lifecycle, node)
+    return int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
 
 
 def encode_page_token(offset: int) -> str:

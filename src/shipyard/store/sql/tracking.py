@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import BigInteger, String, bindparam, delete, func, literal, null, select, update
+from sqlalchemy import BigInteger, String, bindparam, delete, literal, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.entities import (
@@ -30,7 +30,7 @@ from shipyard.store import validation as v
 from shipyard.store.base import TrackingStore
 from shipyard.store.filter import parse_filter, parse_order_by
 from shipyard.store.sql import schema as s
-from shipyard.store.sql.search import apply_order_by, decode_page_token, encode_page_token, runs_query
+from shipyard.store.sql.search import count_runs, decode_page_token, encode_page_token, search_page
 from shipyard.store.sql.sqlbase import SqlBase, bulk_insert, chunks, insert_ignore
 from shipyard.store.sql.words import random_run_name
 
@@ -385,10 +385,11 @@ class SqlTrackingStore(SqlBase, TrackingStore):
             experiment_ids = [experiment_ids]
         limit = _check_max(max_results)
         offset = decode_page_token(page_token)
-        query = runs_query([str(e) for e in experiment_ids], _lifecycle(view_type), parse_filter(filter_string))
-        query = apply_order_by(query, [parse_order_by(c) for c in order_by or []])
+        node = parse_filter(filter_string)
+        ordering = [parse_order_by(c) for c in order_by or []]
         with self._read() as conn:
-            rows = conn.execute(query.limit(limit + 1).offset(offset)).all()
+            rows = search_page(conn, [str(e) for e in experiment_ids], _lifecycle(view_type), node, ordering,
+                               offset, limit + 1)
             found = self._load_runs(conn, rows[:limit])
         token = encode_page_token(offset + limit) if len(rows) > limit else None
         return PagedList(found, token)
@@ -424,9 +425,8 @@ class SqlTrackingStore(SqlBase, TrackingStore):
                     inputs=RunInputs(datasets=inputs[row.run_id])) for row in rows]
 
     def count_runs(self, experiment_ids: Sequence[str], filter_string: str | None = None) -> int:
-        query = runs_query(list(experiment_ids), _lifecycle("active"), parse_filter(filter_string))
         with self._read() as conn:
-            return int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+            return count_runs(conn, list(experiment_ids), _lifecycle("active"), parse_filter(filter_string))
 
 
 def _status(status: object) -> str:
