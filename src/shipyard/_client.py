@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from shipyard.registry.client import RegistryClient
+from shipyard.serving.deployments import DeploymentClient
 
 __all__ = ["Client"]
 
 
-class Client(RegistryClient):
+class Client(DeploymentClient, RegistryClient):
     """Like ``mlflow.MlflowClient``: ``Client()`` uses the configured store, or name one.
 
     ``Client("sqlite:///team.db", artifact_uri="s3://bucket/artifacts")``.

@@ -14,13 +14,17 @@ from typing import Any, Generic, TypeVar
 __all__ = [
     "AliasEvent",
     "DatasetInput",
+    "Deployment",
+    "DeploymentRevision",
     "Experiment",
+    "Feedback",
     "LifecycleStage",
     "Metric",
     "ModelVersion",
     "PagedList",
     "Param",
     "RegisteredModel",
+    "Route",
     "Run",
     "RunData",
     "RunInfo",
@@ -167,6 +171,57 @@ class AliasEvent:
     previous_version: int | None
     timestamp: int
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One model version a deployment sends traffic to; ``alias`` records what it was resolved from."""
+
+    model: str
+    version: int
+    weight: float = 100.0
+    alias: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"model": self.model, "version": self.version, "weight": self.weight, "alias": self.alias}
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRevision:
+    """An immutable configuration of a deployment; creating one makes it current."""
+
+    deployment: str
+    revision: int
+    routes: list[Route]
+    shadow: list[Route] = field(default_factory=list)
+    batching: dict[str, int] = field(default_factory=dict)
+    created_time: int = 0
+    created_by: str = ""
+    reason: str = ""
+    rollback_of: int | None = None  # the revision this one copies, for a rollback
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    name: str
+    current: DeploymentRevision
+    created_time: int
+    updated_time: int
+    description: str = ""
+
+    @property
+    def revision(self) -> int:
+        return self.current.revision
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """A ground-truth label for one answered prediction, by request id."""
+
+    deployment: str
+    request_id: str
+    label: object
+    timestamp: int
 
 
 class PagedList(list[T], Generic[T]):

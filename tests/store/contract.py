@@ -375,3 +375,68 @@ class StoreContract:
             store.end_run("0" * 32, "FINISHED", 1)
         with pytest.raises(InvalidInput, match="status"):
             store.end_run(rid, "DONE", 1)
+
+    # ------------------------------------------------------------------ deployments
+    def _versions(self, store: Store, n: int = 3) -> None:
+        for _ in range(n):
+            store.create_model_version("churn", "/m")
+
+    def test_deployment_revisions_update_and_rollback(self, store: Store) -> None:
+        from shipyard.entities import Route
+
+        self._versions(store)
+        dep = store.create_deployment("churn-api", [Route("churn", 1, 100)], created_by="ann", reason="launch")
+        assert dep.revision == 1 and dep.current.routes == [Route("churn", 1, 100.0)]
+        canary = [Route("churn", 1, 90), Route("churn", 2, 10, alias="challenger")]
+        dep = store.update_deployment("churn-api", routes=canary, batching={"max_batch_size": 32}, reason="canary")
+        assert dep.revision == 2 and dep.current.routes[1].alias == "challenger"
+        dep = store.update_deployment("churn-api", shadow=[Route("churn", 3, 100)])
+        assert dep.revision == 3 and dep.current.routes == canary and dep.current.batching == {"max_batch_size": 32}
+        dep = store.rollback_deployment("churn-api", created_by="bob")
+        assert dep.revision == 4 and dep.current.rollback_of == 2 and dep.current.shadow == []
+        assert dep.current.routes == canary and dep.current.created_by == "bob"
+        history = store.list_deployment_revisions("churn-api")
+        assert [r.revision for r in history] == [4, 3, 2, 1] and history[-1].reason == "launch"
+        assert [d.name for d in store.list_deployments()] == ["churn-api"]
+
+    def test_bad_deployments_are_refused_and_change_nothing(self, store: Store) -> None:
+        from shipyard.entities import Route
+
+        self._versions(store, 1)
+        with pytest.raises(NotFound, match="version 9"):
+            store.create_deployment("d", [Route("churn", 9, 100)])
+        with pytest.raises(InvalidInput, match="add up to 0"):
+            store.create_deployment("d", [Route("churn", 1, 0)])
+        with pytest.raises(InvalidInput, match=">= 0"):
+            store.create_deployment("d", [Route("churn", 1, -5)])
+        with pytest.raises(InvalidInput, match="max_batch_size"):
+            store.create_deployment("d", [Route("churn", 1, 100)], batching={"max_batch_size": 0})
+        with pytest.raises(InvalidInput):
+            store.create_deployment("d/../x", [Route("churn", 1, 100)])
+        assert store.list_deployments() == []
+        store.create_deployment("d", [Route("churn", 1, 100)])
+        with pytest.raises(AlreadyExists):
+            store.create_deployment("d", [Route("churn", 1, 100)])
+        with pytest.raises(Conflict, match="first revision"):
+            store.rollback_deployment("d")
+        with pytest.raises(NotFound):
+            store.update_deployment("d", routes=[Route("churn", 2, 100)])
+        with pytest.raises(NotFound):
+            store.get_deployment("nope")
+        assert store.get_deployment("d").revision == 1
+
+    def test_feedback_by_request_id(self, store: Store) -> None:
+        from shipyard.entities import Feedback, Route
+
+        self._versions(store, 1)
+        store.create_deployment("d", [Route("churn", 1, 100)])
+        assert store.log_feedback("d", [Feedback("d", "r1", 1, 100), Feedback("d", "r2", {"y": 0.5}, 200)]) == 2
+        store.log_feedback("d", [Feedback("d", "r1", 0, 300)])  # a correction replaces the label
+        got = {f.request_id: (f.label, f.timestamp) for f in store.get_feedback("d")}
+        assert got == {"r1": (0, 300), "r2": ({"y": 0.5}, 200)}
+        assert [f.request_id for f in store.get_feedback("d", request_ids=["r2", "zz"])] == ["r2"]
+        assert [f.request_id for f in store.get_feedback("d", start=250)] == ["r1"]
+        with pytest.raises(NotFound):
+            store.log_feedback("nope", [Feedback("nope", "r1", 1, 1)])
+        with pytest.raises(InvalidInput):
+            store.log_feedback("d", [Feedback("d", "", 1, 1)])

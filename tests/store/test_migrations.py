@@ -59,3 +59,21 @@ def test_unusable_database_path_is_a_store_error(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(StoreUnavailable):
         SqlStore(f"sqlite:///{blocker / 'db.sqlite'}", str(tmp_path))
+
+
+def test_a_database_from_revision_0001_upgrades_and_keeps_its_data(tmp_path: Path) -> None:
+    import shutil
+
+    from shipyard.entities import Route
+
+    old = tmp_path / "old.sqlite"
+    shutil.copy(Path(__file__).parent / "data" / "shipyard-0001.sqlite", old)
+    store = SqlStore(f"sqlite:///{old}", str(tmp_path))
+    run = store.get_run("a" + "0" * 30 + "1")
+    assert (run.info.run_name, run.data.params, run.data.metrics) == ("old-run", {"lr": "0.1"}, {"loss": 0.25})
+    assert [m.value for m in store.get_metric_history(run.info.run_id, "loss")] == [0.5, 0.25]
+    assert store.get_model_version_by_alias("old-model", "champion").version == 1
+    store.create_deployment("old-api", [Route("old-model", 1, 100)])  # the tables of 0002 exist
+    with store._engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
+    store.close()

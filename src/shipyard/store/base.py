@@ -19,18 +19,22 @@ if TYPE_CHECKING:
     from shipyard.entities import (
         AliasEvent,
         DatasetInput,
+        Deployment,
+        DeploymentRevision,
         Experiment,
+        Feedback,
         Metric,
         ModelVersion,
         PagedList,
         Param,
         RegisteredModel,
+        Route,
         Run,
         RunInfo,
         RunTag,
     )
 
-__all__ = ["RegistryStore", "Store", "TrackingStore"]
+__all__ = ["DeploymentStore", "RegistryStore", "Store", "TrackingStore"]
 
 
 class TrackingStore(ABC):
@@ -256,7 +260,69 @@ class RegistryStore(ABC):
         """Every move of the model's aliases (or one alias), oldest first."""
 
 
-class Store(TrackingStore, RegistryStore):
+class DeploymentStore(ABC):
+    """Deployments (named endpoints whose configuration is a history of immutable revisions) and the
+    ground-truth feedback their predictions receive."""
+
+    @abstractmethod
+    def create_deployment(
+        self,
+        name: str,
+        routes: Sequence[Route],
+        shadow: Sequence[Route] = (),
+        batching: dict[str, int] | None = None,
+        created_by: str = "",
+        reason: str = "",
+        description: str = "",
+    ) -> Deployment:
+        """Create a deployment at revision 1. Routes name existing model versions (NotFound
+        otherwise); weights are >= 0 and not all 0 (InvalidInput). Raises AlreadyExists."""
+
+    @abstractmethod
+    def update_deployment(
+        self,
+        name: str,
+        routes: Sequence[Route] | None = None,
+        shadow: Sequence[Route] | None = None,
+        batching: dict[str, int] | None = None,
+        created_by: str = "",
+        reason: str = "",
+    ) -> Deployment:
+        """Write a new revision (unspecified parts copied from the current one) and make it current."""
+
+    @abstractmethod
+    def rollback_deployment(self, name: str, created_by: str = "", reason: str = "") -> Deployment:
+        """Make the previous revision current again by writing a new revision that copies it, so the
+        history stays complete. Raises Conflict when there is no previous revision."""
+
+    @abstractmethod
+    def get_deployment(self, name: str) -> Deployment:
+        """Raises NotFound."""
+
+    @abstractmethod
+    def list_deployments(self) -> list[Deployment]: ...
+
+    @abstractmethod
+    def list_deployment_revisions(self, name: str) -> list[DeploymentRevision]:
+        """Every revision, newest first. Raises NotFound for an unknown deployment."""
+
+    @abstractmethod
+    def delete_deployment(self, name: str) -> None: ...
+
+    @abstractmethod
+    def log_feedback(self, deployment: str, feedback: Sequence[Feedback]) -> int:
+        """Store ground-truth labels by request id (a later label for the same id replaces the
+        earlier one); returns how many were stored. Raises NotFound for an unknown deployment."""
+
+    @abstractmethod
+    def get_feedback(
+        self, deployment: str, request_ids: Sequence[str] | None = None, start: int | None = None,
+        end: int | None = None,
+    ) -> list[Feedback]:
+        """Labels of a deployment, optionally for given request ids or a time window [start, end)."""
+
+
+class Store(TrackingStore, RegistryStore, DeploymentStore):
     """Everything a shipyard deployment persists."""
 
     uri: str

@@ -212,3 +212,41 @@ alias_history = Table(
     Column("reason", Text, nullable=False),
     Index(None, "name", "alias"),
 )
+
+# -- deployments (migration 0002)
+
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", NAME, primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("current_revision", Integer, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+)
+
+deployment_revisions = Table(
+    "deployment_revisions",
+    metadata,
+    Column("name", NAME, ForeignKey("deployments.name", ondelete="CASCADE"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("routes", Text, nullable=False),  # JSON list of routes
+    Column("shadow", Text, nullable=False),  # JSON list of routes
+    Column("batching", Text, nullable=False),  # JSON object
+    Column("created_time", BigInteger, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("rollback_of", Integer, nullable=True),
+    PrimaryKeyConstraint("name", "revision"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("deployment", NAME, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("label", Text, nullable=False),  # JSON value
+    Column("timestamp", BigInteger, nullable=False),
+    PrimaryKeyConstraint("deployment", "request_id"),
+    Index(None, "deployment", "timestamp"),
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shipyard.store.base import Store
+from shipyard.store.sql.deployments import SqlDeploymentStore
 from shipyard.store.sql.engine import make_engine
 from shipyard.store.sql.migrate import upgrade
 from shipyard.store.sql.registry import SqlRegistryStore
@@ -12,7 +13,7 @@ from shipyard.store.sql.tracking import SqlTrackingStore
 __all__ = ["SqlStore"]
 
 
-class SqlStore(SqlTrackingStore, SqlRegistryStore, Store):
+class SqlStore(SqlTrackingStore, SqlRegistryStore, SqlDeploymentStore, Store):
     """Opens (and, the first time, creates through migrations) the database at ``uri``."""
 
     def __init__(self, uri: str, artifact_root: str) -> None:
