@@ -20,7 +20,7 @@ from shipyard.entities import (
     RunStatus,
     RunTag,
 )
-from shipyard.errors import InvalidInput, NotFound
+from shipyard.errors import AlreadyExists, InvalidInput, NotFound
 from shipyard.store import open_store
 
 if TYPE_CHECKING:
@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_EXPERIMENT_NAME", "TrackingClient"]
 
 DEFAULT_EXPERIMENT_NAME = "Default"
-_stores: dict[tuple[str, str], Store] = {}  # one store (engine, pool) per URI in a process
+# One store (engine and connection pool) per (store URI, artifact root) in a process, shared by the
+# clients that name it, as MLflow does: opening one costs a schema check and a pool.
+_stores: dict[tuple[str, str], Store] = {}
 
 
 def _now() -> int:
@@ -75,8 +77,6 @@ class TrackingClient:
 
     def get_or_create_experiment(self, name: str) -> str:
         """The id of the experiment with that name, created if missing (safe under races)."""
-        from shipyard.errors import AlreadyExists
-
         found = self.store.get_experiment_by_name(name)
         if found is not None:
             if found.lifecycle_stage != "active":
