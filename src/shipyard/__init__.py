@@ -51,9 +51,11 @@ _LAZY: dict[str, str] = {
     "log_model": "shipyard.models._log",
     "register_model": "shipyard.models._log",
     "ShipyardError": "shipyard.errors",
+    "pipeline": "shipyard.pipelines",
+    "task": "shipyard.pipelines",
 }
 _SUBMODULES = {"artifacts", "datasets", "drift", "entities", "errors", "lightgbm", "models", "pyfunc",
-               "registry", "sklearn", "store", "tracking", "xgboost"}
+               "registry", "serving", "sklearn", "store", "tracking", "xgboost"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"],
                  key=lambda n: (0 if n.isupper() else 1 if n[:1].isupper() else 2, n))
@@ -85,6 +87,7 @@ if TYPE_CHECKING:
         models,
         pyfunc,
         registry,
+        serving,
         sklearn,
         store,
         tracking,
@@ -93,6 +96,7 @@ if TYPE_CHECKING:
     from shipyard._client import Client
     from shipyard.errors import ShipyardError
     from shipyard.models._log import load_model, log_model, register_model
+    from shipyard.pipelines import pipeline, task
     from shipyard.tracking.fluent import (
         ActiveRun,
         active_run,

@@ -98,7 +98,7 @@ def test_order_is_fixed_extra_columns_ignored_and_ints_cast(lr_model, rainfall_a
     ints = [dict.fromkeys(names, 1)]
     np.testing.assert_allclose(model.predict_proba(ints), lr.predict_proba(np.ones((1, 8))))
     with_null = [{**dict(zip(names, X[0].tolist(), strict=True)), "age": None}]
-    assert model._prepare(with_null).shape == (1, 8)  # JSON null -> NaN for a float column
+    assert model.prepare(with_null).shape == (1, 8)  # JSON null -> NaN for a float column
 
 
 def test_dataframe_model_with_mixed_types(tmp_path):

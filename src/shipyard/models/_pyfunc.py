@@ -106,7 +106,12 @@ class PyFuncModel:
     def has_predict_proba(self) -> bool:
         return self._proba is not None
 
-    def _prepare(self, data: Any) -> Any:
+    def prepare(self, data: Any) -> Any:
+        """Check ``data`` against the signature and convert it as :meth:`predict` does.
+
+        Raises InvalidInput naming a missing or mistyped column. Serving calls it once per request,
+        before requests are batched, so a bad request fails alone.
+        """
         if self._adapter is not None:
             return self._adapter(data)
         if isinstance(data, dict | list):
@@ -117,7 +122,7 @@ class PyFuncModel:
 
     def predict(self, data: Any) -> np.ndarray:
         """Predict on ``data`` (see the class docstring for what is accepted); a NumPy array."""
-        return _to_numpy(self._predict(self._prepare(data)))
+        return _to_numpy(self._predict(self.prepare(data)))
 
     def predict_proba(self, data: Any) -> np.ndarray:
         """Class probabilities, for models that have ``predict_proba`` (classifiers)."""
@@ -126,7 +131,7 @@ class PyFuncModel:
                 f"{type(self.raw_model).__name__} has no predict_proba(); use predict() "
                 "(check PyFuncModel.has_predict_proba first)"
             )
-        return _to_numpy(self._proba(self._prepare(data)))
+        return _to_numpy(self._proba(self.prepare(data)))
 
     @property
     def input_example(self) -> dict[str, list[Any]] | None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import and_, exists, false, func, literal, not_, or_, select, true
+from sqlalchemy import Integer, and_, bindparam, exists, false, func, literal, not_, or_, select, true
 
 from shipyard.errors import InvalidInput
 from shipyard.store.filter import And, Comparison, Node, Or, OrderBy
@@ -101,17 +103,21 @@ _JOINABLE_OPS = {"=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "NOT LIKE", "
                  "IS NOT NULL"}
 
 
-def _filtered_runs(
-    experiment_ids: list[str], lifecycle: list[str], node: Node | None, *, joins: bool = True
-) -> Select[Any]:
-    """SELECT runs matching the filter.
+_EXPERIMENTS = bindparam("experiment_ids", expanding=True)
+_LIFECYCLE = bindparam("lifecycle", expanding=True)
+_LIMIT = bindparam("limit", type_=Integer)
+_OFFSET = bindparam("offset", type_=Integer)
+
+
+def _filtered_runs(node: Node | None, *, joins: bool = True) -> Select[Any]:
+    """SELECT runs matching the filter (experiment ids and lifecycle stages are bound parameters).
 
     Positive conditions on metrics, params and tags at the top level of an AND become inner joins
     (each (run, key) is unique, so no row repeats): the planner can then start from the most
     selective index, e.g. ``metric_series (key, value)`` for ``metrics.acc > 0.99``, instead of
     visiting every run of the experiment. Everything else stays a correlated EXISTS.
     """
-    query = select(runs).where(runs.c.experiment_id.in_(experiment_ids), runs.c.lifecycle_stage.in_(lifecycle))
+    query = select(runs).where(runs.c.experiment_id.in_(_EXPERIMENTS), runs.c.lifecycle_stage.in_(_LIFECYCLE))
     conjuncts: tuple[Node, ...] = () if node is None else node.items if isinstance(node, And) else (node,)
     for i, item in enumerate(conjuncts):
         if joins and isinstance(item, Comparison) and item.entity != "attribute" and item.op in _JOINABLE_OPS:
@@ -129,7 +135,7 @@ def _tie_breakers() -> list[Any]:
     return [runs.c.start_time.desc(), runs.c.run_id.asc()]
 
 
-def _ordered(query: Select[Any], order_by: list[OrderBy], start: int) -> tuple[Select[Any], list[Any]]:
+def _ordered(query: Select[Any], order_by: tuple[OrderBy, ...], start: int) -> tuple[Select[Any], list[Any]]:
     """Outer-join the order keys from ``start`` on; missing values (and NaN) sort last."""
     terms: list[Any] = []
     for i, clause in enumerate(order_by[start:], start):
@@ -144,6 +150,44 @@ def _ordered(query: Select[Any], order_by: list[OrderBy], start: int) -> tuple[S
     return query, terms
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The statements of one (filter, order) search, built once and reused: SQLAlchemy then reuses
+    their cache keys and compiled SQL, which for a search is most of its Python cost."""
+
+    page: Select[Any]  # the ordered page (for a keyed first order: only runs that have the key)
+    missing: Select[Any] | None = None  # runs without the first order key, sorted after the others
+    keyed_count: Select[Any] | None = None  # how many runs have the key
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(node: Node | None, order_by: tuple[OrderBy, ...], dialect: str) -> _Plan:
+    if not order_by or order_by[0].entity == "attribute":
+        query, terms = _ordered(_filtered_runs(node), order_by, 0)
+        return _Plan(query.order_by(*terms, *_tie_breakers()).limit(_LIMIT).offset(_OFFSET))
+    # Filters stay EXISTS here, so the only index that can lead is the order key's, read in order.
+    base = _filtered_runs(node, joins=False)
+    first = order_by[0]
+    key_table = _KEYED[first.entity].alias("order_0")
+    key_run_id: Any = key_table.c.run_id
+    if dialect == "sqlite":
+        # SQLite's planner would start from the runs of the experiment and sort them all; an
+        # expression on this side of the join keeps it from looking runs' keys up there, so it reads
+        # the (key, value) index in order instead and stops after a page of matches (1.4 s -> 15 ms
+        # over 100,000 runs).
+        key_run_id = key_table.c.run_id + ""
+    having = base.join(key_table, and_(runs.c.run_id == key_run_id, key_table.c.key == first.key,
+                                       key_table.c.value.is_not(None)))
+    having_ordered, terms = _ordered(having, order_by, 1)
+    lead = key_table.c.value.asc() if first.ascending else key_table.c.value.desc()
+    page = having_ordered.order_by(lead, *terms, *_tie_breakers()).limit(_LIMIT).offset(_OFFSET)
+    missing = base.where(~exists().where(key_table.c.run_id == runs.c.run_id, key_table.c.key == first.key,
+                                         key_table.c.value.is_not(None)))
+    missing, terms = _ordered(missing, order_by, 1)
+    return _Plan(page, missing.order_by(*terms, *_tie_breakers()).limit(_LIMIT).offset(_OFFSET),
+                 select(func.count()).select_from(having.subquery()))
+
+
 def search_page(
     conn: Connection, experiment_ids: list[str], lifecycle: list[str], node: Node | None,
     order_by: list[OrderBy], offset: int, limit: int,
@@ -155,42 +199,22 @@ def search_page(
     over 100,000 runs touches a few hundred rows; the runs without it (sorted last) are read only
     when the page reaches past them.
     """
-    if not order_by or order_by[0].entity == "attribute":
-        query, terms = _ordered(_filtered_runs(experiment_ids, lifecycle, node), order_by, 0)
-        return list(conn.execute(query.order_by(*terms, *_tie_breakers()).limit(limit).offset(offset)))
-    # Filters stay EXISTS here, so the only index that can lead is the order key's, read in order.
-    base = _filtered_runs(experiment_ids, lifecycle, node, joins=False)
-    first = order_by[0]
-    key_table = _KEYED[first.entity].alias("order_0")
-    key_run_id: Any = key_table.c.run_id
-    if conn.dialect.name == "sqlite":
-        # SQLite's planner would start from the runs of the experiment and sort them all; an
-        # expression on this side of the join keeps it from looking runs' keys up there, so it reads
-        # the (key, value) index in order instead and stops after a page of matches (1.4 s -> 15 ms
-        # over 100,000 runs).
-        key_run_id = key_table.c.run_id + ""
-    having = base.join(key_table, and_(runs.c.run_id == key_run_id, key_table.c.key == first.key,
-                                       key_table.c.value.is_not(None)))
-    having, terms = _ordered(having, order_by, 1)
-    lead = key_table.c.value.asc() if first.ascending else key_table.c.value.desc()
-    rows = list(conn.execute(having.order_by(lead, *terms, *_tie_breakers()).limit(limit).offset(offset)))
-    if len(rows) == limit:
+    plan = _plan(node, tuple(order_by), conn.dialect.name)
+    bound = {"experiment_ids": experiment_ids, "lifecycle": lifecycle}
+    rows = conn.execute(plan.page, {**bound, "limit": limit, "offset": offset}).all()
+    if plan.missing is None or len(rows) == limit:
         return rows
     if rows:
         with_key = offset + len(rows)  # the keyed part ended inside this page
     else:
-        with_key = conn.execute(select(func.count()).select_from(having.subquery())).scalar_one()
-    missing = base.where(~exists().where(key_table.c.run_id == runs.c.run_id, key_table.c.key == first.key,
-                                         key_table.c.value.is_not(None)))
-    missing, terms = _ordered(missing, order_by, 1)
-    rest = conn.execute(missing.order_by(*terms, *_tie_breakers())
-                        .limit(limit - len(rows)).offset(max(0, offset - with_key)))
-    return rows + list(rest)
+        with_key = conn.execute(plan.keyed_count, bound).scalar_one()  # type: ignore[arg-type]
+    rest = conn.execute(plan.missing, {**bound, "limit": limit - len(rows), "offset": max(0, offset - with_key)})
+    return [*rows, *rest.all()]
 
 
 def count_runs(conn: Connection, experiment_ids: list[str], lifecycle: list[str], node: Node | None) -> int:
-    query = _filtered_runs(experiment_ids, lifecycle, node)
-    return int(conn.execute(select(func.count()).select_from(query.subquery())).scalar_one())
+    query = select(func.count()).select_from(_filtered_runs(node).subquery())
+    return int(conn.execute(query, {"experiment_ids": experiment_ids, "lifecycle": lifecycle}).scalar_one())
 
 
 def encode_page_token(offset: int) -> str:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import BigInteger, String, bindparam, delete, literal, null, select, update
+from sqlalchemy import BigInteger, Float, String, Text, bindparam, delete, literal, null, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.entities import (
@@ -72,6 +72,23 @@ _SERIES_OF_RUN = select(_ms.c.series_id, _ms.c.key, _ms.c.step, _ms.c.timestamp)
 _UPDATE_SERIES = update(_ms).where(_ms.c.series_id == bindparam("sid")).values(
     value=bindparam("v"), step=bindparam("st"), timestamp=bindparam("ts"))
 _METRIC_COLUMNS = ("series_id", "step", "timestamp", "value")
+_IDS = bindparam("ids", expanding=True)
+# params (0), tags (1) and latest metrics (2) of a page of runs in one statement.
+_CHILDREN = union_all(
+    select(literal(0), s.params.c.run_id, s.params.c.key, s.params.c.value, null().cast(Float))
+    .where(s.params.c.run_id.in_(_IDS)),
+    select(literal(1), s.run_tags.c.run_id, s.run_tags.c.key, s.run_tags.c.value, null().cast(Float))
+    .where(s.run_tags.c.run_id.in_(_IDS)),
+    select(literal(2), _ms.c.run_id, _ms.c.key, null().cast(Text), _ms.c.value).where(_ms.c.run_id.in_(_IDS)),
+)
+_ri, _ds = s.run_inputs, s.datasets
+_INPUT_COLUMNS = (_ri.c.run_id, _ri.c.context, _ri.c.targets, _ds.c.name, _ds.c.digest, _ds.c.source,
+                  _ds.c.num_rows, _ds.c.schema)
+_INPUTS = (select(*_INPUT_COLUMNS).select_from(_ri.join(_ds, _ds.c.dataset_id == _ri.c.dataset_id))
+           .where(_ri.c.run_id.in_(_IDS)))
+_INPUTS_WITH_PROFILE = (select(*_INPUT_COLUMNS, _ds.c.profile)
+                        .select_from(_ri.join(_ds, _ds.c.dataset_id == _ri.c.dataset_id))
+                        .where(_ri.c.run_id.in_(_IDS)))
 
 
 def _now() -> int:
@@ -216,7 +233,7 @@ class SqlTrackingStore(SqlBase, TrackingStore):
             row = conn.execute(select(s.runs).where(s.runs.c.run_id == run_id)).first()
             if row is None:
                 raise NotFound(f"run {run_id!r} not found")
-            return self._load_runs(conn, [row])[0]
+            return self._load_runs(conn, [row], profiles=True)[0]
 
     def _run_row(self, conn: Connection, run_id: str) -> Any:
         v.check_run_id(run_id)
@@ -394,32 +411,30 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         token = encode_page_token(offset + limit) if len(rows) > limit else None
         return PagedList(found, token)
 
-    def _load_runs(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
-        """Runs with params, tags, latest metrics and inputs: four queries for the whole page."""
+    def _load_runs(self, conn: Connection, rows: Sequence[Any], *, profiles: bool = False) -> list[Run]:
+        """Runs with params, tags, latest metrics and inputs: two prebuilt queries for a whole page.
+
+        Dataset profiles (often tens of kilobytes each) are read only when ``profiles`` is set, as
+        ``get_run`` does; a search result lists the datasets without them.
+        """
         ids = [row.run_id for row in rows]
         params: dict[str, dict[str, str]] = {i: {} for i in ids}
         tags: dict[str, dict[str, str]] = {i: {} for i in ids}
         metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
         inputs: dict[str, list[DatasetInput]] = {i: [] for i in ids}
-        for part in chunks(ids):
-            for run_id, key, value in conn.execute(select(s.params.c.run_id, s.params.c.key, s.params.c.value)
-                                                   .where(s.params.c.run_id.in_(part))):
-                params[run_id][key] = value
-            for run_id, key, value in conn.execute(select(s.run_tags.c.run_id, s.run_tags.c.key,
-                                                          s.run_tags.c.value).where(s.run_tags.c.run_id.in_(part))):
-                tags[run_id][key] = value
-            ms = s.metric_series
-            for run_id, key, value in conn.execute(select(ms.c.run_id, ms.c.key, ms.c.value)
-                                                   .where(ms.c.run_id.in_(part))):
-                metrics[run_id][key] = _float(value)
-            ri, d = s.run_inputs, s.datasets
-            for row in conn.execute(select(ri.c.run_id, ri.c.context, ri.c.targets, d)
-                                    .select_from(ri.join(d, d.c.dataset_id == ri.c.dataset_id))
-                                    .where(ri.c.run_id.in_(part))):
+        by_kind = (params, tags)
+        for part in chunks(ids, 300):  # three IN lists per statement
+            for kind, run_id, key, text, number in conn.execute(_CHILDREN, {"ids": list(part)}).all():
+                if kind == 2:
+                    metrics[run_id][key] = _float(number)
+                else:
+                    by_kind[kind][run_id][key] = text
+            for row in conn.execute(_INPUTS_WITH_PROFILE if profiles else _INPUTS, {"ids": list(part)}):
                 inputs[row.run_id].append(DatasetInput(
                     name=row.name, digest=row.digest, context=row.context, source=row.source,
                     num_rows=row.num_rows, schema=orjson.loads(row.schema),
-                    profile=None if row.profile is None else orjson.loads(row.profile), targets=row.targets))
+                    profile=orjson.loads(row.profile) if profiles and row.profile is not None else None,
+                    targets=row.targets))
         return [Run(info=_run_info(row),
                     data=RunData(metrics=metrics[row.run_id], params=params[row.run_id], tags=tags[row.run_id]),
                     inputs=RunInputs(datasets=inputs[row.run_id])) for row in rows]

@@ -1,0 +1,244 @@
+"""The prediction log's Parquet schema: records -> Arrow tables, and segments' schemas -> one schema.
+
+This module is the format both sides agree on: the logger writes what ``records_to_table`` builds,
+and the reader (and monitoring) unify segments with ``unify_schemas``.
+
+Fixed columns, in this order::
+
+    request_id string, timestamp timestamp[ms, UTC], deployment string, revision int32,
+    model string, version int32, shadow bool, prediction float64|string,
+    probabilities list<float64> (null when the model has none), latency_ms float64
+
+then one ``feature.<name>`` column per input feature (first-seen order), typed from its values:
+bool, int64, float64 (ints and floats mixed) or string; a column that mixes other types, or
+holds lists/dicts, becomes string (JSON for containers); a missing feature is null.
+
+``prediction`` (and the reader's ``label``) is float64 when every value is a number or a bool
+(True -> 1.0), so a prediction and its label compare and feed metrics directly; otherwise it is
+string, with non-string values written as JSON (``true``, ``1``, ``2.5``). Segments of one
+deployment may differ (a model changed): a column typed differently in two segments is unified as
+int64 + float64 -> float64, anything else -> string; a column missing from a segment reads as null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from numbers import Real
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "FEATURE_PREFIX",
+    "FIXED_SCHEMA",
+    "FORMAT_VERSION",
+    "TIMESTAMP",
+    "day_of",
+    "partition_dir",
+    "records_to_table",
+    "scalar_column",
+    "unify_schemas",
+]
+
+FORMAT_VERSION = "1"
+FEATURE_PREFIX = "feature."
+TIMESTAMP = pa.timestamp("ms", tz="UTC")
+FIXED_SCHEMA = pa.schema([
+    ("request_id", pa.string()),
+    ("timestamp", TIMESTAMP),
+    ("deployment", pa.string()),
+    ("revision", pa.int32()),
+    ("model", pa.string()),
+    ("version", pa.int32()),
+    ("shadow", pa.bool_()),
+    ("prediction", pa.float64()),
+    ("probabilities", pa.list_(pa.float64())),
+    ("latency_ms", pa.float64()),
+])
+_METADATA = {b"shipyard.prediction_log": FORMAT_VERSION.encode()}
+_FEATURE_TYPES = (pa.bool_(), pa.int64(), pa.float64(), pa.string())
+_DAY_MS = 86_400_000
+_PROBABILITIES = pa.list_(pa.float64())
+
+
+def partition_dir(deployment: str, day: str) -> str:
+    """``deployment=<name>/date=YYYY-MM-DD``; the name is URI-escaped as pyarrow's hive partitioning expects."""
+    return f"deployment={quote(deployment, safe='')}/date={day}"
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    except TypeError:
+        return str(value)
+
+
+def _strings(values: Sequence[Any]) -> pa.Array:
+    return pa.array([_text(v) for v in values], type=pa.string())
+
+
+def scalar_column(values: Sequence[Any]) -> pa.Array:
+    """float64 when every value is a number or bool (None -> null), else string (JSON for non-strings)."""
+    if all(v is None or isinstance(v, Real) for v in values):  # bool and numpy numbers are Real too
+        try:
+            return pa.array([None if v is None else float(v) for v in values], type=pa.float64())
+        except (TypeError, ValueError, OverflowError):
+            pass
+    return _strings(values)
+
+
+def feature_column(values: Sequence[Any]) -> pa.Array:
+    """The narrowest of bool / int64 / float64 / string that holds every value (see the module doc)."""
+    try:
+        array = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        if all(v is None or (isinstance(v, Real) and not isinstance(v, bool)) for v in values):
+            try:  # ints too large for int64 mixed with floats
+                return pa.array([None if v is None else float(v) for v in values], type=pa.float64())
+            except (TypeError, ValueError, OverflowError):
+                pass
+        return _strings(values)
+    if array.type in _FEATURE_TYPES or array.type == pa.null():
+        return array
+    if pa.types.is_integer(array.type):
+        return array.cast(pa.int64())
+    if pa.types.is_floating(array.type):
+        return array.cast(pa.float64())
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return array.cast(pa.string())
+    return _strings(values)
+
+
+def _probabilities(values: Sequence[Any]) -> pa.Array:
+    try:
+        return pa.array([None if v is None else [float(p) for p in v] for v in values], type=pa.list_(pa.float64()))
+    except (TypeError, ValueError):
+        raise ValueError("probabilities must be a list of numbers or None") from None
+
+
+def records_to_table(records: Sequence[dict[str, Any]], deployment: str) -> pa.Table:
+    """One segment's table. Raises KeyError/ValueError/TypeError for a malformed record."""
+    try:
+        table = _records_to_table_fast(records, deployment)
+    except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        table = None
+    if table is None:
+        table = _records_to_table_slow(records, deployment)
+    return table.replace_schema_metadata(_METADATA)
+
+
+def _records_to_table_fast(records: Sequence[dict[str, Any]], deployment: str) -> pa.Table | None:
+    """Arrow converts the records as structs in C++, several times faster than column by column in
+    Python; None (or an Arrow error) when a column needs the per-value rules of the slow path."""
+    rows = pa.array(records)
+    if not pa.types.is_struct(rows.type):
+        return None
+    kinds = {rows.type.field(i).name: rows.type.field(i).type for i in range(rows.type.num_fields)}
+    for required in ("request_id", "timestamp_ms"):
+        if required not in kinds or rows.field(required).null_count:
+            raise KeyError(required)
+    if not pa.types.is_integer(kinds["timestamp_ms"]):
+        return None
+
+    def column(name: str, type_: pa.DataType) -> pa.Array:
+        return rows.field(name).cast(type_) if name in kinds else pa.nulls(len(rows), type_)
+
+    prediction = column("prediction", pa.null()) if "prediction" not in kinds else rows.field("prediction")
+    if pa.types.is_integer(prediction.type) or pa.types.is_floating(prediction.type) or prediction.type in (
+            pa.bool_(), pa.null()):
+        prediction = prediction.cast(pa.float64())
+    elif prediction.type != pa.string():
+        return None
+    columns = [
+        column("request_id", pa.string()),
+        rows.field("timestamp_ms").cast(pa.int64()).cast(TIMESTAMP),
+        pc.fill_null(column("deployment", pa.string()), deployment),
+        column("revision", pa.int32()),
+        column("model", pa.string()),
+        column("version", pa.int32()),
+        pc.fill_null(column("shadow", pa.bool_()), False),
+        prediction,
+        column("probabilities", _PROBABILITIES),
+        column("latency_ms", pa.float64()),
+    ]
+    names = list(FIXED_SCHEMA.names)
+    features = rows.field("features") if "features" in kinds else None
+    if features is not None and pa.types.is_struct(features.type):
+        for i in range(features.type.num_fields):
+            child = features.field(i)
+            if child.type not in _FEATURE_TYPES and child.type != pa.null():
+                return None
+            names.append(FEATURE_PREFIX + features.type.field(i).name)
+            columns.append(child)
+    elif features is not None and features.type != pa.null():
+        return None
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def _records_to_table_slow(records: Sequence[dict[str, Any]], deployment: str) -> pa.Table:
+    """Column by column with the per-value rules of the module doc (mixed types -> string)."""
+    features: dict[str, None] = {}
+    for record in records:
+        row = record.get("features")
+        if row:
+            features.update(dict.fromkeys(row))
+    ids = [r["request_id"] for r in records]
+    if any(i is None for i in ids):
+        raise ValueError("request_id must not be None")
+    columns: list[pa.Array] = [
+        pa.array(ids, type=pa.string()),
+        pa.array([int(r["timestamp_ms"]) for r in records], type=pa.int64()).cast(TIMESTAMP),
+        pa.array([r.get("deployment") or deployment for r in records], type=pa.string()),
+        pa.array([r.get("revision") for r in records], type=pa.int32()),
+        pa.array([r.get("model") for r in records], type=pa.string()),
+        pa.array([r.get("version") for r in records], type=pa.int32()),
+        pa.array([bool(r.get("shadow", False)) for r in records], type=pa.bool_()),
+        scalar_column([r.get("prediction") for r in records]),
+        _probabilities([r.get("probabilities") for r in records]),
+        pa.array([r.get("latency_ms") for r in records], type=pa.float64()),
+    ]
+    names = list(FIXED_SCHEMA.names)
+    empty: dict[str, Any] = {}
+    feature_rows = [r.get("features") or empty for r in records]
+    for name in features:
+        names.append(FEATURE_PREFIX + str(name))
+        columns.append(feature_column([f.get(name) for f in feature_rows]))
+    return pa.Table.from_arrays(columns, names=names)
+
+
+def day_of(timestamp_ms: int) -> int:
+    """Days since the epoch (UTC) of a time in ms; the partition key."""
+    return int(timestamp_ms) // _DAY_MS
+
+
+def _unify_type(types: set[pa.DataType]) -> pa.DataType:
+    # Parquet names a list's child "element", Arrow "item": the same type, told apart by hash.
+    types = {_PROBABILITIES if pa.types.is_list(t) else t for t in types}
+    types.discard(pa.null())
+    if not types:
+        return pa.null()
+    if len(types) == 1:
+        return types.pop()
+    if types <= {pa.int64(), pa.int32(), pa.float64()}:
+        return pa.float64()
+    return pa.string()
+
+
+def unify_schemas(schemas: Iterable[pa.Schema]) -> pa.Schema:
+    """One schema for segments with different feature sets or types (see the module doc)."""
+    order: dict[str, set[pa.DataType]] = {name: set() for name in FIXED_SCHEMA.names}
+    for schema in schemas:
+        for field in schema:
+            order.setdefault(field.name, set()).add(field.type)
+    fields = []
+    for name, types in order.items():
+        unified = _unify_type(types)
+        if unified == pa.null() and name in FIXED_SCHEMA.names:
+            unified = FIXED_SCHEMA.field(name).type
+        fields.append(pa.field(name, unified))
+    return pa.schema(fields, metadata=_METADATA)

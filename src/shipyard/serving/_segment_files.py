@@ -1,0 +1,107 @@
+"""Where prediction-log segments live: a local folder or any fsspec URL, written atomically.
+
+A reader must never see half a segment. Locally a segment is written to a hidden temporary file
+(``.<name>.<random>.tmp``, skipped by every reader because of the leading dot) in the same folder,
+fsynced, then renamed over its final name. On object stores (s3, gs, az, memory) a single put is
+atomic on its own; other fsspec file systems get the same temp-then-move as a local folder.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["SegmentFiles"]
+
+_OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
+
+
+class SegmentFiles:
+    """The file operations the logger and the reader need, on one root, by paths relative to it."""
+
+    def __init__(self, root: str | Path) -> None:
+        text = str(root)
+        if text.startswith("file://"):
+            text = text.removeprefix("file://")
+        self.url = text
+        self._fs: Any = None
+        if "://" in text:
+            import fsspec
+
+            self._fs, self.base = fsspec.core.url_to_fs(text.rstrip("/"))
+            protocols = self._fs.protocol if isinstance(self._fs.protocol, tuple) else (self._fs.protocol,)
+            self._atomic_put = bool(set(protocols) & _OBJECT_STORES)
+        else:
+            self.base = str(Path(text).absolute())
+
+    @property
+    def is_local(self) -> bool:
+        return self._fs is None
+
+    def full(self, rel: str) -> str:
+        return posixpath.join(self.base, rel) if not self.is_local else os.path.join(self.base, rel)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def exists(self, rel: str) -> bool:
+        return os.path.exists(self.full(rel)) if self.is_local else bool(self._fs.exists(self.full(rel)))
+
+    def write_table(self, rel: str, table: pa.Table) -> None:
+        """Write one Parquet file so that it appears whole or not at all."""
+        target = self.full(rel)
+        if self.is_local:
+            parent = os.path.dirname(target)
+            os.makedirs(parent, exist_ok=True)
+            tmp = os.path.join(parent, f".{os.path.basename(target)}.{uuid.uuid4().hex}.tmp")
+            try:
+                with open(tmp, "wb") as fh:
+                    pq.write_table(table, fh)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            return
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink)
+        data = sink.getvalue().to_pybytes()
+        parent = posixpath.dirname(target)
+        if self._atomic_put:
+            self._fs.pipe_file(target, data)
+            return
+        self._fs.makedirs(parent, exist_ok=True)
+        tmp = posixpath.join(parent, f".{posixpath.basename(target)}.{uuid.uuid4().hex}.tmp")
+        self._fs.pipe_file(tmp, data)
+        self._fs.mv(tmp, target)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def list_names(self, rel: str) -> list[str]:
+        """Visible entries (no leading '.' or '_') directly under a folder; [] when it does not exist."""
+        full = self.full(rel)
+        if self.is_local:
+            try:
+                names = os.listdir(full)
+            except (FileNotFoundError, NotADirectoryError):
+                return []
+        else:
+            self._fs.invalidate_cache(full)  # s3fs & co. cache listings; new segments must show up
+            if not self._fs.isdir(full):
+                return []
+            names = [posixpath.basename(p.rstrip("/")) for p in self._fs.ls(full, detail=False)]
+        return sorted(n for n in names if n and not n.startswith((".", "_")))
+
+    def arrow_filesystem(self) -> Any:
+        """The filesystem argument for pyarrow.dataset (None = local)."""
+        if self.is_local:
+            return None
+        from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+        return PyFileSystem(FSSpecHandler(self._fs))

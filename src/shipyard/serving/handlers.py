@@ -1,0 +1,289 @@
+"""The endpoints of the serving app, one coroutine each, sharing one prediction path.
+
+Every prediction goes: pick the route (weights, or the routing key's hash) -> validate this
+request's rows against that model's signature (a 400 naming the column, nothing logged) -> the
+model's batcher -> answer; then shadow copies are scheduled as background tasks and the answered
+rows handed to the prediction logger. A model that raises gives a 500 carrying the request ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+import uuid
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import orjson
+
+from shipyard.entities import Feedback
+from shipyard.errors import InvalidInput, NotFound, ShipyardError
+from shipyard.serving.metrics import CONTENT_TYPE_LATEST
+from shipyard.serving.protocols import (
+    PredictionFailed,
+    parse_json,
+    parse_rows,
+    parse_v2,
+    signature_datatype,
+    v2_outputs,
+)
+from shipyard.serving.runtime import DeploymentState, Runtime, ServedModel
+from shipyard.serving.settings import ServingSettings
+
+__all__ = ["Handlers"]
+
+logger = logging.getLogger(__name__)
+
+_JSON = [(b"content-type", b"application/json")]
+_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+_Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
+_Outcome = tuple[ServedModel, np.ndarray, "np.ndarray | None", list[str]]
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _features(prepared: Any, columns: list[str] | None) -> list[dict[str, Any]]:
+    """The rows the model saw, as {column: value} dicts for the prediction log."""
+    if isinstance(prepared, np.ndarray):
+        names = columns or [str(i) for i in range(prepared.shape[1] if prepared.ndim == 2 else 1)]
+        return [dict(zip(names, row, strict=False)) for row in prepared.tolist()]
+    if hasattr(prepared, "columns"):
+        cols = {str(c): prepared[c].tolist() for c in prepared.columns}
+        return [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
+    return [{"input": v} for v in list(prepared)]
+
+
+class Handlers:
+    def __init__(self, runtime: Runtime, settings: ServingSettings, prediction_logger: Any = None) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        self.metrics = runtime.metrics
+        self.prediction_logger = prediction_logger
+        self._shadow_tasks: set[asyncio.Task[None]] = set()
+
+    # --- the prediction path -------------------------------------------------------------------
+
+    async def _predict(self, state: DeploymentState, data: Any, key: str | None,
+                       served: ServedModel | None = None) -> _Outcome:
+        started = time.perf_counter()
+        stamp = int(time.time() * 1000)
+        served = served or state.pick(key)
+        try:
+            prepared, rows = served.prepare(data)
+        except ShipyardError as exc:
+            self.metrics.error(exc.http_status, state.name, state.revision, served.model, served.version)
+            exc.counted = True  # type: ignore[attr-defined]
+            raise
+        except (ValueError, TypeError) as exc:  # a shape the adapter did not anticipate: still bad input
+            self.metrics.error(400, state.name, state.revision, served.model, served.version)
+            bad = InvalidInput(f"input could not be read: {exc}")
+            bad.counted = True  # type: ignore[attr-defined]
+            raise bad from None
+        ids = [uuid.uuid4().hex for _ in range(rows)]
+        try:
+            preds, proba = await served.predict(prepared, rows)
+        except Exception as exc:
+            self.metrics.error(500, state.name, state.revision, served.model, served.version)
+            logger.exception("model %s version %s failed on request %s", served.model, served.version, ids[0])
+            failed = PredictionFailed(f"model {served.model!r} version {served.version} failed on request "
+                                      f"{ids[0]}: {type(exc).__name__}: {exc}", ids)
+            failed.counted = True  # type: ignore[attr-defined]
+            raise failed from None
+        elapsed = time.perf_counter() - started
+        m = served.metrics
+        m.requests.inc()
+        m.rows.inc(rows)
+        m.latency.observe(elapsed)
+        if self.prediction_logger is not None:
+            self._log(state, served, prepared, ids, preds, proba, stamp, elapsed, shadow=False)
+        for shadow in state.shadows:
+            task = asyncio.get_running_loop().create_task(self._shadow(state, shadow, data, ids, stamp, started))
+            self._shadow_tasks.add(task)
+            task.add_done_callback(self._shadow_tasks.discard)
+        return served, preds, proba, ids
+
+    async def _shadow(self, state: DeploymentState, served: ServedModel, data: Any, ids: list[str],
+                      stamp: int, started: float) -> None:
+        """A shadow copy: answered into the log only; a failure is counted and never surfaces."""
+        try:
+            prepared, rows = served.prepare(data)
+            preds, proba = await served.predict(prepared, rows)
+        except Exception as exc:
+            served.metrics.shadow_errors.inc()
+            logger.warning("shadow %s v%s of %r failed: %s", served.model, served.version, state.name, exc)
+            return
+        served.metrics.rows.inc(rows)
+        if self.prediction_logger is not None:
+            self._log(state, served, prepared, ids, preds, proba, stamp, time.perf_counter() - started, shadow=True)
+
+    def _log(self, state: DeploymentState, served: ServedModel, prepared: Any, ids: list[str], preds: np.ndarray,
+             proba: np.ndarray | None, stamp: int, elapsed: float, *, shadow: bool) -> None:
+        try:
+            features = _features(prepared, served.columns)
+            plist = preds.tolist()
+            problist = proba.tolist() if proba is not None else [None] * len(ids)
+            latency = elapsed * 1000.0
+            records = [
+                {"request_id": rid, "timestamp_ms": stamp, "deployment": state.name, "revision": state.revision,
+                 "model": served.model, "version": served.version, "shadow": shadow, "features": feats,
+                 "prediction": p, "probabilities": pr, "latency_ms": latency}
+                for rid, feats, p, pr in zip(ids, features, plist, problist, strict=True)
+            ]
+            self.prediction_logger.append(state.name, records)
+        except Exception:
+            logger.exception("prediction log append failed for %r", state.name)
+
+    def _single(self) -> DeploymentState:
+        names = self.runtime.deployments
+        if len(names) != 1:
+            raise NotFound(f"/invocations, /ping and /version need an app serving exactly one deployment; "
+                           f"this one serves {sorted(names)}: use /v1/deployments/{{name}}/predict")
+        return self.runtime.get(names[0])
+
+    # --- native -------------------------------------------------------------------------------
+
+    async def predict_native(self, name: str, body: bytes, scope: dict[str, Any]) -> _Answer:
+        state = self.runtime.get(name)
+        doc = parse_json(body)
+        key = _header(scope, b"x-routing-key")
+        if isinstance(doc, dict) and "routing_key" in doc:
+            doc = dict(doc)
+            key = str(doc.pop("routing_key"))
+        served, preds, proba, ids = await self._predict(state, parse_rows(doc), key)
+        answer: dict[str, Any] = {"predictions": preds.tolist()}
+        if proba is not None:
+            answer["probabilities"] = proba.tolist()
+        answer.update(request_ids=ids, model=served.model, version=served.version, revision=state.revision)
+        return 200, orjson.dumps(answer), _JSON
+
+    async def feedback(self, name: str, body: bytes) -> _Answer:
+        self.runtime.get(name)
+        doc = parse_json(body)
+        items = doc.get("feedback") if isinstance(doc, dict) and "feedback" in doc else [doc]
+        if not isinstance(items, list) or not items:
+            raise InvalidInput("feedback must be {'request_id', 'label'} or "
+                               "{'feedback': [{'request_id', 'label'}, ...]}")
+        now = int(time.time() * 1000)
+        rows = []
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("request_id"), str) or "label" not in item:
+                raise InvalidInput(f"each feedback item needs a string 'request_id' and a 'label', got {item!r}")
+            rows.append(Feedback(name, item["request_id"], item["label"], int(item.get("timestamp", now))))
+        loop = asyncio.get_running_loop()
+        stored = await loop.run_in_executor(self.runtime.executor, self.runtime.store.log_feedback, name, rows)
+        return 200, orjson.dumps({"stored": stored}), _JSON
+
+    # --- MLflow scoring protocol ----------------------------------------------------------------
+
+    async def invocations(self, body: bytes, scope: dict[str, Any]) -> _Answer:
+        state = self._single()
+        ctype = (_header(scope, b"content-type") or "application/json").split(";")[0].strip().lower()
+        if ctype == "text/csv":
+            import pandas as pd
+
+            if not body.strip():
+                raise InvalidInput("empty request body: send CSV with a header row")
+            try:
+                data: Any = pd.read_csv(io.BytesIO(body))
+            except Exception as exc:
+                raise InvalidInput(f"malformed CSV: {exc}") from None
+        elif ctype == "application/json":
+            data = parse_rows(parse_json(body))
+        else:
+            raise InvalidInput(f"unsupported Content-Type {ctype!r}: use application/json or text/csv")
+        _, preds, _, _ = await self._predict(state, data, _header(scope, b"x-routing-key"))
+        return 200, orjson.dumps({"predictions": preds.tolist()}), _JSON
+
+    async def ping(self) -> _Answer:
+        self._single()
+        return 200, b"\n", _TEXT
+
+    async def version(self) -> _Answer:
+        self._single()
+        try:
+            return 200, metadata.version("shipyard").encode(), _TEXT
+        except metadata.PackageNotFoundError:
+            return 200, b"unknown", _TEXT
+
+    # --- health, metrics ------------------------------------------------------------------------
+
+    async def health(self) -> _Answer:
+        return 200, b'{"status":"ok"}', _JSON
+
+    async def ready(self) -> _Answer:
+        states = {n: self.runtime.get(n).revision for n in self.runtime.deployments}
+        ok = self.runtime.ready
+        return (200 if ok else 503), orjson.dumps({"ready": ok, "deployments": states}), _JSON
+
+    async def metrics_text(self) -> _Answer:
+        return 200, self.metrics.render(), [(b"content-type", CONTENT_TYPE_LATEST.encode())]
+
+    # --- Open Inference Protocol V2 -------------------------------------------------------------
+
+    async def v2_live(self) -> _Answer:
+        return 200, b'{"live":true}', _JSON
+
+    async def v2_ready(self) -> _Answer:
+        ok = self.runtime.ready
+        return (200 if ok else 503), orjson.dumps({"ready": ok}), _JSON
+
+    async def v2_server(self) -> _Answer:
+        try:
+            ver = metadata.version("shipyard")
+        except metadata.PackageNotFoundError:
+            ver = "unknown"
+        return 200, orjson.dumps({"name": "shipyard", "version": ver, "extensions": []}), _JSON
+
+    def _route(self, state: DeploymentState, version: int | None) -> ServedModel | None:
+        if version is None:
+            return None
+        for served in state.routes:
+            if served.version == version:
+                return served
+        raise NotFound(f"deployment {state.name!r} revision {state.revision} serves no version {version} "
+                       f"(it serves {[s.version for s in state.routes]})")
+
+    async def v2_metadata(self, name: str, version: int | None) -> _Answer:
+        state = self.runtime.get(name)
+        served = self._route(state, version) or state.routes[0]
+        sig = served.pyfunc.signature
+        inputs = [] if sig is None else [
+            {"name": c.name, "datatype": signature_datatype(c.type), "shape": [-1]} for c in sig.inputs]
+        out = None if sig is None else sig.outputs
+        outputs = [{"name": "predict", "datatype": "BYTES" if out is None else signature_datatype(out.type),
+                    "shape": [-1] if out is None else list(out.shape)}]
+        if served.has_proba:
+            outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]})
+        doc = {"name": name, "versions": [str(s.version) for s in state.routes],
+               "platform": f"shipyard_{served.pyfunc.flavor}", "inputs": inputs, "outputs": outputs}
+        return 200, orjson.dumps(doc), _JSON
+
+    async def v2_model_ready(self, name: str, version: int | None) -> _Answer:
+        self._route(self.runtime.get(name), version)
+        return 200, orjson.dumps({"name": name, "ready": True}), _JSON
+
+    async def v2_infer(self, name: str, version: int | None, body: bytes) -> _Answer:
+        state = self.runtime.get(name)
+        doc = parse_json(body)
+        pinned = self._route(state, version)
+        params = doc.get("parameters") if isinstance(doc, dict) else None
+        key = params.get("routing_key") if isinstance(params, dict) else None
+        columns = (pinned or state.routes[0]).columns
+        served, preds, proba, ids = await self._predict(state, parse_v2(doc, columns),
+                                                        None if key is None else str(key), pinned)
+        answer: dict[str, Any] = {"model_name": name, "model_version": str(served.version)}
+        if isinstance(doc, dict) and "id" in doc:
+            answer["id"] = doc["id"]
+        answer["parameters"] = {"request_ids": ids, "revision": state.revision}
+        answer["outputs"] = v2_outputs(preds, proba, doc.get("outputs") if isinstance(doc, dict) else None)
+        return 200, orjson.dumps(answer), _JSON
+
+

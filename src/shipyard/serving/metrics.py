@@ -1,0 +1,67 @@
+"""Prometheus metrics of one serving app, in the app's own CollectorRegistry.
+
+A per-app registry (not prometheus_client's global one) keeps two apps in one process -- tests,
+or an embedding application -- from double-registering or mixing their numbers. Label children are
+cached per (deployment, revision, model, version), because ``.labels()`` costs a dict lookup under
+a lock on every request otherwise.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["CONTENT_TYPE_LATEST", "RouteMetrics", "ServingMetrics"]
+
+_LABELS = ("deployment", "revision", "model", "version")
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+class RouteMetrics:
+    """The label children of one served model version in one revision (cached, cheap to use)."""
+
+    __slots__ = ("batch_size", "latency", "requests", "rows", "shadow_errors")
+
+    def __init__(self, metrics: ServingMetrics, labels: tuple[str, str, str, str]) -> None:
+        self.requests = metrics.requests.labels(*labels)
+        self.rows = metrics.rows.labels(*labels)
+        self.latency = metrics.latency.labels(*labels)
+        self.batch_size = metrics.batch_size.labels(*labels)
+        self.shadow_errors = metrics.shadow_errors.labels(*labels)
+
+
+class ServingMetrics:
+    """Counters and histograms of the serving app; ``render()`` is the /metrics body."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("shipyard_serving_requests", "Answered prediction requests.", _LABELS, registry=r)
+        self.rows = Counter("shipyard_serving_rows", "Answered prediction rows.", _LABELS, registry=r)
+        self.errors = Counter("shipyard_serving_errors", "Requests answered with an error, by HTTP status.",
+                              (*_LABELS, "code"), registry=r)
+        self.latency = Histogram("shipyard_serving_request_latency_seconds",
+                                 "Time from request received to answer ready.", _LABELS,
+                                 buckets=_LATENCY_BUCKETS, registry=r)
+        self.batch_size = Histogram("shipyard_serving_batch_size", "Rows per model predict call.", _LABELS,
+                                    buckets=_BATCH_BUCKETS, registry=r)
+        self.shadow_errors = Counter("shipyard_serving_shadow_errors", "Shadow predictions that failed.",
+                                     _LABELS, registry=r)
+        self.revision = Gauge("shipyard_serving_revision", "Current revision of each served deployment.",
+                              ("deployment",), registry=r)
+        self.models_loaded = Gauge("shipyard_serving_models_loaded", "Models loaded and warm.", registry=r)
+        self._children: dict[tuple[str, str, str, str], RouteMetrics] = {}
+
+    def route(self, deployment: str, revision: int, model: str, version: int) -> RouteMetrics:
+        key = (deployment, str(revision), model, str(version))
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = RouteMetrics(self, key)
+        return found
+
+    def error(self, code: int, deployment: str = "", revision: int | str = "", model: str = "",
+              version: int | str = "") -> None:
+        self.errors.labels(deployment, str(revision), model, str(version), str(code)).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

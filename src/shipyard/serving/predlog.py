@@ -1,0 +1,273 @@
+"""The prediction logger: every answered row, buffered in memory, written as Parquet segments.
+
+Layout under the root (a local folder or an fsspec URL)::
+
+    <root>/deployment=<name>/date=YYYY-MM-DD/<replica_id>-<sequence>.parquet
+
+Why this shape: serving must never wait on storage, and replicas must never wait on each other.
+So ``append`` only takes a lock around a list append; a background thread turns the buffer into
+Arrow tables and writes whole segments when ``max_rows`` rows are buffered or the oldest buffered
+row is ``max_seconds`` old. Each replica writes files named by its own ``replica_id``, so no two
+writers touch one file and no locking between them is needed; the date partition (UTC, from each
+row's time) lets a reader skip whole days. ``flush()``/``close()`` write synchronously, and an
+atexit hook closes the logger, so a normal exit or a SIGTERM handler that calls ``close()`` loses
+no buffered row. The schema is documented in ``_predlog_schema``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import logging
+import os
+import re
+import secrets
+import socket
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from shipyard.errors import InvalidInput
+from shipyard.serving._predlog_schema import day_of, partition_dir, records_to_table
+from shipyard.serving._segment_files import SegmentFiles
+
+__all__ = ["PredictionLogger", "default_replica_id"]
+
+logger = logging.getLogger(__name__)
+_EPOCH = dt.date(1970, 1, 1)
+_SAFE = re.compile(r"[^\w.\-]")
+
+
+def default_replica_id() -> str:
+    """hostname-pid-random: unique per process, readable in a file listing."""
+    host = _SAFE.sub("_", socket.gethostname()) or "host"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+def _warm_up() -> None:
+    """Convert and serialize one row now, so every lazy import (pyarrow's pandas shim, the Parquet
+    writer) happens at start: at interpreter exit, when atexit runs close(), an import that
+    registers its own exit hook (pandas pulls in concurrent.futures) fails and the rows would be lost."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sample = {"request_id": "warm-up", "timestamp_ms": 0, "features": {"x": 1.0}, "prediction": "a"}
+    pq.write_table(records_to_table([sample], "warm-up"), pa.BufferOutputStream())
+
+
+def _close_if_alive(ref: weakref.ReferenceType[PredictionLogger]) -> None:
+    target = ref()
+    if target is not None:
+        target.close()
+
+
+class PredictionLogger:
+    """Buffers prediction records and writes them as Parquet segments; see the module doc."""
+
+    #: Rows kept in memory while storage keeps failing; beyond it the oldest are dropped (and counted)
+    #: so an outage of the log store cannot take a serving replica down with it.
+    max_buffered_rows = 1_000_000
+
+    def __init__(self, root: str, *, replica_id: str | None = None, max_rows: int = 10_000,
+                 max_seconds: float = 2.0) -> None:
+        if max_rows < 1 or not max_seconds > 0:
+            raise InvalidInput(f"max_rows must be >= 1 and max_seconds > 0, got {max_rows} and {max_seconds}")
+        if replica_id is not None and (not replica_id or _SAFE.search(replica_id) or replica_id[0] in "._"):
+            raise InvalidInput(f"replica_id {replica_id!r} may contain only letters, digits, '_', '.', '-' "
+                               "and must not start with '.' or '_'")
+        self.root = str(root)
+        self.max_rows = max_rows
+        self.max_seconds = max_seconds
+        self._explicit_id = replica_id
+        self._files = SegmentFiles(self.root)
+        self.rows_written = 0
+        self.segments_written = 0
+        self.dropped_rows = 0
+        _warm_up()
+        self._start(replica_id or default_replica_id())
+        self._atexit: Callable[[], None] = lambda ref=weakref.ref(self): _close_if_alive(ref)
+        atexit.register(self._atexit)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=lambda ref=weakref.ref(self): _restart_in_child(ref))
+
+    def _start(self, replica_id: str) -> None:
+        self.replica_id = replica_id
+        # append() takes no lock on its way: a deque's append/popleft are atomic, so the hot path
+        # is one append, and a SIGTERM handler that calls close() in the middle of an append() in
+        # the main thread cannot deadlock on a lock that append() holds.
+        self._pending: deque[tuple[float, str, list[dict[str, Any]]]] = deque()
+        self._rows = 0  # approximate (unlocked) count, only used to wake the writer early
+        self._wake = threading.Condition(threading.RLock())
+        self._io_lock = threading.RLock()
+        self._seq = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name=f"shipyard-predlog-{replica_id}", daemon=True)
+        self._thread.start()
+
+    # -- the contract ----------------------------------------------------------------------------
+
+    def append(self, deployment: str, records: list[dict[str, Any]]) -> None:
+        """Buffer records of one deployment; thread-safe, never waits on I/O (except after close)."""
+        if not records:
+            return
+        self._pending.append((time.monotonic(), deployment, list(records)))
+        self._rows += len(records)
+        if self._rows >= self.max_rows:
+            with self._wake:
+                self._wake.notify()
+        if self._closed:  # no background writer any more: write now rather than lose the rows
+            self.flush()
+
+    def flush(self) -> None:
+        """Write every row appended so far; when it returns they are in durable segments.
+
+        Raises the storage error if a segment cannot be written (those rows stay buffered)."""
+        with self._io_lock:
+            self._rows = 0
+            by_deployment: dict[str, list[dict[str, Any]]] = {}
+            while True:
+                try:
+                    _, deployment, records = self._pending.popleft()
+                except IndexError:
+                    break
+                by_deployment.setdefault(deployment, []).extend(records)
+            pending = [group for deployment, rows in by_deployment.items() for group in self._by_day(deployment, rows)]
+            try:
+                while pending:
+                    deployment, day, rows = pending[0]
+                    self._write_segment(deployment, day, rows)
+                    pending.pop(0)
+            except BaseException:
+                self._put_back(pending)
+                raise
+
+    def close(self) -> None:
+        """Flush and stop the background writer. Idempotent; safe to call from a signal handler."""
+        if not self._closed:
+            self._closed = True
+            atexit.unregister(self._atexit)
+            with self._wake:
+                self._wake.notify_all()
+        self.flush()
+        if self._thread is not threading.current_thread():
+            # Bounded: if a signal handler interrupted append() while it held the wake lock, the
+            # writer cannot take it back until the handler returns; the rows are written already.
+            self._thread.join(timeout=1.0)
+
+    def __enter__(self) -> PredictionLogger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- inside ----------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._closed and self._rows < self.max_rows:
+                    try:
+                        oldest = self._pending[0][0]
+                    except IndexError:
+                        self._wake.wait(self.max_seconds)  # idle: look again now and then
+                        continue
+                    remaining = oldest + self.max_seconds - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._wake.wait(remaining)
+                if self._closed:
+                    return
+            try:
+                self.flush()
+            except Exception:
+                logger.exception("prediction log: writing segments under %s failed; rows stay buffered and "
+                                 "are retried in %.1f s", self.root, self.max_seconds)
+                with self._wake:
+                    if not self._closed:
+                        self._wake.wait(self.max_seconds)
+
+    def _by_day(self, deployment: str, rows: list[dict[str, Any]]) -> list[tuple[str, int, list[dict[str, Any]]]]:
+        """Rows split by UTC date: a flush that spans midnight writes one segment per date."""
+        days: dict[int, list[dict[str, Any]]] = {}
+        bad = []
+        for row in rows:
+            try:
+                day = day_of(row["timestamp_ms"])
+            except (KeyError, TypeError, ValueError):
+                bad.append(row)
+                continue
+            group = days.get(day)
+            if group is None:
+                group = days[day] = []
+            group.append(row)
+        if bad:
+            self._drop(bad, f"they have no integer timestamp_ms (deployment {deployment!r})")
+        return [(deployment, day, group) for day, group in sorted(days.items())]
+
+    def _write_segment(self, deployment: str, day: int, rows: list[dict[str, Any]]) -> None:
+        table = self._table(deployment, rows)
+        if table is None:
+            return
+        folder = partition_dir(deployment, (_EPOCH + dt.timedelta(days=day)).isoformat())
+        self._files.write_table(self._next_name(folder), table)
+        self.segments_written += 1
+        self.rows_written += table.num_rows
+
+    def _table(self, deployment: str, rows: list[dict[str, Any]]) -> Any:
+        try:
+            return records_to_table(rows, deployment)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass  # find the malformed rows one by one; the rest are still written
+        good, bad, error = [], [], ""
+        for row in rows:
+            try:
+                records_to_table([row], deployment)
+                good.append(row)
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                bad.append(row)
+                error = error or f"{type(exc).__name__}: {exc}"
+        if bad:
+            self._drop(bad, f"they are malformed (deployment {deployment!r}, first error {error})")
+        return records_to_table(good, deployment) if good else None
+
+    def _next_name(self, folder: str) -> str:
+        """A segment name no earlier segment of this replica id used (a restart with a fixed id)."""
+        name = f"{folder}/{self.replica_id}-{self._seq:06d}.parquet"
+        if self._files.exists(name):
+            prefix = f"{self.replica_id}-"
+            used = [n[len(prefix):-8] for n in self._files.list_names(folder)
+                    if n.startswith(prefix) and n.endswith(".parquet")]
+            self._seq = max([self._seq, *(int(u) + 1 for u in used if u.isdigit())])
+            name = f"{folder}/{self.replica_id}-{self._seq:06d}.parquet"
+        self._seq += 1
+        return name
+
+    def _put_back(self, pending: list[tuple[str, int, list[dict[str, Any]]]]) -> None:
+        """Unwritten rows go back to the front of the buffer, oldest first, within max_buffered_rows."""
+        now = time.monotonic()
+        for deployment, _day, rows in reversed(pending):
+            self._pending.appendleft((now, deployment, rows))
+            self._rows += len(rows)
+        excess = sum(len(rows) for _, _, rows in list(self._pending)) - self.max_buffered_rows
+        while excess > 0:
+            _, deployment, rows = self._pending.popleft()
+            if len(rows) > excess:
+                self._pending.appendleft((now, deployment, rows[excess:]))
+                rows = rows[:excess]
+            self._drop(rows, "the log store keeps failing and the buffer is full")
+            excess -= len(rows)
+
+    def _drop(self, rows: list[dict[str, Any]], why: str) -> None:
+        self.dropped_rows += len(rows)
+        logger.error("prediction log: dropped %d row(s) because %s", len(rows), why)  # one line per batch
+
+
+def _restart_in_child(ref: weakref.ReferenceType[PredictionLogger]) -> None:
+    """A forked child gets a fresh replica id, buffer and thread: the parent still owns its rows."""
+    target = ref()
+    if target is not None and not target._closed:
+        explicit = target._explicit_id
+        target._start(f"{explicit}-{os.getpid()}" if explicit else default_replica_id())

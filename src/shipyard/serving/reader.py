@@ -1,0 +1,152 @@
+"""Reading the prediction log back: one deployment, one time window, joined with feedback.
+
+    table = read_prediction_log("churn-api", "2024-05-01", "2024-06-01")
+    df = table.to_pandas()
+
+Why it reads this way: the date folders are pruned from the window before any file is opened (a
+month is ~30 folder listings, not a scan of the whole log); the remaining segments are read by
+pyarrow.dataset (multi-threaded, row-group statistics skip what is outside the window) under one
+schema unified from every segment's footer, so segments written before and after a model change
+(different features, a prediction that turned from numbers to strings) read as one table.
+Feedback labels are attached by request id; a row without feedback has null ``label`` and
+``feedback_timestamp``; a shadow row shares its request's id, so it gets the same label. The
+schema is documented in ``_predlog_schema``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from shipyard.errors import InvalidInput, NotFound
+from shipyard.serving._predlog_schema import FIXED_SCHEMA, TIMESTAMP, day_of, scalar_column, unify_schemas
+from shipyard.serving._segment_files import SegmentFiles
+
+if TYPE_CHECKING:
+    from shipyard.store.base import Store
+
+__all__ = ["read_prediction_log"]
+
+TimeLike = dt.datetime | dt.date | str | int | float | None
+_BY_IDS_LIMIT = 50_000  # up to this many request ids, ask the store for just those labels
+
+
+def to_ms(value: TimeLike, what: str = "time") -> int | None:
+    """ms since the epoch from a datetime (naive = UTC), a date, an ISO string or a number of ms."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise InvalidInput(f"{what} must be a datetime, an ISO string or ms since the epoch, got {value!r}")
+    if isinstance(value, int | float):
+        return int(value)
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise InvalidInput(f"{what} {value!r} is not an ISO date or time (e.g. 2024-05-01T12:00:00Z)") from None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return int(value.timestamp() * 1000)
+    if isinstance(value, dt.date):
+        return int(dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp() * 1000)
+    raise InvalidInput(f"{what} must be a datetime, an ISO string or ms since the epoch, got {value!r}")
+
+
+def read_prediction_log(deployment: str, start: TimeLike = None, end: TimeLike = None, *,
+                        with_feedback: bool = True, root: str | None = None, store: Store | None = None,
+                        ) -> pa.Table:
+    """Rows of ``deployment`` with ``start <= timestamp < end`` (None = open), sorted by timestamp.
+
+    ``root`` defaults to ``<artifact root>/prediction-logs`` and ``store`` to the configured store,
+    as the SDK resolves them. With ``with_feedback``, columns ``label`` (float64 when every label is
+    a number, else string) and ``feedback_timestamp`` are added. Raises NotFound when the store
+    knows no such deployment and the log holds no rows of it.
+    """
+    start_ms, end_ms = to_ms(start, "start"), to_ms(end, "end")
+    if root is None:
+        from shipyard.config import resolve_settings
+
+        root = resolve_settings().artifact_uri.rstrip("/") + "/prediction-logs"
+    files = SegmentFiles(root)
+    table, found = _read_segments(files, deployment, start_ms, end_ms)
+    if not with_feedback:
+        return table
+    if store is None:
+        from shipyard.config import resolve_settings
+        from shipyard.store import open_store
+
+        settings = resolve_settings()
+        owned = open_store(settings.store_uri, settings.artifact_uri)
+        try:
+            return _join_feedback(table, owned, deployment, found)
+        finally:
+            owned.close()
+    return _join_feedback(table, store, deployment, found)
+
+
+def _read_segments(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
+                   ) -> tuple[pa.Table, bool]:
+    """The window's rows, and whether the log has a folder for this deployment at all."""
+    import pyarrow.dataset as ds
+
+    base = f"deployment={quote(deployment, safe='')}"
+    dates = files.list_names(base)
+    first = None if start_ms is None else _day_name(day_of(start_ms))
+    last = None if end_ms is None else _day_name(day_of(end_ms - 1))
+    paths = []
+    for name in dates:
+        day = name.removeprefix("date=")
+        if not name.startswith("date=") or (first and day < first) or (last and day > last):
+            continue
+        folder = f"{base}/{name}"
+        paths += [files.full(f"{folder}/{n}") for n in files.list_names(folder) if n.endswith(".parquet")]
+    if not paths:
+        return FIXED_SCHEMA.empty_table(), bool(dates)
+    filesystem = files.arrow_filesystem()
+    fragments = ds.dataset(paths, format="parquet", filesystem=filesystem)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        schemas = list(pool.map(lambda fragment: fragment.physical_schema, fragments.get_fragments()))
+    dataset = ds.dataset(paths, schema=unify_schemas(schemas), format="parquet", filesystem=filesystem)
+    ts = ds.field("timestamp")
+    condition = None
+    if start_ms is not None:
+        condition = ts >= pa.scalar(start_ms, TIMESTAMP)
+    if end_ms is not None:
+        upper = ts < pa.scalar(end_ms, TIMESTAMP)
+        condition = upper if condition is None else condition & upper
+    table = dataset.to_table(filter=condition)
+    return table.sort_by([("timestamp", "ascending"), ("request_id", "ascending")]), True
+
+
+def _day_name(day: int) -> str:
+    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
+
+
+def _join_feedback(table: pa.Table, store: Any, deployment: str, found: bool) -> pa.Table:
+    """Left join of labels by request id (unique per deployment in the store) without a hash join,
+    which Arrow does not support next to list columns such as ``probabilities``."""
+    ids = pc.unique(table["request_id"]) if table.num_rows else pa.array([], pa.string())
+    try:
+        if len(ids) <= _BY_IDS_LIMIT:  # no ids still asks: the store says whether the deployment exists
+            feedback = store.get_feedback(deployment, request_ids=ids.to_pylist())
+        else:
+            feedback = store.get_feedback(deployment)
+    except NotFound:
+        if not found:
+            raise NotFound(f"deployment {deployment!r} has no prediction log and the store does not know it") from None
+        feedback = []  # a deleted deployment: its log outlives it
+    keys = pa.array([f.request_id for f in feedback], type=pa.string())
+    labels = scalar_column([f.label for f in feedback])
+    times = pa.array([int(f.timestamp) for f in feedback], type=pa.int64()).cast(TIMESTAMP)
+    if table.num_rows:
+        index = pc.index_in(table["request_id"], value_set=keys)
+        labels, times = labels.take(index), times.take(index)
+    else:
+        labels, times = labels[:0], times[:0]
+    return table.append_column("label", labels).append_column("feedback_timestamp", times)

@@ -1,0 +1,231 @@
+"""What a serving app has loaded: each deployment's current revision, its models warm and batched.
+
+A :class:`DeploymentState` is immutable once built; the runtime swaps a whole state into its table
+in one assignment, so a request sees either the old revision or the new one, never a mix. New models
+are loaded and warmed *before* the swap (so they never take traffic cold) and a request keeps the
+state it started with, so the old models are released by garbage collection once the last request
+holding them finishes: no request fails across a switch. Loading runs in the caller's thread (the
+polling thread, or a worker thread under ``arefresh``), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from shipyard.entities import DeploymentRevision, Route
+from shipyard.errors import NotFound
+from shipyard.models._pyfunc import PyFuncModel
+from shipyard.serving.batcher import Batcher
+from shipyard.serving.metrics import ServingMetrics
+from shipyard.serving.router import Router
+from shipyard.serving.settings import ServingSettings
+
+__all__ = ["DeploymentState", "Runtime", "ServedModel"]
+
+logger = logging.getLogger(__name__)
+
+
+class ServedModel:
+    """One model version as served by one revision: the loaded model, its batcher and metrics."""
+
+    __slots__ = ("batcher", "columns", "deployment", "has_proba", "metrics", "model", "pyfunc", "revision",
+                 "version")
+
+    def __init__(self, deployment: str, revision: int, route: Route, pyfunc: PyFuncModel,
+                 runtime: Runtime, batching: dict[str, int]) -> None:
+        self.deployment, self.revision = deployment, revision
+        self.model, self.version, self.pyfunc = route.model, route.version, pyfunc
+        sig = pyfunc.signature
+        self.columns: list[str] | None = None if sig is None else list(sig.input_names)
+        self.has_proba = pyfunc.has_predict_proba and runtime.settings.probabilities
+        self.metrics = runtime.metrics.route(deployment, revision, route.model, route.version)
+        size, wait = runtime.settings.batching(batching)
+        self.batcher = Batcher(self._predict, runtime.executor, max_batch_size=size, max_wait_ms=wait,
+                               concurrency=runtime.settings.batch_concurrency,
+                               on_batch=self.metrics.batch_size.observe)
+
+    def prepare(self, data: Any) -> tuple[Any, int]:
+        """Validate and convert one request's input (raises InvalidInput naming the column)."""
+        prepared = self.pyfunc.prepare(data)  # the model's own signature check, once per request
+        return prepared, len(prepared)
+
+    def _predict(self, data: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        preds = self.pyfunc.predict(data)
+        return preds, self.pyfunc.predict_proba(data) if self.has_proba else None
+
+    async def predict(self, prepared: Any, rows: int) -> tuple[np.ndarray, np.ndarray | None]:
+        return await self.batcher.submit(prepared, rows)
+
+
+class DeploymentState:
+    """One deployment at one revision, ready to answer: routes, shadows and the traffic split."""
+
+    __slots__ = ("name", "revision", "router", "routes", "shadows", "spec")
+
+    def __init__(self, spec: DeploymentRevision, routes: list[ServedModel], shadows: list[ServedModel]) -> None:
+        self.spec, self.name, self.revision = spec, spec.deployment, spec.revision
+        self.routes, self.shadows = routes, shadows
+        self.router = Router(spec.routes)
+
+    def pick(self, key: str | None = None) -> ServedModel:
+        return self.routes[self.router.pick(key)]
+
+
+class Runtime:
+    """The deployments a serving app answers for, loaded, and kept current with the store.
+
+    ``refresh()`` (thread-safe, blocking) loads any changed revision and swaps it in; the process
+    calls it, or ``start_polling(interval)`` runs it on a daemon thread. ``get(name)`` is the
+    current state of a deployment for a request.
+    """
+
+    def __init__(self, store: Any, deployments: Sequence[str] | None = None, *,
+                 settings: ServingSettings | None = None, metrics: ServingMetrics | None = None) -> None:
+        from shipyard.registry.client import RegistryClient
+
+        self.store = store
+        self.names = None if deployments is None else list(dict.fromkeys(deployments))
+        self.settings = settings or ServingSettings()
+        self.metrics = metrics or ServingMetrics()
+        self.executor = ThreadPoolExecutor(self.settings.predict_threads, thread_name_prefix="shipyard-predict")
+        self._registry = RegistryClient(store=store)
+        self._states: dict[str, DeploymentState] = {}
+        self._models: dict[tuple[str, int], PyFuncModel] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+        self.last_error: BaseException | None = None
+
+    # --- what requests use ---------------------------------------------------------------------
+
+    def get(self, name: str) -> DeploymentState:
+        state = self._states.get(name)
+        if state is None:
+            raise NotFound(f"deployment {name!r} is not served here (serving: {sorted(self._states)})")
+        return state
+
+    @property
+    def deployments(self) -> list[str]:
+        return list(self._states)
+
+    @property
+    def ready(self) -> bool:
+        """Every served deployment has its current revision loaded (and at least one is served)."""
+        return bool(self._states) and (self.names is None or all(n in self._states for n in self.names))
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def _load_model(self, route: Route) -> PyFuncModel:
+        key = (route.model, route.version)
+        found = self._models.get(key)
+        if found is not None:
+            return found
+        from shipyard.models._log import load_model
+
+        model = load_model(f"models:/{route.model}/{route.version}", client=self._registry)
+        if self.settings.warm:
+            example = model.input_example
+            if example is not None:
+                model.predict(example)
+                if model.has_predict_proba:
+                    model.predict_proba(example)
+        self._models[key] = model
+        return model
+
+    def _build(self, spec: DeploymentRevision) -> DeploymentState:
+        def served(route: Route) -> ServedModel:
+            return ServedModel(spec.deployment, spec.revision, route, self._load_model(route), self, spec.batching)
+
+        return DeploymentState(spec, [served(r) for r in spec.routes], [served(r) for r in spec.shadow])
+
+    def _wanted(self) -> list[str]:
+        if self.names is not None:
+            return self.names
+        return [d.name for d in self.store.list_deployments()]
+
+    def refresh(self) -> list[str]:
+        """Load every deployment whose current revision changed and swap it in; names changed.
+
+        A revision that fails to load is logged and skipped (the old one keeps serving, the next
+        refresh tries again); with explicit names, a deployment missing at the first load raises.
+        """
+        changed: list[str] = []
+        with self._lock:
+            wanted = self._wanted()
+            for name in wanted:
+                try:
+                    spec = self.store.get_deployment(name).current
+                except NotFound:
+                    if self.names is not None and not self._states:
+                        raise
+                    if self._states.pop(name, None) is not None:
+                        changed.append(name)
+                    continue
+                old = self._states.get(name)
+                if old is not None and old.revision == spec.revision:
+                    continue
+                try:
+                    state = self._build(spec)
+                except Exception as exc:
+                    self.last_error = exc
+                    if old is None and self.names is not None and not self._poller:
+                        raise
+                    logger.exception("deployment %r revision %s failed to load; still serving %s",
+                                     name, spec.revision, None if old is None else old.revision)
+                    continue
+                self._states[name] = state  # the swap: one assignment
+                self.metrics.revision.labels(name).set(spec.revision)
+                changed.append(name)
+            for name in [n for n in self._states if n not in wanted]:
+                del self._states[name]
+                changed.append(name)
+            if changed:
+                self._prune()
+        return changed
+
+    def _prune(self) -> None:
+        """Forget models no current state uses; in-flight requests still hold theirs."""
+        used = {(m.model, m.version) for s in self._states.values() for m in (*s.routes, *s.shadows)}
+        for key in [k for k in self._models if k not in used]:
+            del self._models[key]
+        self.metrics.models_loaded.set(len(self._models))
+
+    async def arefresh(self) -> list[str]:
+        """``refresh()`` in a worker thread, for callers on the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, self.refresh)
+
+    # --- polling -------------------------------------------------------------------------------
+
+    def start_polling(self, interval: float = 1.0) -> None:
+        """Check the store every ``interval`` seconds on a daemon thread (idempotent)."""
+        if self._poller is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.refresh()
+                except Exception:
+                    logger.exception("refreshing deployments failed; retrying in %.1f s", interval)
+
+        self._poller = threading.Thread(target=loop, name="shipyard-deployment-poller", daemon=True)
+        self._poller.start()
+
+    def stop_polling(self) -> None:
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            self._stop.set()
+            poller.join(timeout=10)
+
+    def close(self) -> None:
+        """Stop polling and the worker threads (waits for running predicts)."""
+        self.stop_polling()
+        self.executor.shutdown(wait=True)
