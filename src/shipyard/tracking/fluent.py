@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import contextvars
+import functools
 import getpass
 import logging
 import os
@@ -189,6 +190,7 @@ def start_run(
     return active
 
 
+@functools.cache
 def _user() -> str:
     try:
         return getpass.getuser()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 from collections.abc import Sequence
@@ -72,6 +73,8 @@ _SERIES_OF_RUN = select(_ms.c.series_id, _ms.c.key, _ms.c.step, _ms.c.timestamp)
 _UPDATE_SERIES = update(_ms).where(_ms.c.series_id == bindparam("sid")).values(
     value=bindparam("v"), step=bindparam("st"), timestamp=bindparam("ts"))
 _METRIC_COLUMNS = ("series_id", "step", "timestamp", "value")
+_END_RUN = (update(s.runs).where(s.runs.c.run_id == bindparam("rid"))
+            .values(status=bindparam("new_status"), end_time=bindparam("new_end")).returning(*s.runs.c))
 _IDS = bindparam("ids", expanding=True)
 # params (0), tags (1) and latest metrics (2) of a page of runs in one statement.
 _CHILDREN = union_all(
@@ -298,8 +301,7 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         v.check_run_id(run_id)
         with self._write() as conn:
             # The UPDATE doubles as the existence check; a refusal below rolls it back.
-            row = conn.execute(update(s.runs).where(s.runs.c.run_id == run_id)
-                               .values(status=status, end_time=int(end_time)).returning(*s.runs.c)).first()
+            row = conn.execute(_END_RUN, {"rid": run_id, "new_status": status, "new_end": int(end_time)}).first()
             if row is None:
                 raise NotFound(f"run {run_id!r} not found")
             if batch and row.lifecycle_stage != LifecycleStage.ACTIVE.value:
@@ -338,8 +340,7 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         if missing:
             # insert-or-ignore: on PostgreSQL another writer may create the same series meanwhile.
             created = conn.execute(
-                insert_ignore(conn, s.metric_series, ["run_id", "key"]).returning(
-                    _ms.c.series_id, _ms.c.key, _ms.c.step, _ms.c.timestamp),
+                _new_series(conn.dialect.name),
                 [{"run_id": run_id, "key": k, "value": latest[k][3], "step": latest[k][1],
                   "timestamp": latest[k][2]} for k in missing]).all()
             series.update((row.key, row) for row in created)
@@ -442,6 +443,17 @@ class SqlTrackingStore(SqlBase, TrackingStore):
     def count_runs(self, experiment_ids: Sequence[str], filter_string: str | None = None) -> int:
         with self._read() as conn:
             return count_runs(conn, list(experiment_ids), _lifecycle("active"), parse_filter(filter_string))
+
+
+@functools.cache
+def _new_series(dialect: str) -> Any:
+    """INSERT-or-ignore of metric series returning their ids, built once per dialect."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return (insert(_ms).on_conflict_do_nothing(index_elements=["run_id", "key"])
+            .returning(_ms.c.series_id, _ms.c.key, _ms.c.step, _ms.c.timestamp))
 
 
 def _status(status: object) -> str:
