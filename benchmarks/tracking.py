@@ -431,7 +431,10 @@ def main() -> None:
     ap.add_argument("--side-budget", type=float, default=240,
                     help="stop repeating a measurement on one side once it has taken this many seconds (default 240)")
     ap.add_argument("--markdown", type=Path, help="also write the table (with machine info) to this file")
+    ap.add_argument("--sections", default="metric,batch,runs,model,import,storage",
+                    help="comma-separated subset to run (metric, batch, runs, model, import, storage)")
     args = ap.parse_args()
+    sections = set(args.sections.split(","))
     repeats = args.repeats or (1 if args.quick else 5)
     slow = max(1, min(repeats, args.slow_repeats))
     q = args.quick
@@ -472,104 +475,109 @@ def main() -> None:
 
     t_start = time.time()
     # ---- 1. log_metric loop
-    rep = {}
-    if S:
-        rep["shipyard"] = repeats
-    if M:
-        rep.update({"mlflow:sync": slow, "mlflow:async": repeats, "mlflow:async-buf": repeats})
-    res = b.measure("metric_loop", N_LOOP, rep, modes={"mlflow:sync": "sync", "mlflow:async": "async",
-                                                          "mlflow:async-buf": "async"},
-                    envs={"mlflow:async-buf": {"MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS": "1"}})
+    if "metric" in sections:
+        rep = {}
+        if S:
+            rep["shipyard"] = repeats
+        if M:
+            rep.update({"mlflow:sync": slow, "mlflow:async": repeats, "mlflow:async-buf": repeats})
+        res = b.measure("metric_loop", N_LOOP, rep, modes={"mlflow:sync": "sync", "mlflow:async": "async",
+                                                              "mlflow:async-buf": "async"},
+                        envs={"mlflow:async-buf": {"MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS": "1"}})
 
-    def nrep(res: dict, *sides: str) -> str:
-        return "n=" + "/".join(str(len(res.get(x, []))) for x in sides if x in res)
+        def nrep(res: dict, *sides: str) -> str:
+            return "n=" + "/".join(str(len(res.get(x, []))) for x in sides if x in res)
 
-    def stored(side: str, n: int) -> str:
-        vals = {r["stored"] for r in res.get(side, [])}
-        return "" if not vals else ("all stored" if vals == {n} else f"stored {sorted(vals)} of {n}")
+        def stored(side: str, n: int) -> str:
+            vals = {r["stored"] for r in res.get(side, [])}
+            return "" if not vals else ("all stored" if vals == {n} else f"stored {sorted(vals)} of {n}")
 
-    s_loop = med(res.get("shipyard", []))
-    row(f"log_metric x{N_LOOP:,} (vs MLflow sync)", s_loop, med(res.get("mlflow:sync", [])), 100,
-        f"shipyard {stored('shipyard', N_LOOP)}; MLflow {stored('mlflow:sync', N_LOOP)}",
-        reps=nrep(res, "shipyard", "mlflow:sync"))
-    row("  … vs MLflow synchronous=False, defaults", s_loop, med(res.get("mlflow:async", [])), 10,
-        f"MLflow {stored('mlflow:async', N_LOOP)}", reps=nrep(res, "shipyard", "mlflow:async"))
-    row("  … vs MLflow synchronous=False, buffering 1 s", s_loop, med(res.get("mlflow:async-buf", [])), 10,
-        f"MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS=1; {stored('mlflow:async-buf', N_LOOP)}",
-        reps=nrep(res, "shipyard", "mlflow:async-buf"))
+        s_loop = med(res.get("shipyard", []))
+        row(f"log_metric x{N_LOOP:,} (vs MLflow sync)", s_loop, med(res.get("mlflow:sync", [])), 100,
+            f"shipyard {stored('shipyard', N_LOOP)}; MLflow {stored('mlflow:sync', N_LOOP)}",
+            reps=nrep(res, "shipyard", "mlflow:sync"))
+        row("  … vs MLflow synchronous=False, defaults", s_loop, med(res.get("mlflow:async", [])), 10,
+            f"MLflow {stored('mlflow:async', N_LOOP)}", reps=nrep(res, "shipyard", "mlflow:async"))
+        row("  … vs MLflow synchronous=False, buffering 1 s", s_loop, med(res.get("mlflow:async-buf", [])), 10,
+            f"MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS=1; {stored('mlflow:async-buf', N_LOOP)}",
+            reps=nrep(res, "shipyard", "mlflow:async-buf"))
 
     # ---- 2. log_batch
-    res = b.measure("batch", N_BATCH, {side: repeats for side in b.sides})
-    row(f"log_batch of {N_BATCH:,} points", med(res.get("shipyard", [])), med(res.get("mlflow", [])), None,
-        "; ".join(f"{side} {stored(side, N_BATCH)}" for side in b.sides), reps=nrep(res, "shipyard", "mlflow"))
+    if "batch" in sections:
+        res = b.measure("batch", N_BATCH, {side: repeats for side in b.sides})
+        row(f"log_batch of {N_BATCH:,} points", med(res.get("shipyard", [])), med(res.get("mlflow", [])), None,
+            "; ".join(f"{side} {stored(side, N_BATCH)}" for side in b.sides), reps=nrep(res, "shipyard", "mlflow"))
 
     # ---- 3 + 4. runs and search
-    res = b.measure("runs", N_RUNS, {"shipyard": repeats, "mlflow": slow} if S and M
-                    else {side: (repeats if side == "shipyard" else slow) for side in b.sides})
-    found = "; ".join(f"{side} {res[side][0]['found']} found"
-                      + ("" if all(r["correct"] for r in res[side]) else " (WRONG RESULT)") for side in res)
-    row(f"{N_RUNS:,} runs x (5 params, 5 metrics), fluent", med(res.get("shipyard", [])),
-        med(res.get("mlflow", [])), 20, reps=nrep(res, "shipyard", "mlflow"))
-    row(f"filtered search over {N_RUNS:,} runs", med(res.get("shipyard", []), "search"),
-        med(res.get("mlflow", []), "search"), 10,
-        found + "; first call " + ", ".join(f"{side} {fmt_t(med(res[side], 'search_first'))}" for side in res))
-    if S and not args.skip_large:
-        res = b.measure("search_large", N_LARGE, {"shipyard": max(1, min(repeats, 3))})
-        t = med(res["shipyard"])
-        r0 = res["shipyard"][0]
-        rows.append((f"filtered search over {r0['runs']:,} runs (shipyard)", fmt_t(t), "—", "—", "< 50 ms",
-                     verdict(t < 0.05) if N_LARGE >= 100_000 else "—",
-                     f"median of 7 in-process calls; first call {fmt_t(med(res['shipyard'], 'search_first'))}; "
-                     f"{r0['found']} found" + ("" if r0["correct"] else " (WRONG RESULT)")))
-        print(rows[-1], file=sys.stderr)
+    if "runs" in sections:
+        res = b.measure("runs", N_RUNS, {"shipyard": repeats, "mlflow": slow} if S and M
+                        else {side: (repeats if side == "shipyard" else slow) for side in b.sides})
+        found = "; ".join(f"{side} {res[side][0]['found']} found"
+                          + ("" if all(r["correct"] for r in res[side]) else " (WRONG RESULT)") for side in res)
+        row(f"{N_RUNS:,} runs x (5 params, 5 metrics), fluent", med(res.get("shipyard", [])),
+            med(res.get("mlflow", [])), 20, reps=nrep(res, "shipyard", "mlflow"))
+        row(f"filtered search over {N_RUNS:,} runs", med(res.get("shipyard", []), "search"),
+            med(res.get("mlflow", []), "search"), 10,
+            found + "; first call " + ", ".join(f"{side} {fmt_t(med(res[side], 'search_first'))}" for side in res))
+        if S and not args.skip_large:
+            res = b.measure("search_large", N_LARGE, {"shipyard": max(1, min(repeats, 3))})
+            t = med(res["shipyard"])
+            r0 = res["shipyard"][0]
+            rows.append((f"filtered search over {r0['runs']:,} runs (shipyard)", fmt_t(t), "—", "—", "< 50 ms",
+                         verdict(t < 0.05) if N_LARGE >= 100_000 else "—",
+                         f"median of 7 in-process calls; first call {fmt_t(med(res['shipyard'], 'search_first'))}; "
+                         f"{r0['found']} found" + ("" if r0["correct"] else " (WRONG RESULT)")))
+            print(rows[-1], file=sys.stderr)
 
     # ---- 5. log_model / load_model
-    import pickle
+    if "model" in sections:
+        import pickle
 
-    try:
-        import numpy as np
-        from sklearn.ensemble import RandomForestClassifier
-    except ImportError:
-        np = None
-        print("scikit-learn is not importable here: skipping log_model", file=sys.stderr)
-    if np is not None:
-        rng = np.random.default_rng(0)
-        X = rng.normal(size=(5_000, 20))
-        y = (X[:, 0] + 0.5 * X[:, 1] - X[:, 2] + rng.normal(scale=0.5, size=5_000) > 0).astype(int)
-        model = RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=1).fit(X, y)
-        with open(b.root / "model.pkl", "wb") as fh:
-            pickle.dump((model, X), fh)
-        rep = {"shipyard": repeats, "shipyard:td": repeats} if S else {}
-        if M:
-            rep["mlflow"] = slow
-        res = b.measure("model", 0, rep, modes={"shipyard:td": "training_data"})
-        ok = "; ".join(f"{side} predictions {'match' if all(r['correct'] for r in res[side]) else 'DIFFER'}"
-                       for side in res)
-        row("sklearn.log_model (100-tree forest)", med(res.get("shipyard", [])), med(res.get("mlflow", [])), 10,
-            "MLflow: cloudpickle, pip requirements inferred", reps=nrep(res, "shipyard", "mlflow"))
-        row("  … shipyard with training_data=X", med(res.get("shipyard:td", [])), med(res.get("mlflow", [])), 10,
-            "profiles 5,000 x 20 for drift monitoring")
-        row("load_model + predict(X[:5])", med(res.get("shipyard", []), "load"), med(res.get("mlflow", []), "load"),
-            None, ok)
+        try:
+            import numpy as np
+            from sklearn.ensemble import RandomForestClassifier
+        except ImportError:
+            np = None
+            print("scikit-learn is not importable here: skipping log_model", file=sys.stderr)
+        if np is not None:
+            rng = np.random.default_rng(0)
+            X = rng.normal(size=(5_000, 20))
+            y = (X[:, 0] + 0.5 * X[:, 1] - X[:, 2] + rng.normal(scale=0.5, size=5_000) > 0).astype(int)
+            model = RandomForestClassifier(n_estimators=100, random_state=0, n_jobs=1).fit(X, y)
+            with open(b.root / "model.pkl", "wb") as fh:
+                pickle.dump((model, X), fh)
+            rep = {"shipyard": repeats, "shipyard:td": repeats} if S else {}
+            if M:
+                rep["mlflow"] = slow
+            res = b.measure("model", 0, rep, modes={"shipyard:td": "training_data"})
+            ok = "; ".join(f"{side} predictions {'match' if all(r['correct'] for r in res[side]) else 'DIFFER'}"
+                           for side in res)
+            row("sklearn.log_model (100-tree forest)", med(res.get("shipyard", [])), med(res.get("mlflow", [])), 10,
+                "MLflow: cloudpickle, pip requirements inferred", reps=nrep(res, "shipyard", "mlflow"))
+            row("  … shipyard with training_data=X", med(res.get("shipyard:td", [])), med(res.get("mlflow", [])), 10,
+                "profiles 5,000 x 20 for drift monitoring")
+            row("load_model + predict(X[:5])", med(res.get("shipyard", []), "load"), med(res.get("mlflow", []), "load"),
+                None, ok)
 
     # ---- 6. import
-    imp: dict[str, list[float]] = {s: [] for s in b.sides}
-    ipt: dict[str, list[float]] = {s: [] for s in b.sides}
-    for _ in range(5):
-        for side in b.sides:
-            mod = "shipyard" if side == "shipyard" else "mlflow"
-            env = b.env(side, b.root)
-            t0 = time.perf_counter()
-            subprocess.run([b.py[side], "-c", f"import {mod}"], check=True, env=env)
-            imp[side].append(time.perf_counter() - t0)
-            ipt[side].append(importtime(b.py[side], mod, env))
-    gm = (lambda d, s: statistics.median(d[s]) if s in d else None)  # noqa: E731
-    row("import (wall time of python -c 'import …')", gm(imp, "shipyard"), gm(imp, "mlflow"), 10,
-        "fresh process each; includes interpreter start")
-    row("  … -X importtime of the package", gm(ipt, "shipyard"), gm(ipt, "mlflow"), 10, "cumulative µs reported")
+    if "import" in sections:
+        imp: dict[str, list[float]] = {s: [] for s in b.sides}
+        ipt: dict[str, list[float]] = {s: [] for s in b.sides}
+        for _ in range(5):
+            for side in b.sides:
+                mod = "shipyard" if side == "shipyard" else "mlflow"
+                env = b.env(side, b.root)
+                t0 = time.perf_counter()
+                subprocess.run([b.py[side], "-c", f"import {mod}"], check=True, env=env)
+                imp[side].append(time.perf_counter() - t0)
+                ipt[side].append(importtime(b.py[side], mod, env))
+        gm = (lambda d, s: statistics.median(d[s]) if s in d else None)  # noqa: E731
+        row("import (wall time of python -c 'import …')", gm(imp, "shipyard"), gm(imp, "mlflow"), 10,
+            "fresh process each; includes interpreter start")
+        row("  … -X importtime of the package", gm(ipt, "shipyard"), gm(ipt, "mlflow"), 10, "cumulative µs reported")
 
     # ---- 7. storage
-    if not args.skip_large:
+    if "storage" in sections and not args.skip_large:
         sizes: dict[str, list[float]] = {}
         notes = []
         for side in b.sides:
