@@ -230,3 +230,62 @@ class PagedList(list[T], Generic[T]):
     def __init__(self, items: list[T], token: str | None = None) -> None:
         super().__init__(items)
         self.token = token
+
+
+# -- pipelines ------------------------------------------------------------------------------------
+
+PIPELINE_STATES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED")
+TASK_STATES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "SKIPPED", "CACHED", "TIMED_OUT", "CANCELLED")
+FINISHED_TASK_STATES = frozenset({"SUCCEEDED", "FAILED", "SKIPPED", "CACHED", "TIMED_OUT", "CANCELLED"})
+
+
+@dataclass(slots=True)
+class TaskRun:
+    """One task of one pipeline run. ``key`` is unique in the run (``train``, ``train[2]``).
+
+    ``error_kind`` tells a user's bug ("user") from a timeout ("timeout") or shipyard's own failure
+    ("shipyard"); ``traceback`` is the user's traceback, without shipyard's frames.
+    """
+
+    run_id: str
+    key: str
+    task_name: str
+    state: str = "PENDING"
+    attempts: int = 0
+    start_time: int | None = None
+    end_time: int | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    traceback: str | None = None
+    logs: str = ""
+    cache_key: str | None = None
+    output_uri: str | None = None
+    tracking_run_id: str | None = None
+
+    @property
+    def duration_ms(self) -> int | None:
+        return None if self.start_time is None or self.end_time is None else self.end_time - self.start_time
+
+
+@dataclass(slots=True)
+class PipelineRun:
+    """One run of a pipeline: its parameters, where it came from (manual, submit, schedule), its state."""
+
+    run_id: str
+    pipeline: str
+    state: str
+    params: dict[str, object]
+    created_time: int
+    trigger: str = "manual"
+    logical_date: int | None = None
+    start_time: int | None = None
+    end_time: int | None = None
+    cancel_requested: bool = False
+    error: str | None = None
+    task_runs: list[TaskRun] = field(default_factory=list)
+
+    def task(self, key: str) -> TaskRun:
+        for task_run in self.task_runs:
+            if task_run.key == key:
+                return task_run
+        raise KeyError(f"pipeline run {self.run_id} has no task {key!r}")

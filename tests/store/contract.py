@@ -25,6 +25,14 @@ def _register_versions(uri: str, artifact_root: str, count: int, queue: multipro
     store.close()
 
 
+def _claim_ticks(uri: str, artifact_root: str, owner: str, queue: multiprocessing.Queue) -> None:
+    from shipyard.store import open_store
+
+    store = open_store(uri, artifact_root)
+    queue.put([tick for tick in range(20) if store.claim_tick("nightly", tick, owner)])
+    store.close()
+
+
 class StoreContract:
     # ------------------------------------------------------------------ helpers
     def run(self, store: Store, name: str = "exp", **kwargs) -> str:
@@ -440,3 +448,73 @@ class StoreContract:
             store.log_feedback("nope", [Feedback("nope", "r1", 1, 1)])
         with pytest.raises(InvalidInput):
             store.log_feedback("d", [Feedback("d", "", 1, 1)])
+
+    # ------------------------------------------------------------------ pipelines
+    def test_pipeline_run_records_task_runs_in_batches(self, store: Store) -> None:
+        from shipyard.entities import TaskRun
+
+        run = store.create_pipeline_run("etl", {"day": "2026-01-01"}, logical_date=1_767_225_600_000)
+        first = [TaskRun(run.run_id, "extract", "extract", "RUNNING", attempts=1, start_time=1)]
+        store.write_task_runs(run.run_id, first)
+        done = [TaskRun(run.run_id, "extract", "extract", "SUCCEEDED", 2, 1, 5, logs="hi\n"),
+                TaskRun(run.run_id, "train", "train", "FAILED", 1, 6, 9, error="ValueError: x", error_kind="user",
+                        traceback="Traceback ...")]
+        store.finish_pipeline_run(run.run_id, "FAILED", done, error="1 task failed")
+        got = store.get_pipeline_run(run.run_id)
+        assert (got.state, got.params, got.logical_date, got.error) == ("FAILED", {"day": "2026-01-01"},
+                                                                         1_767_225_600_000, "1 task failed")
+        assert [(t.key, t.state, t.attempts) for t in got.task_runs] == [("extract", "SUCCEEDED", 2),
+                                                                        ("train", "FAILED", 1)]
+        assert got.task("extract").logs == "hi\n" and got.task("train").error_kind == "user"
+        with pytest.raises(Conflict):
+            store.finish_pipeline_run(run.run_id, "SUCCEEDED")
+        assert [r.run_id for r in store.list_pipeline_runs("etl", states=["FAILED"])] == [run.run_id]
+        assert store.list_pipeline_runs("other") == []
+
+    def test_bad_pipeline_records_are_refused(self, store: Store) -> None:
+        from shipyard.entities import TaskRun
+
+        with pytest.raises(InvalidInput, match="JSON"):
+            store.create_pipeline_run("etl", {"x": object()})
+        with pytest.raises(NotFound):
+            store.get_pipeline_run("0" * 32)
+        run = store.create_pipeline_run("etl", {})
+        with pytest.raises(InvalidInput, match="state"):
+            store.write_task_runs(run.run_id, [TaskRun(run.run_id, "a", "a", "DONE")])
+        assert store.get_pipeline_run(run.run_id).task_runs == []
+
+    def test_cancel_and_claim_queued_runs(self, store: Store) -> None:
+        queued = [store.create_pipeline_run("etl", {"i": i}, trigger="submit", state="PENDING") for i in range(3)]
+        assert store.request_cancel(queued[0].run_id).state == "CANCELLED"
+        claimed = store.claim_pending_run(["etl"])
+        assert claimed is not None and claimed.run_id == queued[1].run_id and claimed.state == "RUNNING"
+        assert store.claim_pending_run(["other"]) is None
+        assert store.request_cancel(claimed.run_id).cancel_requested
+        with pytest.raises(Conflict):
+            store.request_cancel(queued[0].run_id)
+
+    def test_cache_lookup_finds_the_newest_success_with_output(self, store: Store) -> None:
+        from shipyard.entities import TaskRun
+
+        run = store.create_pipeline_run("etl", {})
+        store.finish_pipeline_run(run.run_id, "SUCCEEDED", [
+            TaskRun(run.run_id, "a", "extract", "SUCCEEDED", 1, 1, 10, cache_key="k" * 64, output_uri="u1"),
+            TaskRun(run.run_id, "b", "extract", "FAILED", 1, 1, 20, cache_key="k" * 64, output_uri="u2")])
+        hit = store.find_cached_task_run("extract", "k" * 64)
+        assert hit is not None and hit.output_uri == "u1"
+        assert store.find_cached_task_run("extract", "k" * 64, since=11) is None
+        assert store.find_cached_task_run("other", "k" * 64) is None
+
+    def test_a_tick_is_claimed_once_across_processes(self, store: Store) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        queue = ctx.Queue()
+        procs = [ctx.Process(target=_claim_ticks, args=(store.uri, store.artifact_root, f"p{i}", queue))
+                 for i in range(2)]
+        for p in procs:
+            p.start()
+        won = [queue.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(30)
+        assert sorted(won[0] + won[1]) == list(range(20)), won  # each tick won by exactly one process
+        assert store.last_tick("nightly") == 19
+        assert store.claim_tick("nightly", 5, "late") is False

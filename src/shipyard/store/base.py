@@ -27,14 +27,16 @@ if TYPE_CHECKING:
         ModelVersion,
         PagedList,
         Param,
+        PipelineRun,
         RegisteredModel,
         Route,
         Run,
         RunInfo,
         RunTag,
+        TaskRun,
     )
 
-__all__ = ["DeploymentStore", "RegistryStore", "Store", "TrackingStore"]
+__all__ = ["DeploymentStore", "PipelineStore", "RegistryStore", "Store", "TrackingStore"]
 
 
 class TrackingStore(ABC):
@@ -322,7 +324,70 @@ class DeploymentStore(ABC):
         """Labels of a deployment, optionally for given request ids or a time window [start, end)."""
 
 
-class Store(TrackingStore, RegistryStore, DeploymentStore):
+class PipelineStore(ABC):
+    """Pipeline runs, their task runs, and claimed schedule ticks.
+
+    Task runs are written in batches (:meth:`write_task_runs`, :meth:`finish_pipeline_run`): an
+    executor records a thousand fast tasks in a few transactions, not a thousand.
+    """
+
+    @abstractmethod
+    def create_pipeline_run(
+        self, pipeline: str, params: dict[str, object], trigger: str = "manual", logical_date: int | None = None,
+        state: str = "RUNNING",
+    ) -> PipelineRun:
+        """A new run (state RUNNING, or PENDING to queue it). Raises InvalidInput for a bad name,
+        state or parameters that are not JSON-serializable."""
+
+    @abstractmethod
+    def get_pipeline_run(self, run_id: str) -> PipelineRun:
+        """The run with its task runs (ordered by start). Raises NotFound for an unknown id."""
+
+    @abstractmethod
+    def list_pipeline_runs(
+        self, pipeline: str | None = None, states: Sequence[str] | None = None, max_results: int = 100
+    ) -> list[PipelineRun]:
+        """Newest first, without task runs."""
+
+    @abstractmethod
+    def write_task_runs(self, run_id: str, task_runs: Sequence[TaskRun]) -> None:
+        """Insert or replace task runs by (run_id, key), all in one transaction. Raises NotFound for
+        an unknown run, InvalidInput for an unknown state."""
+
+    @abstractmethod
+    def finish_pipeline_run(
+        self, run_id: str, state: str, task_runs: Sequence[TaskRun] = (), error: str | None = None,
+        end_time: int | None = None,
+    ) -> None:
+        """Write the last task runs and the final state together. Raises Conflict if the run is
+        finished already."""
+
+    @abstractmethod
+    def request_cancel(self, run_id: str) -> PipelineRun:
+        """A PENDING run becomes CANCELLED at once; a RUNNING run gets ``cancel_requested`` and its
+        executor stops it. Raises Conflict for a finished run."""
+
+    @abstractmethod
+    def claim_pending_run(self, pipelines: Sequence[str] | None = None) -> PipelineRun | None:
+        """Move the oldest PENDING run (of these pipelines) to RUNNING and return it; each queued
+        run is handed to exactly one caller, however many ask at once. None if none is queued."""
+
+    @abstractmethod
+    def find_cached_task_run(self, task_name: str, cache_key: str, since: int | None = None) -> TaskRun | None:
+        """The newest SUCCEEDED or CACHED task run of ``task_name`` with this cache key and a stored
+        output, ended at or after ``since`` (ms); None when there is none."""
+
+    @abstractmethod
+    def claim_tick(self, name: str, tick_time: int, owner: str) -> bool:
+        """Claim tick ``tick_time`` (ms) of the schedule ``name``: True for exactly one caller across
+        processes and hosts, False for every other."""
+
+    @abstractmethod
+    def last_tick(self, name: str) -> int | None:
+        """The latest claimed tick of ``name``, or None."""
+
+
+class Store(TrackingStore, RegistryStore, DeploymentStore, PipelineStore):
     """Everything a shipyard deployment persists."""
 
     uri: str

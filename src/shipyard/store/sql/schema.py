@@ -250,3 +250,56 @@ feedback = Table(
     PrimaryKeyConstraint("deployment", "request_id"),
     Index(None, "deployment", "timestamp"),
 )
+
+# -- pipelines (migration 0003)
+
+pipeline_runs = Table(
+    "pipeline_runs",
+    metadata,
+    Column("run_id", ID, primary_key=True),
+    Column("pipeline", NAME, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("params", Text, nullable=False),  # JSON object
+    Column("trigger", String(20), nullable=False),
+    Column("logical_date", BigInteger, nullable=True),
+    Column("created_time", BigInteger, nullable=False),
+    Column("start_time", BigInteger, nullable=True),
+    Column("end_time", BigInteger, nullable=True),
+    Column("cancel_requested", Boolean, nullable=False),
+    Column("error", Text, nullable=True),
+    Index(None, "pipeline", "created_time"),
+    Index(None, "state"),
+)
+
+task_runs = Table(
+    "task_runs",
+    metadata,
+    Column("run_id", ID, ForeignKey("pipeline_runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("key", NAME, nullable=False),
+    Column("task_name", NAME, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("start_time", BigInteger, nullable=True),
+    Column("end_time", BigInteger, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("error_kind", String(20), nullable=True),
+    Column("traceback", Text, nullable=True),
+    Column("logs", Text, nullable=False),
+    Column("cache_key", String(64), nullable=True),
+    Column("output_uri", Text, nullable=True),
+    Column("tracking_run_id", ID, nullable=True),
+    PrimaryKeyConstraint("run_id", "key"),
+    Index(None, "cache_key"),
+)
+
+# One row per claimed tick of anything due on a schedule (a pipeline, a monitor, a policy): the
+# primary key is what makes two schedulers on one store start a tick once.
+schedule_ticks = Table(
+    "schedule_ticks",
+    metadata,
+    Column("name", NAME, nullable=False),
+    Column("tick_time", BigInteger, nullable=False),
+    Column("claimed_time", BigInteger, nullable=False),
+    Column("owner", NAME, nullable=False),
+    PrimaryKeyConstraint("name", "tick_time"),
+)

@@ -1,0 +1,233 @@
+"""``shipyard pipelines list|run|runs|show|logs|cancel|scheduler``.
+
+Pipelines are found in ``--module`` (a dotted module or a ``.py`` file, repeatable) or, without it,
+in the ``pipelines:`` list of ``shipyard.yaml`` in the working directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import TYPE_CHECKING, Any
+
+from shipyard.cli._base import Context, add_verb, add_verbs, positive_int
+
+if TYPE_CHECKING:
+    from shipyard.entities import PipelineRun
+    from shipyard.pipelines import Pipeline
+
+HELP = "run pipelines, inspect their runs and logs, and run the scheduler"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    verbs = add_verbs(parser)
+
+    def finder(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--module", metavar="M", action="append", default=None,
+                       help="module or .py file defining pipelines (repeatable; default: shipyard.yaml)")
+
+    p = add_verb(verbs, "list", list_pipelines, "the pipelines found, with their schedules and parameters")
+    finder(p)
+    p = add_verb(verbs, "run", run_pipeline, "run a pipeline now, in this process")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--param", metavar="K=V", action="append", default=[], help="a parameter (repeatable)")
+    p.add_argument("--executor", metavar="E", default=None, help="threads (default), processes, dask, dask://h:p")
+    finder(p)
+    p = add_verb(verbs, "runs", list_runs, "recent pipeline runs, newest first")
+    p.add_argument("--pipeline", metavar="NAME", default=None)
+    p.add_argument("--max-results", metavar="N", type=positive_int, default=50)
+    p = add_verb(verbs, "show", show_run, "a pipeline run and its task runs")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p = add_verb(verbs, "logs", show_logs, "captured stdout, stderr and logging of a run's tasks")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--task", metavar="T", default=None, help="only this task (its key, e.g. train[2])")
+    p = add_verb(verbs, "cancel", cancel_run, "cancel a queued or running pipeline run")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p = add_verb(verbs, "scheduler", serve, "run scheduled and queued pipelines until interrupted")
+    p.add_argument("--poll", metavar="S", type=float, default=1.0, help="seconds between checks (1)")
+    finder(p)
+
+
+def _setup(ctx: Context) -> None:
+    if ctx.tracking_uri:
+        os.environ["SHIPYARD_TRACKING_URI"] = ctx.tracking_uri
+
+
+def find_pipelines(modules: list[str] | None) -> dict[str, Pipeline]:
+    """Pipelines defined at the top level of the named modules (or shipyard.yaml's ``pipelines``)."""
+    import importlib
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    from shipyard.errors import InvalidInput
+    from shipyard.pipelines import Pipeline
+
+    if not modules:
+        project = Path("shipyard.yaml")
+        if not project.exists():
+            raise InvalidInput("no pipelines to look at: pass --module M or list them in shipyard.yaml "
+                               "(pipelines: [my_project.pipelines])")
+        import yaml
+
+        modules = list((yaml.safe_load(project.read_text()) or {}).get("pipelines") or [])
+    found: dict[str, Pipeline] = {}
+    for name in modules:
+        if name.endswith(".py"):
+            path = Path(name).resolve()
+            if not path.exists():
+                raise InvalidInput(f"pipeline file {name!r} does not exist")
+            spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+            sys.modules[path.stem] = module
+            spec.loader.exec_module(module)  # type: ignore[union-attr]
+        else:
+            sys.path.insert(0, os.getcwd())
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                raise InvalidInput(f"cannot import pipeline module {name!r}: {exc}") from None
+        for value in vars(module).values():
+            if isinstance(value, Pipeline):
+                found[value.name] = value
+    return found
+
+
+def _pipeline(ctx: Context) -> Pipeline:
+    from shipyard.errors import NotFound
+
+    found = find_pipelines(ctx.args.module)
+    if ctx.args.name not in found:
+        raise NotFound(f"no pipeline {ctx.args.name!r} (found: {', '.join(sorted(found)) or 'none'})")
+    return found[ctx.args.name]
+
+
+def list_pipelines(ctx: Context) -> int:
+    from shipyard.cli._base import table
+
+    found = find_pipelines(ctx.args.module)
+    rows = [{"name": p.name, "schedule": str(p.schedule) if p.schedule else None,
+             "parameters": list(p.signature.parameters)} for p in found.values()]
+    if ctx.json:
+        ctx.print_json(rows)
+        return 0
+    out = table("Name", "Schedule", "Parameters")
+    for row in rows:
+        out.add_row(row["name"], row["schedule"] or "-", ", ".join(row["parameters"]))
+    ctx.print(out)
+    return 0
+
+
+def run_pipeline(ctx: Context) -> int:
+    from datetime import UTC, datetime
+
+    from shipyard.errors import InvalidInput
+
+    _setup(ctx)
+    chosen = _pipeline(ctx)
+    given: dict[str, Any] = {}
+    for item in ctx.args.param:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InvalidInput(f"--param {item!r}: write KEY=VALUE")
+        given[key] = value
+    params = chosen.resolve_params(given, datetime.now(UTC), coerce=True)
+    run = chosen.run(executor=ctx.args.executor, **params)
+    _print_run(ctx, run)
+    return 0 if run.state == "SUCCEEDED" else 1
+
+
+def _run_dict(run: PipelineRun, tasks: bool) -> dict[str, Any]:
+    out = {"run_id": run.run_id, "pipeline": run.pipeline, "state": run.state, "trigger": run.trigger,
+           "params": run.params, "logical_date": run.logical_date, "start_time": run.start_time,
+           "end_time": run.end_time, "error": run.error}
+    if tasks:
+        out["task_runs"] = [{"key": t.key, "task_name": t.task_name, "state": t.state, "attempts": t.attempts,
+                             "start_time": t.start_time, "end_time": t.end_time, "error": t.error,
+                             "error_kind": t.error_kind, "tracking_run_id": t.tracking_run_id}
+                            for t in run.task_runs]
+    return out
+
+
+def _print_run(ctx: Context, run: PipelineRun) -> None:
+    from shipyard.cli._base import format_duration, format_time, key_values, table
+
+    if ctx.json:
+        ctx.print_json(_run_dict(run, tasks=True))
+        return
+    ctx.section(key_values([("Run ID", run.run_id), ("Pipeline", run.pipeline), ("State", run.state),
+                            ("Trigger", run.trigger), ("Params", str(run.params)),
+                            ("Start time", format_time(run.start_time)),
+                            ("Duration", format_duration(run.start_time, run.end_time)), ("Error", run.error)],
+                           title=f"Pipeline run {run.run_id}"))
+    tasks = table("Task", "State", "Attempts", "Duration", "Error", title="Tasks")
+    for t in run.task_runs:
+        tasks.add_row(t.key, t.state, str(t.attempts), format_duration(t.start_time, t.end_time), t.error or "")
+    ctx.section(tasks)
+
+
+def list_runs(ctx: Context) -> int:
+    from shipyard.cli._base import format_duration, format_time, table
+    from shipyard.pipelines._pipeline import _store
+
+    _setup(ctx)
+    runs = _store()[0].list_pipeline_runs(ctx.args.pipeline, max_results=ctx.args.max_results)
+    if ctx.json:
+        ctx.print_json([_run_dict(r, tasks=False) for r in runs])
+        return 0
+    out = table("Run ID", "Pipeline", "State", "Trigger", "Started", "Duration")
+    for r in runs:
+        out.add_row(r.run_id, r.pipeline, r.state, r.trigger, format_time(r.start_time),
+                    format_duration(r.start_time, r.end_time))
+    ctx.print(out)
+    return 0
+
+
+def show_run(ctx: Context) -> int:
+    from shipyard.pipelines._pipeline import _store
+
+    _setup(ctx)
+    _print_run(ctx, _store()[0].get_pipeline_run(ctx.args.run_id))
+    return 0
+
+
+def show_logs(ctx: Context) -> int:
+    from shipyard.errors import NotFound
+    from shipyard.pipelines._pipeline import _store
+
+    _setup(ctx)
+    run = _store()[0].get_pipeline_run(ctx.args.run_id)
+    tasks = run.task_runs
+    if ctx.args.task is not None:
+        tasks = [t for t in tasks if ctx.args.task in (t.key, t.task_name)]
+        if not tasks:
+            raise NotFound(f"pipeline run {run.run_id} has no task {ctx.args.task!r} "
+                           f"(tasks: {', '.join(t.key for t in run.task_runs)})")
+    if ctx.json:
+        ctx.print_json([{"key": t.key, "logs": t.logs, "traceback": t.traceback} for t in tasks])
+        return 0
+    for t in tasks:
+        ctx.out.print(f"== {t.key} ({t.state})", markup=False)
+        ctx.out.print((t.logs or "") + (t.traceback or ""), markup=False, end="")
+    return 0
+
+
+def cancel_run(ctx: Context) -> int:
+    from shipyard.pipelines import cancel
+
+    _setup(ctx)
+    cancel(ctx.args.run_id)
+    ctx.note(f"cancel requested for pipeline run {ctx.args.run_id}")
+    return 0
+
+
+def serve(ctx: Context) -> int:
+    from shipyard.pipelines import PipelineJob, Scheduler
+    from shipyard.pipelines._pipeline import _store
+
+    _setup(ctx)
+    store = _store()[0]
+    jobs = [PipelineJob(p, store) for p in find_pipelines(ctx.args.module).values() if p.schedule is not None]
+    ctx.note(f"scheduler: {len(jobs)} scheduled pipeline(s) on {store.uri}")
+    Scheduler(jobs, store, poll_s=ctx.args.poll).serve()
+    return 0

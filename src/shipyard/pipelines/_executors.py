@@ -1,0 +1,121 @@
+"""Where task calls run: threads (default), processes, or a Dask cluster.
+
+An executor is one method, :meth:`Executor.submit`, returning a ``concurrent.futures``-style future.
+Local executors are fed by the runner as tasks become ready; Dask gets the whole graph at once with
+futures as arguments (``remote_graph``), so results move between workers without the driver.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Any
+
+from shipyard.errors import InvalidInput
+
+__all__ = ["DaskExecutor", "Executor", "ProcessExecutor", "ThreadExecutor", "resolve_executor"]
+
+
+class Executor(ABC):
+    remote_graph = False
+
+    @abstractmethod
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Start ``fn(*args)``; return a future with ``add_done_callback`` and ``result``."""
+
+    def close(self) -> None:  # noqa: B027 - most executors have nothing to release
+        """Release workers; an executor the user passed in is closed by the user."""
+
+    def __enter__(self) -> Executor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ThreadExecutor(Executor):
+    """In-process threads: results pass in memory; independent branches overlap."""
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        self.max_workers = max_workers or min(16, (os.cpu_count() or 1) + 4)
+        self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="shipyard-task")
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
+class ProcessExecutor(Executor):
+    """Worker processes (forkserver): for CPU-bound Python tasks; tasks and results must pickle.
+    A timeout interrupts even a blocking call here (SIGALRM in the worker)."""
+
+    def __init__(self, max_workers: int | None = None) -> None:
+        import multiprocessing
+
+        self.max_workers = max_workers or min(4, os.cpu_count() or 1)
+        self._pool = ProcessPoolExecutor(self.max_workers, mp_context=multiprocessing.get_context("forkserver"))
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class DaskExecutor(Executor):
+    """Dask distributed: ``DaskExecutor()`` starts a LocalCluster (task queuing off, see below);
+    ``DaskExecutor("tcp://host:8786")`` uses a running scheduler.
+
+    ``distributed.scheduler.worker-saturation`` is set to ``inf``: Dask's default of 1.1 queues tasks
+    on the scheduler and costs 2-3 ms a task instead of about 0.6 ms.
+    """
+
+    remote_graph = True
+
+    def __init__(self, address: str | None = None, n_workers: int = 2, threads_per_worker: int = 1) -> None:
+        try:
+            import dask
+            from distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise InvalidInput("the Dask executor needs dask[distributed]: pip install 'shipyard[dask]'") from exc
+        self._cluster = None
+        if address is None:
+            with dask.config.set({"distributed.scheduler.worker-saturation": float("inf")}):
+                self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
+                                             dashboard_address=None, processes=True)
+                self.client = Client(self._cluster)
+        else:
+            self.client = Client(address)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return self.client.submit(fn, *args, pure=False, **kwargs)
+
+    def as_completed(self, futures: list[Any]) -> Any:
+        from distributed import as_completed
+
+        return as_completed(futures)
+
+    def close(self) -> None:
+        self.client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+
+
+def resolve_executor(executor: str | Executor | None) -> tuple[Executor, bool]:
+    """The executor to use and whether this run owns it (and must close it)."""
+    if isinstance(executor, Executor):
+        return executor, False
+    if executor in (None, "thread", "threads"):
+        return ThreadExecutor(), True
+    if executor in ("process", "processes"):
+        return ProcessExecutor(), True
+    if executor == "dask":
+        return DaskExecutor(), True
+    if isinstance(executor, str) and executor.startswith("dask://"):
+        return DaskExecutor("tcp://" + executor.removeprefix("dask://")), True
+    raise InvalidInput(f"unknown executor {executor!r}: use 'threads', 'processes', 'dask', 'dask://host:port' "
+                       "or an Executor")

@@ -1,0 +1,190 @@
+"""The driver of one pipeline run: feed ready tasks to the executor, skip what a failure cuts off,
+record everything in batches, honour cancel.
+
+Recording is batched: task runs are kept in memory and written at most once a second and once at the
+end (with the run's final state, in the same transaction), so a thousand 10-microsecond tasks cost a
+few transactions instead of thousands.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from shipyard.entities import PipelineRun, TaskRun
+from shipyard.pipelines._capture import capturing
+from shipyard.pipelines._execute import Outcome, Ref, RunSpec, execute
+from shipyard.pipelines._task import substitute
+
+if TYPE_CHECKING:
+    from shipyard.pipelines._executors import Executor
+    from shipyard.pipelines._task import Node
+    from shipyard.store.base import Store
+
+__all__ = ["cancel_local", "run_graph"]
+
+_FLUSH_EVERY_S = 1.0
+_POLL_S = 0.25
+_live: dict[str, threading.Event] = {}
+
+
+def cancel_local(run_id: str) -> bool:
+    """Cancel a run driven by this process at once (the store flag reaches other processes)."""
+    event = _live.get(run_id)
+    if event is not None:
+        event.set()
+    return event is not None
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+class _Recorder:
+    def __init__(self, store: Store, run: PipelineRun, nodes: list[Node]) -> None:
+        self.store, self.run = store, run
+        self.records = {n.index: TaskRun(run.run_id, n.key, n.task.name) for n in nodes}
+        self.dirty: set[int] = set()
+        self.last_flush = time.monotonic()
+        self.last_poll = time.monotonic()
+
+    def set(self, index: int, outcome: Outcome | None = None, **fields: Any) -> None:
+        record = self.records[index]
+        if outcome is not None:
+            for name in ("state", "attempts", "start_time", "end_time", "error", "error_kind", "traceback", "logs",
+                         "cache_key", "output_uri", "tracking_run_id"):
+                setattr(record, name, getattr(outcome, name))
+        for name, value in fields.items():
+            setattr(record, name, value)
+        self.dirty.add(index)
+
+    def maybe_flush(self) -> None:
+        if self.dirty and time.monotonic() - self.last_flush >= _FLUSH_EVERY_S:
+            self.store.write_task_runs(self.run.run_id, [self.records[i] for i in self.dirty])
+            self.dirty.clear()
+            self.last_flush = time.monotonic()
+
+    def cancel_requested(self, event: threading.Event) -> bool:
+        if not event.is_set() and time.monotonic() - self.last_poll >= _POLL_S * 4:
+            self.last_poll = time.monotonic()
+            if self.store.get_pipeline_run(self.run.run_id).cancel_requested:
+                event.set()
+        return event.is_set()
+
+
+def run_graph(store: Store, run: PipelineRun, spec: RunSpec, nodes: list[Node], executor: Executor) -> PipelineRun:
+    """Run ``nodes`` (in topological order) for the already-created ``run``; return the finished run."""
+    recorder = _Recorder(store, run, nodes)
+    cancel = _live[run.run_id] = threading.Event()
+    try:
+        with capturing():
+            if executor.remote_graph:
+                _run_remote(recorder, spec, nodes, executor, cancel)
+            else:
+                _run_local(recorder, spec, nodes, executor, cancel)
+    finally:
+        _live.pop(run.run_id, None)
+    records = list(recorder.records.values())
+    failed = [r.key for r in records if r.state in ("FAILED", "TIMED_OUT")]
+    if cancel.is_set():
+        state, error = "CANCELLED", "cancelled"
+    elif failed:
+        state, error = "FAILED", f"{len(failed)} task(s) failed: {', '.join(failed[:10])}"
+    else:
+        state, error = "SUCCEEDED", None
+    store.finish_pipeline_run(run.run_id, state, [recorder.records[i] for i in recorder.dirty], error=error)
+    run.state, run.error, run.end_time, run.task_runs = state, error, _ms(), records
+    return run
+
+
+def _skip_downstream(recorder: _Recorder, children: dict[int, list[int]], index: int, why: str,
+                     state: str = "SKIPPED") -> None:
+    stack = list(children.get(index, ()))
+    while stack:
+        child = stack.pop()
+        if recorder.records[child].state == "PENDING":
+            recorder.set(child, state=state, error=why, end_time=_ms())
+            stack.extend(children.get(child, ()))
+
+
+def _run_local(recorder: _Recorder, spec: RunSpec, nodes: list[Node], executor: Executor,
+               cancel: threading.Event) -> None:
+    children: dict[int, list[int]] = {}
+    waiting = {n.index: len(n.upstream) for n in nodes}
+    for n in nodes:
+        for up in n.upstream:
+            children.setdefault(up, []).append(n.index)
+    by_index = {n.index: n for n in nodes}
+    values: dict[int, Any] = {}
+    done: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
+    running = 0
+
+    def submit(node: Node) -> None:
+        nonlocal running
+        call = substitute((node.args, node.kwargs), values.__getitem__)
+        recorder.set(node.index, state="RUNNING", start_time=_ms())
+        future = executor.submit(execute, spec, node.key, node.task, call)
+        future.add_done_callback(lambda f, i=node.index: done.put((i, f)))
+        running += 1
+
+    for node in nodes:
+        if waiting[node.index] == 0:
+            submit(node)
+    while running:
+        try:
+            index, future = done.get(timeout=_POLL_S)
+        except queue.Empty:
+            index = -1
+        if index >= 0:
+            running -= 1
+            try:
+                outcome: Outcome = future.result()
+            except BaseException as exc:  # the executor itself failed (e.g. an unpicklable argument)
+                outcome = Outcome(by_index[index].key, "FAILED", error=f"{type(exc).__name__}: {exc}",
+                                  error_kind="shipyard", end_time=_ms())
+            recorder.set(index, outcome)
+            if outcome.ok:
+                values[index] = outcome.value
+                for child in children.get(index, ()):
+                    waiting[child] -= 1
+                    if waiting[child] == 0 and not cancel.is_set() and recorder.records[child].state == "PENDING":
+                        submit(by_index[child])
+            else:
+                _skip_downstream(recorder, children, index, f"upstream task {outcome.key!r} {outcome.state}")
+        if recorder.cancel_requested(cancel):
+            for i, record in recorder.records.items():
+                if record.state == "PENDING":
+                    recorder.set(i, state="CANCELLED", end_time=_ms())
+        recorder.maybe_flush()
+
+
+def _run_remote(recorder: _Recorder, spec: RunSpec, nodes: list[Node], executor: Any,
+                cancel: threading.Event) -> None:
+    futures: dict[int, Any] = {}
+    for node in nodes:
+        call = substitute((node.args, node.kwargs), Ref)
+        upstream = {i: futures[i] for i in node.upstream}
+        futures[node.index] = executor.submit(execute, spec, node.key, node.task, call, upstream,
+                                              key=f"{node.key}-{spec.run_id}")
+        recorder.set(node.index, state="RUNNING")
+    from distributed import wait
+
+    while True:  # one gather at the end: fetching results one by one costs a round trip each
+        try:
+            wait(list(futures.values()), timeout=_POLL_S * 4)
+            break
+        except TimeoutError:
+            if recorder.cancel_requested(cancel):
+                executor.client.cancel([f for f in futures.values() if not f.done()])
+                break
+    finished = [i for i, f in futures.items() if f.status == "finished"]
+    for index, outcome in zip(finished, executor.client.gather([futures[i] for i in finished]), strict=True):
+        recorder.set(index, outcome)
+    for index, future in futures.items():
+        if future.status != "finished":
+            cancelled = cancel.is_set()
+            recorder.set(index, state="CANCELLED" if cancelled else "FAILED", end_time=_ms(),
+                         error="cancelled" if cancelled else f"Dask: task {future.status}",
+                         error_kind=None if cancelled else "shipyard")

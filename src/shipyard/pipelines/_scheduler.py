@@ -1,0 +1,127 @@
+"""The scheduler: runs whatever is due, once, however many schedulers share the store.
+
+Anything with a name, a :class:`~shipyard.pipelines.Schedule` and a ``fire(tick)`` method is a
+:class:`Due` job - a pipeline here, and later a monitor or a retraining policy - so there is one loop,
+not one per kind. Each tick is claimed in the store under ``(name, tick time)`` before it fires, so
+two scheduler processes on one store start it exactly once. Catch-up is off by default: after a
+pause only the latest missed tick fires.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from shipyard.entities import PipelineRun
+    from shipyard.pipelines._pipeline import Pipeline
+    from shipyard.pipelines._schedule import Schedule
+    from shipyard.store.base import Store
+
+__all__ = ["Due", "PipelineJob", "Scheduler"]
+
+logger = logging.getLogger(__name__)
+
+
+class Due(Protocol):
+    """Something due on a schedule. ``fire`` should return quickly (start work, do not wait on it)."""
+
+    name: str
+    schedule: Schedule
+    catchup: bool
+
+    def fire(self, tick: datetime) -> None: ...
+
+
+class PipelineJob:
+    """Starts a pipeline run per tick, with the tick as its logical date, if fewer than
+    ``max_active_runs`` runs of it are active; runs execute on background threads."""
+
+    def __init__(self, pipeline: Pipeline, store: Store, executor: Any = None) -> None:
+        if pipeline.schedule is None:
+            raise ValueError(f"pipeline {pipeline.name!r} has no schedule")
+        self.pipeline, self.store, self.executor = pipeline, store, executor
+        self.name, self.schedule, self.catchup = f"pipeline.{pipeline.name}", pipeline.schedule, pipeline.catchup
+        self.threads: list[threading.Thread] = []
+
+    def has_room(self) -> bool:
+        active = self.store.list_pipeline_runs(self.pipeline.name, states=["PENDING", "RUNNING"],
+                                               max_results=self.pipeline.max_active_runs)
+        return len(active) < self.pipeline.max_active_runs
+
+    def fire(self, tick: datetime) -> None:
+        params = self.pipeline.resolve_params({}, tick)
+        run = self.store.create_pipeline_run(self.pipeline.name, params, "schedule", int(tick.timestamp() * 1000))
+        self.start(run)
+
+    def start(self, run: PipelineRun) -> None:
+        thread = threading.Thread(target=self._run, args=(run,), name=f"shipyard-{self.pipeline.name}", daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _run(self, run: PipelineRun) -> None:
+        try:
+            self.pipeline.run_claimed(run, self.executor)
+        except Exception:
+            logger.exception("pipeline run %s of %s failed to start", run.run_id, self.pipeline.name)
+
+
+class Scheduler:
+    """``Scheduler(jobs, store).tick()`` fires what is due now; :meth:`serve` loops until stopped.
+
+    Queued runs (``pipeline.submit()``) of the jobs' pipelines are claimed and started too.
+    """
+
+    def __init__(self, jobs: list[Any], store: Store, *, owner: str | None = None, poll_s: float = 1.0,
+                 started: datetime | None = None) -> None:
+        self.jobs, self.store, self.poll_s = jobs, store, poll_s
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self.started = started or datetime.now(UTC)
+
+    def tick(self, now: datetime | None = None) -> list[tuple[str, datetime]]:
+        """Fire every due tick this scheduler wins; return (job name, tick) for each."""
+        now = now or datetime.now(UTC)
+        fired: list[tuple[str, datetime]] = []
+        for job in self.jobs:
+            last = self.store.last_tick(job.name)
+            since = self.started if last is None else datetime.fromtimestamp(last / 1000, UTC)
+            due = job.schedule.ticks_between(since, now)
+            if not job.catchup:
+                due = due[-1:]
+            for tick in due:
+                if hasattr(job, "has_room") and not job.has_room():
+                    logger.info("%s: tick %s waits, the pipeline is at max_active_runs", job.name, tick)
+                    break
+                if self.store.claim_tick(job.name, int(tick.timestamp() * 1000), self.owner):
+                    job.fire(tick)
+                    fired.append((job.name, tick))
+        self._start_queued()
+        return fired
+
+    def _start_queued(self) -> None:
+        pipelines = {job.pipeline.name: job for job in self.jobs if isinstance(job, PipelineJob)}
+        while pipelines:
+            run = self.store.claim_pending_run(list(pipelines))
+            if run is None:
+                return
+            pipelines[run.pipeline].start(run)
+
+    def serve(self, stop: threading.Event | None = None) -> None:
+        stop = stop or threading.Event()
+        logger.info("scheduler %s: %d job(s)", self.owner, len(self.jobs))
+        while not stop.is_set():
+            try:
+                self.tick()
+            except Exception:
+                logger.exception("scheduler tick failed; trying again in %.0f s", self.poll_s)
+            stop.wait(self.poll_s)
+
+    def join(self, timeout: float = 30.0) -> None:
+        """Wait for the runs this scheduler started (tests, and a clean shutdown)."""
+        for job in self.jobs:
+            for thread in getattr(job, "threads", []):
+                thread.join(timeout)

@@ -1,0 +1,64 @@
+"""``shipyard pipelines ...`` end to end, in-process, against the per-test store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Cli, cli  # noqa: F401 - the fixture
+
+SOURCE = '''
+from shipyard import pipeline, task
+
+@task
+def greet(who: str, times: int) -> str:
+    print("hello", who, times)
+    return who
+
+@task
+def fail(_: str) -> None:
+    raise RuntimeError("nope")
+
+@pipeline(schedule="@daily")
+def hello(who: str = "world", times: int = 1):
+    greet(who, times)
+
+@pipeline
+def broken():
+    fail(greet("x", 1))
+'''
+
+
+@pytest.fixture
+def module(tmp_path: Path) -> str:
+    path = tmp_path / "my_pipelines.py"
+    path.write_text(SOURCE)
+    return str(path)
+
+
+def test_list_run_runs_show_logs(cli: Cli, module: str) -> None:  # noqa: F811
+    listed = cli("pipelines", "list", "--module", module, "--json")
+    assert listed.code == 0 and {p["name"] for p in listed.json()} == {"hello", "broken"}
+    ran = cli("pipelines", "run", "hello", "--module", module, "--param", "times=3", "--json")
+    assert ran.code == 0, ran.err
+    run = ran.json()
+    assert run["state"] == "SUCCEEDED" and run["params"] == {"who": "world", "times": 3}
+    assert cli("pipelines", "runs", "--json").json()[0]["run_id"] == run["run_id"]
+    assert cli("pipelines", "show", run["run_id"]).code == 0
+    logs = cli("pipelines", "logs", run["run_id"], "--task", "greet")
+    assert "hello world 3" in logs.out
+    failed = cli("pipelines", "run", "broken", "--module", module)
+    assert failed.code == 1 and "FAILED" in failed.out
+    assert cli("pipelines", "cancel", run["run_id"]).code == 1  # finished already
+
+
+def test_bad_names_and_params_are_clear_errors(cli: Cli, module: str) -> None:  # noqa: F811
+    missing = cli("pipelines", "run", "nope", "--module", module)
+    assert missing.code == 1 and "no pipeline 'nope'" in missing.err
+    typed = cli("pipelines", "run", "hello", "--module", module, "--param", "times=many")
+    assert typed.code == 1 and "'times' must be int" in typed.err
+    run_id = cli("pipelines", "run", "hello", "--module", module, "--json").json()["run_id"]
+    task = cli("pipelines", "logs", run_id, "--task", "nosuch")
+    assert task.code == 1 and "no task 'nosuch'" in task.err
+    assert cli("pipelines", "runs", "--json").json()[0]["state"] == "SUCCEEDED"
