@@ -26,6 +26,10 @@ NOUNS: dict[str, str] = {
     "experiments": "shipyard.cli._experiments",
     "runs": "shipyard.cli._runs",
     "models": "shipyard.cli._models",
+    "deployments": "shipyard.cli._deployments",
+    "serve": "shipyard.cli._serve",
+    "pipelines": "shipyard.cli._pipelines",
+    "scheduler": "shipyard.cli._scheduler",
 }
 
 

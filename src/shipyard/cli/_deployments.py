@@ -1,0 +1,250 @@
+"""``shipyard deployments create|update|list|show|history|rollback``.
+
+Routes are written the way people say them: ``--route churn:3:90 --route churn@challenger:10``
+(model, then ``:VERSION`` or ``@ALIAS``, then an optional ``:WEIGHT``). An alias is resolved to a
+version when the revision is written, so the revision stays what it was when the alias moves later.
+``update`` changes only what is given; the rest is copied from the current revision by the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+from typing import TYPE_CHECKING, Any
+
+from shipyard.cli._base import Context, add_verb, add_verbs, positive_int
+
+if TYPE_CHECKING:
+    from shipyard.entities import Deployment, DeploymentRevision, Route
+
+HELP = "deployments: named endpoints with weighted, shadow and batched routes, revisions and rollback"
+
+
+def route_spec(text: str, *, weighted: bool = True) -> dict[str, Any]:
+    """``MODEL:VERSION[:WEIGHT]`` or ``MODEL@ALIAS[:WEIGHT]`` -> the dict ``create_deployment`` takes."""
+    usage = "MODEL:VERSION[:WEIGHT] or MODEL@ALIAS[:WEIGHT]" if weighted else "MODEL:VERSION or MODEL@ALIAS"
+    if "@" in text:
+        model, _, rest = text.partition("@")
+        target, *extra = rest.split(":")
+        key, value = "alias", target
+    else:
+        model, *parts = text.split(":")
+        if not parts:
+            raise argparse.ArgumentTypeError(f"route {text!r}: expected {usage}")
+        key, value, extra = "version", parts[0], parts[1:]
+    if not model or not value or len(extra) > (1 if weighted else 0):
+        raise argparse.ArgumentTypeError(f"route {text!r}: expected {usage}")
+    spec: dict[str, Any] = {"model": model}
+    if key == "version":
+        try:
+            spec["version"] = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"route {text!r}: version {value!r} is not an integer") from None
+    else:
+        spec["alias"] = value
+    if extra:
+        try:
+            spec["weight"] = float(extra[0])
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"route {text!r}: weight {extra[0]!r} is not a number") from None
+    return spec
+
+
+def shadow_spec(text: str) -> dict[str, Any]:
+    return route_spec(text, weighted=False)
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name (containers without a passwd entry)
+        return ""
+
+
+def _revision_options(parser: argparse.ArgumentParser, *, creating: bool) -> None:
+    parser.add_argument("name", metavar="NAME")
+    parser.add_argument("--route", dest="routes", action="append", type=route_spec, required=creating,
+                        metavar="MODEL:VERSION[:WEIGHT]",
+                        help="a model version (or MODEL@ALIAS) and its traffic weight; repeat for a split")
+    parser.add_argument("--shadow", dest="shadow", action="append", type=shadow_spec, metavar="MODEL:VERSION",
+                        help="a model version (or MODEL@ALIAS) that sees a copy of every request and never answers")
+    if not creating:
+        parser.add_argument("--no-shadow", action="store_true", help="remove every shadow route")
+    parser.add_argument("--max-batch-size", type=positive_int, metavar="N",
+                        help="largest micro-batch a model predicts at once")
+    parser.add_argument("--max-wait-ms", type=int, metavar="N",
+                        help="longest a request waits for others to fill a batch (0: never waits)")
+    parser.add_argument("--reason", metavar="R", default="", help="why, kept in the revision history")
+    parser.add_argument("--by", metavar="WHO", default=None, help="who made the change (default: your login)")
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    verbs = add_verbs(parser)
+    p = add_verb(verbs, "create", create, "create a deployment (revision 1)")
+    _revision_options(p, creating=True)
+    p.add_argument("--description", metavar="TEXT", default="", help="what the endpoint is for")
+    p = add_verb(verbs, "update", update, "write a new revision; only the options given change")
+    _revision_options(p, creating=False)
+    add_verb(verbs, "list", list_deployments, "list deployments and their current revision")
+    p = add_verb(verbs, "show", show, "a deployment's current revision")
+    p.add_argument("name", metavar="NAME")
+    p = add_verb(verbs, "history", history, "every revision of a deployment (newest first)")
+    p.add_argument("name", metavar="NAME")
+    p = add_verb(verbs, "rollback", rollback, "make the previous revision current again (as a new revision)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--reason", metavar="R", default="", help="why, kept in the revision history")
+    p.add_argument("--by", metavar="WHO", default=None, help="who made the change (default: your login)")
+
+
+def revision_dict(rev: DeploymentRevision) -> dict[str, Any]:
+    return {
+        "revision": rev.revision,
+        "routes": [r.to_dict() for r in rev.routes],
+        "shadow": [r.to_dict() for r in rev.shadow],
+        "batching": dict(rev.batching),
+        "created_time": rev.created_time,
+        "created_by": rev.created_by,
+        "reason": rev.reason,
+        "rollback_of": rev.rollback_of,
+    }
+
+
+def deployment_dict(d: Deployment) -> dict[str, Any]:
+    return {"name": d.name, "description": d.description, "revision": d.revision, "created_time": d.created_time,
+            "updated_time": d.updated_time, "current": revision_dict(d.current)}
+
+
+def _routes_text(routes: list[Route], *, weights: bool = True) -> str:
+    total = sum(r.weight for r in routes) or 1.0
+    parts = []
+    for r in routes:
+        text = f"{r.model} v{r.version}" + (f" (@{r.alias})" if r.alias else "")
+        if weights and len(routes) > 1:
+            text += f" {100 * r.weight / total:.3g}%"
+        parts.append(text)
+    return ", ".join(parts) or "-"
+
+
+def _batching_text(batching: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(batching.items())) or "default"
+
+
+def _batching(args: argparse.Namespace, current: dict[str, int] | None) -> dict[str, int] | None:
+    """The batching to write: None (keep the current one) unless an option was given."""
+    if args.max_wait_ms is not None and args.max_wait_ms < 0:
+        from shipyard.errors import InvalidInput
+
+        raise InvalidInput(f"--max-wait-ms must be >= 0, got {args.max_wait_ms}")
+    given = {k: v for k, v in (("max_batch_size", args.max_batch_size), ("max_wait_ms", args.max_wait_ms))
+             if v is not None}
+    if not given:
+        return None
+    return {**(current or {}), **given}
+
+
+def _print_changed(ctx: Context, verb: str, d: Deployment) -> None:
+    from rich.markup import escape
+
+    if ctx.json:
+        ctx.print_json(deployment_dict(d))
+        return
+    rev = d.current
+    what = f"{verb} deployment {d.name}: revision {rev.revision}"
+    if rev.rollback_of is not None:
+        what += f" (a copy of revision {rev.rollback_of})"
+    ctx.print(escape(f"{what}: {_routes_text(rev.routes)}"))
+    if rev.shadow:
+        ctx.print(escape(f"  shadow: {_routes_text(rev.shadow, weights=False)}"))
+
+
+def create(ctx: Context) -> int:
+    a = ctx.args
+    d = ctx.client.create_deployment(a.name, routes=a.routes, shadow=a.shadow, batching=_batching(a, None),
+                                     created_by=a.by if a.by is not None else _who(), reason=a.reason,
+                                     description=a.description)
+    _print_changed(ctx, "created", d)
+    return 0
+
+
+def update(ctx: Context) -> int:
+    a = ctx.args
+    current = ctx.client.get_deployment(a.name)  # NotFound before anything is resolved
+    shadow = [] if a.no_shadow else a.shadow
+    batching = _batching(a, current.current.batching)
+    if a.routes is None and shadow is None and batching is None:
+        from shipyard.errors import InvalidInput
+
+        raise InvalidInput("nothing to change: give --route, --shadow, --no-shadow, --max-batch-size or --max-wait-ms")
+    d = ctx.client.update_deployment(a.name, routes=a.routes, shadow=shadow, batching=batching,
+                                     created_by=a.by if a.by is not None else _who(), reason=a.reason)
+    _print_changed(ctx, "updated", d)
+    return 0
+
+
+def rollback(ctx: Context) -> int:
+    a = ctx.args
+    d = ctx.client.rollback_deployment(a.name, created_by=a.by if a.by is not None else _who(), reason=a.reason)
+    _print_changed(ctx, "rolled back", d)
+    return 0
+
+
+def list_deployments(ctx: Context) -> int:
+    from shipyard.cli._base import format_time, format_value, table
+
+    deployments = ctx.client.list_deployments()
+    if ctx.json:
+        ctx.print_json([deployment_dict(d) for d in deployments])
+        return 0
+    out = table("Name", "Revision", "Routes", "Shadow", "Updated", "Description")
+    for d in deployments:
+        out.add_row(format_value(d.name), str(d.revision), format_value(_routes_text(d.current.routes)),
+                    format_value(_routes_text(d.current.shadow, weights=False)), format_time(d.updated_time),
+                    format_value(d.description))
+    ctx.print(out)
+    if not deployments:
+        ctx.note("no deployments; create one with 'shipyard deployments create NAME --route MODEL:VERSION'")
+    return 0
+
+
+def _revision_rows(rev: DeploymentRevision) -> list[tuple[str, Any]]:
+    from shipyard.cli._base import format_time
+
+    rows: list[tuple[str, Any]] = [("Revision", rev.revision), ("Routes", _routes_text(rev.routes)),
+                                   ("Shadow", _routes_text(rev.shadow, weights=False)),
+                                   ("Batching", _batching_text(rev.batching)),
+                                   ("Created", format_time(rev.created_time)), ("By", rev.created_by),
+                                   ("Reason", rev.reason)]
+    if rev.rollback_of is not None:
+        rows.append(("Rollback of", f"revision {rev.rollback_of}"))
+    return rows
+
+
+def show(ctx: Context) -> int:
+    from shipyard.cli._base import format_time, key_values
+
+    d = ctx.client.get_deployment(ctx.args.name)
+    if ctx.json:
+        ctx.print_json(deployment_dict(d))
+        return 0
+    ctx.section(key_values([("Name", d.name), ("Description", d.description),
+                            ("Created", format_time(d.created_time)), *_revision_rows(d.current)],
+                           title=f"Deployment {d.name}"))
+    return 0
+
+
+def history(ctx: Context) -> int:
+    from shipyard.cli._base import format_time, format_value, table
+
+    revisions = ctx.client.list_deployment_revisions(ctx.args.name)
+    if ctx.json:
+        ctx.print_json([revision_dict(r) for r in revisions])
+        return 0
+    out = table("Revision", "Created", "By", "Routes", "Shadow", "Batching", "Reason")
+    for r in revisions:
+        reason = r.reason if r.rollback_of is None else f"rollback to {r.rollback_of}" + (
+            f": {r.reason}" if r.reason else "")
+        out.add_row(str(r.revision), format_time(r.created_time), format_value(r.created_by),
+                    format_value(_routes_text(r.routes)), format_value(_routes_text(r.shadow, weights=False)),
+                    format_value(_batching_text(r.batching)), format_value(reason))
+    ctx.print(out)
+    return 0
