@@ -53,6 +53,7 @@ class ServingApp(Handlers):
         kind = scope["type"]
         if kind == "http":
             status, body, headers = await self._dispatch(scope, receive)
+            headers = [*headers, (b"content-length", str(len(body)).encode())]  # not chunked
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
         elif kind == "lifespan":

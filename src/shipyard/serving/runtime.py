@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 class ServedModel:
     """One model version as served by one revision: the loaded model, its batcher and metrics."""
 
-    __slots__ = ("batcher", "columns", "deployment", "has_proba", "metrics", "model", "pyfunc", "revision",
+    __slots__ = ("_classes", "batcher", "columns", "deployment", "has_proba", "metrics", "model", "pyfunc", "revision",
                  "version")
 
     def __init__(self, deployment: str, revision: int, route: Route, pyfunc: PyFuncModel,
@@ -45,6 +45,8 @@ class ServedModel:
         sig = pyfunc.signature
         self.columns: list[str] | None = None if sig is None else list(sig.input_names)
         self.has_proba = pyfunc.has_predict_proba and runtime.settings.probabilities
+        # For these classifiers predict() *is* classes_[argmax(predict_proba())], so one call gives both.
+        self._classes = _argmax_classes(pyfunc.raw_model) if self.has_proba else None
         self.metrics = runtime.metrics.route(deployment, revision, route.model, route.version)
         size, wait = runtime.settings.batching(batching)
         self.batcher = Batcher(self._predict, runtime.executor, max_batch_size=size, max_wait_ms=wait,
@@ -57,11 +59,33 @@ class ServedModel:
         return prepared, len(prepared)
 
     def _predict(self, data: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.has_proba and self._classes is not None:
+            proba = self.pyfunc.predict_proba(data)
+            return self._classes[np.argmax(proba, axis=1)], proba
         preds = self.pyfunc.predict(data)
         return preds, self.pyfunc.predict_proba(data) if self.has_proba else None
 
     async def predict(self, prepared: Any, rows: int) -> tuple[np.ndarray, np.ndarray | None]:
         return await self.batcher.submit(prepared, rows)
+
+
+_PREDICT_IS_ARGMAX_PROBA = {
+    "sklearn.ensemble._forest.RandomForestClassifier",
+    "sklearn.ensemble._forest.ExtraTreesClassifier",
+    "sklearn.tree._classes.DecisionTreeClassifier",
+    "sklearn.tree._classes.ExtraTreeClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+}
+
+
+def _argmax_classes(model: Any) -> np.ndarray | None:
+    """``classes_`` of a model whose ``predict`` is defined as the argmax of ``predict_proba``."""
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    name = f"{type(final).__module__}.{type(final).__qualname__}"
+    classes = getattr(final, "classes_", None)
+    if name not in _PREDICT_IS_ARGMAX_PROBA or classes is None or getattr(final, "n_outputs_", 1) != 1:
+        return None
+    return np.asarray(classes)
 
 
 class DeploymentState:
