@@ -228,3 +228,15 @@ def test_segments_are_plain_parquet_with_a_format_marker(tmp_path: Path) -> None
         plog.append("d", [record(1)])
     (path,) = segments(tmp_path)
     assert pq.read_schema(path).metadata[b"shipyard.prediction_log"] == b"1"
+
+
+def test_large_flushes_convert_in_chunks_and_keep_mixed_types(tmp_path) -> None:
+    from shipyard.serving._predlog_schema import records_to_table
+
+    base = {"timestamp_ms": 1_700_000_000_000, "deployment": "d", "revision": 1, "model": "m", "version": 1,
+            "shadow": False, "prediction": 1.0, "probabilities": None, "latency_ms": 1.0}
+    records = [{**base, "request_id": f"r{i}", "features": {"x": i if i < 300 else f"v{i}"}} for i in range(700)]
+    table = records_to_table(records, "d")
+    assert table.num_rows == 700
+    assert table.column("feature.x").type == "string"  # int in the first chunk, text later: text
+    assert table.column("feature.x")[0].as_py() == "0" and table.column("feature.x")[699].as_py() == "v699"

@@ -22,6 +22,7 @@ int64 + float64 -> float64, anything else -> string; a column missing from a seg
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from numbers import Real
 from typing import Any
@@ -121,8 +122,29 @@ def _probabilities(values: Sequence[Any]) -> pa.Array:
         raise ValueError("probabilities must be a list of numbers or None") from None
 
 
+_CHUNK_ROWS = 256
+
+
 def records_to_table(records: Sequence[dict[str, Any]], deployment: str) -> pa.Table:
-    """One segment's table. Raises KeyError/ValueError/TypeError for a malformed record."""
+    """One segment's table. Raises KeyError/ValueError/TypeError for a malformed record.
+
+    Converted a few hundred rows at a time: one Arrow conversion holds the GIL throughout, and the
+    logger runs it in a background thread of the serving process, so a flush of thousands of rows
+    in one call would stall request handling for tens of milliseconds (the p99 at low load).
+    """
+    if len(records) > _CHUNK_ROWS:
+        parts = []
+        for start in range(0, len(records), _CHUNK_ROWS):
+            parts.append(_convert(records[start:start + _CHUNK_ROWS], deployment))
+            time.sleep(0)  # let the event loop thread run between chunks
+        try:
+            return pa.concat_tables(parts, promote_options="permissive").replace_schema_metadata(_METADATA)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # chunks typed a column differently (say int and text): convert all together
+    return _convert(records, deployment)
+
+
+def _convert(records: Sequence[dict[str, Any]], deployment: str) -> pa.Table:
     try:
         table = _records_to_table_fast(records, deployment)
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
