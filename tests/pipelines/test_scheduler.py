@@ -44,14 +44,19 @@ def nightly(day: str) -> None:
     noop(day)
 
 
-def test_two_schedulers_start_exactly_one_run_per_tick_across_dst(tmp_path) -> None:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_schedulers_start_exactly_one_run_per_tick_across_dst(backend: str, tmp_path, request,
+                                                                    monkeypatch) -> None:
     from shipyard.store import open_store
 
+    if backend == "postgresql":
+        monkeypatch.setenv("SHIPYARD_STORE_URI", request.getfixturevalue("postgres_uri"))
     uri, artifacts = _store()[0].uri, str(tmp_path / "a")
     start = datetime(2026, 3, 27, 12, tzinfo=UTC)
-    schedulers = []
+    schedulers, stores = [], []
     for owner in ("a", "b"):
         store = open_store(uri, artifacts)  # each scheduler has its own connections, as two processes would
+        stores.append(store)
         schedulers.append(Scheduler([PipelineJob(nightly, store)], store, owner=owner, started=start))
     barrier = threading.Barrier(2)
 
@@ -67,6 +72,8 @@ def test_two_schedulers_start_exactly_one_run_per_tick_across_dst(tmp_path) -> N
         t.join()
     for s in schedulers:
         s.join()
+    for store in stores:
+        store.close()
     runs = _store()[0].list_pipeline_runs("nightly")
     dates = sorted(datetime.fromtimestamp(r.logical_date / 1000, UTC).strftime("%d %H:%M") for r in runs)
     assert dates == ["28 08:00", "29 07:00", "30 07:00", "31 07:00"]

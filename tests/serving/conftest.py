@@ -71,9 +71,10 @@ class RecordingLogger:
         self.closed = False
         self._lock = threading.Lock()
 
-    def append(self, deployment: str, records: list[dict[str, Any]]) -> None:
+    def append(self, deployment: str, records: Any) -> None:
+        rows = records.records() if hasattr(records, "records") else records  # a RecordBlock, or dicts
         with self._lock:
-            self.records.extend(records)
+            self.records.extend(rows)
 
     def close(self) -> None:
         self.closed = True

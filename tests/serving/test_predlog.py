@@ -240,3 +240,29 @@ def test_large_flushes_convert_in_chunks_and_keep_mixed_types(tmp_path) -> None:
     assert table.num_rows == 700
     assert table.column("feature.x").type == "string"  # int in the first chunk, text later: text
     assert table.column("feature.x")[0].as_py() == "0" and table.column("feature.x")[699].as_py() == "v699"
+
+
+def test_record_blocks_write_the_same_rows_as_records() -> None:
+    import numpy as np
+
+    from shipyard.serving._predlog_schema import RecordBlock, blocks_to_table, records_to_table
+
+    rng = np.random.default_rng(0)
+    blocks = [RecordBlock(request_ids=[f"r{i}-{j}" for j in range(n)], timestamp_ms=1_700_000_000_000 + i,
+                          deployment="d", revision=1 + i % 2, model="m", version=3, shadow=bool(i % 3 == 0),
+                          features=rng.normal(size=(n, 3)), feature_names=["a", "b", "c"],
+                          predictions=rng.integers(0, 2, n), probabilities=rng.random((n, 2)), latency_ms=1.5)
+              for i, n in enumerate([1, 4, 2, 1])]
+    blocks.append(RecordBlock(request_ids=["x"], timestamp_ms=1_700_000_000_009, deployment="d", revision=2,
+                              model="m", version=4, shadow=False, features={"a": np.array([1.0]), "z": np.array(["t"])},
+                              predictions=np.array(["yes"]), probabilities=None))
+    from_blocks = records_to_table(blocks, "d").sort_by("request_id")  # type: ignore[arg-type]
+    assert blocks_to_table(blocks[:4]).num_rows == 8  # like blocks stack without the slow path
+    from_records = records_to_table([r for b in blocks for r in b.records()], "d").sort_by("request_id")
+    assert from_blocks.num_rows == 9
+    for name in from_records.column_names:
+        assert from_blocks.column(name).to_pylist() == from_records.column(name).to_pylist(), name
+    like = blocks_to_table(blocks[:4]).sort_by("request_id")
+    expected = records_to_table([r for b in blocks[:4] for r in b.records()], "d").sort_by("request_id")
+    for name in expected.column_names:
+        assert like.column(name).to_pylist() == expected.column(name).to_pylist(), name

@@ -25,6 +25,13 @@ class Executor(ABC):
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Start ``fn(*args)``; return a future with ``add_done_callback`` and ``result``."""
 
+    def submit_task(self, spec: Any, key: str, task: Any, call: Any) -> Any:
+        """Start one task call (:func:`~shipyard.pipelines._execute.execute`); an executor may override
+        this to treat some tasks differently (a process executor isolates tasks that have a timeout)."""
+        from shipyard.pipelines._execute import execute
+
+        return self.submit(execute, spec, key, task, call)
+
     def close(self) -> None:  # noqa: B027 - most executors have nothing to release
         """Release workers; an executor the user passed in is closed by the user."""
 
@@ -51,24 +58,46 @@ class ThreadExecutor(Executor):
 
 class ProcessExecutor(Executor):
     """Worker processes (forkserver): for CPU-bound Python tasks; tasks and results must pickle.
-    A timeout interrupts even a blocking call here (SIGALRM in the worker)."""
+
+    A task with a timeout runs in a process of its own, which is terminated once the task is past its
+    timeout (every attempt's timeout and retry delay, plus a second): that stops even a task blocked
+    in a C call, which no signal or exception inside the process can interrupt.
+    """
 
     def __init__(self, max_workers: int | None = None) -> None:
         import multiprocessing
 
         self.max_workers = max_workers or min(4, os.cpu_count() or 1)
-        self._pool = ProcessPoolExecutor(self.max_workers, mp_context=multiprocessing.get_context("forkserver"))
+        self._context = multiprocessing.get_context("forkserver")
+        self._pool = ProcessPoolExecutor(self.max_workers, mp_context=self._context)
+        self._isolated: list[Any] = []
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         return self._pool.submit(fn, *args, **kwargs)
 
+    def submit_task(self, spec: Any, key: str, task: Any, call: Any) -> Any:
+        if task.timeout is None:
+            return super().submit_task(spec, key, task, call)
+        from shipyard.pipelines._isolated import run_isolated
+
+        future, process = run_isolated(self._context, spec, key, task, call)
+        self._isolated.append(process)
+        return future
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        for process in self._isolated:
+            if process.is_alive():
+                process.kill()
+            process.join(5)
+        self._isolated.clear()
 
 
 class DaskExecutor(Executor):
     """Dask distributed: ``DaskExecutor()`` starts a LocalCluster (task queuing off, see below);
-    ``DaskExecutor("tcp://host:8786")`` uses a running scheduler.
+    ``DaskExecutor("tcp://host:8786")`` uses a running scheduler; ``DaskExecutor(client=client)`` a
+    ``distributed.Client`` of yours. A run sends its whole DAG as one graph and leaves the values on
+    the workers; only the task records come back to the driver.
 
     ``distributed.scheduler.worker-saturation`` is set to ``inf``: Dask's default of 1.1 queues tasks
     on the scheduler and costs 2-3 ms a task instead of about 0.6 ms.
@@ -76,17 +105,22 @@ class DaskExecutor(Executor):
 
     remote_graph = True
 
-    def __init__(self, address: str | None = None, n_workers: int = 2, threads_per_worker: int = 1) -> None:
+    def __init__(self, address: str | None = None, n_workers: int = 2, threads_per_worker: int = 1, *,
+                 client: Any = None) -> None:
+        self._cluster = None
+        self._owns_client = client is None
+        if client is not None:  # a Client the caller made (and closes)
+            self.client = client
+            return
         try:
             import dask
             from distributed import Client, LocalCluster
         except ImportError as exc:
             raise InvalidInput("the Dask executor needs dask[distributed]: pip install 'shipyard[dask]'") from exc
-        self._cluster = None
         if address is None:
             with dask.config.set({"distributed.scheduler.worker-saturation": float("inf")}):
                 self._cluster = LocalCluster(n_workers=n_workers, threads_per_worker=threads_per_worker,
-                                             dashboard_address=None, processes=True)
+                                             dashboard_address=":0", processes=True)
                 self.client = Client(self._cluster)
         else:
             self.client = Client(address)
@@ -100,7 +134,8 @@ class DaskExecutor(Executor):
         return as_completed(futures)
 
     def close(self) -> None:
-        self.client.close()
+        if self._owns_client:
+            self.client.close()
         if self._cluster is not None:
             self._cluster.close()
 

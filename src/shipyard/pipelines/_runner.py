@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.entities import PipelineRun, TaskRun
 from shipyard.pipelines._capture import capturing
-from shipyard.pipelines._execute import Outcome, Ref, RunSpec, execute
+from shipyard.pipelines._execute import Outcome, RunSpec
 from shipyard.pipelines._task import substitute
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ __all__ = ["cancel_local", "run_graph"]
 
 _FLUSH_EVERY_S = 1.0
 _POLL_S = 0.25
+_PROGRESS_S = 5.0
 _live: dict[str, threading.Event] = {}
 
 
@@ -125,7 +126,7 @@ def _run_local(recorder: _Recorder, spec: RunSpec, nodes: list[Node], executor: 
         nonlocal running
         call = substitute((node.args, node.kwargs), values.__getitem__)
         recorder.set(node.index, state="RUNNING", start_time=_ms())
-        future = executor.submit(execute, spec, node.key, node.task, call)
+        future = executor.submit_task(spec, node.key, node.task, call)
         future.add_done_callback(lambda f, i=node.index: done.put((i, f)))
         running += 1
 
@@ -161,30 +162,53 @@ def _run_local(recorder: _Recorder, spec: RunSpec, nodes: list[Node], executor: 
 
 
 def _run_remote(recorder: _Recorder, spec: RunSpec, nodes: list[Node], executor: Any,
-                cancel: threading.Event) -> None:
-    futures: dict[int, Any] = {}
-    for node in nodes:
-        call = substitute((node.args, node.kwargs), Ref)
-        upstream = {i: futures[i] for i in node.upstream}
-        futures[node.index] = executor.submit(execute, spec, node.key, node.task, call, upstream,
-                                              key=f"{node.key}-{spec.run_id}")
-        recorder.set(node.index, state="RUNNING")
+               cancel: threading.Event) -> None:
+    """The whole graph at once; values stay on the workers; records are fetched per worker, not per task."""
     from distributed import wait
 
-    while True:  # one gather at the end: fetching results one by one costs a round trip each
+    from shipyard.pipelines._dask import collect_records, dask_key, submit_graph
+
+    client = executor.client
+    for node in nodes:
+        recorder.set(node.index, state="RUNNING")
+    futures = submit_graph(client, spec, nodes)
+    keys = {n.index: dask_key(spec, n) for n in nodes}
+    recorded: set[int] = set()
+    last_progress = time.monotonic()
+
+    def record(indices: list[int], everything: bool = False) -> None:
+        if not indices:
+            return
+        found = collect_records(client, spec, None if everything else [keys[i] for i in indices])
+        for index in indices:
+            outcome = found.get(keys[index])
+            if outcome is not None:
+                recorder.set(index, outcome)
+                recorded.add(index)
+
+    while True:
         try:
             wait(list(futures.values()), timeout=_POLL_S * 4)
             break
-        except TimeoutError:
+        except TimeoutError:  # a long run: record what has finished so far, and look for a cancel
             if recorder.cancel_requested(cancel):
-                executor.client.cancel([f for f in futures.values() if not f.done()])
+                client.cancel([f for f in futures.values() if not f.done()])
                 break
-    finished = [i for i, f in futures.items() if f.status == "finished"]
-    for index, outcome in zip(finished, executor.client.gather([futures[i] for i in finished]), strict=True):
-        recorder.set(index, outcome)
+            if time.monotonic() - last_progress >= _PROGRESS_S:  # each look costs every worker a moment
+                record([i for i, f in futures.items() if i not in recorded and f.status == "finished"])
+                recorder.maybe_flush()
+                last_progress = time.monotonic()
+    record([i for i, f in futures.items() if i not in recorded and f.status == "finished"], everything=True)
     for index, future in futures.items():
-        if future.status != "finished":
-            cancelled = cancel.is_set()
-            recorder.set(index, state="CANCELLED" if cancelled else "FAILED", end_time=_ms(),
-                         error="cancelled" if cancelled else f"Dask: task {future.status}",
-                         error_kind=None if cancelled else "shipyard")
+        if index in recorded:
+            continue
+        if cancel.is_set() and future.status != "finished":
+            recorder.set(index, state="CANCELLED", end_time=_ms(), error="cancelled")
+        else:
+            error = f"Dask: task {future.status}"
+            if future.status == "error":
+                exc = future.exception()
+                error = f"{type(exc).__name__}: {exc}"
+            recorder.set(index, state="FAILED", end_time=_ms(), error=error, error_kind="shipyard")
+    for future in futures.values():  # the workers may drop the values now
+        future.release()

@@ -152,7 +152,7 @@ class Task:
             found = functools.reduce(getattr, qualname.split("."), importlib.import_module(module or ""))
         except (ImportError, AttributeError, ValueError):
             found = None
-        if found is self:
+        if found is self and module != "__main__":  # another process's __main__ is not this one
             return (_load_task, (module, qualname))
         return object.__reduce__(self)
 

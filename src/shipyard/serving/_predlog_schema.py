@@ -37,6 +37,7 @@ __all__ = [
     "FIXED_SCHEMA",
     "FORMAT_VERSION",
     "TIMESTAMP",
+    "RecordBlock",
     "day_of",
     "partition_dir",
     "records_to_table",
@@ -125,6 +126,128 @@ def _probabilities(values: Sequence[Any]) -> pa.Array:
 _CHUNK_ROWS = 256
 
 
+class RecordBlock:
+    """The rows of one answered request (or batch) in columns, as the serving app hands them over.
+
+    The same rows as a list of record dicts, but building a dict per row and converting the dicts
+    back to columns at flush time cost about 35 µs a row: at a few thousand requests a second, a
+    third of a serving process's throughput. A block only holds references to the arrays the model
+    saw and answered; at flush time the blocks of a segment are stacked with NumPy and converted to
+    Arrow column by column (:func:`blocks_to_table`).
+
+    ``features`` is a 2-D array whose columns are named by ``feature_names``, or a dict of 1-D arrays.
+    """
+
+    __slots__ = ("deployment", "feature_names", "features", "latency_ms", "model", "predictions",
+                 "probabilities", "request_ids", "revision", "shadow", "timestamp_ms", "version")
+
+    def __init__(self, *, request_ids: list[str], timestamp_ms: int, deployment: str, revision: int, model: str,
+                 version: int, shadow: bool, features: Any, feature_names: list[str] | None = None,
+                 predictions: Any, probabilities: Any = None, latency_ms: float = 0.0) -> None:
+        self.request_ids, self.timestamp_ms, self.deployment = request_ids, int(timestamp_ms), deployment
+        self.revision, self.model, self.version, self.shadow = revision, model, version, shadow
+        self.features, self.feature_names = features, feature_names
+        self.predictions, self.probabilities, self.latency_ms = predictions, probabilities, latency_ms
+
+    def __len__(self) -> int:
+        return len(self.request_ids)
+
+    def columns(self) -> dict[str, Any]:
+        if isinstance(self.features, dict):
+            return self.features
+        names = self.feature_names or [str(i) for i in range(self.features.shape[1])]
+        return {name: self.features[:, i] for i, name in enumerate(names)}
+
+    def _signature(self) -> tuple[Any, ...]:
+        """Blocks with equal signatures stack into one set of arrays."""
+        import numpy as np
+
+        if isinstance(self.features, dict):
+            feats: Any = tuple((k, np.asarray(v).dtype.str) for k, v in self.features.items())
+        else:
+            feats = (tuple(self.feature_names or ()), self.features.dtype.str, self.features.shape[1])
+        width = None if self.probabilities is None else int(np.shape(self.probabilities)[-1])
+        return feats, np.asarray(self.predictions).dtype.kind in "biuf", width
+
+    def records(self) -> list[dict[str, Any]]:
+        """The same rows as record dicts (the general, slower path)."""
+        cols = {name: _as_list(values) for name, values in self.columns().items()}
+        preds = _as_list(self.predictions)
+        proba = _as_list(self.probabilities) if self.probabilities is not None else [None] * len(self)
+        return [{"request_id": rid, "timestamp_ms": self.timestamp_ms, "deployment": self.deployment,
+                 "revision": self.revision, "model": self.model, "version": self.version, "shadow": self.shadow,
+                 "features": {name: values[i] for name, values in cols.items()}, "prediction": preds[i],
+                 "probabilities": proba[i], "latency_ms": self.latency_ms}
+                for i, rid in enumerate(self.request_ids)]
+
+
+def blocks_to_table(blocks: Sequence[RecordBlock]) -> pa.Table:
+    """One table for many blocks: each group of like blocks stacked, then converted column by column."""
+    groups: dict[tuple[Any, ...], list[RecordBlock]] = {}
+    for block in blocks:
+        groups.setdefault(block._signature(), []).append(block)
+    tables = [_stacked_table(group) for group in groups.values()]
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="permissive").replace_schema_metadata(_METADATA)
+
+
+def _stacked_table(blocks: list[RecordBlock]) -> pa.Table:
+    import numpy as np
+
+    counts = np.fromiter((len(b) for b in blocks), dtype=np.int64, count=len(blocks))
+    n = int(counts.sum())
+
+    def per_row(values: list[Any], dtype: Any) -> Any:
+        return np.repeat(np.asarray(values, dtype=dtype), counts)
+
+    preds = np.concatenate([np.asarray(b.predictions).reshape(len(b)) for b in blocks])
+    prediction = (pa.array(preds.astype(np.float64, copy=False)) if preds.dtype.kind in "biuf"
+                  else scalar_column(preds.tolist()))
+    if blocks[0].probabilities is None:
+        probabilities = pa.nulls(n, _PROBABILITIES)
+    else:
+        proba = np.concatenate([np.asarray(b.probabilities, dtype=np.float64).reshape(len(b), -1) for b in blocks])
+        offsets = pa.array(np.arange(0, proba.size + 1, max(proba.shape[1], 1), dtype=np.int32))
+        probabilities = pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(proba).reshape(-1)))
+    columns = [
+        pa.array([rid for b in blocks for rid in b.request_ids], pa.string()),
+        pa.array(per_row([b.timestamp_ms for b in blocks], np.int64)).cast(TIMESTAMP),
+        pa.array(per_row([b.deployment for b in blocks], object), pa.string()),
+        pa.array(per_row([b.revision for b in blocks], np.int32)),
+        pa.array(per_row([b.model for b in blocks], object), pa.string()),
+        pa.array(per_row([b.version for b in blocks], np.int32)),
+        pa.array(per_row([bool(b.shadow) for b in blocks], np.bool_)),
+        prediction,
+        probabilities,
+        pa.array(per_row([float(b.latency_ms) for b in blocks], np.float64)),
+    ]
+    names = list(FIXED_SCHEMA.names)
+    stacked: dict[str, Any]
+    if isinstance(blocks[0].features, dict):
+        stacked = {k: np.concatenate([np.asarray(b.features[k]) for b in blocks]) for k in blocks[0].features}
+    else:
+        matrix = np.concatenate([b.features for b in blocks])
+        stacked = {name: matrix[:, i] for i, name in enumerate(blocks[0].columns())}
+    for name, values in stacked.items():
+        kind = values.dtype.kind
+        if kind == "f":
+            column = pa.array(values.astype(np.float64, copy=False), from_pandas=True)
+        elif kind in "iu":
+            column = pa.array(values.astype(np.int64, copy=False))
+        elif kind == "b":
+            column = pa.array(values)
+        else:
+            column = feature_column(values.tolist())
+        names.append(FEATURE_PREFIX + str(name))
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=names).replace_schema_metadata(_METADATA)
+
+
+def _as_list(values: Any) -> list[Any]:
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
 def records_to_table(records: Sequence[dict[str, Any]], deployment: str) -> pa.Table:
     """One segment's table. Raises KeyError/ValueError/TypeError for a malformed record.
 
@@ -132,6 +255,14 @@ def records_to_table(records: Sequence[dict[str, Any]], deployment: str) -> pa.T
     logger runs it in a background thread of the serving process, so a flush of thousands of rows
     in one call would stall request handling for tens of milliseconds (the p99 at low load).
     """
+    blocks = [r for r in records if isinstance(r, RecordBlock)]
+    if blocks:
+        dicts = [r for r in records if not isinstance(r, RecordBlock)]
+        try:
+            parts = [blocks_to_table(blocks)] + ([records_to_table(dicts, deployment)] if dicts else [])
+            return pa.concat_tables(parts, promote_options="permissive").replace_schema_metadata(_METADATA)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # typed differently: one conversion of all rows
+            records = dicts + [row for block in blocks for row in block.records()]
     if len(records) > _CHUNK_ROWS:
         parts = []
         for start in range(0, len(records), _CHUNK_ROWS):

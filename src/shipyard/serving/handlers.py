@@ -21,6 +21,7 @@ import orjson
 
 from shipyard.entities import Feedback
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
+from shipyard.serving._predlog_schema import RecordBlock
 from shipyard.serving.metrics import CONTENT_TYPE_LATEST
 from shipyard.serving.protocols import (
     PredictionFailed,
@@ -50,15 +51,13 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
     return None
 
 
-def _features(prepared: Any, columns: list[str] | None) -> list[dict[str, Any]]:
-    """The rows the model saw, as {column: value} dicts for the prediction log."""
+def _features(prepared: Any) -> Any:
+    """What the model saw, for the log: its 2-D array as is, or {column: array}."""
     if isinstance(prepared, np.ndarray):
-        names = columns or [str(i) for i in range(prepared.shape[1] if prepared.ndim == 2 else 1)]
-        return [dict(zip(names, row, strict=False)) for row in prepared.tolist()]
+        return prepared if prepared.ndim == 2 else prepared.reshape(len(prepared), -1)
     if hasattr(prepared, "columns"):
-        cols = {str(c): prepared[c].tolist() for c in prepared.columns}
-        return [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
-    return [{"input": v} for v in list(prepared)]
+        return {str(c): prepared[c].to_numpy() for c in prepared.columns}
+    return {"input": np.asarray(list(prepared), dtype=object)}
 
 
 class Handlers:
@@ -127,17 +126,12 @@ class Handlers:
     def _log(self, state: DeploymentState, served: ServedModel, prepared: Any, ids: list[str], preds: np.ndarray,
              proba: np.ndarray | None, stamp: int, elapsed: float, *, shadow: bool) -> None:
         try:
-            features = _features(prepared, served.columns)
-            plist = preds.tolist()
-            problist = proba.tolist() if proba is not None else [None] * len(ids)
-            latency = elapsed * 1000.0
-            records = [
-                {"request_id": rid, "timestamp_ms": stamp, "deployment": state.name, "revision": state.revision,
-                 "model": served.model, "version": served.version, "shadow": shadow, "features": feats,
-                 "prediction": p, "probabilities": pr, "latency_ms": latency}
-                for rid, feats, p, pr in zip(ids, features, plist, problist, strict=True)
-            ]
-            self.prediction_logger.append(state.name, records)
+            block = RecordBlock(
+                request_ids=ids, timestamp_ms=stamp, deployment=state.name, revision=state.revision,
+                model=served.model, version=served.version, shadow=shadow,
+                features=_features(prepared), feature_names=served.columns, predictions=preds,
+                probabilities=proba, latency_ms=elapsed * 1000.0)
+            self.prediction_logger.append(state.name, block)
         except Exception:
             logger.exception("prediction log append failed for %r", state.name)
 

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from shipyard.errors import InvalidInput
-from shipyard.serving._predlog_schema import day_of, partition_dir, records_to_table
+from shipyard.serving._predlog_schema import RecordBlock, day_of, partition_dir, records_to_table
 from shipyard.serving._segment_files import SegmentFiles
 
 __all__ = ["PredictionLogger", "default_replica_id"]
@@ -109,11 +109,13 @@ class PredictionLogger:
 
     # -- the contract ----------------------------------------------------------------------------
 
-    def append(self, deployment: str, records: list[dict[str, Any]]) -> None:
+    def append(self, deployment: str, records: list[dict[str, Any]] | RecordBlock) -> None:
         """Buffer records of one deployment; thread-safe, never waits on I/O (except after close)."""
         if not records:
             return
-        self._pending.append((time.monotonic(), deployment, list(records)))
+        # A RecordBlock (columns from the serving app) is kept whole; a list of dicts is copied.
+        self._pending.append((time.monotonic(), deployment, [records] if isinstance(records, RecordBlock)
+                              else list(records)))
         self._rows += len(records)
         if self._rows >= self.max_rows:
             with self._wake:
@@ -195,7 +197,7 @@ class PredictionLogger:
         bad = []
         for row in rows:
             try:
-                day = day_of(row["timestamp_ms"])
+                day = day_of(row.timestamp_ms if isinstance(row, RecordBlock) else row["timestamp_ms"])
             except (KeyError, TypeError, ValueError):
                 bad.append(row)
                 continue
@@ -250,8 +252,8 @@ class PredictionLogger:
         now = time.monotonic()
         for deployment, _day, rows in reversed(pending):
             self._pending.appendleft((now, deployment, rows))
-            self._rows += len(rows)
-        excess = sum(len(rows) for _, _, rows in list(self._pending)) - self.max_buffered_rows
+            self._rows += _count(rows)
+        excess = sum(_count(rows) for _, _, rows in list(self._pending)) - self.max_buffered_rows
         while excess > 0:
             _, deployment, rows = self._pending.popleft()
             if len(rows) > excess:
@@ -271,3 +273,8 @@ def _restart_in_child(ref: weakref.ReferenceType[PredictionLogger]) -> None:
     if target is not None and not target._closed:
         explicit = target._explicit_id
         target._start(f"{explicit}-{os.getpid()}" if explicit else default_replica_id())
+
+
+def _count(rows: list[Any]) -> int:
+    """Rows in a buffered list of record dicts and RecordBlocks."""
+    return sum(len(row) if isinstance(row, RecordBlock) else 1 for row in rows)

@@ -16,6 +16,7 @@ the server returns in case the lifespan never ran. uvloop and httptools are used
 from __future__ import annotations
 
 import dataclasses
+import gc
 import importlib.util
 import logging
 import os
@@ -186,6 +187,10 @@ def _serve(options: ServeOptions, sock: Any) -> int:
         access_log=options.access_log, server_header=False, timeout_graceful_shutdown=options.grace_s,
     )
     server = uvicorn.Server(config)
+    # The loaded models and libraries are long-lived: move them out of the collector's way, so full
+    # collections do not walk them while requests wait (a few ms each, visible in p99 at low load).
+    gc.collect()
+    gc.freeze()
     previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.run(sockets=[sock])
