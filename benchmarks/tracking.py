@@ -473,6 +473,15 @@ def main() -> None:
         print(f"{label:<44} {fs:>10} {fm:>10} {rows[-1][3]:>9} {rows[-1][4]:>6} {rows[-1][5]}  {note}",
               file=sys.stderr, flush=True)
 
+    res: dict = {}
+
+    def nrep(res: dict, *sides: str) -> str:
+        return "n=" + "/".join(str(len(res.get(x, []))) for x in sides if x in res)
+
+    def stored(side: str, n: int) -> str:
+        vals = {r["stored"] for r in res.get(side, [])}
+        return "" if not vals else ("all stored" if vals == {n} else f"stored {sorted(vals)} of {n}")
+
     t_start = time.time()
     # ---- 1. log_metric loop
     if "metric" in sections:
@@ -485,12 +494,6 @@ def main() -> None:
                                                               "mlflow:async-buf": "async"},
                         envs={"mlflow:async-buf": {"MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS": "1"}})
 
-        def nrep(res: dict, *sides: str) -> str:
-            return "n=" + "/".join(str(len(res.get(x, []))) for x in sides if x in res)
-
-        def stored(side: str, n: int) -> str:
-            vals = {r["stored"] for r in res.get(side, [])}
-            return "" if not vals else ("all stored" if vals == {n} else f"stored {sorted(vals)} of {n}")
 
         s_loop = med(res.get("shipyard", []))
         row(f"log_metric x{N_LOOP:,} (vs MLflow sync)", s_loop, med(res.get("mlflow:sync", [])), 100,
