@@ -280,9 +280,11 @@ async def _wait_revision(url: str, body: dict[str, Any], revision: int, limit_s:
     started = time.monotonic()
     async with httpx.AsyncClient(timeout=10) as client:
         while time.monotonic() - started < limit_s:
-            # Both workers must have switched: several answers in a row on fresh connections.
+            # Both workers must have switched: several answers in a row on fresh connections (the
+            # kernel spreads connections over the workers by hash; 12 in a row all land on one
+            # worker with a chance of 1 in 2,048).
             answers = [(await client.post(url, json=body, headers={"connection": "close"})).json()
-                       for _ in range(4)]
+                       for _ in range(12)]
             if all(a["revision"] == revision for a in answers):
                 return time.monotonic() - started
             await asyncio.sleep(0.05)
@@ -326,6 +328,7 @@ def test_rollback_restores_the_previous_split_within_5_s(shared: Server, home: H
                                                {"model": "rain", "version": 2, "weight": 50}], reason="wider canary")
     asyncio.run(_wait_revision(url, body, start + 1, limit_s=10))
     half = fire(url, bodies(home, 1000), concurrency=8)
+    assert {a["revision"] for a in half.answers} == {start + 1}
     assert abs(share(half.answers, 2) - 0.5) <= 0.06
 
     assert main(["--tracking-uri", home.store_uri, "deployments", "rollback", "canary", "--reason", "test"]) == 0
