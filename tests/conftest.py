@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL")
+
+
+@contextmanager
+def throwaway_postgres(prefix: str) -> Iterator[str]:
+    """A fresh database on the test server (dropped afterwards); skips when none is configured."""
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need SHIPYARD_TEST_POSTGRES_URL (set by .ci/run)")
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.rsplit("/", 1)[0] + "/" + name
+    finally:
+        from shipyard.tracking.client import _stores
+
+        for key in [k for k in _stores if k[0].endswith("/" + name)]:
+            _stores.pop(key).close()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(autouse=True)

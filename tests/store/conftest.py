@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from shipyard.store.sql import SqlStore
-
-POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL")
+from tests.conftest import throwaway_postgres
 
 
 @pytest.fixture
@@ -24,18 +21,8 @@ def sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A throwaway database on the test server, dropped at the end of the session."""
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need SHIPYARD_TEST_POSTGRES_URL (set by .ci/run)")
-    import psycopg
-
-    name = f"shipyard_test_{uuid.uuid4().hex[:12]}"
-    admin = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin.rsplit("/", 1)[0] + "/" + name
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_postgres("shipyard_test") as uri:
+        yield uri
 
 
 @pytest.fixture

@@ -26,8 +26,6 @@ from shipyard.pipelines._task import Task, substitute
 __all__ = ["Outcome", "Ref", "RunSpec", "TaskTimeout", "execute"]
 
 _MAX_LOGS = 1_000_000
-_stores: dict[tuple[str, str], Any] = {}
-_stores_lock = threading.Lock()
 
 
 class TaskTimeout(Exception):
@@ -73,14 +71,10 @@ class Outcome:
 
 
 def store_for(uri: str, artifact_uri: str) -> Any:
-    """One open store per process and URI, shared by every task that runs there."""
-    with _stores_lock:
-        store = _stores.get((uri, artifact_uri))
-        if store is None:
-            from shipyard.store import open_store
+    """One open store per process and URI, shared by every task that runs there (and by tracking)."""
+    from shipyard.tracking.client import shared_store
 
-            store = _stores[(uri, artifact_uri)] = open_store(uri, artifact_uri)
-        return store
+    return shared_store(uri, artifact_uri)
 
 
 def _ms() -> int:

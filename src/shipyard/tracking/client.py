@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.artifacts import ArtifactRepository, FileInfo, get_artifact_repository
-from shipyard.config import Settings, resolve_settings
+from shipyard.config import resolve_settings
 from shipyard.entities import (
     DatasetInput,
     Experiment,
@@ -27,24 +28,27 @@ if TYPE_CHECKING:
     from shipyard.store.base import Store
     from shipyard.tracking.batcher import MetricBatcher
 
-__all__ = ["DEFAULT_EXPERIMENT_NAME", "TrackingClient"]
+__all__ = ["DEFAULT_EXPERIMENT_NAME", "TrackingClient", "shared_store"]
 
 DEFAULT_EXPERIMENT_NAME = "Default"
 # One store (engine and connection pool) per (store URI, artifact root) in a process, shared by the
-# clients that name it, as MLflow does: opening one costs a schema check and a pool.
+# clients and pipeline tasks that name it, as MLflow does: opening one costs a schema check and a pool.
 _stores: dict[tuple[str, str], Store] = {}
+_stores_lock = threading.Lock()
 
 
 def _now() -> int:
     return int(time.time() * 1000)
 
 
-def _store_for(settings: Settings) -> Store:
-    key = (settings.store_uri, settings.artifact_uri)
-    store = _stores.get(key)
-    if store is None:
-        store = _stores[key] = open_store(settings.store_uri, settings.artifact_uri)
-    return store
+def shared_store(store_uri: str, artifact_uri: str) -> Store:
+    """The process's open store for these URIs, opened on first use (thread-safe)."""
+    key = (store_uri, artifact_uri)
+    with _stores_lock:
+        store = _stores.get(key)
+        if store is None:
+            store = _stores[key] = open_store(store_uri, artifact_uri)
+        return store
 
 
 class TrackingClient:
@@ -59,7 +63,8 @@ class TrackingClient:
         self, tracking_uri: str | None = None, *, artifact_uri: str | None = None, store: Store | None = None
     ) -> None:
         if store is None:
-            store = _store_for(resolve_settings(tracking_uri, artifact_uri))
+            settings = resolve_settings(tracking_uri, artifact_uri)
+            store = shared_store(settings.store_uri, settings.artifact_uri)
         self.store: Store = store
         self._batcher: MetricBatcher | None = None
 

@@ -32,7 +32,7 @@ from shipyard.store.base import TrackingStore
 from shipyard.store.filter import parse_filter, parse_order_by
 from shipyard.store.sql import schema as s
 from shipyard.store.sql.search import count_runs, decode_page_token, encode_page_token, search_page
-from shipyard.store.sql.sqlbase import SqlBase, bulk_insert, chunks, insert_ignore
+from shipyard.store.sql.sqlbase import SqlBase, _insert_ignore, bulk_insert, chunks, insert_ignore
 from shipyard.store.sql.words import random_run_name
 
 if TYPE_CHECKING:
@@ -448,12 +448,8 @@ class SqlTrackingStore(SqlBase, TrackingStore):
 @functools.cache
 def _new_series(dialect: str) -> Any:
     """INSERT-or-ignore of metric series returning their ids, built once per dialect."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return (insert(_ms).on_conflict_do_nothing(index_elements=["run_id", "key"])
-            .returning(_ms.c.series_id, _ms.c.key, _ms.c.step, _ms.c.timestamp))
+    return _insert_ignore(dialect, _ms, ("run_id", "key")).returning(
+        _ms.c.series_id, _ms.c.key, _ms.c.step, _ms.c.timestamp)
 
 
 def _status(status: object) -> str:
