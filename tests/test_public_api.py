@@ -7,7 +7,8 @@ import importlib
 import pytest
 
 PACKAGES = ["shipyard", "shipyard.drift", "shipyard.models", "shipyard.errors", "shipyard.entities",
-            "shipyard.store", "shipyard.artifacts", "shipyard.tracking", "shipyard.registry", "shipyard.serving"]
+            "shipyard.store", "shipyard.artifacts", "shipyard.tracking", "shipyard.registry", "shipyard.serving",
+            "shipyard.monitoring", "shipyard.pipelines"]
 
 
 def isort_style(name: str) -> tuple[int, str]:

@@ -289,3 +289,68 @@ class PipelineRun:
             if task_run.key == key:
                 return task_run
         raise KeyError(f"pipeline run {self.run_id} has no task {key!r}")
+
+
+# -- monitoring -----------------------------------------------------------------------------------
+
+ALERT_STATES = ("OPEN", "RESOLVED")
+
+
+@dataclass(frozen=True, slots=True)
+class Monitor:
+    """A monitor of one deployment. ``spec`` is its configuration as JSON-able data (window,
+    reference, checks, thresholds, channels, schedule), validated by ``shipyard.monitoring``."""
+
+    name: str
+    deployment: str
+    spec: dict[str, Any]
+    created_time: int = 0
+    updated_time: int = 0
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorResult:
+    """What one run of a monitor found for one model version in one window.
+
+    ``status`` is "ok", "alert" (a check crossed its threshold) or "no_data". ``checks`` holds one
+    dict per check (``check``, ``metric``, ``value``, ``threshold``, ``op``, ``passed``, ``reason``);
+    ``features`` one drift row per feature (``column``, ``test``, ``statistic``, ``p_value``, ...).
+    """
+
+    monitor: str
+    run_time: int
+    model: str
+    version: int
+    status: str
+    rows: int = 0
+    labeled_rows: int = 0
+    window_start: int | None = None
+    window_end: int | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    features: list[dict[str, Any]] = field(default_factory=list)
+    result_id: str = ""
+
+    def check(self, name: str) -> dict[str, Any] | None:
+        """The entry of check ``name`` (``"performance.accuracy"``), or None."""
+        return next((c for c in self.checks if c["check"] == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One incident: opened when a check of a monitor crossed its threshold for a model version,
+    resolved when it came back. ``deliveries`` records every notice sent for it, per channel."""
+
+    alert_id: str
+    monitor: str
+    check: str
+    model: str
+    version: int
+    state: str
+    opened_time: int
+    value: float | None = None
+    threshold: float | None = None
+    message: str = ""
+    resolved_time: int | None = None
+    resolved_message: str = ""
+    deliveries: list[dict[str, Any]] = field(default_factory=list)

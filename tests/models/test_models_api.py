@@ -20,6 +20,7 @@ def test_public_surface_is_sorted_and_complete():
         "infer_signature",
         "load_local_model",
         "load_native",
+        "load_prediction_profile",
         "load_reference_profile",
         "read_manifest",
         "save_model",

@@ -16,6 +16,7 @@ from shipyard.models import (
     PythonModel,
     load_local_model,
     load_native,
+    load_prediction_profile,
     load_reference_profile,
     read_manifest,
     save_model,
@@ -193,6 +194,25 @@ def test_reference_profile_written_when_training_data_given(tmp_path, rainfall_f
     (tmp_path / "m" / "reference_profile.json").write_text("{}")
     with pytest.raises(IntegrityCheckFailed, match=r"reference_profile.json"):
         load_reference_profile(tmp_path / "m")
+
+
+def test_prediction_profile_is_the_models_output_on_its_training_data(tmp_path, rainfall_frame):
+    from sklearn.linear_model import LogisticRegression
+
+    from shipyard.drift import DatasetProfile
+
+    X, y = rainfall_frame
+    model = LogisticRegression().fit(X, y)
+    manifest = save_model(tmp_path / "m", model, input_example=X.head(2), training_data=X)
+    assert manifest.prediction_profile == "prediction_profile.json" and "prediction_profile.json" in manifest.files
+    column = DatasetProfile.from_dict(load_prediction_profile(tmp_path / "m")).columns["prediction"]
+    assert column.count == len(X) and column.kind == "binary"
+    assert column.categories["1"] == int(model.predict(X).sum())
+    assert save_model(tmp_path / "n", model).prediction_profile is None  # no training data, no profile
+    assert load_prediction_profile(tmp_path / "n") is None
+    (tmp_path / "m" / "prediction_profile.json").write_text("{}")
+    with pytest.raises(IntegrityCheckFailed, match=r"prediction_profile.json"):
+        load_prediction_profile(tmp_path / "m")
 
 
 def test_reference_profile_of_an_array_uses_signature_names(tmp_path, rainfall_arrays):

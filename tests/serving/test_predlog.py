@@ -227,7 +227,7 @@ def test_segments_are_plain_parquet_with_a_format_marker(tmp_path: Path) -> None
     with PredictionLogger(str(tmp_path)) as plog:
         plog.append("d", [record(1)])
     (path,) = segments(tmp_path)
-    assert pq.read_schema(path).metadata[b"shipyard.prediction_log"] == b"1"
+    assert pq.read_schema(path).metadata[b"shipyard.prediction_log"] == b"2"  # 2: with the error column
 
 
 def test_large_flushes_convert_in_chunks_and_keep_mixed_types(tmp_path) -> None:

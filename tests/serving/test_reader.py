@@ -138,3 +138,59 @@ def test_a_log_the_store_does_not_know(deployment: Any, tmp_path: Path) -> None:
     assert table["label"].to_pylist() == [None]  # a deleted deployment's log outlives it
     with pytest.raises(NotFound):
         read_prediction_log("typo", root=str(tmp_path), store=deployment.store)
+
+
+# --- last_rows: the newest N rows, reading date folders from the newest back ---------------------
+
+
+def test_last_rows_are_the_newest_of_the_window_oldest_first(around_midnight: Path) -> None:
+    def last(n: int, start: Any = None, end: Any = None) -> list[str]:
+        return ids(read_prediction_log("d", start, end, last_rows=n, with_feedback=False, root=str(around_midnight)))
+
+    assert last(3) == ["req-22", "req-23", "req-24"]
+    assert last(3, end=MIDNIGHT) == ["req-9", "req-10", "req-11"]  # rows before end only, across midnight
+    assert last(14, end=MIDNIGHT + 600_000) == [f"req-{i}" for i in range(13)]  # both days, start open
+    assert last(5, start=MIDNIGHT - 3_000_000, end=MIDNIGHT + 600_000) == [f"req-{i}" for i in range(8, 13)]
+    assert last(100, start=MIDNIGHT) == [f"req-{i}" for i in range(12, 25)]  # fewer than N: all of them
+    assert last(1, start="2024-05-02") == []
+
+
+def test_last_rows_stops_at_the_date_that_completes_the_count(around_midnight: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from shipyard.serving._segment_files import SegmentFiles
+
+    junk = around_midnight / "deployment=d" / "date=2024-04-20"
+    junk.mkdir()
+    (junk / "broken-000000.parquet").write_bytes(b"not parquet at all")
+    listed: list[str] = []
+    real = SegmentFiles.list_names
+    monkeypatch.setattr(SegmentFiles, "list_names", lambda self, rel: listed.append(rel) or real(self, rel))
+    table = read_prediction_log("d", last_rows=13, with_feedback=False, root=str(around_midnight))
+    assert ids(table) == [f"req-{i}" for i in range(12, 25)]
+    assert listed == ["deployment=d", "deployment=d/date=2024-05-01"]  # April's folders never listed
+    assert ids(read_prediction_log("d", last_rows=14, with_feedback=False, root=str(around_midnight)))[0] == "req-11"
+    with pytest.raises(pa.ArrowInvalid):  # a count that needs every date reaches the broken one
+        read_prediction_log("d", last_rows=100, with_feedback=False, root=str(around_midnight))
+
+
+def test_last_rows_unifies_the_segments_it_reads_and_breaks_ties_by_request_id(tmp_path: Path) -> None:
+    write(tmp_path, [record(1, MIDNIGHT, features={"a": 1}), record(2, MIDNIGHT + 5, features={"a": 1})])
+    write(tmp_path, [record(3, MIDNIGHT + 5, features={"a": 2.5, "b": "x"}, prediction="cat"),
+                     record(4, MIDNIGHT + 5, features={"b": "y"}, prediction="dog")])
+    table = read_prediction_log("d", last_rows=2, with_feedback=False, root=str(tmp_path))
+    assert ids(table) == ["req-3", "req-4"]  # three rows at MIDNIGHT + 5: the last two by request id
+    assert table["prediction"].to_pylist() == ["cat", "dog"] and table["feature.b"].to_pylist() == ["x", "y"]
+    assert table.schema.field("feature.a").type == pa.float64()
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
+def test_last_rows_must_be_a_positive_integer(tmp_path: Path, bad: Any) -> None:
+    with pytest.raises(InvalidInput, match="last_rows must be a positive integer"):
+        read_prediction_log("d", last_rows=bad, with_feedback=False, root=str(tmp_path))
+
+
+def test_last_rows_with_feedback(deployment: Any, tmp_path: Path) -> None:
+    write(tmp_path, [record(i, MIDNIGHT + i) for i in range(6)])
+    deployment.store.log_feedback("d", [Feedback("d", "req-0", 1, MIDNIGHT), Feedback("d", "req-5", 0, MIDNIGHT)])
+    table = read_prediction_log("d", last_rows=2, root=str(tmp_path), store=deployment.store)
+    assert ids(table) == ["req-4", "req-5"] and table["label"].to_pylist() == [None, 0.0]

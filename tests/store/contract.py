@@ -518,3 +518,71 @@ class StoreContract:
         assert sorted(won[0] + won[1]) == list(range(20)), won  # each tick won by exactly one process
         assert store.last_tick("nightly") == 19
         assert store.claim_tick("nightly", 5, "late") is False
+
+    # ------------------------------------------------------------------ monitoring
+    def _monitored(self, store: Store) -> None:
+        from shipyard.entities import Route
+
+        self._versions(store, 1)
+        store.create_deployment("d", [Route("churn", 1, 100)])
+        store.create_monitor("m", "d", {"window": {"rows": 1000}, "checks": {}}, description="rain")
+
+    def test_monitor_crud(self, store: Store) -> None:
+        self._monitored(store)
+        assert store.get_monitor("m").spec == {"window": {"rows": 1000}, "checks": {}}
+        with pytest.raises(AlreadyExists):
+            store.create_monitor("m", "d", {})
+        with pytest.raises(NotFound, match="deployment"):
+            store.create_monitor("m2", "nope", {})
+        with pytest.raises(InvalidInput):
+            store.create_monitor("../m", "d", {})
+        with pytest.raises(InvalidInput, match="JSON"):
+            store.create_monitor("m3", "d", {"bad": object()})
+        updated = store.update_monitor("m", spec={"window": {"seconds": 60}})
+        assert updated.spec == {"window": {"seconds": 60}} and updated.description == "rain"
+        assert [m.name for m in store.list_monitors()] == ["m"] and store.list_monitors("other") == []
+        store.delete_monitor("m")
+        with pytest.raises(NotFound):
+            store.get_monitor("m")
+
+    def test_monitor_results_are_a_time_series_per_version(self, store: Store) -> None:
+        from shipyard.entities import MonitorResult
+
+        self._monitored(store)
+        stored = store.log_monitor_results([
+            MonitorResult("m", run_time=t, model="churn", version=1 + t % 2, status="ok", rows=10,
+                          checks=[{"check": "performance.accuracy", "value": float("nan"), "passed": None}])
+            for t in range(10)])
+        assert all(r.result_id for r in stored)
+        series = store.list_monitor_results("m", version=1)
+        assert [r.run_time for r in series] == [0, 2, 4, 6, 8]  # oldest first
+        assert series[0].check("performance.accuracy")["value"] is None  # NaN is stored as null
+        assert [r.run_time for r in store.list_monitor_results("m", max_results=3)] == [7, 8, 9]  # the newest
+        assert [r.run_time for r in store.list_monitor_results("m", since=3, until=5)] == [3, 4]
+        with pytest.raises(InvalidInput):
+            store.log_monitor_results([MonitorResult("m", run_time=1, model="churn", version=1, status="bad")])
+        with pytest.raises(NotFound):
+            store.log_monitor_results([MonitorResult("nope", run_time=1, model="churn", version=1, status="ok")])
+        assert len(store.list_monitor_results("m")) == 10
+
+    def test_one_open_alert_per_incident(self, store: Store) -> None:
+        from shipyard.entities import Alert
+
+        self._monitored(store)
+        first, created = store.open_alert(Alert("", "m", "performance.accuracy", "churn", 1, "OPEN", 100,
+                                                value=0.6, threshold=0.75, message="accuracy 0.6 < 0.75"))
+        assert created and first.state == "OPEN" and first.alert_id
+        again, created = store.open_alert(Alert("", "m", "performance.accuracy", "churn", 1, "OPEN", 200))
+        assert not created and again.alert_id == first.alert_id and again.opened_time == 100
+        store.add_alert_delivery(first.alert_id, {"channel": "webhook", "event": "opened", "ok": True})
+        resolved = store.resolve_alert(first.alert_id, 300, "accuracy back to 0.8")
+        assert resolved.state == "RESOLVED" and resolved.resolved_time == 300
+        assert resolved.deliveries == [{"channel": "webhook", "event": "opened", "ok": True}]
+        with pytest.raises(Conflict):
+            store.resolve_alert(first.alert_id, 400)
+        reopened, created = store.open_alert(Alert("", "m", "performance.accuracy", "churn", 1, "OPEN", 500))
+        assert created and reopened.alert_id != first.alert_id
+        assert [a.opened_time for a in store.list_alerts("m")] == [500, 100]
+        assert [a.alert_id for a in store.list_alerts(state="OPEN")] == [reopened.alert_id]
+        with pytest.raises(NotFound):
+            store.resolve_alert("0" * 32, 1)

@@ -27,6 +27,7 @@ NOUNS: dict[str, str] = {
     "runs": "shipyard.cli._runs",
     "models": "shipyard.cli._models",
     "deployments": "shipyard.cli._deployments",
+    "monitors": "shipyard.cli._monitors",
     "serve": "shipyard.cli._serve",
     "pipelines": "shipyard.cli._pipelines",
     "scheduler": "shipyard.cli._scheduler",

@@ -221,13 +221,26 @@ def cancel_run(ctx: Context) -> int:
     return 0
 
 
+def monitor_jobs(store: Any) -> list[Any]:
+    """A scheduler job for every monitor that has a schedule."""
+    from shipyard.monitoring import MonitorJob
+    from shipyard.pipelines._schedule import Schedule
+
+    return [MonitorJob(m.name, Schedule.parse(m.spec["schedule"]), store) for m in store.list_monitors()
+            if m.spec.get("schedule")]
+
+
 def serve(ctx: Context) -> int:
     from shipyard.pipelines import PipelineJob, Scheduler
     from shipyard.pipelines._pipeline import _store
 
     _setup(ctx)
     store = _store()[0]
-    jobs = [PipelineJob(p, store) for p in find_pipelines(ctx.args.module).values() if p.schedule is not None]
-    ctx.note(f"scheduler: {len(jobs)} scheduled pipeline(s) on {store.uri}")
+    jobs: list[Any] = [PipelineJob(p, store) for p in find_pipelines(ctx.args.module).values()
+                       if p.schedule is not None]
+    pipelines = len(jobs)
+    jobs += monitor_jobs(store)
+    ctx.note(f"scheduler: {pipelines} scheduled pipeline(s) and {len(jobs) - pipelines} scheduled monitor(s) "
+             f"on {store.uri}")
     Scheduler(jobs, store, poll_s=ctx.args.poll).serve()
     return 0

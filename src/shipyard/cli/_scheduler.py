@@ -9,7 +9,7 @@ import argparse
 
 from shipyard.cli import _pipelines
 
-HELP = "run scheduled and queued pipelines until interrupted (same as `pipelines scheduler`)"
+HELP = "run scheduled pipelines and monitors, and queued pipelines, until interrupted"
 
 
 def register(parser: argparse.ArgumentParser) -> None:

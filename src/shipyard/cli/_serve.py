@@ -44,6 +44,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=serve)
 
 
+MONITOR_GAUGES = "shipyard.monitoring._prometheus:render_metrics"
+
+
 def serve(ctx: Context) -> int:
     from shipyard.errors import InvalidInput
     from shipyard.serving.server import ServeOptions, run
@@ -53,10 +56,18 @@ def serve(ctx: Context) -> int:
         raise InvalidInput("give deployment names or --all, not both")
     if not a.all and not a.names:
         raise InvalidInput("name the deployments to serve (shipyard serve NAME ...) or pass --all")
+    import os
+
+    from shipyard.config import resolve_settings
+
+    # The monitors' gauges on /metrics read the store through the configuration: workers inherit it.
+    settings = resolve_settings(a.store_uri or ctx.tracking_uri, a.artifact_uri)
+    os.environ["SHIPYARD_TRACKING_URI"] = settings.store_uri
+    os.environ["SHIPYARD_ARTIFACT_URI"] = settings.artifact_uri
     options = ServeOptions(
         names=tuple(a.names), all=a.all, host=a.host, port=a.port, workers=a.workers,
-        store_uri=a.store_uri or ctx.tracking_uri, artifact_uri=a.artifact_uri, prediction_log=a.prediction_log,
-        access_log=a.access_log, log_level=a.log_level,
+        store_uri=settings.store_uri, artifact_uri=settings.artifact_uri, prediction_log=a.prediction_log,
+        access_log=a.access_log, log_level=a.log_level, extra_metrics=MONITOR_GAUGES,
     )
     from rich.markup import escape
 

@@ -17,7 +17,13 @@ The tracking and registry layers upload these directories and resolve ``runs:/``
 from __future__ import annotations
 
 from shipyard.models._manifest import ModelManifest, read_manifest
-from shipyard.models._pyfunc import PyFuncModel, load_local_model, load_native, load_reference_profile
+from shipyard.models._pyfunc import (
+    PyFuncModel,
+    load_local_model,
+    load_native,
+    load_prediction_profile,
+    load_reference_profile,
+)
 from shipyard.models._python_model import PythonModel, PythonModelContext
 from shipyard.models._save import save_model
 from shipyard.models._signature import ColSpec, Signature, TensorSpec, infer_signature
@@ -33,6 +39,7 @@ __all__ = [
     "infer_signature",
     "load_local_model",
     "load_native",
+    "load_prediction_profile",
     "load_reference_profile",
     "read_manifest",
     "save_model",

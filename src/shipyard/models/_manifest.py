@@ -52,6 +52,7 @@ class ModelManifest:
     signature: Signature | None = None
     input_example: str | None = None
     reference_profile: str | None = None
+    prediction_profile: str | None = None
     code_paths: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
@@ -81,6 +82,7 @@ class ModelManifest:
             "signature": None if self.signature is None else self.signature.to_dict(),
             "input_example": self.input_example,
             "reference_profile": self.reference_profile,
+            "prediction_profile": self.prediction_profile,
             "code_paths": list(self.code_paths),
             "metadata": dict(self.metadata),
             "files": dict(sorted(self.files.items())),
@@ -111,6 +113,7 @@ class ModelManifest:
                 signature=None if sig is None else Signature.from_dict(sig),
                 input_example=d.get("input_example"),
                 reference_profile=d.get("reference_profile"),
+                prediction_profile=d.get("prediction_profile"),
                 code_paths=[str(p) for p in d.get("code_paths") or []],
                 metadata=dict(d.get("metadata") or {}),
                 files={str(k): str(v) for k, v in (d.get("files") or {}).items()},

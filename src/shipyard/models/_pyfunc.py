@@ -26,7 +26,7 @@ from shipyard.models._manifest import ModelManifest, read_manifest, read_verifie
 from shipyard.models._python_model import PythonModel, PythonModelContext
 from shipyard.models._signature import NUMERIC_TYPES, ColSpec, Signature, _is_frame
 
-__all__ = ["PyFuncModel", "load_local_model", "load_native", "load_reference_profile"]
+__all__ = ["PyFuncModel", "load_local_model", "load_native", "load_prediction_profile", "load_reference_profile"]
 
 logger = logging.getLogger(__name__)
 
@@ -217,3 +217,14 @@ def load_reference_profile(path: str | os.PathLike[str]) -> dict[str, Any] | Non
     if manifest.reference_profile is None:
         return None
     return orjson.loads(read_verified(manifest, manifest.reference_profile))
+
+
+def load_prediction_profile(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The profile of the model's predictions on its training data (column ``prediction``), or None
+    for a model saved without ``training_data`` or one that could not predict on it."""
+    import orjson
+
+    manifest = read_manifest(path)
+    if manifest.prediction_profile is None:
+        return None
+    return orjson.loads(read_verified(manifest, manifest.prediction_profile))

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 INPUT_EXAMPLE = "input_example.json"
 REFERENCE_PROFILE = "reference_profile.json"
+PREDICTION_PROFILE = "prediction_profile.json"
+_PREDICTION_SAMPLE = 50_000  # rows of the training data the model predicts on for its prediction profile
 
 
 def _shipyard_version() -> str:
@@ -111,6 +113,42 @@ def _reference_profile(training_data: Any, signature: Signature | None) -> dict[
     return profile(training_data, columns=names).to_dict()
 
 
+def _sample_rows(data: Any, limit: int) -> Any:
+    """At most ``limit`` rows spread evenly over ``data`` (time-ordered data is not cut to its start)."""
+    from shipyard.models._signature import _is_frame
+
+    rows = len(next(iter(data.values()))) if isinstance(data, dict) else len(data)
+    if rows <= limit:
+        return data
+    index = np.linspace(0, rows - 1, limit).astype(np.int64)
+    if _is_frame(data):
+        return data.iloc[index]
+    if isinstance(data, dict):
+        return {k: np.asarray(v)[index] for k, v in data.items()}
+    return np.asarray(data)[index]
+
+
+def _prediction_profile(model: Any, flavor: str, signature: Signature | None,
+                        training_data: Any) -> dict[str, Any] | None:
+    """The profile of the model's own predictions on its training data: the reference that
+    monitoring's prediction-drift check compares served predictions with. None when the model
+    cannot predict on the training data as given (a warning says why)."""
+    from shipyard.models._pyfunc import PyFuncModel
+
+    try:
+        from shipyard.drift import profile
+
+        preds = PyFuncModel(model, flavor=flavor, signature=signature).predict(
+            _sample_rows(training_data, _PREDICTION_SAMPLE))
+        preds = np.asarray(preds)
+        if preds.ndim != 1:
+            return None  # multi-output models: no single prediction column to compare
+        return profile({"prediction": preds}).to_dict()
+    except Exception as exc:
+        logger.warning("no prediction profile: the model could not predict on training_data (%r)", exc)
+        return None
+
+
 def _model_feature_names(model: Any) -> list[str] | None:
     names = getattr(model, "feature_names_in_", None)
     if names is None and type(model).__name__ == "Booster":
@@ -167,7 +205,8 @@ def save_model(
     - ``flavor``: ``"sklearn"``, ``"xgboost"``, ``"lightgbm"`` or ``"pyfunc"``; detected when None.
     - ``signature``: inferred from ``input_example`` and the model's prediction on it when None.
     - ``input_example``: a few rows (DataFrame, dict of columns, records or 2-D array), saved as JSON.
-    - ``training_data``: profiled into ``reference_profile.json`` (the drift reference).
+    - ``training_data``: profiled into ``reference_profile.json`` (the drift reference), and the
+      model's predictions on it into ``prediction_profile.json`` (the prediction-drift reference).
     - ``pip_requirements``: recorded as given; by default ``name==version`` of the libraries found.
     - ``code_paths``: files or folders copied into ``code/`` and put on ``sys.path`` at load.
 
@@ -192,8 +231,12 @@ def save_model(
         if input_example is not None:
             positional = signature is not None and not isinstance(input_example, dict | list)
             _write_input_example(tmp, input_example, signature.input_names if positional else None)
+        prediction_profile = None
         if training_data is not None:
             _write_json(tmp / REFERENCE_PROFILE, _reference_profile(training_data, signature))
+            prediction_profile = _prediction_profile(model, flavor, signature, training_data)
+            if prediction_profile is not None:
+                _write_json(tmp / PREDICTION_PROFILE, prediction_profile)
         libraries = saved.libraries
         manifest = ModelManifest(
             flavor=flavor,
@@ -210,6 +253,7 @@ def save_model(
             signature=signature,
             input_example=INPUT_EXAMPLE if input_example is not None else None,
             reference_profile=REFERENCE_PROFILE if training_data is not None else None,
+            prediction_profile=PREDICTION_PROFILE if prediction_profile is not None else None,
             code_paths=code,
             metadata=dict(metadata or {}),
             files=hash_tree(tmp, saved.hashes),

@@ -7,7 +7,13 @@ Fixed columns, in this order::
 
     request_id string, timestamp timestamp[ms, UTC], deployment string, revision int32,
     model string, version int32, shadow bool, prediction float64|string,
-    probabilities list<float64> (null when the model has none), latency_ms float64
+    probabilities list<float64> (null when the model has none), latency_ms float64, error string
+
+``error`` is null for an answered row; for a row the model failed on (the app answered 500, or a
+shadow copy raised) it is ``"ExceptionType: message"`` (at most ``MAX_ERROR_CHARS`` characters),
+with ``prediction`` and ``probabilities`` null and the features the model was given. Input the app
+rejected (a 4xx) is never logged. ``error`` came with format version 2; a version-1 segment has no
+such column and reads back with ``error`` null (``unify_schemas`` fills any missing fixed column).
 
 then one ``feature.<name>`` column per input feature (first-seen order), typed from its values:
 bool, int64, float64 (ints and floats mixed) or string; a column that mixes other types, or
@@ -36,16 +42,23 @@ __all__ = [
     "FEATURE_PREFIX",
     "FIXED_SCHEMA",
     "FORMAT_VERSION",
+    "MAX_ERROR_CHARS",
     "TIMESTAMP",
     "RecordBlock",
+    "blocks_to_table",
     "day_of",
+    "error_text",
     "partition_dir",
     "records_to_table",
     "scalar_column",
     "unify_schemas",
 ]
 
-FORMAT_VERSION = "1"
+# 2: the ``error`` column (version-1 segments lack it; see the module doc). Stored in each
+# segment's metadata under b"shipyard.prediction_log".
+FORMAT_VERSION = "2"
+#: The longest ``error`` text kept: a traceback-sized message in every failed row would bloat the log.
+MAX_ERROR_CHARS = 500
 FEATURE_PREFIX = "feature."
 TIMESTAMP = pa.timestamp("ms", tz="UTC")
 FIXED_SCHEMA = pa.schema([
@@ -59,6 +72,7 @@ FIXED_SCHEMA = pa.schema([
     ("prediction", pa.float64()),
     ("probabilities", pa.list_(pa.float64())),
     ("latency_ms", pa.float64()),
+    ("error", pa.string()),
 ])
 _METADATA = {b"shipyard.prediction_log": FORMAT_VERSION.encode()}
 _FEATURE_TYPES = (pa.bool_(), pa.int64(), pa.float64(), pa.string())
@@ -69,6 +83,12 @@ _PROBABILITIES = pa.list_(pa.float64())
 def partition_dir(deployment: str, day: str) -> str:
     """``deployment=<name>/date=YYYY-MM-DD``; the name is URI-escaped as pyarrow's hive partitioning expects."""
     return f"deployment={quote(deployment, safe='')}/date={day}"
+
+
+def error_text(exc: BaseException) -> str:
+    """``"ExceptionType: message"`` of a failed prediction, cut to ``MAX_ERROR_CHARS``."""
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= MAX_ERROR_CHARS else text[:MAX_ERROR_CHARS - 3] + "..."
 
 
 def _text(value: Any) -> str | None:
@@ -136,18 +156,21 @@ class RecordBlock:
     Arrow column by column (:func:`blocks_to_table`).
 
     ``features`` is a 2-D array whose columns are named by ``feature_names``, or a dict of 1-D arrays.
+    A failed request is a block with ``predictions=None`` and ``error`` set (one text for its rows).
     """
 
-    __slots__ = ("deployment", "feature_names", "features", "latency_ms", "model", "predictions",
+    __slots__ = ("deployment", "error", "feature_names", "features", "latency_ms", "model", "predictions",
                  "probabilities", "request_ids", "revision", "shadow", "timestamp_ms", "version")
 
     def __init__(self, *, request_ids: list[str], timestamp_ms: int, deployment: str, revision: int, model: str,
                  version: int, shadow: bool, features: Any, feature_names: list[str] | None = None,
-                 predictions: Any, probabilities: Any = None, latency_ms: float = 0.0) -> None:
+                 predictions: Any, probabilities: Any = None, latency_ms: float = 0.0,
+                 error: str | None = None) -> None:
         self.request_ids, self.timestamp_ms, self.deployment = request_ids, int(timestamp_ms), deployment
         self.revision, self.model, self.version, self.shadow = revision, model, version, shadow
         self.features, self.feature_names = features, feature_names
         self.predictions, self.probabilities, self.latency_ms = predictions, probabilities, latency_ms
+        self.error = error
 
     def __len__(self) -> int:
         return len(self.request_ids)
@@ -167,17 +190,19 @@ class RecordBlock:
         else:
             feats = (tuple(self.feature_names or ()), self.features.dtype.str, self.features.shape[1])
         width = None if self.probabilities is None else int(np.shape(self.probabilities)[-1])
-        return feats, np.asarray(self.predictions).dtype.kind in "biuf", width
+        # failed blocks (no predictions) form groups of their own, so a group never mixes the two
+        kind = None if self.predictions is None else np.asarray(self.predictions).dtype.kind in "biuf"
+        return feats, kind, width
 
     def records(self) -> list[dict[str, Any]]:
         """The same rows as record dicts (the general, slower path)."""
         cols = {name: _as_list(values) for name, values in self.columns().items()}
-        preds = _as_list(self.predictions)
+        preds = _as_list(self.predictions) if self.predictions is not None else [None] * len(self)
         proba = _as_list(self.probabilities) if self.probabilities is not None else [None] * len(self)
         return [{"request_id": rid, "timestamp_ms": self.timestamp_ms, "deployment": self.deployment,
                  "revision": self.revision, "model": self.model, "version": self.version, "shadow": self.shadow,
                  "features": {name: values[i] for name, values in cols.items()}, "prediction": preds[i],
-                 "probabilities": proba[i], "latency_ms": self.latency_ms}
+                 "probabilities": proba[i], "latency_ms": self.latency_ms, "error": self.error}
                 for i, rid in enumerate(self.request_ids)]
 
 
@@ -187,9 +212,11 @@ def blocks_to_table(blocks: Sequence[RecordBlock]) -> pa.Table:
     for block in blocks:
         groups.setdefault(block._signature(), []).append(block)
     tables = [_stacked_table(group) for group in groups.values()]
-    if len(tables) == 1:
-        return tables[0]
-    return pa.concat_tables(tables, promote_options="permissive").replace_schema_metadata(_METADATA)
+    table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
+    if table.schema.field("prediction").type == pa.null():  # only failed rows: the documented type
+        table = table.set_column(table.schema.get_field_index("prediction"), "prediction",
+                                 table["prediction"].cast(pa.float64()))
+    return table.replace_schema_metadata(_METADATA)
 
 
 def _stacked_table(blocks: list[RecordBlock]) -> pa.Table:
@@ -201,9 +228,13 @@ def _stacked_table(blocks: list[RecordBlock]) -> pa.Table:
     def per_row(values: list[Any], dtype: Any) -> Any:
         return np.repeat(np.asarray(values, dtype=dtype), counts)
 
-    preds = np.concatenate([np.asarray(b.predictions).reshape(len(b)) for b in blocks])
-    prediction = (pa.array(preds.astype(np.float64, copy=False)) if preds.dtype.kind in "biuf"
-                  else scalar_column(preds.tolist()))
+    prediction: pa.Array
+    if blocks[0].predictions is None:  # failed rows: null-typed, so it joins a string or float group alike
+        prediction = pa.nulls(n)
+    else:
+        preds = np.concatenate([np.asarray(b.predictions).reshape(len(b)) for b in blocks])
+        prediction = (pa.array(preds.astype(np.float64, copy=False)) if preds.dtype.kind in "biuf"
+                      else scalar_column(preds.tolist()))
     if blocks[0].probabilities is None:
         probabilities = pa.nulls(n, _PROBABILITIES)
     else:
@@ -221,6 +252,8 @@ def _stacked_table(blocks: list[RecordBlock]) -> pa.Table:
         prediction,
         probabilities,
         pa.array(per_row([float(b.latency_ms) for b in blocks], np.float64)),
+        (pa.nulls(n, pa.string()) if all(b.error is None for b in blocks)
+         else pa.array(per_row([b.error for b in blocks], object), pa.string())),
     ]
     names = list(FIXED_SCHEMA.names)
     stacked: dict[str, Any]
@@ -307,6 +340,8 @@ def _records_to_table_fast(records: Sequence[dict[str, Any]], deployment: str) -
         prediction = prediction.cast(pa.float64())
     elif prediction.type != pa.string():
         return None
+    if kinds.get("error", pa.null()) not in (pa.string(), pa.null()):
+        return None  # the slow path writes a non-string error as JSON text
     columns = [
         column("request_id", pa.string()),
         rows.field("timestamp_ms").cast(pa.int64()).cast(TIMESTAMP),
@@ -318,6 +353,7 @@ def _records_to_table_fast(records: Sequence[dict[str, Any]], deployment: str) -
         prediction,
         column("probabilities", _PROBABILITIES),
         column("latency_ms", pa.float64()),
+        column("error", pa.string()),
     ]
     names = list(FIXED_SCHEMA.names)
     features = rows.field("features") if "features" in kinds else None
@@ -354,6 +390,7 @@ def _records_to_table_slow(records: Sequence[dict[str, Any]], deployment: str) -
         scalar_column([r.get("prediction") for r in records]),
         _probabilities([r.get("probabilities") for r in records]),
         pa.array([r.get("latency_ms") for r in records], type=pa.float64()),
+        _strings([r.get("error") for r in records]),
     ]
     names = list(FIXED_SCHEMA.names)
     empty: dict[str, Any] = {}

@@ -17,7 +17,7 @@ import orjson
 
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.serving.handlers import Handlers
-from shipyard.serving.metrics import ServingMetrics
+from shipyard.serving.metrics import ExtraMetrics, ServingMetrics
 from shipyard.serving.protocols import PayloadTooLarge
 from shipyard.serving.runtime import Runtime
 from shipyard.serving.settings import ServingSettings
@@ -38,8 +38,9 @@ class ServingApp(Handlers):
     lifespan (tests, embedding), call :meth:`close` (or ``await aclose()``) when done.
     """
 
-    def __init__(self, runtime: Runtime, settings: ServingSettings, prediction_logger: Any = None) -> None:
-        super().__init__(runtime, settings, prediction_logger)
+    def __init__(self, runtime: Runtime, settings: ServingSettings, prediction_logger: Any = None,
+                 extra_metrics: ExtraMetrics | None = None) -> None:
+        super().__init__(runtime, settings, prediction_logger, extra_metrics)
         self._get = {
             "/health": self.health, "/ready": self.ready, "/metrics": self.metrics_text,
             "/ping": self.ping, "/version": self.version,
@@ -202,13 +203,15 @@ class ServingApp(Handlers):
 
 
 def create_app(store: Any, *, deployments: list[str] | None = None, settings: ServingSettings | None = None,
-               prediction_logger: Any = None) -> ServingApp:
+               prediction_logger: Any = None, extra_metrics: ExtraMetrics | None = None) -> ServingApp:
     """The serving app for ``deployments`` (None: every deployment in the store, new ones included).
 
     Models are loaded and warmed here, so an unknown deployment or a model that fails to load
     raises now (NotFound, ...) rather than at the first request. ``prediction_logger`` (optional)
     has ``append(deployment, records)`` (non-blocking) and ``close()``; the app calls ``close`` at
-    shutdown.
+    shutdown. ``extra_metrics`` (optional) is called on each ``GET /metrics`` (in a thread) and
+    returns Prometheus text (bytes or str) appended to the serving metrics; if it raises, the error
+    is logged and the serving metrics are answered alone.
     """
     settings = settings or ServingSettings()
     runtime = Runtime(store, deployments, settings=settings, metrics=ServingMetrics())
@@ -217,6 +220,6 @@ def create_app(store: Any, *, deployments: list[str] | None = None, settings: Se
     except BaseException:
         runtime.close()
         raise
-    return ServingApp(runtime, settings, prediction_logger)
+    return ServingApp(runtime, settings, prediction_logger, extra_metrics)
 
 

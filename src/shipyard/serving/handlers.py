@@ -3,7 +3,9 @@
 Every prediction goes: pick the route (weights, or the routing key's hash) -> validate this
 request's rows against that model's signature (a 400 naming the column, nothing logged) -> the
 model's batcher -> answer; then shadow copies are scheduled as background tasks and the answered
-rows handed to the prediction logger. A model that raises gives a 500 carrying the request ids.
+rows handed to the prediction logger. A model that raises gives a 500 carrying the request ids, and
+its rows are logged too, with null predictions and the error (so monitoring can count failures);
+a shadow that raises is logged the same way. Rejected input is the client's fault and not logged.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ import orjson
 
 from shipyard.entities import Feedback
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
-from shipyard.serving._predlog_schema import RecordBlock
-from shipyard.serving.metrics import CONTENT_TYPE_LATEST
+from shipyard.serving._predlog_schema import RecordBlock, error_text
+from shipyard.serving.metrics import CONTENT_TYPE_LATEST, ExtraMetrics
 from shipyard.serving.protocols import (
     PredictionFailed,
     parse_json,
@@ -61,11 +63,14 @@ def _features(prepared: Any) -> Any:
 
 
 class Handlers:
-    def __init__(self, runtime: Runtime, settings: ServingSettings, prediction_logger: Any = None) -> None:
+    def __init__(self, runtime: Runtime, settings: ServingSettings, prediction_logger: Any = None,
+                 extra_metrics: ExtraMetrics | None = None) -> None:
         self.runtime = runtime
         self.settings = settings
         self.metrics = runtime.metrics
         self.prediction_logger = prediction_logger
+        self.extra_metrics = extra_metrics
+        self._extra_failing = False
         self._shadow_tasks: set[asyncio.Task[None]] = set()
 
     # --- the prediction path -------------------------------------------------------------------
@@ -92,6 +97,9 @@ class Handlers:
         except Exception as exc:
             self.metrics.error(500, state.name, state.revision, served.model, served.version)
             logger.exception("model %s version %s failed on request %s", served.model, served.version, ids[0])
+            if self.prediction_logger is not None:
+                self._log(state, served, prepared, ids, None, None, stamp, time.perf_counter() - started,
+                          shadow=False, error=error_text(exc))
             failed = PredictionFailed(f"model {served.model!r} version {served.version} failed on request "
                                       f"{ids[0]}: {type(exc).__name__}: {exc}", ids)
             failed.counted = True  # type: ignore[attr-defined]
@@ -111,26 +119,35 @@ class Handlers:
 
     async def _shadow(self, state: DeploymentState, served: ServedModel, data: Any, ids: list[str],
                       stamp: int, started: float) -> None:
-        """A shadow copy: answered into the log only; a failure is counted and never surfaces."""
+        """A shadow copy: answered into the log only; a failure is counted and logged, never surfaces.
+
+        Input the primary accepted but the shadow's signature rejects is logged as a failure too
+        (without features): it is the shadow that cannot take this traffic, not the client's fault."""
+        prepared: Any = None
         try:
             prepared, rows = served.prepare(data)
             preds, proba = await served.predict(prepared, rows)
         except Exception as exc:
             served.metrics.shadow_errors.inc()
             logger.warning("shadow %s v%s of %r failed: %s", served.model, served.version, state.name, exc)
+            if self.prediction_logger is not None:
+                self._log(state, served, prepared, ids, None, None, stamp, time.perf_counter() - started,
+                          shadow=True, error=error_text(exc))
             return
         served.metrics.rows.inc(rows)
         if self.prediction_logger is not None:
             self._log(state, served, prepared, ids, preds, proba, stamp, time.perf_counter() - started, shadow=True)
 
-    def _log(self, state: DeploymentState, served: ServedModel, prepared: Any, ids: list[str], preds: np.ndarray,
-             proba: np.ndarray | None, stamp: int, elapsed: float, *, shadow: bool) -> None:
+    def _log(self, state: DeploymentState, served: ServedModel, prepared: Any, ids: list[str],
+             preds: np.ndarray | None, proba: np.ndarray | None, stamp: int, elapsed: float, *, shadow: bool,
+             error: str | None = None) -> None:
+        """Hand the rows to the logger; ``preds`` None and ``error`` set for a failed prediction."""
         try:
             block = RecordBlock(
                 request_ids=ids, timestamp_ms=stamp, deployment=state.name, revision=state.revision,
                 model=served.model, version=served.version, shadow=shadow,
-                features=_features(prepared), feature_names=served.columns, predictions=preds,
-                probabilities=proba, latency_ms=elapsed * 1000.0)
+                features={} if prepared is None else _features(prepared), feature_names=served.columns,
+                predictions=preds, probabilities=proba, latency_ms=elapsed * 1000.0, error=error)
             self.prediction_logger.append(state.name, block)
         except Exception:
             logger.exception("prediction log append failed for %r", state.name)
@@ -218,7 +235,33 @@ class Handlers:
         return (200 if ok else 503), orjson.dumps({"ready": ok, "deployments": states}), _JSON
 
     async def metrics_text(self) -> _Answer:
-        return 200, self.metrics.render(), [(b"content-type", CONTENT_TYPE_LATEST.encode())]
+        body = self.metrics.render()
+        if self.extra_metrics is not None:
+            body += await self._extra_metrics_text(self.extra_metrics)
+        return 200, body, [(b"content-type", CONTENT_TYPE_LATEST.encode())]
+
+    async def _extra_metrics_text(self, produce: ExtraMetrics) -> bytes:
+        """The extra callable's text, newline-terminated; b"" when it raises (the serving metrics
+        are still served: a broken monitor must not blind the scrape of the serving process).
+
+        It runs in a thread of the loop's default executor, not the predict pool: it may read files
+        or a database, and must neither stall the event loop nor take a predict thread."""
+        try:
+            extra = await asyncio.get_running_loop().run_in_executor(None, produce)
+            if isinstance(extra, str):
+                extra = extra.encode()
+            if not isinstance(extra, bytes):
+                raise TypeError(f"extra metrics must return bytes or str, got {type(extra).__name__}")
+        except Exception as exc:
+            # The traceback once; while it keeps failing, one line per scrape.
+            if self._extra_failing:
+                logger.warning("extra metrics still failing: %s: %s", type(exc).__name__, exc)
+            else:
+                logger.exception("extra metrics failed; /metrics serves the serving metrics only")
+            self._extra_failing = True
+            return b""
+        self._extra_failing = False
+        return extra if not extra or extra.endswith(b"\n") else extra + b"\n"
 
     # --- Open Inference Protocol V2 -------------------------------------------------------------
 

@@ -4,13 +4,27 @@ A per-app registry (not prometheus_client's global one) keeps two apps in one pr
 or an embedding application -- from double-registering or mixing their numbers. Label children are
 cached per (deployment, revision, model, version), because ``.labels()`` costs a dict lookup under
 a lock on every request otherwise.
+
+Other parts of the process (monitoring gauges) add their own Prometheus text to ``/metrics``
+through an *extra metrics* callable (``create_app(extra_metrics=...)``); a worker process of
+``shipyard serve --workers N`` cannot be handed a function object, so there it is named as
+``"module:function"`` and imported in each worker (:func:`resolve_extra_metrics`).
 """
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
+
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["CONTENT_TYPE_LATEST", "RouteMetrics", "ServingMetrics"]
+from shipyard.errors import InvalidInput
+
+__all__ = ["CONTENT_TYPE_LATEST", "ExtraMetrics", "RouteMetrics", "ServingMetrics", "extra_metrics_spec",
+           "resolve_extra_metrics"]
+
+#: Returns Prometheus text exposition (format 0.0.4) to append to ``/metrics``; called on each scrape.
+ExtraMetrics = Callable[[], "bytes | str"]
 
 _LABELS = ("deployment", "revision", "model", "version")
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -65,3 +79,46 @@ class ServingMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def resolve_extra_metrics(spec: ExtraMetrics | str | None) -> ExtraMetrics | None:
+    """The callable itself, or the one a ``"module:function"`` string names (imported now).
+
+    Raises InvalidInput for a malformed spec, a module or attribute that does not exist, or a
+    value that is not callable, so a typo fails when the server starts, not at the first scrape."""
+    if spec is None or callable(spec):
+        return spec
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise InvalidInput(f"extra metrics must be a callable or a 'module:function' string, got {spec!r}")
+    module_name, attr = spec.split(":")
+    try:
+        target: object = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as exc:
+        raise InvalidInput(f"extra metrics {spec!r} cannot be imported: {type(exc).__name__}: {exc}") from None
+    if not callable(target):
+        raise InvalidInput(f"extra metrics {spec!r} is not callable")
+    return target  # type: ignore[return-value]
+
+
+def extra_metrics_spec(value: ExtraMetrics | str | None) -> str | None:
+    """The ``"module:function"`` a worker process can import to get ``value`` back.
+
+    A string is checked by importing it; a callable must be a module-level function or attribute
+    (not a lambda, a closure or something defined in ``__main__``, which a worker cannot import)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        resolve_extra_metrics(value)
+        return value
+    module, qualname = getattr(value, "__module__", None), getattr(value, "__qualname__", None)
+    spec = f"{module}:{qualname}"
+    if module and qualname and module != "__main__" and "<" not in qualname:
+        try:
+            if resolve_extra_metrics(spec) is value:
+                return spec
+        except InvalidInput:
+            pass
+    raise InvalidInput(f"extra metrics {value!r} cannot be imported by a worker process: pass a module-level "
+                       "function, or its 'module:function' name")

@@ -10,7 +10,12 @@ schema unified from every segment's footer, so segments written before and after
 (different features, a prediction that turned from numbers to strings) read as one table.
 Feedback labels are attached by request id; a row without feedback has null ``label`` and
 ``feedback_timestamp``; a shadow row shares its request's id, so it gets the same label. The
-schema is documented in ``_predlog_schema``.
+schema is documented in ``_predlog_schema``; segments written before the ``error`` column read
+back with ``error`` null.
+
+``last_rows=N`` is for monitors that look at the latest traffic ("the last 1,000 predictions"):
+date folders are visited newest first, counting only the timestamps in the window, and reading
+stops at the first date that brings the count to N, so the cost follows N, not the log's age.
 """
 
 from __future__ import annotations
@@ -59,22 +64,27 @@ def to_ms(value: TimeLike, what: str = "time") -> int | None:
 
 
 def read_prediction_log(deployment: str, start: TimeLike = None, end: TimeLike = None, *,
-                        with_feedback: bool = True, root: str | None = None, store: Store | None = None,
-                        ) -> pa.Table:
+                        last_rows: int | None = None, with_feedback: bool = True, root: str | None = None,
+                        store: Store | None = None) -> pa.Table:
     """Rows of ``deployment`` with ``start <= timestamp < end`` (None = open), sorted by timestamp.
 
-    ``root`` defaults to ``<artifact root>/prediction-logs`` and ``store`` to the configured store,
-    as the SDK resolves them. With ``with_feedback``, columns ``label`` (float64 when every label is
-    a number, else string) and ``feedback_timestamp`` are added. Raises NotFound when the store
-    knows no such deployment and the log holds no rows of it.
+    ``last_rows=N`` keeps only the newest N rows of that window (still sorted oldest first; ties
+    on the timestamp broken by request id), reading date folders from the newest back only until
+    N rows are found. ``root`` defaults to ``<artifact root>/prediction-logs`` and ``store`` to the
+    configured store, as the SDK resolves them. With ``with_feedback``, columns ``label`` (float64
+    when every label is a number, else string) and ``feedback_timestamp`` are added. Raises
+    NotFound when the store knows no such deployment and the log holds no rows of it, and
+    InvalidInput for a bad time or a ``last_rows`` that is not a positive integer.
     """
     start_ms, end_ms = to_ms(start, "start"), to_ms(end, "end")
+    if last_rows is not None and (isinstance(last_rows, bool) or not isinstance(last_rows, int) or last_rows < 1):
+        raise InvalidInput(f"last_rows must be a positive integer, got {last_rows!r}")
     if root is None:
         from shipyard.config import resolve_settings
 
         root = resolve_settings().artifact_uri.rstrip("/") + "/prediction-logs"
     files = SegmentFiles(root)
-    table, found = _read_segments(files, deployment, start_ms, end_ms)
+    table, found = _read_segments(files, deployment, start_ms, end_ms, last_rows)
     if not with_feedback:
         return table
     if store is None:
@@ -91,28 +101,60 @@ def read_prediction_log(deployment: str, start: TimeLike = None, end: TimeLike =
 
 
 def _read_segments(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
-                   ) -> tuple[pa.Table, bool]:
-    """The window's rows, and whether the log has a folder for this deployment at all."""
+                   last_rows: int | None = None) -> tuple[pa.Table, bool]:
+    """The window's rows (the newest ``last_rows`` of them when given), and whether the log has a
+    folder for this deployment at all."""
     import pyarrow.dataset as ds
 
     base = f"deployment={quote(deployment, safe='')}"
     dates = files.list_names(base)
     first = None if start_ms is None else _day_name(day_of(start_ms))
     last = None if end_ms is None else _day_name(day_of(end_ms - 1))
-    paths = []
+    days = []  # the date folders inside the window, oldest first
     for name in dates:
         day = name.removeprefix("date=")
-        if not name.startswith("date=") or (first and day < first) or (last and day > last):
-            continue
+        if name.startswith("date=") and not (first and day < first) and not (last and day > last):
+            days.append(name)
+    filesystem = files.arrow_filesystem()
+    condition = _window(start_ms, end_ms)
+
+    def segments(name: str) -> list[str]:
         folder = f"{base}/{name}"
-        paths += [files.full(f"{folder}/{n}") for n in files.list_names(folder) if n.endswith(".parquet")]
+        return [files.full(f"{folder}/{n}") for n in files.list_names(folder) if n.endswith(".parquet")]
+
+    paths: list[str] = []
+    if last_rows is None:
+        for name in days:
+            paths += segments(name)
+    else:
+        # Newest date first; only the timestamp column is read to count (row-group statistics skip
+        # most of it), and the dates older than the one that completes the count are never opened.
+        found = 0
+        for name in reversed(days):
+            day_paths = segments(name)
+            if not day_paths:
+                continue
+            paths = day_paths + paths
+            found += ds.dataset(day_paths, format="parquet", filesystem=filesystem).count_rows(filter=condition)
+            if found >= last_rows:
+                break
     if not paths:
         return FIXED_SCHEMA.empty_table(), bool(dates)
-    filesystem = files.arrow_filesystem()
     fragments = ds.dataset(paths, format="parquet", filesystem=filesystem)
     with ThreadPoolExecutor(max_workers=16) as pool:
         schemas = list(pool.map(lambda fragment: fragment.physical_schema, fragments.get_fragments()))
     dataset = ds.dataset(paths, schema=unify_schemas(schemas), format="parquet", filesystem=filesystem)
+    table = dataset.to_table(filter=condition)
+    table = table.sort_by([("timestamp", "ascending"), ("request_id", "ascending")])
+    if last_rows is not None and table.num_rows > last_rows:
+        table = table.slice(table.num_rows - last_rows)
+    return table, True
+
+
+def _window(start_ms: int | None, end_ms: int | None) -> Any:
+    """The dataset filter ``start <= timestamp < end`` (None when the window is open both ways)."""
+    import pyarrow.dataset as ds
+
     ts = ds.field("timestamp")
     condition = None
     if start_ms is not None:
@@ -120,8 +162,7 @@ def _read_segments(files: SegmentFiles, deployment: str, start_ms: int | None, e
     if end_ms is not None:
         upper = ts < pa.scalar(end_ms, TIMESTAMP)
         condition = upper if condition is None else condition & upper
-    table = dataset.to_table(filter=condition)
-    return table.sort_by([("timestamp", "ascending"), ("request_id", "ascending")]), True
+    return condition
 
 
 def _day_name(day: int) -> str:

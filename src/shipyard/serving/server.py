@@ -11,6 +11,11 @@ accepting, finishes in-flight requests, and the app's lifespan shutdown stops po
 the prediction logger (every buffered row written); the worker closes the logger once more after
 the server returns in case the lifespan never ran. uvloop and httptools are used when importable
 (18-31 % less CPU per request) and the access log is off unless asked for (~10 % throughput).
+
+``ServeOptions.extra_metrics`` adds Prometheus text to every worker's ``/metrics`` (monitoring
+gauges): a callable, or a ``"module:function"`` string. Workers are separate processes started
+with the options as JSON, so for N workers a callable is turned into its ``"module:function"``
+name (a module-level function only) and each worker imports it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from typing import Any
 
 from shipyard.config import Settings, resolve_settings
 from shipyard.serving._workers import STARTUP_FAILURE, Supervisor, bind_socket, set_parent_death_signal
+from shipyard.serving.metrics import ExtraMetrics, extra_metrics_spec, resolve_extra_metrics
 
 __all__ = ["ServeOptions", "prediction_log_root", "run", "worker_main"]
 
@@ -56,6 +62,8 @@ class ServeOptions:
     access_log: bool = False
     log_level: str = "info"
     grace_s: float = 30.0
+    #: Prometheus text appended to /metrics: a callable, or "module:function" (see the module doc).
+    extra_metrics: ExtraMetrics | str | None = None
 
 
 def prediction_log_root(settings: Settings) -> str:
@@ -90,13 +98,16 @@ def run(options: ServeOptions, say: Callable[[str], object] = print) -> int:
     (unknown deployment, unusable store, port taken) before anything listens."""
     from shipyard.store import open_store
 
+    many = options.workers > 1
+    # Checked (imported) before anything listens; for workers, as the name they will import.
+    extra = extra_metrics_spec(options.extra_metrics) if many else resolve_extra_metrics(options.extra_metrics)
+    options = dataclasses.replace(options, extra_metrics=extra)
     settings = resolve_settings(options.store_uri, options.artifact_uri)
     store = open_store(settings.store_uri, settings.artifact_uri)
     try:
         lines = _describe(store, options)
     finally:
         _close_store(store)
-    many = options.workers > 1
     sock = bind_socket(options.host, options.port, reuse_port=many)
     port = sock.getsockname()[1]
     options = dataclasses.replace(options, port=port, store_uri=settings.store_uri,
@@ -176,7 +187,8 @@ def _serve(options: ServeOptions, sock: Any) -> int:
     store = open_store(settings.store_uri, settings.artifact_uri)
     plog = PredictionLogger(prediction_log_root(settings)) if options.prediction_log else None
     try:
-        app = create_app(store, deployments=None if options.all else list(options.names), prediction_logger=plog)
+        app = create_app(store, deployments=None if options.all else list(options.names), prediction_logger=plog,
+                         extra_metrics=resolve_extra_metrics(options.extra_metrics))
     except BaseException:
         if plog is not None:
             plog.close()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from shipyard.entities import (
+        Alert,
         AliasEvent,
         DatasetInput,
         Deployment,
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
         Feedback,
         Metric,
         ModelVersion,
+        Monitor,
+        MonitorResult,
         PagedList,
         Param,
         PipelineRun,
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
         TaskRun,
     )
 
-__all__ = ["DeploymentStore", "PipelineStore", "RegistryStore", "Store", "TrackingStore"]
+__all__ = ["DeploymentStore", "MonitorStore", "PipelineStore", "RegistryStore", "Store", "TrackingStore"]
 
 
 class TrackingStore(ABC):
@@ -387,7 +390,67 @@ class PipelineStore(ABC):
         """The latest claimed tick of ``name``, or None."""
 
 
-class Store(TrackingStore, RegistryStore, DeploymentStore, PipelineStore):
+class MonitorStore(ABC):
+    """Monitors, the time series of their results, and their alerts (incidents).
+
+    At most one alert is OPEN per (monitor, check, model, version): :meth:`open_alert` is a
+    get-or-create, so two processes running the same monitor open one incident, not two.
+    """
+
+    @abstractmethod
+    def create_monitor(self, name: str, deployment: str, spec: dict[str, object], description: str = "") -> Monitor:
+        """Raises AlreadyExists, NotFound for an unknown deployment, InvalidInput for a bad name or a
+        spec that is not JSON-serializable."""
+
+    @abstractmethod
+    def update_monitor(self, name: str, spec: dict[str, object] | None = None,
+                       description: str | None = None) -> Monitor:
+        """Replace the spec and/or description. Raises NotFound."""
+
+    @abstractmethod
+    def get_monitor(self, name: str) -> Monitor:
+        """Raises NotFound."""
+
+    @abstractmethod
+    def list_monitors(self, deployment: str | None = None) -> list[Monitor]:
+        """By name."""
+
+    @abstractmethod
+    def delete_monitor(self, name: str) -> None:
+        """The monitor with its results and alerts. Raises NotFound."""
+
+    @abstractmethod
+    def log_monitor_results(self, results: Sequence[MonitorResult]) -> list[MonitorResult]:
+        """Store results (one per model version of a run) in one transaction; returns them with ids.
+        Raises NotFound for an unknown monitor."""
+
+    @abstractmethod
+    def list_monitor_results(
+        self, name: str, model: str | None = None, version: int | None = None, since: int | None = None,
+        until: int | None = None, max_results: int = 1000,
+    ) -> list[MonitorResult]:
+        """The newest ``max_results`` results in [since, until), returned oldest first (a time series).
+        Raises NotFound for an unknown monitor."""
+
+    @abstractmethod
+    def open_alert(self, alert: Alert) -> tuple[Alert, bool]:
+        """The OPEN alert of ``alert``'s (monitor, check, model, version) if there is one, else ``alert``
+        stored as OPEN with a new id; the flag says whether it was created now."""
+
+    @abstractmethod
+    def resolve_alert(self, alert_id: str, resolved_time: int, message: str = "") -> Alert:
+        """Mark an OPEN alert RESOLVED. Raises NotFound, Conflict if it is resolved already."""
+
+    @abstractmethod
+    def add_alert_delivery(self, alert_id: str, delivery: dict[str, object]) -> None:
+        """Append a delivery record (channel, event, ok, attempts, error). Raises NotFound."""
+
+    @abstractmethod
+    def list_alerts(self, monitor: str | None = None, state: str | None = None, max_results: int = 100) -> list[Alert]:
+        """Newest first."""
+
+
+class Store(TrackingStore, RegistryStore, DeploymentStore, PipelineStore, MonitorStore):
     """Everything a shipyard deployment persists."""
 
     uri: str

@@ -303,3 +303,56 @@ schedule_ticks = Table(
     Column("owner", NAME, nullable=False),
     PrimaryKeyConstraint("name", "tick_time"),
 )
+
+# -- monitoring (migration 0004)
+
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("name", NAME, primary_key=True),
+    Column("deployment", NAME, nullable=False),  # no foreign key: a monitor and its log outlive a deployment
+    Column("spec", Text, nullable=False),  # JSON object
+    Column("description", Text, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+)
+
+monitor_results = Table(
+    "monitor_results",
+    metadata,
+    Column("result_id", ID, primary_key=True),
+    Column("monitor", NAME, ForeignKey("monitors.name", ondelete="CASCADE"), nullable=False),
+    Column("run_time", BigInteger, nullable=False),
+    Column("model", NAME, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("labeled_rows", BigInteger, nullable=False),
+    Column("window_start", BigInteger, nullable=True),
+    Column("window_end", BigInteger, nullable=True),
+    Column("checks", Text, nullable=False),  # JSON list
+    Column("features", Text, nullable=False),  # JSON list
+    Index(None, "monitor", "run_time"),
+)
+
+# ``open_key`` is set while an alert is OPEN and NULL once resolved: the unique constraint on it is
+# what keeps one open incident per (monitor, check, model, version) across processes.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("alert_id", ID, primary_key=True),
+    Column("monitor", NAME, ForeignKey("monitors.name", ondelete="CASCADE"), nullable=False),
+    Column("check_name", NAME, nullable=False),
+    Column("model", NAME, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("open_key", Text, nullable=True, unique=True),
+    Column("opened_time", BigInteger, nullable=False),
+    Column("resolved_time", BigInteger, nullable=True),
+    Column("value", Float, nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("message", Text, nullable=False),
+    Column("resolved_message", Text, nullable=False),
+    Column("deliveries", Text, nullable=False),  # JSON list
+    Index(None, "monitor", "opened_time"),
+)

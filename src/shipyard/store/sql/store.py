@@ -6,6 +6,7 @@ from shipyard.store.base import Store
 from shipyard.store.sql.deployments import SqlDeploymentStore
 from shipyard.store.sql.engine import make_engine
 from shipyard.store.sql.migrate import upgrade
+from shipyard.store.sql.monitors import SqlMonitorStore
 from shipyard.store.sql.pipelines import SqlPipelineStore
 from shipyard.store.sql.registry import SqlRegistryStore
 from shipyard.store.sql.sqlbase import _translated
@@ -14,7 +15,7 @@ from shipyard.store.sql.tracking import SqlTrackingStore
 __all__ = ["SqlStore"]
 
 
-class SqlStore(SqlTrackingStore, SqlRegistryStore, SqlDeploymentStore, SqlPipelineStore, Store):
+class SqlStore(SqlTrackingStore, SqlRegistryStore, SqlDeploymentStore, SqlPipelineStore, SqlMonitorStore, Store):
     """Opens (and, the first time, creates through migrations) the database at ``uri``."""
 
     def __init__(self, uri: str, artifact_root: str) -> None:

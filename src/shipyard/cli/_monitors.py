@@ -1,0 +1,275 @@
+"""``shipyard monitors create|list|show|run|results|alerts|delete``.
+
+    shipyard monitors create rain --deployment rain-api --window "1000 rows" \\
+        --threshold accuracy=0.75 --threshold roc_auc=0.7 --webhook https://hooks.example/x --schedule "every 10m"
+    shipyard monitors run rain          # one run now: results stored, incidents opened or resolved
+    shipyard monitors results rain      # the time series
+    shipyard monitors alerts --open
+
+Settings beyond these options (per-column tests, data-quality bounds, ...) go in ``--checks JSON``,
+the same document ``shipyard.monitoring.create_monitor(checks=...)`` takes.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+from shipyard.cli._base import Context, add_verb, add_verbs, positive_int
+
+if TYPE_CHECKING:
+    from shipyard.entities import Alert, Monitor, MonitorResult
+
+HELP = "monitors: drift, model quality from feedback, data quality and service health over a deployment"
+
+
+def _threshold(text: str) -> tuple[str, Any]:
+    """``accuracy=0.75`` (a minimum for higher-is-better metrics) or ``mae<=30`` / ``accuracy>=0.8``."""
+    for sep, op in ((">=", "min"), ("<=", "max"), ("=", None)):
+        if sep in text:
+            metric, _, value = text.partition(sep)
+            try:
+                number = float(value)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"threshold {text!r}: {value!r} is not a number") from None
+            return metric.strip(), number if op is None else {op: number}
+    raise argparse.ArgumentTypeError(f"threshold {text!r}: expected METRIC=VALUE, METRIC>=VALUE or METRIC<=VALUE")
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    import orjson
+
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object")
+    return value
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    verbs = add_verbs(parser)
+    p = add_verb(verbs, "create", create, "create a monitor of a deployment")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--deployment", required=True, metavar="NAME", help="the deployment whose traffic is watched")
+    p.add_argument("--window", required=True, metavar="W", help="'1000 rows', '1h', '30m', ...")
+    p.add_argument("--threshold", dest="thresholds", action="append", type=_threshold, default=[],
+                   metavar="METRIC=VALUE", help="a performance threshold from feedback (repeatable)")
+    p.add_argument("--drift-share", type=float, metavar="S", default=None,
+                   help="alert when this share of features drifts (default 0.5)")
+    p.add_argument("--checks", type=_json_object, metavar="JSON", default=None,
+                   help="the full checks document (see docs/monitoring.md); options above are merged into it")
+    p.add_argument("--webhook", action="append", default=[], metavar="URL", help="POST alerts as JSON here")
+    p.add_argument("--slack", action="append", default=[], metavar="URL", help="a Slack incoming-webhook URL")
+    p.add_argument("--command", dest="commands", action="append", default=[], metavar="CMD",
+                   help="run this command with the alert as JSON on stdin (split like a shell would)")
+    p.add_argument("--schedule", metavar="S", default=None, help="'every 10m' or a cron expression")
+    p.add_argument("--task", choices=["classification", "regression"], default=None)
+    p.add_argument("--reference-dataset", metavar="RUN_ID/NAME", default=None,
+                   help="compare with a dataset logged by a run instead of the model's training profile")
+    p.add_argument("--description", metavar="TEXT", default="")
+    add_verb(verbs, "list", list_monitors, "list monitors and their latest status")
+    p = add_verb(verbs, "show", show, "a monitor's settings and latest result")
+    p.add_argument("name", metavar="NAME")
+    p = add_verb(verbs, "run", run, "run a monitor once now (exit 3 when a check alerts)")
+    p.add_argument("name", metavar="NAME")
+    p = add_verb(verbs, "results", results, "a monitor's results over time (oldest first)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--version", type=int, metavar="V", default=None, help="only this model version")
+    p.add_argument("--max-results", type=positive_int, metavar="N", default=50)
+    p = add_verb(verbs, "alerts", alerts, "incidents, newest first")
+    p.add_argument("name", metavar="NAME", nargs="?", default=None, help="only this monitor's")
+    p.add_argument("--open", action="store_true", help="only the open ones")
+    p.add_argument("--max-results", type=positive_int, metavar="N", default=50)
+    p = add_verb(verbs, "delete", delete, "delete a monitor with its results and alerts")
+    p.add_argument("name", metavar="NAME")
+
+
+def _checks(a: argparse.Namespace) -> dict[str, Any]:
+    checks = dict(a.checks or {})
+    if a.thresholds:
+        checks["performance"] = {**(checks.get("performance") or {}), **dict(a.thresholds)}
+    if a.drift_share is not None:
+        checks["feature_drift"] = {**(checks.get("feature_drift") or {}), "share": a.drift_share}
+    return checks
+
+
+def _channels(a: argparse.Namespace) -> list[dict[str, Any]]:
+    import shlex
+
+    channels: list[dict[str, Any]] = [{"type": "log"}]
+    channels += [{"type": "webhook", "url": url} for url in a.webhook]
+    channels += [{"type": "webhook", "url": url, "format": "slack"} for url in a.slack]
+    channels += [{"type": "command", "argv": shlex.split(cmd)} for cmd in a.commands]
+    return channels
+
+
+def create(ctx: Context) -> int:
+    a = ctx.args
+    reference: Any = "model"
+    if a.reference_dataset:
+        run_id, _, name = a.reference_dataset.partition("/")
+        reference = {"dataset": {"run_id": run_id, "name": name}}
+    monitor = ctx.client.create_monitor(a.name, a.deployment, window=a.window, reference=reference,
+                                        checks=_checks(a), channels=_channels(a), schedule=a.schedule,
+                                        task=a.task, description=a.description)
+    if ctx.json:
+        ctx.print_json(monitor_dict(monitor))
+    else:
+        ctx.print(f"created monitor {monitor.name} of deployment {monitor.deployment}")
+    return 0
+
+
+def monitor_dict(m: Monitor) -> dict[str, Any]:
+    return {"name": m.name, "deployment": m.deployment, "description": m.description, "spec": m.spec,
+            "created_time": m.created_time, "updated_time": m.updated_time}
+
+
+def result_dict(r: MonitorResult) -> dict[str, Any]:
+    return {"result_id": r.result_id, "run_time": r.run_time, "model": r.model, "version": r.version,
+            "status": r.status, "rows": r.rows, "labeled_rows": r.labeled_rows, "window_start": r.window_start,
+            "window_end": r.window_end, "checks": r.checks,
+            "features": [{k: v for k, v in f.items() if k != "histogram"} for f in r.features]}
+
+
+def alert_dict(a: Alert) -> dict[str, Any]:
+    return {"alert_id": a.alert_id, "monitor": a.monitor, "check": a.check, "model": a.model, "version": a.version,
+            "state": a.state, "opened_time": a.opened_time, "resolved_time": a.resolved_time, "value": a.value,
+            "threshold": a.threshold, "message": a.message, "resolved_message": a.resolved_message,
+            "deliveries": a.deliveries}
+
+
+def _window_text(spec: dict[str, Any]) -> str:
+    window = spec["window"]
+    return f"{window['rows']} rows" if "rows" in window else f"{window['seconds']} s"
+
+
+def _status(status: str) -> str:
+    return {"ok": "[green]ok[/]", "alert": "[bold red]alert[/]"}.get(status, "[dim]no data[/]")
+
+
+def list_monitors(ctx: Context) -> int:
+    from shipyard.cli._base import format_time, format_value, table
+
+    monitors = ctx.client.list_monitors()
+    latest = {m.name: ctx.client.get_monitor_results(m.name, max_results=1) for m in monitors}
+    if ctx.json:
+        ctx.print_json([{**monitor_dict(m), "latest": [result_dict(r) for r in latest[m.name]]} for m in monitors])
+        return 0
+    out = table("Name", "Deployment", "Window", "Schedule", "Last run", "Status")
+    for m in monitors:
+        last = latest[m.name][-1] if latest[m.name] else None
+        out.add_row(format_value(m.name), format_value(m.deployment), _window_text(m.spec),
+                    format_value(m.spec.get("schedule") or "-"), format_time(last.run_time if last else None),
+                    _status(last.status) if last else "-")
+    ctx.print(out)
+    return 0
+
+
+def _checks_table(result: MonitorResult) -> Any:
+    from shipyard.cli._base import format_value, table
+
+    out = table("Check", "Value", "Threshold", "Verdict", title=f"{result.model} v{result.version}: "
+                f"{result.rows} rows, {result.labeled_rows} labeled")
+    for c in result.checks:
+        value = "-" if c["value"] is None else f"{c['value']:.4g}"
+        bound = "-" if c["threshold"] is None else f"{c['op']} {c['threshold']:g}"
+        undecided = f"[dim]{c['reason'] or 'recorded'}[/]"
+        verdict = {True: "[green]pass[/]", False: "[bold red]ALERT[/]"}.get(c["passed"], undecided)
+        out.add_row(format_value(c["check"]), value, bound, verdict)
+    return out
+
+
+def _drift_table(result: MonitorResult) -> Any:
+    from shipyard.cli._base import format_value, table
+
+    out = table("Feature", "Test", "Statistic", "Threshold", "Drifted", title="feature drift")
+    for f in result.features:
+        stat = "-" if f["statistic"] is None else f"{f['statistic']:.4g}"
+        out.add_row(format_value(f["column"]), f["test"], stat, f"{f['threshold']:g}",
+                    "[bold red]yes[/]" if f["drifted"] else "no")
+    return out
+
+
+def show(ctx: Context) -> int:
+    from shipyard.cli._base import key_values
+
+    monitor = ctx.client.get_monitor(ctx.args.name)
+    latest = ctx.client.get_monitor_results(monitor.name, max_results=20)
+    newest = [r for r in latest if r.run_time == latest[-1].run_time] if latest else []
+    if ctx.json:
+        ctx.print_json({**monitor_dict(monitor), "latest": [result_dict(r) for r in newest]})
+        return 0
+    spec = monitor.spec
+    ctx.section(key_values([("deployment", monitor.deployment), ("window", _window_text(spec)),
+                            ("schedule", spec.get("schedule") or "-"), ("reference", str(spec["reference"])),
+                            ("checks", ", ".join(k for k, v in spec["checks"].items() if v is not False)),
+                            ("channels", ", ".join(c["type"] for c in spec["channels"]))], title=monitor.name))
+    for result in newest:
+        ctx.section(_checks_table(result))
+        if result.features:
+            ctx.section(_drift_table(result))
+    return 0
+
+
+def run(ctx: Context) -> int:
+    outcome = ctx.client.run_monitor(ctx.args.name)
+    if ctx.json:
+        ctx.print_json({"monitor": outcome.monitor, "run_time": outcome.run_time, "status": outcome.status,
+                        "results": [result_dict(r) for r in outcome.results],
+                        "events": [e.payload() for e in outcome.events]})
+    else:
+        for result in outcome.results:
+            ctx.section(_checks_table(result))
+        for event in outcome.events:
+            ctx.note(event.text())
+    return 3 if outcome.status == "alert" else 0
+
+
+def results(ctx: Context) -> int:
+    from shipyard.cli._base import format_time, table
+
+    a = ctx.args
+    series = ctx.client.get_monitor_results(a.name, version=a.version, max_results=a.max_results)
+    if ctx.json:
+        ctx.print_json([result_dict(r) for r in series])
+        return 0
+    names = []
+    for r in series:  # the columns: every check with a value, in first-seen order
+        names += [c["check"] for c in r.checks if c["value"] is not None and c["check"] not in names]
+    out = table("Run", "Version", "Rows", "Status", *names)
+    for r in series:
+        values = {c["check"]: c for c in r.checks}
+        cells = []
+        for name in names:
+            c = values.get(name)
+            text = "-" if c is None or c["value"] is None else f"{c['value']:.3g}"
+            cells.append(f"[bold red]{text}[/]" if c is not None and c["passed"] is False else text)
+        out.add_row(format_time(r.run_time), str(r.version), str(r.rows), _status(r.status), *cells)
+    ctx.print(out)
+    return 0
+
+
+def alerts(ctx: Context) -> int:
+    from shipyard.cli._base import format_time, format_value, table
+
+    a = ctx.args
+    found = ctx.client.list_alerts(a.name, "OPEN" if a.open else None, a.max_results)
+    if ctx.json:
+        ctx.print_json([alert_dict(x) for x in found])
+        return 0
+    out = table("Opened", "Monitor", "Check", "Version", "State", "Resolved", "Message")
+    for x in found:
+        state = "[bold red]OPEN[/]" if x.state == "OPEN" else "resolved"
+        out.add_row(format_time(x.opened_time), format_value(x.monitor), format_value(x.check),
+                    f"{x.model} v{x.version}", state, format_time(x.resolved_time), format_value(x.message))
+    ctx.print(out)
+    return 0
+
+
+def delete(ctx: Context) -> int:
+    ctx.client.delete_monitor(ctx.args.name)
+    if not ctx.json:
+        ctx.print(f"deleted monitor {ctx.args.name}")
+    return 0

@@ -1,0 +1,217 @@
+"""Creating monitors and running them: window -> checks per model version -> results -> incidents.
+
+    shipyard.monitoring.create_monitor("rain", "rain-api", window="1000 rows",
+                                       checks={"performance": {"accuracy": 0.75, "roc_auc": 0.7}},
+                                       channels=[{"type": "webhook", "url": "https://hooks.example/x"}])
+    run = shipyard.monitoring.run_monitor("rain")    # what `shipyard monitors run rain` does
+    run.results[0].check("performance.accuracy")
+
+A run reads the window from the prediction log (the newest N rows, or the last T seconds, with
+feedback labels joined by request id), splits it by model version (a canary and its stable version,
+or a shadow, are judged each against its own training profile), runs the checks, stores one result
+per version and opens or resolves incidents.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.compute as pc
+
+from shipyard.entities import MonitorResult
+from shipyard.errors import InvalidInput, NotFound
+from shipyard.monitoring._alerts import AlertEvent, update_incidents
+from shipyard.monitoring._checks import run_checks
+from shipyard.monitoring._spec import normalize_spec
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    import httpx
+    import pyarrow as pa
+
+    from shipyard.drift import DatasetProfile
+    from shipyard.entities import Monitor
+    from shipyard.store.base import Store
+
+__all__ = ["MonitorJob", "MonitorRun", "create_monitor", "run_monitor", "update_monitor"]
+
+logger = logging.getLogger("shipyard.monitoring")
+_PROFILE_CACHE: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}  # profiles of a version never change
+_CACHE_LOCK = threading.Lock()
+
+
+def _store(store: Store | None) -> Store:
+    if store is not None:
+        return store
+    from shipyard.config import resolve_settings
+    from shipyard.tracking.client import shared_store
+
+    settings = resolve_settings()
+    return shared_store(settings.store_uri, settings.artifact_uri)
+
+
+def create_monitor(name: str, deployment: str, *, window: Any, reference: Any = "model",
+                   checks: dict[str, Any] | None = None, channels: list[Any] | None = None,
+                   schedule: str | None = None, task: str | None = None, min_rows: int = 30,
+                   min_labeled: int = 30, description: str = "", store: Store | None = None) -> Monitor:
+    """Store a monitor of ``deployment`` (see :mod:`shipyard.monitoring._spec` for every setting).
+    Raises InvalidInput for a bad setting, NotFound for an unknown deployment, AlreadyExists."""
+    spec = normalize_spec(window=window, reference=reference, checks=checks, channels=channels, schedule=schedule,
+                          task=task, min_rows=min_rows, min_labeled=min_labeled)
+    return _store(store).create_monitor(name, deployment, spec, description)
+
+
+def update_monitor(name: str, *, store: Store | None = None, **changes: Any) -> Monitor:
+    """Change some settings of a monitor (same keywords as :func:`create_monitor`); the rest stay."""
+    st = _store(store)
+    current = st.get_monitor(name).spec
+    allowed = {"window", "reference", "checks", "channels", "schedule", "task", "min_rows", "min_labeled"}
+    if unknown := set(changes) - allowed - {"description"}:
+        raise InvalidInput(f"unknown monitor setting(s): {', '.join(sorted(unknown))}")
+    merged = {k: changes.get(k, current.get(k)) for k in allowed}
+    spec = normalize_spec(**merged)
+    return st.update_monitor(name, spec, changes.get("description"))
+
+
+@dataclass
+class MonitorRun:
+    """What :func:`run_monitor` did: the stored results (one per model version) and the incidents
+    that opened or resolved."""
+
+    monitor: str
+    run_time: int
+    results: list[MonitorResult] = field(default_factory=list)
+    events: list[AlertEvent] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        statuses = {r.status for r in self.results}
+        return "alert" if "alert" in statuses else "ok" if "ok" in statuses else "no_data"
+
+
+def _references(store: Store, spec: dict[str, Any], model: str, version: int,
+                ) -> tuple[DatasetProfile | None, DatasetProfile | None]:
+    """(feature reference, prediction reference) for one model version, cached per process."""
+    from shipyard.drift import DatasetProfile
+
+    key = (store.uri, str(spec["reference"]), model, version)
+    with _CACHE_LOCK:
+        if key in _PROFILE_CACHE:
+            return _PROFILE_CACHE[key]
+    features = predictions = None
+    try:
+        from shipyard.models import load_prediction_profile, load_reference_profile
+        from shipyard.models._resolve import resolve_model
+        from shipyard.registry.client import RegistryClient
+
+        path = resolve_model(f"models:/{model}/{version}", RegistryClient(store=store)).path
+        raw_pred = load_prediction_profile(path)
+        predictions = DatasetProfile.from_dict(raw_pred) if raw_pred else None
+        if spec["reference"] == "model":
+            raw = load_reference_profile(path)
+            features = DatasetProfile.from_dict(raw) if raw and raw.get("format") else None
+    except NotFound as exc:
+        logger.warning("monitor reference of %s v%s: %s", model, version, exc)
+    if spec["reference"] != "model":
+        ds = spec["reference"]["dataset"]
+        run = store.get_run(ds["run_id"])
+        found = [d for d in run.inputs.datasets if d.name == ds["name"] and d.profile]
+        if not found:
+            raise NotFound(f"run {ds['run_id']} has no logged dataset {ds['name']!r} with a profile")
+        features = DatasetProfile.from_dict(found[-1].profile)
+    with _CACHE_LOCK:
+        _PROFILE_CACHE[key] = (features, predictions)
+    return features, predictions
+
+
+def read_window(monitor: Monitor, store: Store, now: int, root: str | None = None) -> pa.Table:
+    from shipyard.serving.reader import read_prediction_log
+
+    root = root or f"{store.artifact_root.rstrip('/')}/prediction-logs"
+    window = monitor.spec["window"]
+    if "rows" in window:
+        return read_prediction_log(monitor.deployment, None, now, last_rows=window["rows"], store=store, root=root)
+    return read_prediction_log(monitor.deployment, now - window["seconds"] * 1000, now, store=store, root=root)
+
+
+def run_monitor(name: str, *, store: Store | None = None, now: int | None = None, root: str | None = None,
+                transport: httpx.BaseTransport | None = None) -> MonitorRun:
+    """Run monitor ``name`` once on its current window; store and return what it found.
+
+    ``now`` (ms) ends the window (default: the clock); ``root`` is the prediction log's location
+    (default ``<artifact root>/prediction-logs``); ``transport`` is handed to webhook deliveries."""
+    st = _store(store)
+    monitor = st.get_monitor(name)
+    now = int(time.time() * 1000) if now is None else int(now)
+    table = read_window(monitor, st, now, root)
+    seconds = monitor.spec["window"].get("seconds")
+    start = now - seconds * 1000 if seconds else table["timestamp"][0].value if table.num_rows else None
+    results = []
+    versions = _versions(table)
+    for model, version in versions:
+        rows = table.filter(pc.and_(pc.equal(table["model"], model), pc.equal(table["version"], version)))
+        reference, prediction_reference = _references(st, monitor.spec, model, version)
+        status, checks, features, labeled = run_checks(monitor.spec, rows, reference, prediction_reference)
+        results.append(MonitorResult(
+            monitor=name, run_time=now, model=model, version=version, status=status, rows=rows.num_rows,
+            labeled_rows=labeled, window_start=_ms(start), window_end=now, checks=checks, features=features))
+    if not results:  # an empty window is a point of the time series too: the UI shows the gap
+        current = st.get_deployment(monitor.deployment).current.routes if _deployment_exists(st, monitor) else []
+        for route in current[:1]:
+            results.append(MonitorResult(monitor=name, run_time=now, model=route.model, version=route.version,
+                                         status="no_data", window_end=now))
+    stored = st.log_monitor_results(results)
+    events = update_incidents(st, monitor, stored, now, transport)
+    logger.info("monitor %s: %s over %d row(s), %d incident change(s)", name,
+                ", ".join(f"{r.model} v{r.version} {r.status}" for r in stored) or "no data", table.num_rows,
+                len(events))
+    return MonitorRun(name, now, stored, events)
+
+
+def _ms(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _deployment_exists(store: Store, monitor: Monitor) -> bool:
+    try:
+        store.get_deployment(monitor.deployment)
+    except NotFound:
+        return False
+    return True
+
+
+def _versions(table: pa.Table) -> list[tuple[str, int]]:
+    if not table.num_rows:
+        return []
+    pairs = table.select(["model", "version"]).group_by(["model", "version"]).aggregate([])
+    return sorted(zip(pairs["model"].to_pylist(), pairs["version"].to_pylist(), strict=True))
+
+
+class MonitorJob:
+    """A monitor as a scheduler job (``shipyard.pipelines.Scheduler``'s Due protocol): each tick runs
+    the monitor on a background thread. The schedule object is built by the caller from
+    ``spec["schedule"]`` (``Schedule.parse``), which keeps this layer free of the pipelines package."""
+
+    def __init__(self, name: str, schedule: Any, store: Store, *, run: Callable[..., MonitorRun] = run_monitor,
+                 ) -> None:
+        self.monitor, self.schedule, self.store, self._run = name, schedule, store, run
+        self.name, self.catchup = f"monitor.{name}", False
+        self.threads: list[threading.Thread] = []
+
+    def fire(self, tick: datetime) -> None:
+        thread = threading.Thread(target=self._safe_run, args=(int(tick.timestamp() * 1000),),
+                                  name=f"shipyard-{self.name}", daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _safe_run(self, now: int) -> None:
+        try:
+            self._run(self.monitor, store=self.store)
+        except Exception:
+            logger.exception("monitor %s failed on its tick at %d", self.monitor, now)

@@ -1,0 +1,172 @@
+"""A monitor's configuration: parsed and checked once, stored as plain JSON in the store.
+
+    {
+      "window": {"rows": 1000} | {"seconds": 3600},
+      "reference": "model" | {"dataset": {"run_id": "...", "name": "train"}},
+      "task": null | "classification" | "regression",
+      "min_rows": 30, "min_labeled": 30,
+      "checks": {
+        "feature_drift":    {"share": 0.5, "columns": null, "test": null, "thresholds": {}, "correction": null},
+        "prediction_drift": {"test": null, "threshold": null},
+        "performance":      {"accuracy": 0.75, "mae": {"max": 30}},
+        "data_quality":     {"missing_share": 0.1, "out_of_range_share": 0.1, "new_category_share": 0.1},
+        "service":          {"error_rate": 0.05, "p99_latency_ms": null}
+      },
+      "channels": [{"type": "log"}, {"type": "webhook", "url": "...", "format": "json" | "slack"},
+                   {"type": "command", "argv": ["notify-send", "shipyard"]}],
+      "schedule": null | "every 10m" | "*/5 * * * *"
+    }
+
+Every check is on unless set to ``false``; a check's thresholds default as above. Performance is
+always measured when feedback exists; it alerts only on the metrics given thresholds.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from shipyard.errors import InvalidInput
+from shipyard.monitoring._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, parse_threshold
+
+__all__ = ["CHECKS", "DEFAULT_CHECKS", "normalize_spec", "parse_window"]
+
+DEFAULT_CHECKS: dict[str, dict[str, Any]] = {
+    "feature_drift": {"share": 0.5, "columns": None, "test": None, "thresholds": {}, "correction": None},
+    "prediction_drift": {"test": None, "threshold": None},
+    "performance": {},
+    "data_quality": {"missing_share": 0.1, "out_of_range_share": 0.1, "new_category_share": 0.1},
+    "service": {"error_rate": 0.05, "p99_latency_ms": None},
+}
+CHECKS = tuple(DEFAULT_CHECKS)
+_UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+_WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(rows?|s|sec|m|min|h|d)\s*$")
+_CHANNELS = ("log", "webhook", "command")
+
+
+def parse_window(window: Any) -> dict[str, int]:
+    """``1000`` or ``"1000 rows"`` -> {"rows": 1000}; ``"1h"``, ``"30m"``, ``"90s"``, a timedelta -> seconds."""
+    import datetime as dt
+
+    if isinstance(window, dict) and len(window) == 1 and next(iter(window)) in ("rows", "seconds"):
+        kind, amount = next(iter(window.items()))
+    elif isinstance(window, dt.timedelta):
+        kind, amount = "seconds", window.total_seconds()
+    elif isinstance(window, int) and not isinstance(window, bool):
+        kind, amount = "rows", window
+    elif isinstance(window, str) and (m := _WINDOW.match(window)):
+        unit = m.group(2)
+        kind = "rows" if unit.startswith("row") else "seconds"
+        amount = float(m.group(1)) * (1 if kind == "rows" else _UNITS[unit])
+    else:
+        raise InvalidInput(f"window must be a row count (1000, '1000 rows') or a time span ('1h', '30m'), "
+                           f"got {window!r}")
+    if isinstance(amount, bool) or not isinstance(amount, int | float) or amount < 1 or amount != int(amount):
+        raise InvalidInput(f"window {kind} must be a whole number >= 1, got {amount!r}")
+    return {kind: int(amount)}
+
+
+def _share(check: str, key: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise InvalidInput(f"checks.{check}.{key} must be a share from 0 to 1 (or null), got {value!r}")
+    return float(value)
+
+
+def _check(name: str, given: Any) -> dict[str, Any] | bool:
+    if given is False:
+        return False
+    if given is None or given is True:
+        given = {}
+    if not isinstance(given, dict):
+        raise InvalidInput(f"checks.{name} must be an object of settings, true or false, got {given!r}")
+    if name == "performance":
+        out = {}
+        for metric, spec in given.items():
+            if metric not in CLASSIFICATION_METRICS + REGRESSION_METRICS:
+                raise InvalidInput(f"checks.performance: unknown metric {metric!r} "
+                                   f"(known: {', '.join(CLASSIFICATION_METRICS + REGRESSION_METRICS)})")
+            op, bound = parse_threshold(metric, spec)
+            out[metric] = {op: bound}
+        return out
+    defaults = DEFAULT_CHECKS[name]
+    unknown = set(given) - set(defaults)
+    if unknown:
+        raise InvalidInput(f"checks.{name}: unknown setting(s) {', '.join(sorted(unknown))} "
+                           f"(known: {', '.join(defaults)})")
+    out = {**copy.deepcopy(defaults), **given}
+    if name == "feature_drift":
+        out["share"] = _share(name, "share", out["share"])
+        if out["columns"] is not None and not (isinstance(out["columns"], list)
+                                               and all(isinstance(c, str) for c in out["columns"])):
+            raise InvalidInput("checks.feature_drift.columns must be a list of column names or null")
+        if not isinstance(out["thresholds"], dict):
+            raise InvalidInput("checks.feature_drift.thresholds must map column names to thresholds")
+        if out["correction"] not in (None, "bh"):
+            raise InvalidInput("checks.feature_drift.correction must be null or 'bh' (Benjamini-Hochberg)")
+    elif name == "data_quality":
+        out = {k: _share(name, k, v) for k, v in out.items()}
+    elif name == "service":
+        out["error_rate"] = _share(name, "error_rate", out["error_rate"])
+        p99 = out["p99_latency_ms"]
+        if p99 is not None and (isinstance(p99, bool) or not isinstance(p99, int | float) or p99 <= 0):
+            raise InvalidInput(f"checks.service.p99_latency_ms must be a positive number of ms, got {p99!r}")
+    return out
+
+
+def _channel(given: Any) -> dict[str, Any]:
+    if isinstance(given, str) and given in ("log",):
+        given = {"type": given}
+    if not isinstance(given, dict) or given.get("type") not in _CHANNELS:
+        raise InvalidInput(f"a channel is {{'type': one of {', '.join(_CHANNELS)}, ...}}, got {given!r}")
+    out = dict(given)
+    if out["type"] == "webhook":
+        url = out.get("url")
+        if not isinstance(url, str) or not re.match(r"^https?://", url):
+            raise InvalidInput(f"a webhook channel needs an http(s) url, got {url!r}")
+        out.setdefault("format", "json")
+        if out["format"] not in ("json", "slack"):
+            raise InvalidInput(f"webhook format must be 'json' or 'slack', got {out['format']!r}")
+        out.setdefault("retries", 3)
+        out.setdefault("backoff_s", 1.0)
+        out.setdefault("timeout_s", 5.0)
+    elif out["type"] == "command":
+        argv = out.get("argv")
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise InvalidInput(f"a command channel needs argv, a non-empty list of strings, got {argv!r}")
+        out.setdefault("timeout_s", 30.0)
+    return out
+
+
+def normalize_spec(*, window: Any, reference: Any = "model", checks: dict[str, Any] | None = None,
+                   channels: list[Any] | None = None, schedule: str | None = None, task: str | None = None,
+                   min_rows: int = 30, min_labeled: int = 30) -> dict[str, Any]:
+    """The full, checked spec; raises InvalidInput naming the first thing wrong."""
+    checks = dict(checks or {})
+    unknown = set(checks) - set(CHECKS)
+    if unknown:
+        raise InvalidInput(f"unknown check(s) {', '.join(sorted(unknown))} (known: {', '.join(CHECKS)})")
+    if reference != "model":
+        ds = reference.get("dataset") if isinstance(reference, dict) else None
+        if not (isinstance(ds, dict) and isinstance(ds.get("run_id"), str) and isinstance(ds.get("name"), str)):
+            raise InvalidInput("reference must be 'model' (the served version's training profile) or "
+                               f"{{'dataset': {{'run_id': ..., 'name': ...}}}} (a logged dataset), got {reference!r}")
+    if task not in (None, "classification", "regression"):
+        raise InvalidInput(f"task must be 'classification', 'regression' or None (inferred), got {task!r}")
+    for key, value in (("min_rows", min_rows), ("min_labeled", min_labeled)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInput(f"{key} must be an integer >= 1, got {value!r}")
+    if schedule is not None and not isinstance(schedule, str):
+        raise InvalidInput(f"schedule must be a string such as 'every 10m' or a cron expression, got {schedule!r}")
+    return {
+        "window": parse_window(window),
+        "reference": reference,
+        "task": task,
+        "min_rows": min_rows,
+        "min_labeled": min_labeled,
+        "checks": {name: _check(name, checks.get(name)) for name in CHECKS},
+        "channels": [_channel(c) for c in channels or [{"type": "log"}]],
+        "schedule": schedule,
+    }
