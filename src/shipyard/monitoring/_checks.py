@@ -157,7 +157,10 @@ class WindowChecks:
         for name, column in self.features.items():
             values = self.ok[column]
             n = len(values)
-            missing[name] = values.null_count / n
+            nan = 0
+            if pa.types.is_floating(values.type):  # a missing number may be logged as NaN or as null
+                nan = int(pc.sum(pc.fill_null(pc.is_nan(values), False)).as_py() or 0)
+            missing[name] = (values.null_count + nan) / n
             ref = self.reference.columns.get(name) if self.reference is not None else None
             if ref is None:
                 continue
