@@ -54,7 +54,7 @@ _LAZY: dict[str, str] = {
     "pipeline": "shipyard.pipelines",
     "task": "shipyard.pipelines",
 }
-_SUBMODULES = {"artifacts", "datasets", "drift", "entities", "errors", "lightgbm", "models", "monitoring", "pyfunc",
+_SUBMODULES = {"artifacts", "automation", "datasets", "drift", "entities", "errors", "lightgbm", "models", "monitoring", "pyfunc",
                "registry", "serving", "sklearn", "store", "tracking", "xgboost"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"],

@@ -4,7 +4,8 @@ Resolution order (the first that is set wins):
 
 - store: ``set_tracking_uri()`` in the process, ``SHIPYARD_TRACKING_URI``, ``SHIPYARD_STORE_URI``,
   then ``sqlite:///<home>/shipyard.db``;
-- artifacts: ``SHIPYARD_ARTIFACT_URI``, then ``<home>/artifacts``;
+- artifacts: ``SHIPYARD_ARTIFACT_URI``, then, for a server store (``http(s)://host``), the server's
+  artifact endpoint ``http(s)://host/api/v1/artifacts``, else ``<home>/artifacts``;
 - home: ``SHIPYARD_HOME``, then ``./.shipyard`` in the working directory (per project, like ``.git``).
 """
 
@@ -36,7 +37,9 @@ def resolve_settings(store_uri: str | None = None, artifact_uri: str | None = No
         store = f"sqlite:///{home / 'shipyard.db'}"
     artifacts = artifact_uri or env.get("SHIPYARD_ARTIFACT_URI")
     if not artifacts:
-        if store.startswith("sqlite:///") and not (store_uri or env.get("SHIPYARD_HOME")):
+        if store.startswith(("http://", "https://")):
+            artifacts = store.rstrip("/") + "/api/v1/artifacts"  # through the server
+        elif store.startswith("sqlite:///") and not (store_uri or env.get("SHIPYARD_HOME")):
             # Keep the artifacts beside a database file the user named explicitly.
             artifacts = str(Path(store.removeprefix("sqlite:///")).absolute().parent / "artifacts")
         else:

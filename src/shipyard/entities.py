@@ -354,3 +354,57 @@ class Alert:
     resolved_time: int | None = None
     resolved_message: str = ""
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+
+# -- automation -----------------------------------------------------------------------------------
+
+ROLLOUT_STATES = ("RUNNING", "PROMOTED", "ROLLED_BACK")
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyEvent:
+    """One step of the automation, kept forever: what happened, why, with the numbers.
+
+    ``kind``: triggered, training_started, training_finished, training_failed, gate_passed,
+    gate_rejected, rollout_started, rollout_step, promoted, rolled_back, alias_moved, skipped.
+    """
+
+    policy: str
+    deployment: str
+    kind: str
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    time: int = 0
+    event_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """A progressive rollout of ``candidate_version`` of ``model`` on ``deployment``.
+
+    ``steps`` are traffic percentages for the candidate (the last is 100); ``step`` is the index
+    of the current one, entered at ``step_started_time``; after ``dwell_ms`` the canary is compared
+    with the stable version on ``criteria`` and the rollout advances, promotes or rolls back. The
+    row in the store is the rollout's owner: any scheduler resumes it after a restart.
+    """
+
+    rollout_id: str
+    deployment: str
+    model: str
+    candidate_version: int
+    stable_version: int | None
+    steps: list[float]
+    dwell_ms: int
+    criteria: dict[str, Any]
+    state: str = "RUNNING"
+    step: int = 0
+    policy: str | None = None
+    started_time: int = 0
+    step_started_time: int = 0
+    updated_time: int = 0
+    finished_time: int | None = None
+    reason: str = ""
+
+    @property
+    def percent(self) -> float:
+        return self.steps[self.step]

@@ -112,6 +112,14 @@ class StoreContract:
         store.log_batch(rid, metrics=[Metric("y", float("nan"), 1, 0)])
         assert math.isnan(store.get_run(rid).data.metrics["y"])
 
+    def test_many_new_metric_keys_in_one_batch(self, store: Store) -> None:
+        rid = self.run(store)
+        store.log_batch(rid, metrics=[Metric(f"k{i}", float(i), 1, 0) for i in range(70)])
+        store.log_batch(rid, metrics=[Metric(f"k{i}", -float(i), 2, 1) for i in range(60, 80)])
+        expected = {f"k{i}": float(i) for i in range(60)} | {f"k{i}": -float(i) for i in range(60, 80)}
+        assert store.get_run(rid).data.metrics == expected
+        assert [m.value for m in store.get_metric_history(rid, "k65")] == [65.0, -65.0]
+
     def test_params_are_write_once_and_a_refused_batch_stores_nothing(self, store: Store) -> None:
         rid = self.run(store)
         store.log_batch(rid, params=[Param("lr", "0.1")])
@@ -229,6 +237,42 @@ class StoreContract:
         (run,) = store.search_runs([eid], "attributes.run_name = 'a'")
         assert run.data.metrics == {"acc": 0.95} and run.data.params == {"model": "rf"}
         assert run.info.run_id == ids["a"]
+
+    def test_search_pages_through_runs_without_the_order_key(self, store: Store) -> None:
+        eid, _ = self._population(store)
+        pages, token = [], None
+        while True:  # "d" has no acc: the last page holds only runs without the key
+            page = store.search_runs([eid], order_by=["metrics.acc DESC"], max_results=2, page_token=token)
+            pages.append([r.info.run_name for r in page])
+            if (token := page.token) is None:
+                break
+        assert pages == [["c", "a"], ["e", "b"], ["d"]]
+
+    def test_search_several_experiments_and_views(self, store: Store) -> None:
+        eid, ids = self._population(store)
+        other = store.create_experiment("other")
+        store.create_run(other, run_name="z", start_time=999)
+        store.delete_run(ids["b"])
+        assert sorted(r.info.run_name for r in store.search_runs([eid, other])) == ["a", "c", "d", "e", "z"]
+        assert [r.info.run_name for r in store.search_runs([eid, other], view_type="deleted")] == ["b"]
+        assert len(store.search_runs([eid, other], "params.model IN ('rf', 'RF')", view_type="all")) == 4
+        assert list(store.search_runs([])) == []
+
+    def test_search_reads_inputs_and_tags_of_a_whole_page(self, store: Store) -> None:
+        eid = store.create_experiment("page")
+        ds = DatasetInput(name="d", digest="abc", source="s", num_rows=3, schema=[{"name": "x"}], profile={"p": 1})
+        for i in range(300):
+            rid = store.create_run(eid, run_name=f"r{i:03d}", start_time=i, tags={"i": str(i)}).info.run_id
+            store.log_batch(rid, metrics=[Metric("m", float(i), 1, 0)], params=[Param("p", str(i))])
+            if i % 100 == 0:
+                store.log_inputs(rid, [ds])
+        runs = store.search_runs([eid], order_by=["metrics.m ASC"], max_results=300)
+        assert [r.info.run_name for r in runs] == [f"r{i:03d}" for i in range(300)]
+        assert all(r.data.metrics == {"m": float(i)} and r.data.params == {"p": str(i)} and r.data.tags == {"i": str(i)}
+                   for i, r in enumerate(runs))
+        with_inputs = [r for r in runs if r.inputs.datasets]
+        assert [r.info.run_name for r in with_inputs] == ["r000", "r100", "r200"]
+        assert with_inputs[0].inputs.datasets[0].profile is None  # a search leaves profiles out
 
     @pytest.mark.parametrize(("flt", "where"), [
         ("metrics.acc >", "end of input"),
@@ -586,3 +630,42 @@ class StoreContract:
         assert [a.alert_id for a in store.list_alerts(state="OPEN")] == [reopened.alert_id]
         with pytest.raises(NotFound):
             store.resolve_alert("0" * 32, 1)
+
+    # ------------------------------------------------------------------ automation
+    def test_policy_events_are_kept_newest_first(self, store: Store) -> None:
+        from shipyard.entities import PolicyEvent
+
+        for i, kind in enumerate(["triggered", "training_started", "gate_passed"]):
+            store.add_policy_event(PolicyEvent("retrain", "d", kind, f"step {i}", {"auc": 0.5 + i / 10}, time=100 + i))
+        events = store.list_policy_events("retrain")
+        assert [e.kind for e in events] == ["gate_passed", "training_started", "triggered"]
+        assert events[0].data == {"auc": 0.7} and events[0].event_id
+        assert [e.kind for e in store.list_policy_events(kinds=["triggered"])] == ["triggered"]
+        assert [e.time for e in store.list_policy_events(deployment="d", since=101)] == [102, 101]
+        with pytest.raises(InvalidInput, match="kind"):
+            store.add_policy_event(PolicyEvent("retrain", "d", "exploded"))
+        assert len(store.list_policy_events()) == 3
+
+    def test_one_running_rollout_per_deployment_moved_by_compare_and_set(self, store: Store) -> None:
+        from shipyard.entities import Rollout, Route
+
+        self._versions(store, 2)
+        store.create_deployment("d", [Route("churn", 1, 100)])
+        rollout = store.create_rollout(Rollout("", "d", "churn", 2, 1, [10, 50, 100], 60_000, {"max_error_rate": 0.1}))
+        assert rollout.state == "RUNNING" and rollout.step == 0 and rollout.percent == 10
+        assert store.get_active_rollout("d") == rollout
+        with pytest.raises(Conflict, match="in progress"):
+            store.create_rollout(Rollout("", "d", "churn", 2, 1, [100], 0, {}))
+        moved = store.update_rollout(rollout.rollout_id, 0, step=1, step_started_time=5)
+        assert moved.step == 1 and moved.step_started_time == 5
+        with pytest.raises(Conflict, match="another process"):
+            store.update_rollout(rollout.rollout_id, 0, step=1)  # a second scheduler lost the race
+        done = store.update_rollout(rollout.rollout_id, 1, state="ROLLED_BACK", reason="error rate 0.3 > 0.1")
+        assert done.state == "ROLLED_BACK" and done.finished_time is not None and store.get_active_rollout("d") is None
+        again = store.create_rollout(Rollout("", "d", "churn", 2, 1, [100], 0, {}))  # the deployment is free
+        assert [r.rollout_id for r in store.list_rollouts("d")] == [again.rollout_id, rollout.rollout_id]
+        for bad in ([50, 10, 100], [10, 50], [0, 100], []):
+            with pytest.raises(InvalidInput, match="steps"):
+                store.create_rollout(Rollout("", "d", "churn", 2, 1, bad, 0, {}))
+        with pytest.raises(NotFound):
+            store.create_rollout(Rollout("", "nope", "churn", 2, 1, [100], 0, {}))

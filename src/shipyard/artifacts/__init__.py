@@ -1,4 +1,5 @@
-"""Artifact repositories: a local folder by default, any fsspec URL (``s3://...``) otherwise."""
+"""Artifact repositories: a local folder by default, any fsspec URL (``s3://...``) otherwise, and a
+shipyard server's artifact endpoint (``http(s)://host/api/v1/artifacts/...``) for remote clients."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ __all__ = ["ArtifactRepository", "FileInfo", "get_artifact_repository", "safe_re
 def get_artifact_repository(uri: str | Path) -> ArtifactRepository:
     """The repository for a root URI: a plain path or ``file://`` is local, anything else fsspec."""
     text = str(uri)
+    if text.startswith("shipyard-artifacts:"):
+        text = _on_configured_server(text)
+    if text.startswith(("http://", "https://")) and "/api/v1/artifacts" in text:
+        from shipyard.artifacts.server_repo import ServerArtifactRepository
+
+        return ServerArtifactRepository(text)
     if "://" not in text:
         from shipyard.artifacts.local import LocalArtifactRepository
 
@@ -23,3 +30,15 @@ def get_artifact_repository(uri: str | Path) -> ArtifactRepository:
     from shipyard.artifacts.fsspec_repo import FsspecArtifactRepository
 
     return FsspecArtifactRepository(text)
+
+
+def _on_configured_server(uri: str) -> str:
+    """``shipyard-artifacts:/PATH`` -> the artifact URL of the server the tracking URI names."""
+    from shipyard.config import resolve_settings
+    from shipyard.errors import InvalidInput
+
+    server = resolve_settings().store_uri
+    if not server.startswith(("http://", "https://")):
+        raise InvalidInput(f"{uri!r} names an artifact on a shipyard server: set SHIPYARD_TRACKING_URI to it")
+    rel = safe_relpath(uri.removeprefix("shipyard-artifacts:").lstrip("/"))
+    return f"{server.rstrip('/')}/api/v1/artifacts/{rel}".rstrip("/")

@@ -7,10 +7,12 @@ passes, nothing is written outside the repository's root. A bad path is an
 
 from __future__ import annotations
 
+import io
 import posixpath
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from shipyard.errors import InvalidInput
 
@@ -83,3 +85,16 @@ class ArtifactRepository(ABC):
     @abstractmethod
     def local_path(self, path: str | None = None) -> Path | None:
         """The file's own local path when the repository is on the local file system, else None."""
+
+    def info(self, path: str | None) -> FileInfo | None:
+        """What is at ``path`` (a file or a directory), or None when nothing is."""
+        rel = safe_relpath(path)
+        if not rel:
+            return FileInfo("", True)
+        parent = posixpath.dirname(rel)
+        return next((f for f in self.list(parent or None) if f.path == rel), None)
+
+    def open(self, path: str) -> BinaryIO:
+        """The file for reading (a stream where the repository can, so large files are not held in
+        memory). Raises NotFound for a missing file."""
+        return io.BytesIO(self.read_bytes(path))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import posixpath
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from shipyard.artifacts.base import ArtifactRepository, FileInfo, safe_relpath
 from shipyard.errors import NotFound
@@ -91,6 +91,12 @@ class FsspecArtifactRepository(ArtifactRepository):
         else:
             raise NotFound(f"artifact {path!r} not found under {self.root}")
         return target
+
+    def open(self, path: str) -> BinaryIO:
+        full = self._full(safe_relpath(path, allow_root=False))
+        if not self._fs.isfile(full):
+            raise NotFound(f"artifact {path!r} not found under {self.root}")
+        return self._fs.open(full, "rb")  # type: ignore[no-any-return]
 
     def exists(self, path: str) -> bool:
         return bool(self._fs.exists(self._full(path)))

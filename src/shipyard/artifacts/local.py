@@ -7,6 +7,7 @@ import posixpath
 import shutil
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from shipyard.artifacts.base import ArtifactRepository, FileInfo, safe_relpath
 from shipyard.errors import InvalidInput, NotFound
@@ -83,6 +84,20 @@ class LocalArtifactRepository(ArtifactRepository):
         else:
             raise NotFound(f"artifact {path!r} not found under {self.root}")
         return target
+
+    def info(self, path: str | None) -> FileInfo | None:
+        full = self._resolve(path)
+        if full.is_dir():
+            return FileInfo(safe_relpath(path), True)
+        if full.is_file():
+            return FileInfo(safe_relpath(path), False, full.stat().st_size)
+        return None
+
+    def open(self, path: str) -> BinaryIO:
+        full = self._resolve(safe_relpath(path, allow_root=False))
+        if not full.is_file():
+            raise NotFound(f"artifact {path!r} not found under {self.root}")
+        return full.open("rb")
 
     def exists(self, path: str) -> bool:
         return self._resolve(path).exists()

@@ -28,9 +28,12 @@ NOUNS: dict[str, str] = {
     "models": "shipyard.cli._models",
     "deployments": "shipyard.cli._deployments",
     "monitors": "shipyard.cli._monitors",
+    "policies": "shipyard.cli._policies",
     "serve": "shipyard.cli._serve",
     "pipelines": "shipyard.cli._pipelines",
     "scheduler": "shipyard.cli._scheduler",
+    "server": "shipyard.cli._server",
+    "tokens": "shipyard.cli._tokens",
 }
 
 

@@ -90,6 +90,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME")
     p = add_verb(verbs, "history", history, "every revision of a deployment (newest first)")
     p.add_argument("name", metavar="NAME")
+    from shipyard.cli._policies import add_rollout
+
+    add_rollout(verbs)
     p = add_verb(verbs, "rollback", rollback, "make the previous revision current again (as a new revision)")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--reason", metavar="R", default="", help="why, kept in the revision history")

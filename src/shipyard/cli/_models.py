@@ -20,6 +20,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME")
     p = add_verb(verbs, "versions", list_versions, "list a model's versions (newest first)")
     p.add_argument("name", metavar="NAME")
+    from shipyard.cli._policies import add_validate
+
+    add_validate(verbs)
 
     alias = verbs.add_parser("alias", help="point an alias (champion, challenger, ...) at a version",
                              description="point an alias (champion, challenger, ...) at a version")

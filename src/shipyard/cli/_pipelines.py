@@ -55,42 +55,9 @@ def _setup(ctx: Context) -> None:
 
 def find_pipelines(modules: list[str] | None) -> dict[str, Pipeline]:
     """Pipelines defined at the top level of the named modules (or shipyard.yaml's ``pipelines``)."""
-    import importlib
-    import importlib.util
-    import sys
-    from pathlib import Path
+    from shipyard.cli._project import find_pipelines as find
 
-    from shipyard.errors import InvalidInput
-    from shipyard.pipelines import Pipeline
-
-    if not modules:
-        project = Path("shipyard.yaml")
-        if not project.exists():
-            raise InvalidInput("no pipelines to look at: pass --module M or list them in shipyard.yaml "
-                               "(pipelines: [my_project.pipelines])")
-        import yaml
-
-        modules = list((yaml.safe_load(project.read_text()) or {}).get("pipelines") or [])
-    found: dict[str, Pipeline] = {}
-    for name in modules:
-        if name.endswith(".py"):
-            path = Path(name).resolve()
-            if not path.exists():
-                raise InvalidInput(f"pipeline file {name!r} does not exist")
-            spec = importlib.util.spec_from_file_location(path.stem, path)
-            module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-            sys.modules[path.stem] = module
-            spec.loader.exec_module(module)  # type: ignore[union-attr]
-        else:
-            sys.path.insert(0, os.getcwd())
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                raise InvalidInput(f"cannot import pipeline module {name!r}: {exc}") from None
-        for value in vars(module).values():
-            if isinstance(value, Pipeline):
-                found[value.name] = value
-    return found
+    return find(modules)
 
 
 def _pipeline(ctx: Context) -> Pipeline:
@@ -236,11 +203,18 @@ def serve(ctx: Context) -> int:
 
     _setup(ctx)
     store = _store()[0]
-    jobs: list[Any] = [PipelineJob(p, store) for p in find_pipelines(ctx.args.module).values()
-                       if p.schedule is not None]
-    pipelines = len(jobs)
-    jobs += monitor_jobs(store)
-    ctx.note(f"scheduler: {pipelines} scheduled pipeline(s) and {len(jobs) - pipelines} scheduled monitor(s) "
-             f"on {store.uri}")
+    from shipyard.automation import PolicyJob, RolloutJob
+    from shipyard.cli._project import find_pipelines as find
+    from shipyard.cli._project import find_policies
+    from shipyard.registry.client import RegistryClient
+
+    client = RegistryClient(store=store)
+    pipelines = [PipelineJob(p, store) for p in find(ctx.args.module, required=False).values()
+                 if p.schedule is not None]
+    monitors = monitor_jobs(store)
+    policies = [PolicyJob(p, client) for p in find_policies(ctx.args.module, required=False).values()]
+    jobs: list[Any] = [*pipelines, *monitors, *policies, RolloutJob(client)]
+    ctx.note(f"scheduler: {len(pipelines)} scheduled pipeline(s), {len(monitors)} scheduled monitor(s), "
+             f"{len(policies)} policy(ies) and the running rollouts, on {store.uri}")
     Scheduler(jobs, store, poll_s=ctx.args.poll).serve()
     return 0

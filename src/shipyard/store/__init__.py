@@ -1,6 +1,7 @@
 """Persistence behind one Store interface, picked from the URI's scheme.
 
-``sqlite:///path`` and ``postgresql://...`` open a :class:`~shipyard.store.sql.SqlStore`; the
+``sqlite:///path`` and ``postgresql://...`` open a :class:`~shipyard.store.sql.SqlStore`,
+``http(s)://host:port`` a :class:`~shipyard.store.rest.RestStore` (a ``shipyard server``); the
 implementation modules are imported only when a URI of their scheme is opened, so ``import
 shipyard`` pays for none of them. More schemes register with :func:`register_store`.
 """
@@ -24,6 +25,8 @@ _SCHEMES: dict[str, str] = {
     "postgresql": "shipyard.store.sql:SqlStore",
     "postgres": "shipyard.store.sql:SqlStore",
     "postgresql+psycopg": "shipyard.store.sql:SqlStore",
+    "http": "shipyard.store.rest:RestStore",
+    "https": "shipyard.store.rest:RestStore",
 }
 
 
@@ -36,11 +39,6 @@ def open_store(uri: str, artifact_root: str) -> Store:
     scheme = uri.split(":", 1)[0].lower() if ":" in uri else ""
     target = _SCHEMES.get(scheme)
     if target is None:
-        if scheme in ("http", "https"):
-            raise InvalidInput(
-                f"store URI {uri!r}: talking to a shipyard server is not available in this version yet; "
-                "use sqlite:///path or postgresql://..."
-            )
         known = ", ".join(sorted(_SCHEMES))
         raise InvalidInput(f"store URI {uri!r} has no known scheme (known: {known})")
     module, _, factory = target.partition(":")

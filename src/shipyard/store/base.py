@@ -31,7 +31,9 @@ if TYPE_CHECKING:
         PagedList,
         Param,
         PipelineRun,
+        PolicyEvent,
         RegisteredModel,
+        Rollout,
         Route,
         Run,
         RunInfo,
@@ -39,7 +41,8 @@ if TYPE_CHECKING:
         TaskRun,
     )
 
-__all__ = ["DeploymentStore", "MonitorStore", "PipelineStore", "RegistryStore", "Store", "TrackingStore"]
+__all__ = ["AutomationStore", "DeploymentStore", "MonitorStore", "PipelineStore", "RegistryStore", "Store",
+           "TrackingStore"]
 
 
 class TrackingStore(ABC):
@@ -450,7 +453,50 @@ class MonitorStore(ABC):
         """Newest first."""
 
 
-class Store(TrackingStore, RegistryStore, DeploymentStore, PipelineStore, MonitorStore):
+class AutomationStore(ABC):
+    """The automation's memory: every policy event, and the progressive rollouts (their state is
+    what lets any scheduler resume a rollout after a restart)."""
+
+    @abstractmethod
+    def add_policy_event(self, event: PolicyEvent) -> PolicyEvent:
+        """Store an event (id and time filled in when empty; ``policy`` empty for a rollout started by
+        hand). Raises InvalidInput for a bad kind or data that is not JSON-serializable."""
+
+    @abstractmethod
+    def list_policy_events(self, policy: str | None = None, deployment: str | None = None,
+                           kinds: Sequence[str] | None = None, since: int | None = None,
+                           max_results: int = 100) -> list[PolicyEvent]:
+        """Newest first."""
+
+    @abstractmethod
+    def create_rollout(self, rollout: Rollout) -> Rollout:
+        """Store a RUNNING rollout (id filled in when empty). Raises Conflict if the deployment has a
+        running rollout already, NotFound for an unknown deployment."""
+
+    @abstractmethod
+    def get_rollout(self, rollout_id: str) -> Rollout:
+        """Raises NotFound."""
+
+    @abstractmethod
+    def get_active_rollout(self, deployment: str) -> Rollout | None:
+        """The RUNNING rollout of ``deployment``, or None."""
+
+    @abstractmethod
+    def list_rollouts(self, deployment: str | None = None, state: str | None = None,
+                      max_results: int = 100) -> list[Rollout]:
+        """Newest first."""
+
+    @abstractmethod
+    def update_rollout(self, rollout_id: str, expected_step: int, *, step: int | None = None,
+                       state: str | None = None, step_started_time: int | None = None,
+                       reason: str | None = None, event: PolicyEvent | None = None) -> Rollout:
+        """Compare-and-set: apply the changes only if the rollout is RUNNING at ``expected_step``;
+        raises Conflict otherwise (another process moved it first). A final state (PROMOTED,
+        ROLLED_BACK) frees the deployment for the next rollout. ``event`` is stored in the same
+        transaction, so a step is never taken without its record (or recorded without being taken)."""
+
+
+class Store(TrackingStore, RegistryStore, DeploymentStore, PipelineStore, MonitorStore, AutomationStore):
     """Everything a shipyard deployment persists."""
 
     uri: str

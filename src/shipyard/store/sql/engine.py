@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import create_engine, event
 
 from shipyard.errors import InvalidInput, StoreUnavailable
+from shipyard.store.sql.rawsql import execute_sql
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -83,7 +84,9 @@ def _sqlite_engine(uri: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = "IMMEDIATE" if conn.get_execution_options().get("shipyard_write") else "DEFERRED"
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # On the driver's cursor (errors still become SQLAlchemy's): exec_driver_sql's overhead was
+        # about a tenth of a small write transaction.
+        execute_sql(conn, f"BEGIN {mode}")
 
     return engine
 

@@ -356,3 +356,58 @@ alerts = Table(
     Column("deliveries", Text, nullable=False),  # JSON list
     Index(None, "monitor", "opened_time"),
 )
+
+# -- server auth (migration 0005)
+
+# API tokens of the server: only the SHA-256 of a token is stored, never the token.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("name", NAME, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("last_used_time", BigInteger, nullable=True),
+)
+
+# -- automation (migration 0006)
+
+policy_events = Table(
+    "policy_events",
+    metadata,
+    Column("event_id", ID, primary_key=True),
+    Column("seq", BigInteger, nullable=False),  # insertion order: events of one millisecond stay in order
+    Column("policy", NAME, nullable=False),
+    Column("deployment", NAME, nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("data", Text, nullable=False),  # JSON object
+    Index(None, "policy", "time"),
+    Index(None, "deployment", "time"),
+)
+
+# ``active_key`` holds the deployment while a rollout RUNS and NULL afterwards: its unique
+# constraint is what allows one running rollout per deployment across processes.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("rollout_id", ID, primary_key=True),
+    Column("deployment", NAME, nullable=False),
+    Column("policy", NAME, nullable=True),
+    Column("model", NAME, nullable=False),
+    Column("candidate_version", Integer, nullable=False),
+    Column("stable_version", Integer, nullable=True),
+    Column("steps", Text, nullable=False),  # JSON list of percentages
+    Column("dwell_ms", BigInteger, nullable=False),
+    Column("criteria", Text, nullable=False),  # JSON object
+    Column("state", String(20), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("active_key", NAME, nullable=True, unique=True),
+    Column("started_time", BigInteger, nullable=False),
+    Column("step_started_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    Column("finished_time", BigInteger, nullable=True),
+    Column("reason", Text, nullable=False),
+    Index(None, "deployment", "started_time"),
+)

@@ -14,17 +14,23 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Integer, and_, bindparam, exists, false, func, literal, not_, or_, select, true
+from sqlalchemy import Integer, String, and_, bindparam, exists, false, func, literal, not_, or_, select, true
 
 from shipyard.errors import InvalidInput
 from shipyard.store.filter import And, Comparison, Node, Or, OrderBy
+from shipyard.store.sql import rawsql
 from shipyard.store.sql.schema import metric_series, params, run_tags, runs
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
     from sqlalchemy.sql import ColumnElement, Select
 
-__all__ = ["compile_filter", "count_runs", "decode_page_token", "encode_page_token", "search_page"]
+__all__ = ["RUN_COLUMNS", "compile_filter", "count_runs", "decode_page_token", "encode_page_token", "search_page"]
+
+# The columns of runs in the order of RunInfo's fields, so that a row of them is RunInfo(*row)
+# (cheaper than keywords for a page of runs; tests check the order).
+RUN_COLUMNS = (runs.c.run_id, runs.c.experiment_id, runs.c.name, runs.c.status, runs.c.start_time,
+               runs.c.end_time, runs.c.artifact_uri, runs.c.lifecycle_stage, runs.c.user_id, runs.c.parent_run_id)
 
 _ATTRIBUTE_COLUMNS = {
     "run_id": runs.c.run_id,
@@ -63,10 +69,11 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
             return column.ilike(value)
         case "NOT ILIKE":
             return column.not_ilike(value)
+        # One bound parameter per item rather than SQLAlchemy's expanding one, which rawsql cannot run.
         case "IN":
-            return column.in_(list(value))
+            return column.in_([literal(item) for item in value])
         case "NOT IN":
-            return column.not_in(list(value))
+            return column.not_in([literal(item) for item in value])
         case "IS NULL":
             return column.is_(None)
         case "IS NOT NULL":
@@ -74,11 +81,11 @@ def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
     raise InvalidInput(f"unsupported operator {op!r}")  # the parser admits no other
 
 
-def _comparison(node: Comparison) -> ColumnElement[bool]:
+def _comparison(node: Comparison, run_id: Any) -> ColumnElement[bool]:
     if node.entity == "attribute":
         return _compare(_ATTRIBUTE_COLUMNS[node.key], node.op, node.value)
     table = _KEYED[node.entity]
-    owned = and_(table.c.run_id == runs.c.run_id, table.c.key == node.key)
+    owned = and_(table.c.run_id == run_id, table.c.key == node.key)
     if node.op == "IS NULL":
         return not_(exists().where(owned))
     if node.op == "IS NOT NULL":
@@ -86,12 +93,14 @@ def _comparison(node: Comparison) -> ColumnElement[bool]:
     return exists().where(owned, _compare(table.c.value, node.op, node.value))
 
 
-def compile_filter(node: Node | None) -> ColumnElement[bool]:
+def compile_filter(node: Node | None, run_id: Any = runs.c.run_id) -> ColumnElement[bool]:
+    """The filter as a condition on the outer query; metric, param and tag tests are EXISTS
+    sub-queries correlated on ``run_id`` (runs.run_id, or a column equal to it)."""
     if node is None:
         return true()
     if isinstance(node, Comparison):
-        return _comparison(node)
-    parts = [compile_filter(item) for item in node.items]
+        return _comparison(node, run_id)
+    parts = [compile_filter(item, run_id) for item in node.items]
     if isinstance(node, And):
         return and_(*parts)
     if isinstance(node, Or):
@@ -103,21 +112,33 @@ _JOINABLE_OPS = {"=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "NOT LIKE", "
                  "IS NOT NULL"}
 
 
-_EXPERIMENTS = bindparam("experiment_ids", expanding=True)
-_LIFECYCLE = bindparam("lifecycle", expanding=True)
 _LIMIT = bindparam("limit", type_=Integer)
 _OFFSET = bindparam("offset", type_=Integer)
 
 
-def _filtered_runs(node: Node | None, *, joins: bool = True) -> Select[Any]:
-    """SELECT runs matching the filter (experiment ids and lifecycle stages are bound parameters).
+def _binds(prefix: str, count: int) -> list[Any]:
+    return [bindparam(f"{prefix}{i}", type_=String) for i in range(count)]
+
+
+def _bound(experiment_ids: list[str], lifecycle: list[str]) -> dict[str, Any]:
+    """Values of the ``e0..`` (experiment ids) and ``l0..`` (lifecycle stages) parameters."""
+    values = {f"e{i}": e for i, e in enumerate(experiment_ids)}
+    values.update((f"l{i}", stage) for i, stage in enumerate(lifecycle))
+    return values
+
+
+def _filtered_runs(node: Node | None, experiments: int, stages: int, *, joins: bool = True,
+                   run_id: Any = runs.c.run_id) -> Select[Any]:
+    """SELECT runs matching the filter; the ``experiments`` experiment ids and ``stages`` lifecycle
+    stages are bound parameters ``e0..`` and ``l0..`` (one each: rawsql takes no expanding IN).
 
     Positive conditions on metrics, params and tags at the top level of an AND become inner joins
     (each (run, key) is unique, so no row repeats): the planner can then start from the most
     selective index, e.g. ``metric_series (key, value)`` for ``metrics.acc > 0.99``, instead of
-    visiting every run of the experiment. Everything else stays a correlated EXISTS.
+    visiting every run of the experiment. Everything else stays an EXISTS correlated on ``run_id``.
     """
-    query = select(runs).where(runs.c.experiment_id.in_(_EXPERIMENTS), runs.c.lifecycle_stage.in_(_LIFECYCLE))
+    query = select(*RUN_COLUMNS).where(runs.c.experiment_id.in_(_binds("e", experiments)),
+                                       runs.c.lifecycle_stage.in_(_binds("l", stages)))
     conjuncts: tuple[Node, ...] = () if node is None else node.items if isinstance(node, And) else (node,)
     for i, item in enumerate(conjuncts):
         if joins and isinstance(item, Comparison) and item.entity != "attribute" and item.op in _JOINABLE_OPS:
@@ -127,7 +148,7 @@ def _filtered_runs(node: Node | None, *, joins: bool = True) -> Select[Any]:
                 on.append(_compare(table.c.value, item.op, item.value))
             query = query.join(table, and_(*on))
         else:
-            query = query.where(compile_filter(item))
+            query = query.where(compile_filter(item, run_id))
     return query
 
 
@@ -152,8 +173,8 @@ def _ordered(query: Select[Any], order_by: tuple[OrderBy, ...], start: int) -> t
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    """The statements of one (filter, order) search, built once and reused: SQLAlchemy then reuses
-    their cache keys and compiled SQL, which for a search is most of its Python cost."""
+    """The statements of one (filter, order) search, built once and reused: rawsql then reuses their
+    compiled SQL, whose building is most of the Python cost of a search."""
 
     page: Select[Any]  # the ordered page (for a keyed first order: only runs that have the key)
     missing: Select[Any] | None = None  # runs without the first order key, sorted after the others
@@ -161,12 +182,12 @@ class _Plan:
 
 
 @functools.lru_cache(maxsize=256)
-def _plan(node: Node | None, order_by: tuple[OrderBy, ...], dialect: str) -> _Plan:
+def _plan(node: Node | None, order_by: tuple[OrderBy, ...], dialect: str, experiments: int, stages: int) -> _Plan:
     if not order_by or order_by[0].entity == "attribute":
-        query, terms = _ordered(_filtered_runs(node), order_by, 0)
+        query, terms = _ordered(_filtered_runs(node, experiments, stages), order_by, 0)
         return _Plan(query.order_by(*terms, *_tie_breakers()).limit(_LIMIT).offset(_OFFSET))
     # Filters stay EXISTS here, so the only index that can lead is the order key's, read in order.
-    base = _filtered_runs(node, joins=False)
+    base = _filtered_runs(node, experiments, stages, joins=False)
     first = order_by[0]
     key_table = _KEYED[first.entity].alias("order_0")
     key_run_id: Any = key_table.c.run_id
@@ -176,9 +197,13 @@ def _plan(node: Node | None, order_by: tuple[OrderBy, ...], dialect: str) -> _Pl
         # the (key, value) index in order instead and stops after a page of matches (1.4 s -> 15 ms
         # over 100,000 runs).
         key_run_id = key_table.c.run_id + ""
-    having = base.join(key_table, and_(runs.c.run_id == key_run_id, key_table.c.key == first.key,
-                                       key_table.c.value.is_not(None)))
-    having_ordered, terms = _ordered(having, order_by, 1)
+    on_key = and_(runs.c.run_id == key_run_id, key_table.c.key == first.key, key_table.c.value.is_not(None))
+    having = base.join(key_table, on_key)
+    # The page's filters are correlated on the order key's run_id (equal to runs.run_id by the join):
+    # SQLite then tests them on each index entry before looking the run up, which only the matches
+    # need (1.2 -> 0.9 ms for a page of 100 over 1,000 runs, 1 in 6 matching).
+    paged = _filtered_runs(node, experiments, stages, joins=False, run_id=key_table.c.run_id).join(key_table, on_key)
+    having_ordered, terms = _ordered(paged, order_by, 1)
     lead = key_table.c.value.asc() if first.ascending else key_table.c.value.desc()
     page = having_ordered.order_by(lead, *terms, *_tie_breakers()).limit(_LIMIT).offset(_OFFSET)
     missing = base.where(~exists().where(key_table.c.run_id == runs.c.run_id, key_table.c.key == first.key,
@@ -199,22 +224,25 @@ def search_page(
     over 100,000 runs touches a few hundred rows; the runs without it (sorted last) are read only
     when the page reaches past them.
     """
-    plan = _plan(node, tuple(order_by), conn.dialect.name)
-    bound = {"experiment_ids": experiment_ids, "lifecycle": lifecycle}
-    rows = conn.execute(plan.page, {**bound, "limit": limit, "offset": offset}).all()
+    if not experiment_ids or not lifecycle:
+        return []  # IN () matches nothing
+    plan = _plan(node, tuple(order_by), conn.dialect.name, len(experiment_ids), len(lifecycle))
+    bound = _bound(experiment_ids, lifecycle)
+    rows = rawsql.fetch_all(conn, plan.page, {**bound, "limit": limit, "offset": offset})
     if plan.missing is None or len(rows) == limit:
         return rows
     if rows:
         with_key = offset + len(rows)  # the keyed part ended inside this page
     else:
-        with_key = conn.execute(plan.keyed_count, bound).scalar_one()  # type: ignore[arg-type]
-    rest = conn.execute(plan.missing, {**bound, "limit": limit - len(rows), "offset": max(0, offset - with_key)})
-    return [*rows, *rest.all()]
+        with_key = rawsql.fetch_one(conn, plan.keyed_count, bound)[0]  # type: ignore[arg-type,index]
+    rest = rawsql.fetch_all(conn, plan.missing,
+                            {**bound, "limit": limit - len(rows), "offset": max(0, offset - with_key)})
+    return [*rows, *rest]
 
 
 def count_runs(conn: Connection, experiment_ids: list[str], lifecycle: list[str], node: Node | None) -> int:
-    query = select(func.count()).select_from(_filtered_runs(node).subquery())
-    return int(conn.execute(query, {"experiment_ids": experiment_ids, "lifecycle": lifecycle}).scalar_one())
+    query = select(func.count()).select_from(_filtered_runs(node, len(experiment_ids), len(lifecycle)).subquery())
+    return int(conn.execute(query, _bound(experiment_ids, lifecycle)).scalar_one())
 
 
 def encode_page_token(offset: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shipyard.store.base import Store
+from shipyard.store.sql.automation import SqlAutomationStore
 from shipyard.store.sql.deployments import SqlDeploymentStore
 from shipyard.store.sql.engine import make_engine
 from shipyard.store.sql.migrate import upgrade
@@ -15,7 +16,8 @@ from shipyard.store.sql.tracking import SqlTrackingStore
 __all__ = ["SqlStore"]
 
 
-class SqlStore(SqlTrackingStore, SqlRegistryStore, SqlDeploymentStore, SqlPipelineStore, SqlMonitorStore, Store):
+class SqlStore(SqlTrackingStore, SqlRegistryStore, SqlDeploymentStore, SqlPipelineStore, SqlMonitorStore,
+               SqlAutomationStore, Store):
     """Opens (and, the first time, creates through migrations) the database at ``uri``."""
 
     def __init__(self, uri: str, artifact_root: str) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import BigInteger, Float, String, Text, bindparam, delete, literal, null, select, union_all, update
+from sqlalchemy import BigInteger, Float, String, bindparam, delete, literal, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.entities import (
@@ -22,7 +22,6 @@ from shipyard.entities import (
     Run,
     RunData,
     RunInfo,
-    RunInputs,
     RunStatus,
     RunTag,
 )
@@ -30,8 +29,10 @@ from shipyard.errors import AlreadyExists, InvalidInput, NotFound
 from shipyard.store import validation as v
 from shipyard.store.base import TrackingStore
 from shipyard.store.filter import parse_filter, parse_order_by
+from shipyard.store.sql import rawsql
 from shipyard.store.sql import schema as s
-from shipyard.store.sql.search import count_runs, decode_page_token, encode_page_token, search_page
+from shipyard.store.sql.runpage import load_runs, run_info
+from shipyard.store.sql.search import RUN_COLUMNS, count_runs, decode_page_token, encode_page_token, search_page
 from shipyard.store.sql.sqlbase import SqlBase, _insert_ignore, bulk_insert, chunks, insert_ignore
 from shipyard.store.sql.words import random_run_name
 
@@ -47,10 +48,18 @@ _VIEW_TYPES = {
 }
 MAX_RESULTS_LIMIT = 50_000
 
-# The hot write paths (create_run, log_batch, end of run) use statements built once: SQLAlchemy then
-# reuses their compiled form without rebuilding a cache key per call.
+# The hot paths (create_run, log_batch, end of run, reading a page of runs) use statements built once
+# and run them through rawsql, on the driver's cursor: a fluent run is about ten statements, and
+# SQLAlchemy's per-call overhead was most of their cost. Rows come back as tuples in column order.
 _ms = s.metric_series
 _RUN_STAGE = select(s.runs.c.run_id, s.runs.c.lifecycle_stage).where(s.runs.c.run_id == bindparam("rid"))
+_ex = s.experiments
+_EXPERIMENT_COLUMNS = (_ex.c.experiment_id, _ex.c.name, _ex.c.artifact_location, _ex.c.lifecycle_stage,
+                       _ex.c.creation_time, _ex.c.last_update_time)
+_EXPERIMENT_BY_ID = select(*_EXPERIMENT_COLUMNS).where(_ex.c.experiment_id == bindparam("eid", type_=String))
+_EXPERIMENT_BY_NAME = select(*_EXPERIMENT_COLUMNS).where(_ex.c.name == bindparam("name", type_=String))
+_EXPERIMENT_TAGS = select(s.experiment_tags.c.key, s.experiment_tags.c.value).where(
+    s.experiment_tags.c.experiment_id == bindparam("eid", type_=String))
 _EXPERIMENT_FOR_RUN = select(s.experiments.c.artifact_location, s.experiments.c.lifecycle_stage).where(
     s.experiments.c.experiment_id == bindparam("eid"))
 _INSERT_RUN = s.runs.insert().from_select(
@@ -74,24 +83,9 @@ _UPDATE_SERIES = update(_ms).where(_ms.c.series_id == bindparam("sid")).values(
     value=bindparam("v"), step=bindparam("st"), timestamp=bindparam("ts"))
 _METRIC_COLUMNS = ("series_id", "step", "timestamp", "value")
 _END_RUN = (update(s.runs).where(s.runs.c.run_id == bindparam("rid"))
-            .values(status=bindparam("new_status"), end_time=bindparam("new_end")).returning(*s.runs.c))
-_IDS = bindparam("ids", expanding=True)
-# params (0), tags (1) and latest metrics (2) of a page of runs in one statement.
-_CHILDREN = union_all(
-    select(literal(0), s.params.c.run_id, s.params.c.key, s.params.c.value, null().cast(Float))
-    .where(s.params.c.run_id.in_(_IDS)),
-    select(literal(1), s.run_tags.c.run_id, s.run_tags.c.key, s.run_tags.c.value, null().cast(Float))
-    .where(s.run_tags.c.run_id.in_(_IDS)),
-    select(literal(2), _ms.c.run_id, _ms.c.key, null().cast(Text), _ms.c.value).where(_ms.c.run_id.in_(_IDS)),
-)
-_ri, _ds = s.run_inputs, s.datasets
-_INPUT_COLUMNS = (_ri.c.run_id, _ri.c.context, _ri.c.targets, _ds.c.name, _ds.c.digest, _ds.c.source,
-                  _ds.c.num_rows, _ds.c.schema)
-_INPUTS = (select(*_INPUT_COLUMNS).select_from(_ri.join(_ds, _ds.c.dataset_id == _ri.c.dataset_id))
-           .where(_ri.c.run_id.in_(_IDS)))
-_INPUTS_WITH_PROFILE = (select(*_INPUT_COLUMNS, _ds.c.profile)
-                        .select_from(_ri.join(_ds, _ds.c.dataset_id == _ri.c.dataset_id))
-                        .where(_ri.c.run_id.in_(_IDS)))
+            .values(status=bindparam("new_status"), end_time=bindparam("new_end")).returning(*RUN_COLUMNS))
+_RUN_BY_ID = select(*RUN_COLUMNS).where(s.runs.c.run_id == bindparam("rid"))
+_NEW_SERIES_CHUNK = 32  # new series per INSERT .. RETURNING (one compiled statement per size up to it)
 
 
 def _now() -> int:
@@ -128,31 +122,29 @@ class SqlTrackingStore(SqlBase, TrackingStore):
             raise AlreadyExists(f"experiment {name!r} already exists") from exc
         return experiment_id
 
-    def _experiment(self, conn: Connection, row: Any) -> Experiment:
-        tags = dict(conn.execute(select(s.experiment_tags.c.key, s.experiment_tags.c.value)
-                                 .where(s.experiment_tags.c.experiment_id == row.experiment_id)).all())
-        return Experiment(
-            experiment_id=row.experiment_id, name=row.name, artifact_location=row.artifact_location,
-            lifecycle_stage=row.lifecycle_stage, tags=tags, creation_time=row.creation_time,
-            last_update_time=row.last_update_time)
+    def _experiment(self, conn: Connection, row: Sequence[Any]) -> Experiment:
+        """An Experiment from a row of _EXPERIMENT_COLUMNS, with its tags."""
+        experiment_id, name, location, stage, created, updated = row
+        tags = dict(rawsql.fetch_all(conn, _EXPERIMENT_TAGS, {"eid": experiment_id}))
+        return Experiment(experiment_id=experiment_id, name=name, artifact_location=location, lifecycle_stage=stage,
+                          tags=tags, creation_time=created, last_update_time=updated)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         with self._read() as conn:
-            row = conn.execute(select(s.experiments).where(
-                s.experiments.c.experiment_id == str(experiment_id))).first()
+            row = rawsql.fetch_one(conn, _EXPERIMENT_BY_ID, {"eid": str(experiment_id)})
             if row is None:
                 raise NotFound(f"experiment {experiment_id!r} not found")
             return self._experiment(conn, row)
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self._read() as conn:
-            row = conn.execute(select(s.experiments).where(s.experiments.c.name == name)).first()
+            row = rawsql.fetch_one(conn, _EXPERIMENT_BY_NAME, {"name": name})
             return None if row is None else self._experiment(conn, row)
 
     def search_experiments(
         self, view_type: str = "active", name_like: str | None = None, max_results: int = 1000
     ) -> list[Experiment]:
-        query = select(s.experiments).where(s.experiments.c.lifecycle_stage.in_(_lifecycle(view_type)))
+        query = select(*_EXPERIMENT_COLUMNS).where(s.experiments.c.lifecycle_stage.in_(_lifecycle(view_type)))
         if name_like:
             query = query.where(s.experiments.c.name.like(name_like))
         query = query.order_by(s.experiments.c.creation_time.desc()).limit(_check_max(max_results))
@@ -214,17 +206,18 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         with self._write() as conn:
             # One statement: insert the run only if its experiment is active, deriving its artifact
             # URI from the experiment's location; look at the experiment only when that fails.
-            artifact_uri = conn.execute(_INSERT_RUN, dict(
+            inserted = rawsql.fetch_all(conn, _INSERT_RUN, dict(
                 run_id=run_id, eid=str(experiment_id), name=name, start_time=start, suffix=f"/{run_id}/artifacts",
-                user_id=user_id or "", parent_run_id=parent_run_id)).scalar()
-            if artifact_uri is None:
-                exp = conn.execute(_EXPERIMENT_FOR_RUN, {"eid": str(experiment_id)}).first()
+                user_id=user_id or "", parent_run_id=parent_run_id))
+            if not inserted:
+                exp = rawsql.fetch_one(conn, _EXPERIMENT_FOR_RUN, {"eid": str(experiment_id)})
                 if exp is None:
                     raise NotFound(f"experiment {experiment_id!r} not found")
                 raise InvalidInput(f"experiment {experiment_id!r} is deleted: restore it or use another")
+            artifact_uri = inserted[0][0]
             if tag_rows:
-                conn.execute(_INSERT_TAG,
-                             [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()])
+                rawsql.execute_many(conn, _INSERT_TAG,
+                                    [{"run_id": run_id, "key": k, "value": val} for k, val in tag_rows.items()])
         info = RunInfo(run_id=run_id, experiment_id=str(experiment_id), run_name=name,
                        status=RunStatus.RUNNING.value, start_time=start, end_time=None,
                        artifact_uri=artifact_uri, user_id=user_id or "", parent_run_id=parent_run_id)
@@ -233,14 +226,15 @@ class SqlTrackingStore(SqlBase, TrackingStore):
     def get_run(self, run_id: str) -> Run:
         v.check_run_id(run_id)
         with self._read() as conn:
-            row = conn.execute(select(s.runs).where(s.runs.c.run_id == run_id)).first()
+            row = rawsql.fetch_one(conn, _RUN_BY_ID, {"rid": run_id})
             if row is None:
                 raise NotFound(f"run {run_id!r} not found")
-            return self._load_runs(conn, [row], profiles=True)[0]
+            return load_runs(conn, [row], profiles=True)[0]
 
-    def _run_row(self, conn: Connection, run_id: str) -> Any:
+    def _run_row(self, conn: Connection, run_id: str) -> tuple[str, str]:
+        """(run_id, lifecycle_stage) of the run, or NotFound."""
         v.check_run_id(run_id)
-        row = conn.execute(_RUN_STAGE, {"rid": run_id}).first()
+        row = rawsql.fetch_one(conn, _RUN_STAGE, {"rid": run_id})
         if row is None:
             raise NotFound(f"run {run_id!r} not found")
         return row
@@ -259,12 +253,12 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         with self._write() as conn:
             if values:
                 row = conn.execute(update(s.runs).where(s.runs.c.run_id == run_id).values(**values)
-                                   .returning(*s.runs.c)).first()
+                                   .returning(*RUN_COLUMNS)).first()
             else:
-                row = conn.execute(select(s.runs).where(s.runs.c.run_id == run_id)).first()
+                row = rawsql.fetch_one(conn, _RUN_BY_ID, {"rid": run_id})
             if row is None:
                 raise NotFound(f"run {run_id!r} not found")
-        return _run_info(row)
+        return run_info(row)
 
     def delete_run(self, run_id: str) -> None:
         self._set_run_stage(run_id, LifecycleStage.DELETED)
@@ -287,8 +281,8 @@ class SqlTrackingStore(SqlBase, TrackingStore):
     ) -> None:
         batch = _Batch(metrics, params, tags)
         with self._write() as conn:
-            run = self._run_row(conn, run_id)
-            if run.lifecycle_stage != LifecycleStage.ACTIVE.value:
+            _, stage = self._run_row(conn, run_id)
+            if stage != LifecycleStage.ACTIVE.value:
                 raise InvalidInput(f"run {run_id!r} is deleted: restore it before logging to it")
             self._write_batch(conn, run_id, batch)
 
@@ -301,29 +295,31 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         v.check_run_id(run_id)
         with self._write() as conn:
             # The UPDATE doubles as the existence check; a refusal below rolls it back.
-            row = conn.execute(_END_RUN, {"rid": run_id, "new_status": status, "new_end": int(end_time)}).first()
-            if row is None:
+            ended = rawsql.fetch_all(conn, _END_RUN, {"rid": run_id, "new_status": status, "new_end": int(end_time)})
+            if not ended:
                 raise NotFound(f"run {run_id!r} not found")
-            if batch and row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+            info = run_info(ended[0])
+            if batch and info.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidInput(f"run {run_id!r} is deleted: restore it before logging to it")
             self._write_batch(conn, run_id, batch)
-        return _run_info(row)
+        return info
 
     def _write_batch(self, conn: Connection, run_id: str, batch: _Batch) -> None:
         if batch.params:
             self._insert_params(conn, run_id, batch.params)
         if batch.tags:
-            conn.execute(_DELETE_TAG, [{"rid": run_id, "k": k} for k in batch.tags])
-            conn.execute(_INSERT_TAG, [{"run_id": run_id, "key": k, "value": val} for k, val in batch.tags.items()])
+            rawsql.execute_many(conn, _DELETE_TAG, [{"rid": run_id, "k": k} for k in batch.tags])
+            rawsql.execute_many(conn, _INSERT_TAG,
+                                [{"run_id": run_id, "key": k, "value": val} for k, val in batch.tags.items()])
         if batch.points:
             self._insert_points(conn, run_id, batch.points)
 
     def _insert_params(self, conn: Connection, run_id: str, rows: dict[str, str]) -> None:
-        inserted = conn.execute(insert_ignore(conn, s.params, ["run_id", "key"]),
-                                [{"run_id": run_id, "key": k, "value": val} for k, val in rows.items()]).rowcount
+        inserted = rawsql.execute_many(conn, insert_ignore(conn, s.params, ["run_id", "key"]),
+                                       [{"run_id": run_id, "key": k, "value": val} for k, val in rows.items()])
         if inserted == len(rows):
             return
-        for key, old in conn.execute(_PARAMS_OF_RUN, {"rid": run_id}):
+        for key, old in rawsql.fetch_all(conn, _PARAMS_OF_RUN, {"rid": run_id}):
             if key in rows and old != rows[key]:
                 raise InvalidInput(
                     f"param {key!r} was already logged as {old!r}; params are write-once, "
@@ -335,24 +331,28 @@ class SqlTrackingStore(SqlBase, TrackingStore):
             old = latest.get(point[0])
             if old is None or (point[1], point[2]) >= (old[1], old[2]):
                 latest[point[0]] = point
-        series = {row.key: row for row in conn.execute(_SERIES_OF_RUN, {"rid": run_id})}
+        # series rows: (series_id, key, step, timestamp)
+        series = {row[1]: row for row in rawsql.fetch_all(conn, _SERIES_OF_RUN, {"rid": run_id})}
         missing = [k for k in latest if k not in series]
         if missing:
             # insert-or-ignore: on PostgreSQL another writer may create the same series meanwhile.
-            created = conn.execute(
-                _new_series(conn.dialect.name),
-                [{"run_id": run_id, "key": k, "value": latest[k][3], "step": latest[k][1],
-                  "timestamp": latest[k][2]} for k in missing]).all()
-            series.update((row.key, row) for row in created)
+            created: list[tuple[Any, ...]] = []
+            for part in chunks(missing, _NEW_SERIES_CHUNK):
+                values: dict[str, Any] = {"run_id": run_id}
+                for i, k in enumerate(part):
+                    values.update({f"key{i}": k, f"value{i}": latest[k][3], f"step{i}": latest[k][1],
+                                   f"timestamp{i}": latest[k][2]})
+                created += rawsql.fetch_all(conn, _new_series(conn.dialect.name, len(part)), values)
+            series.update((row[1], row) for row in created)
             if len(created) < len(missing):
-                series = {row.key: row for row in conn.execute(_SERIES_OF_RUN, {"rid": run_id})}
-                missing = [k for k in missing if k in {row.key for row in created}]
-        changed = [{"sid": series[k].series_id, "v": value, "st": step, "ts": ts}
+                series = {row[1]: row for row in rawsql.fetch_all(conn, _SERIES_OF_RUN, {"rid": run_id})}
+                missing = [k for k in missing if k in {row[1] for row in created}]
+        changed = [{"sid": series[k][0], "v": value, "st": step, "ts": ts}
                    for k, (_, step, ts, value) in latest.items()
-                   if k not in missing and (step, ts) >= (series[k].step, series[k].timestamp)]
+                   if k not in missing and (step, ts) >= (series[k][2], series[k][3])]
         if changed:
-            conn.execute(_UPDATE_SERIES, changed)
-        ids = {k: row.series_id for k, row in series.items()}
+            rawsql.execute_many(conn, _UPDATE_SERIES, changed)
+        ids = {k: row[0] for k, row in series.items()}
         bulk_insert(conn, s.metrics, _METRIC_COLUMNS,
                     [(ids[k], step, ts, value) for k, step, ts, value in points])
 
@@ -408,47 +408,23 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         with self._read() as conn:
             rows = search_page(conn, [str(e) for e in experiment_ids], _lifecycle(view_type), node, ordering,
                                offset, limit + 1)
-            found = self._load_runs(conn, rows[:limit])
+            found = load_runs(conn, rows[:limit])
         token = encode_page_token(offset + limit) if len(rows) > limit else None
         return PagedList(found, token)
-
-    def _load_runs(self, conn: Connection, rows: Sequence[Any], *, profiles: bool = False) -> list[Run]:
-        """Runs with params, tags, latest metrics and inputs: two prebuilt queries for a whole page.
-
-        Dataset profiles (often tens of kilobytes each) are read only when ``profiles`` is set, as
-        ``get_run`` does; a search result lists the datasets without them.
-        """
-        ids = [row.run_id for row in rows]
-        params: dict[str, dict[str, str]] = {i: {} for i in ids}
-        tags: dict[str, dict[str, str]] = {i: {} for i in ids}
-        metrics: dict[str, dict[str, float]] = {i: {} for i in ids}
-        inputs: dict[str, list[DatasetInput]] = {i: [] for i in ids}
-        by_kind = (params, tags)
-        for part in chunks(ids, 300):  # three IN lists per statement
-            for kind, run_id, key, text, number in conn.execute(_CHILDREN, {"ids": list(part)}).all():
-                if kind == 2:
-                    metrics[run_id][key] = _float(number)
-                else:
-                    by_kind[kind][run_id][key] = text
-            for row in conn.execute(_INPUTS_WITH_PROFILE if profiles else _INPUTS, {"ids": list(part)}):
-                inputs[row.run_id].append(DatasetInput(
-                    name=row.name, digest=row.digest, context=row.context, source=row.source,
-                    num_rows=row.num_rows, schema=orjson.loads(row.schema),
-                    profile=orjson.loads(row.profile) if profiles and row.profile is not None else None,
-                    targets=row.targets))
-        return [Run(info=_run_info(row),
-                    data=RunData(metrics=metrics[row.run_id], params=params[row.run_id], tags=tags[row.run_id]),
-                    inputs=RunInputs(datasets=inputs[row.run_id])) for row in rows]
 
     def count_runs(self, experiment_ids: Sequence[str], filter_string: str | None = None) -> int:
         with self._read() as conn:
             return count_runs(conn, list(experiment_ids), _lifecycle("active"), parse_filter(filter_string))
 
 
-@functools.cache
-def _new_series(dialect: str) -> Any:
-    """INSERT-or-ignore of metric series returning their ids, built once per dialect."""
-    return _insert_ignore(dialect, _ms, ("run_id", "key")).returning(
+@functools.lru_cache(maxsize=2 * _NEW_SERIES_CHUNK)
+def _new_series(dialect: str, count: int) -> Any:
+    """INSERT-or-ignore of ``count`` metric series of one run (one multi-row VALUES, bound parameters
+    ``run_id``, ``key0``, ``value0``, ...) returning (series_id, key, step, timestamp) of those created."""
+    rows = [{"run_id": bindparam("run_id", type_=String), "key": bindparam(f"key{i}", type_=String),
+             "value": bindparam(f"value{i}", type_=Float), "step": bindparam(f"step{i}", type_=BigInteger),
+             "timestamp": bindparam(f"timestamp{i}", type_=BigInteger)} for i in range(count)]
+    return _insert_ignore(dialect, _ms, ("run_id", "key")).values(rows).returning(
         _ms.c.series_id, _ms.c.key, _ms.c.step, _ms.c.timestamp)
 
 
@@ -489,10 +465,3 @@ def _check_max(max_results: int) -> int:
 
 def _float(value: float | None) -> float:
     return float("nan") if value is None else float(value)
-
-
-def _run_info(row: Any) -> RunInfo:
-    return RunInfo(run_id=row.run_id, experiment_id=row.experiment_id, run_name=row.name, status=row.status,
-                   start_time=row.start_time, end_time=row.end_time, artifact_uri=row.artifact_uri,
-                   lifecycle_stage=row.lifecycle_stage, user_id=row.user_id, parent_run_id=row.parent_run_id)
-

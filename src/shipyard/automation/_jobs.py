@@ -1,0 +1,75 @@
+"""Policies and rollouts as jobs of the scheduler (``shipyard.pipelines.Scheduler``'s Due protocol).
+
+A policy ticks every ``check_every``; ``RolloutJob`` advances every running rollout every few
+seconds, including those started from the command line (``shipyard deployments rollout``) and
+those of a policy whose scheduler died: the store holds their state, so any scheduler resumes them.
+Each tick is claimed in the store, so two schedulers never run the same tick.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shipyard.automation._policy import Policy
+    from shipyard.registry.client import RegistryClient
+
+__all__ = ["PolicyJob", "RolloutJob"]
+
+logger = logging.getLogger("shipyard.automation")
+
+
+class _Job:
+    """Runs ``_work`` on a background thread per tick, never two at once for one job."""
+
+    def __init__(self, name: str, schedule: Any) -> None:
+        self.name, self.schedule, self.catchup = name, schedule, False
+        self.threads: list[threading.Thread] = []
+        self._busy = threading.Lock()
+
+    def fire(self, tick: datetime) -> None:
+        thread = threading.Thread(target=self._guarded, name=f"shipyard-{self.name}", daemon=True)
+        self.threads = [t for t in self.threads if t.is_alive()] + [thread]
+        thread.start()
+
+    def _guarded(self) -> None:
+        if not self._busy.acquire(blocking=False):
+            logger.info("%s: the previous tick is still running; skipping this one", self.name)
+            return
+        try:
+            self._work()
+        except Exception:
+            logger.exception("%s failed", self.name)
+        finally:
+            self._busy.release()
+
+    def _work(self) -> None:
+        raise NotImplementedError
+
+
+class PolicyJob(_Job):
+    def __init__(self, policy: Policy, client: RegistryClient) -> None:
+        from shipyard.pipelines._schedule import Schedule
+
+        super().__init__(f"policy.{policy.name}", Schedule.parse(policy.check_every))
+        self.policy, self.client = policy, client
+
+    def _work(self) -> None:
+        self.policy.tick(self.client)
+
+
+class RolloutJob(_Job):
+    def __init__(self, client: RegistryClient, every: str = "every 2s") -> None:
+        from shipyard.pipelines._schedule import Schedule
+
+        super().__init__("rollouts", Schedule.parse(every))
+        self.client = client
+
+    def _work(self) -> None:
+        from shipyard.automation._rollout import advance_rollout
+
+        for rollout in self.client.store.list_rollouts(state="RUNNING", max_results=1000):
+            advance_rollout(self.client, rollout)

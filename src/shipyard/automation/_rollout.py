@@ -1,0 +1,307 @@
+"""Progressive rollout: canary steps with a dwell time, an analysis at each step, promote or roll back.
+
+    plan = RolloutPlan(steps=(10, 50, 100), dwell="10m", metric="roc_auc")
+    rollout = start_rollout(client, "rain-api", "rain", candidate_version=2, plan=plan)
+    advance_rollout(client, rollout)      # the scheduler calls this; it acts only once the dwell is over
+
+The rollout row in the store owns the traffic split. Each tick first *reconciles*: the deployment's
+routes are made to match the current step (so a scheduler that died between writing the step and
+changing the routes leaves nothing half-done), and a rolled-back rollout's candidate is taken out
+of the routes. Moving to the next step is a compare-and-set on the row, so two schedulers (or a
+scheduler and ``--wait``) never both move it.
+
+The analysis compares the candidate's rows of the current step with the stable version's rows since
+the rollout started, from the prediction log with feedback: error rate (candidate <= stable +
+``max_error_rate_increase``), p99 latency (<= stable x ``max_latency_ratio`` + 5 ms) and, when both
+have ``min_labeled`` labeled rows, ``metric`` (not worse than stable by more than ``metric_tolerance``).
+At 100 % the candidate becomes ``champion`` and the former champion keeps alias ``previous``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow.compute as pc
+
+from shipyard.entities import PolicyEvent, Rollout, Route
+from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.monitoring._metrics import HIGHER_IS_BETTER, performance
+from shipyard.monitoring._spec import parse_window
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from shipyard.registry.client import RegistryClient
+
+__all__ = ["AUTOMATION_USER", "RolloutPlan", "advance_rollout", "analyze", "start_rollout"]
+
+logger = logging.getLogger("shipyard.automation")
+AUTOMATION_USER = "shipyard-automation"
+_LATENCY_SLACK_MS = 5.0  # below this a p99 difference is noise on a shared machine
+
+
+@dataclass(frozen=True)
+class RolloutPlan:
+    """How a candidate is rolled out; ``dwell`` is "10m", "30s", or seconds."""
+
+    steps: tuple[float, ...] = (10.0, 50.0, 100.0)
+    dwell: Any = "10m"
+    metric: str | None = None
+    metric_tolerance: float = 0.02
+    max_error_rate_increase: float = 0.02
+    max_latency_ratio: float = 2.0
+    min_rows: int = 30
+    min_labeled: int = 30
+    max_wait_factor: float = 3.0  # a step that has too few rows waits up to this many dwells, then aborts
+
+    @property
+    def dwell_ms(self) -> int:
+        if isinstance(self.dwell, int | float) and not isinstance(self.dwell, bool):
+            return int(float(self.dwell) * 1000)
+        window = parse_window(self.dwell)
+        if "seconds" not in window:
+            raise InvalidInput(f"rollout dwell must be a time span such as '10m', got {self.dwell!r}")
+        return window["seconds"] * 1000
+
+    def criteria(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("steps")
+        d.pop("dwell")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | RolloutPlan | None) -> RolloutPlan:
+        if d is None:
+            return cls()
+        if isinstance(d, RolloutPlan):
+            return d
+        known = set(cls.__dataclass_fields__)
+        if unknown := set(d) - known:
+            raise InvalidInput(f"rollout: unknown setting(s) {', '.join(sorted(unknown))} (known: {', '.join(known)})")
+        d = dict(d)
+        if "steps" in d:
+            d["steps"] = tuple(float(p) for p in d["steps"])
+        plan = cls(**d)
+        plan.dwell_ms  # noqa: B018 (validates the dwell now, not at the first tick)
+        return plan
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+def _make_event(rollout: Rollout, kind: str, message: str, **data: Any) -> PolicyEvent:
+    logger.info("%s: %s", rollout.deployment, message)
+    return PolicyEvent(rollout.policy or "", rollout.deployment, kind, message,
+                       {"rollout_id": rollout.rollout_id, **data})
+
+
+def _event(client: RegistryClient, rollout: Rollout, kind: str, message: str, **data: Any) -> None:
+    client.store.add_policy_event(_make_event(rollout, kind, message, **data))
+
+
+def _routes_for(rollout: Rollout, percent: float | None) -> list[Route]:
+    """The routes of ``percent`` % to the candidate (None or 0: the stable version alone)."""
+    if not percent or (rollout.stable_version is None and percent < 100):
+        stable = rollout.stable_version if rollout.stable_version is not None else rollout.candidate_version
+        return [Route(rollout.model, stable, 100.0)]
+    if percent >= 100 or rollout.stable_version is None:
+        return [Route(rollout.model, rollout.candidate_version, 100.0)]
+    return [Route(rollout.model, rollout.stable_version, 100.0 - percent),
+            Route(rollout.model, rollout.candidate_version, float(percent))]
+
+
+def _apply(client: RegistryClient, rollout: Rollout, routes: list[Route], why: str) -> None:
+    current = client.store.get_deployment(rollout.deployment).current.routes
+    if [(r.model, r.version, r.weight) for r in current] == [(r.model, r.version, r.weight) for r in routes]:
+        return
+    client.store.update_deployment(rollout.deployment, routes=routes, created_by=AUTOMATION_USER, reason=why)
+
+
+def _stable_version(client: RegistryClient, deployment: str, model: str, candidate: int) -> int | None:
+    routes = [r for r in client.store.get_deployment(deployment).current.routes if r.model == model]
+    others = [r for r in routes if r.version != candidate and r.weight > 0]
+    if not others:
+        return None
+    return max(others, key=lambda r: r.weight).version
+
+
+def start_rollout(client: RegistryClient, deployment: str, model: str, candidate_version: int,
+                  plan: RolloutPlan | dict[str, Any] | None = None, *, policy: str | None = None,
+                  reason: str = "") -> Rollout:
+    """Begin a rollout at its first step. Raises Conflict if one is in progress on ``deployment``."""
+    plan = RolloutPlan.from_dict(plan)
+    client.get_model_version(model, candidate_version)  # NotFound before anything changes
+    stable = _stable_version(client, deployment, model, int(candidate_version))
+    rollout = client.store.create_rollout(Rollout(
+        "", deployment, model, int(candidate_version), stable, list(plan.steps), plan.dwell_ms, plan.criteria(),
+        policy=policy, reason=reason))
+    _event(client, rollout, "rollout_started",
+           f"rollout of {model} v{candidate_version} against v{stable} started: steps "
+           f"{', '.join(f'{p:g}%' for p in rollout.steps)}, dwell {plan.dwell_ms / 1000:g} s",
+           candidate_version=rollout.candidate_version, stable_version=stable, steps=rollout.steps)
+    _apply(client, rollout, _routes_for(rollout, rollout.percent),
+           f"rollout {rollout.rollout_id}: {model} v{candidate_version} at {rollout.percent:g}%")
+    return rollout
+
+
+def _version_rows(table: pa.Table, model: str, version: int) -> pa.Table:
+    return table.filter(pc.and_(pc.equal(table["model"], model), pc.equal(table["version"], version)))
+
+
+def _numbers(rows: pa.Table, metric: str | None, min_labeled: int) -> dict[str, Any]:
+    n = rows.num_rows
+    failed = 0
+    if n and "error" in rows.column_names:
+        failed = int(pc.sum(pc.fill_null(pc.is_valid(rows["error"]), False)).as_py() or 0)
+    answered = rows.filter(pc.invert(pc.fill_null(pc.is_valid(rows["error"]), False))) \
+        if n and "error" in rows.column_names else rows
+    out: dict[str, Any] = {"rows": n, "errors": failed, "error_rate": failed / n if n else None,
+                           "p99_latency_ms": float(np.percentile(answered["latency_ms"].to_numpy(), 99))
+                           if answered.num_rows else None, "labeled": 0, "metric": None}
+    if metric and answered.num_rows and "label" in answered.column_names:
+        labeled = answered.filter(pc.fill_null(pc.is_valid(answered["label"]), False))
+        out["labeled"] = labeled.num_rows
+        if labeled.num_rows >= min_labeled:
+            proba = None
+            if "probabilities" in labeled.column_names and not labeled["probabilities"].null_count:
+                proba = np.asarray(labeled["probabilities"].to_pylist(), dtype=float)
+            values = performance(labeled["label"].to_numpy(zero_copy_only=False),
+                                 labeled["prediction"].to_numpy(zero_copy_only=False), proba)
+            out["metric"] = values.get(metric)
+    return out
+
+
+def analyze(client: RegistryClient, rollout: Rollout, now: int, root: str | None = None) -> dict[str, Any]:
+    """The canary analysis of the current step: {"verdict": "pass"|"fail"|"wait", "reasons", numbers}."""
+    from shipyard.serving.reader import read_prediction_log
+
+    c = rollout.criteria
+    root = root or f"{client.store.artifact_root.rstrip('/')}/prediction-logs"
+    table = read_prediction_log(rollout.deployment, rollout.started_time, now, store=client.store, root=root)
+    step_rows = table.filter(pc.greater_equal(table["timestamp"].cast("int64"), rollout.step_started_time)) \
+        if table.num_rows else table
+    candidate = _numbers(_version_rows(step_rows, rollout.model, rollout.candidate_version), c["metric"],
+                         c["min_labeled"])
+    stable = _numbers(_version_rows(table, rollout.model, rollout.stable_version), c["metric"], c["min_labeled"]) \
+        if rollout.stable_version is not None else None
+    out: dict[str, Any] = {"step": rollout.step, "percent": rollout.percent, "candidate": candidate,
+                           "stable": stable, "reasons": []}
+    if candidate["rows"] < c["min_rows"]:
+        waited = now - rollout.step_started_time
+        if waited < rollout.dwell_ms * c["max_wait_factor"]:
+            out["verdict"] = "wait"
+            out["reasons"].append(f"{candidate['rows']} candidate rows so far, waiting for {c['min_rows']}")
+        else:
+            out["verdict"] = "fail"
+            out["reasons"].append(f"only {candidate['rows']} candidate rows after {waited / 1000:.0f} s: "
+                                  "not enough traffic to judge the candidate")
+        return out
+    reasons = out["reasons"]
+    base_rate = stable["error_rate"] if stable and stable["error_rate"] is not None else 0.0
+    if candidate["error_rate"] > base_rate + c["max_error_rate_increase"]:
+        reasons.append(f"error rate {candidate['error_rate']:.3f} > stable {base_rate:.3f} + "
+                       f"{c['max_error_rate_increase']:g}")
+    if stable and stable["p99_latency_ms"] is not None and candidate["p99_latency_ms"] is not None:
+        bound = stable["p99_latency_ms"] * c["max_latency_ratio"] + _LATENCY_SLACK_MS
+        if candidate["p99_latency_ms"] > bound:
+            reasons.append(f"p99 latency {candidate['p99_latency_ms']:.1f} ms > {bound:.1f} ms")
+    metric = c["metric"]
+    if metric and stable and candidate["metric"] is not None and stable["metric"] is not None:
+        worse = stable["metric"] - candidate["metric"] if metric in HIGHER_IS_BETTER \
+            else candidate["metric"] - stable["metric"]
+        if worse > c["metric_tolerance"]:
+            reasons.append(f"{metric} {candidate['metric']:.4g} worse than stable {stable['metric']:.4g} "
+                           f"by more than {c['metric_tolerance']:g}")
+    out["verdict"] = "fail" if reasons else "pass"
+    return out
+
+
+def _reconcile(client: RegistryClient, deployment: str) -> Rollout | None:
+    """Make the routes match the running rollout, or take a rolled-back candidate out of them."""
+    active = client.store.get_active_rollout(deployment)
+    if active is not None:
+        _apply(client, active, _routes_for(active, active.percent),
+               f"rollout {active.rollout_id}: {active.model} v{active.candidate_version} at {active.percent:g}%")
+        return active
+    last = client.store.list_rollouts(deployment, max_results=1)
+    if last and last[0].state == "PROMOTED":
+        _finish_promotion(client, last[0])
+    if last and last[0].state == "ROLLED_BACK":
+        routes = client.store.get_deployment(deployment).current.routes
+        if any(r.model == last[0].model and r.version == last[0].candidate_version and r.weight > 0 for r in routes):
+            _apply(client, last[0], _routes_for(last[0], None), f"rollout {last[0].rollout_id} rolled back")
+    return None
+
+
+def advance_rollout(client: RegistryClient, rollout: Rollout | str, *, now: int | None = None,
+                    root: str | None = None) -> Rollout:
+    """One tick of a rollout: reconcile; after the dwell, analyze and advance, promote or roll back.
+    Returns the rollout as it stands (unchanged while the dwell runs or the rows are too few)."""
+    rollout_id = rollout if isinstance(rollout, str) else rollout.rollout_id
+    current = client.store.get_rollout(rollout_id)
+    if current.state != "RUNNING":
+        _reconcile(client, current.deployment)
+        return current
+    _reconcile(client, current.deployment)
+    now = _now() if now is None else now
+    if now - current.step_started_time < current.dwell_ms:
+        return current
+    analysis = analyze(client, current, now, root)
+    if analysis["verdict"] == "wait":
+        return current
+    try:
+        if analysis["verdict"] == "fail":
+            return _roll_back(client, current, analysis)
+        if current.step + 1 < len(current.steps):
+            following = current.steps[current.step + 1]
+            moved = client.store.update_rollout(
+                current.rollout_id, current.step, step=current.step + 1, step_started_time=now,
+                event=_make_event(current, "rollout_step", f"canary v{current.candidate_version} passed at "
+                                  f"{current.percent:g}%, now at {following:g}%", analysis=analysis))
+            _apply(client, moved, _routes_for(moved, moved.percent),
+                   f"rollout {moved.rollout_id}: {moved.model} v{moved.candidate_version} at {moved.percent:g}%")
+            return moved
+        return _promote(client, current, analysis)
+    except Conflict:
+        logger.info("rollout %s was moved by another process", current.rollout_id)
+        return client.store.get_rollout(current.rollout_id)
+
+
+def _promote(client: RegistryClient, rollout: Rollout, analysis: dict[str, Any]) -> Rollout:
+    message = f"{rollout.model} v{rollout.candidate_version} is champion" + (
+        f"; v{rollout.stable_version} keeps alias 'previous'" if rollout.stable_version is not None else "")
+    done = client.store.update_rollout(
+        rollout.rollout_id, rollout.step, state="PROMOTED", reason=f"passed every step up to {rollout.percent:g}%",
+        event=_make_event(rollout, "promoted", message, analysis=analysis,
+                          candidate_version=rollout.candidate_version, previous_version=rollout.stable_version))
+    _finish_promotion(client, done)
+    return done
+
+
+def _finish_promotion(client: RegistryClient, done: Rollout) -> None:
+    """Aliases and routes of a promoted rollout (idempotent: reconcile repeats it after a crash)."""
+    why = f"rollout {done.rollout_id} promoted v{done.candidate_version}"
+    try:
+        champion: int | None = int(client.get_model_version_by_alias(done.model, "champion").version)
+    except NotFound:
+        champion = None
+    if champion != done.candidate_version:
+        if done.stable_version is not None:
+            client.set_registered_model_alias(done.model, "previous", done.stable_version, reason=why)
+        client.set_registered_model_alias(done.model, "champion", done.candidate_version, reason=why)
+    _apply(client, done, _routes_for(done, 100.0), why)
+
+
+def _roll_back(client: RegistryClient, rollout: Rollout, analysis: dict[str, Any]) -> Rollout:
+    reason = "; ".join(analysis["reasons"])
+    done = client.store.update_rollout(
+        rollout.rollout_id, rollout.step, state="ROLLED_BACK", reason=reason,
+        event=_make_event(rollout, "rolled_back", f"canary v{rollout.candidate_version} rolled back at "
+                          f"{rollout.percent:g}%: {reason}; v{rollout.stable_version} serves 100%", analysis=analysis))
+    _apply(client, done, _routes_for(done, None), f"rollout {rollout.rollout_id} rolled back: {reason}"[:8000])
+    return done

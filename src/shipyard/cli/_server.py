@@ -1,0 +1,50 @@
+"""``shipyard server``: the platform API (and web UI) over the store, for remote clients.
+
+A noun without verbs: the options are the command (see :mod:`shipyard.server._run`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from shipyard.cli._base import Context, positive_int
+from shipyard.cli._serve import LOG_LEVELS, _port
+
+HELP = "run the shipyard server: the HTTP API for remote clients (SHIPYARD_TRACKING_URI=http://host:port)"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=5000, help="port to listen on (default 5000; 0: any free)")
+    parser.add_argument("--store-uri", metavar="URI", default=None,
+                        help="database (sqlite:///path, postgresql://...); overrides SHIPYARD_STORE_URI")
+    parser.add_argument("--artifact-uri", metavar="URI", default=None,
+                        help="artifact root (a folder, or s3://... which clients then use directly); "
+                             "overrides SHIPYARD_ARTIFACT_URI")
+    parser.add_argument("--auth", action="store_true",
+                        help="require a bearer token on every API call (shipyard tokens create)")
+    parser.add_argument("--scheduler", action="store_true",
+                        help="also run the scheduler (scheduled pipelines and monitors) in this process")
+    parser.add_argument("--module", metavar="M", action="append", default=None,
+                        help="with --scheduler: module or .py file defining pipelines (default: shipyard.yaml)")
+    parser.add_argument("--max-artifact-mb", metavar="MB", type=positive_int, default=None,
+                        help="largest artifact file accepted through the server (default 4096)")
+    parser.add_argument("--access-log", action="store_true", help="log a line per request")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="server log level (default info)")
+    parser.add_argument("--tracking-uri", metavar="URI", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    parser.set_defaults(handler=serve)
+
+
+def serve(ctx: Context) -> int:
+    from rich.markup import escape
+
+    from shipyard.server._run import ServerOptions, run
+
+    a = ctx.args
+    options = ServerOptions(
+        host=a.host, port=a.port, store_uri=a.store_uri or ctx.tracking_uri, artifact_uri=a.artifact_uri,
+        auth=a.auth, scheduler=a.scheduler, modules=tuple(a.module) if a.module else None,
+        max_artifact_bytes=a.max_artifact_mb * (1 << 20) if a.max_artifact_mb else None, log_level=a.log_level,
+        access_log=a.access_log,
+    )
+    return run(options, say=ctx.note if ctx.json else lambda text: ctx.print(escape(text)))

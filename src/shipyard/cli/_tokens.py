@@ -1,0 +1,96 @@
+"""``shipyard tokens create|list|revoke``: the API tokens of a ``shipyard server --auth``.
+
+Tokens live in the server's database, so these commands run where that database is reachable
+(``--store-uri`` / ``SHIPYARD_STORE_URI``, the same the server uses), not through the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from shipyard.cli._base import Context, add_verb, add_verbs
+
+if TYPE_CHECKING:
+    from shipyard.store.sql.tokens import TokenStore
+
+HELP = "create, list and revoke API tokens of the server (reader, writer, admin)"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    verbs = add_verbs(parser)
+
+    def store_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--store-uri", metavar="URI", default=None,
+                       help="the server's database; overrides SHIPYARD_STORE_URI (same as --tracking-uri)")
+
+    p = add_verb(verbs, "create", create_token, "create a token and print it (shown only this once)")
+    p.add_argument("--name", required=True, metavar="NAME", help="who or what the token is for (unique)")
+    p.add_argument("--role", required=True, choices=("reader", "writer", "admin"),
+                   help="reader: read; writer: also log and register; admin: also delete and deploy")
+    store_option(p)
+    p = add_verb(verbs, "list", list_tokens, "the tokens (names, roles, last use; never the tokens)")
+    store_option(p)
+    p = add_verb(verbs, "revoke", revoke_token, "revoke a token: requests with it fail from now on")
+    p.add_argument("name", metavar="NAME")
+    store_option(p)
+
+
+@contextmanager
+def _tokens(ctx: Context) -> Iterator[TokenStore]:
+    from shipyard.config import resolve_settings
+    from shipyard.errors import InvalidInput
+    from shipyard.store import open_store
+    from shipyard.store.sql import SqlStore
+    from shipyard.store.sql.tokens import TokenStore
+
+    settings = resolve_settings(ctx.args.store_uri or ctx.tracking_uri)
+    if not settings.store_uri.startswith(("sqlite:", "postgres")):
+        raise InvalidInput(f"tokens are kept in the server's database, not reachable through {settings.store_uri}: "
+                           "run this where the server runs, with --store-uri set to its database")
+    store = open_store(settings.store_uri, settings.artifact_uri)
+    assert isinstance(store, SqlStore)
+    try:
+        yield TokenStore(store)
+    finally:
+        store.close()
+
+
+def create_token(ctx: Context) -> int:
+    with _tokens(ctx) as tokens:
+        token = tokens.create_token(ctx.args.name, ctx.args.role)
+    if ctx.json:
+        ctx.print_json({"name": ctx.args.name, "role": ctx.args.role, "token": token})
+    else:
+        ctx.out.print(token, markup=False, highlight=False)
+        ctx.note(f"token {ctx.args.name!r} ({ctx.args.role}): copy it now, it is not shown again. "
+                 "Clients send it as SHIPYARD_TRACKING_TOKEN.")
+    return 0
+
+
+def _token_dict(t: Any) -> dict[str, Any]:
+    return {"name": t.name, "role": t.role, "created_time": t.created_time, "last_used_time": t.last_used_time}
+
+
+def list_tokens(ctx: Context) -> int:
+    from shipyard.cli._base import format_time, format_value, table
+
+    with _tokens(ctx) as store:
+        tokens = store.list_tokens()
+    if ctx.json:
+        ctx.print_json([_token_dict(t) for t in tokens])
+        return 0
+    out = table("Name", "Role", "Created", "Last used")
+    for t in tokens:
+        out.add_row(format_value(t.name), t.role, format_time(t.created_time), format_time(t.last_used_time))
+    ctx.print(out)
+    return 0
+
+
+def revoke_token(ctx: Context) -> int:
+    with _tokens(ctx) as tokens:
+        tokens.revoke_token(ctx.args.name)
+    ctx.note(f"token {ctx.args.name!r} revoked")
+    return 0

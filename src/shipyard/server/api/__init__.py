@@ -1,0 +1,19 @@
+"""The platform API, ``/api/v1/...``: one router per aggregate of the Store, and artifacts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+__all__ = ["PREFIX", "routers"]
+
+PREFIX = "/api/v1"
+
+
+def routers() -> list[APIRouter]:
+    from shipyard.server.api import artifacts, automation, deployments, monitors, pipelines, registry, tracking
+
+    return [tracking.router, registry.router, deployments.router, pipelines.router, monitors.router,
+            automation.router, artifacts.router]

@@ -1,0 +1,122 @@
+"""``/api/v1/pipeline-runs`` and schedule ticks: the PipelineStore over HTTP (a writer's job)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from shipyard import entities as e
+from shipyard.server.api import schemas as w
+from shipyard.server.api._common import ERRORS, StoreDep, entities, entity, ok, parse
+from shipyard.server.auth import READ, WRITE
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["pipelines"], responses=ERRORS)
+
+
+class CreatePipelineRun(w.Wire):
+    pipeline: str
+    params: dict[str, Any] = {}
+    trigger: str = "manual"
+    logical_date: w.Int64 | None = None
+    state: str = "RUNNING"
+
+
+class PipelineRuns(w.Wire):
+    pipeline_runs: list[w.PipelineRun]
+
+
+class TaskRuns(w.Wire):
+    task_runs: list[w.TaskRun]
+
+
+class FinishPipelineRun(w.Wire):
+    state: str
+    task_runs: list[w.TaskRun] = []
+    error: str | None = None
+    end_time: w.Int64 | None = None
+
+
+class Claim(w.Wire):
+    pipelines: list[str] | None = None
+
+
+class Claimed(w.Wire):
+    pipeline_run: w.PipelineRun | None
+
+
+class CachedTaskRun(w.Wire):
+    task_run: w.TaskRun | None
+
+
+class ClaimTick(w.Wire):
+    name: str
+    tick_time: w.Int64
+    owner: str
+
+
+class TickClaimed(w.Wire):
+    claimed: bool
+
+
+class LastTick(w.Wire):
+    tick_time: w.Int64 | None
+
+
+@router.post("/pipeline-runs", dependencies=[WRITE], response_model=w.PipelineRun)
+def create_pipeline_run(request: Request, body: CreatePipelineRun, store: StoreDep) -> Response:
+    run = store.create_pipeline_run(body.pipeline, body.params, body.trigger, body.logical_date, body.state)
+    return entity(request, run)
+
+
+@router.get("/pipeline-runs", dependencies=[READ], response_model=PipelineRuns)
+def list_pipeline_runs(request: Request, store: StoreDep, pipeline: str | None = None,
+                       states: list[str] | None = Query(None), max_results: w.MaxResults = 100) -> Response:
+    return entities(request, "pipeline_runs", store.list_pipeline_runs(pipeline, states, max_results))
+
+
+@router.post("/pipeline-runs/claim", dependencies=[WRITE], response_model=Claimed)
+def claim_pending_run(request: Request, body: Claim, store: StoreDep) -> Response:
+    return entity(request, store.claim_pending_run(body.pipelines), key="pipeline_run")
+
+
+@router.get("/pipeline-runs/{run_id}", dependencies=[READ], response_model=w.PipelineRun)
+def get_pipeline_run(request: Request, run_id: str, store: StoreDep) -> Response:
+    return entity(request, store.get_pipeline_run(run_id))
+
+
+@router.post("/pipeline-runs/{run_id}/task-runs", dependencies=[WRITE])
+def write_task_runs(request: Request, run_id: str, body: TaskRuns, store: StoreDep) -> Response:
+    store.write_task_runs(run_id, [parse(request, e.TaskRun, t) for t in body.task_runs])
+    return ok()
+
+
+@router.post("/pipeline-runs/{run_id}/finish", dependencies=[WRITE])
+def finish_pipeline_run(request: Request, run_id: str, body: FinishPipelineRun, store: StoreDep) -> Response:
+    store.finish_pipeline_run(run_id, body.state, [parse(request, e.TaskRun, t) for t in body.task_runs],
+                              body.error, body.end_time)
+    return ok()
+
+
+@router.post("/pipeline-runs/{run_id}/cancel", dependencies=[WRITE], response_model=w.PipelineRun)
+def request_cancel(request: Request, run_id: str, store: StoreDep) -> Response:
+    return entity(request, store.request_cancel(run_id))
+
+
+@router.get("/task-runs/cached", dependencies=[READ], response_model=CachedTaskRun)
+def find_cached_task_run(request: Request, store: StoreDep, task_name: str = Query(), cache_key: str = Query(),
+                         since: w.Int64 | None = None) -> Response:
+    return entity(request, store.find_cached_task_run(task_name, cache_key, since), key="task_run")
+
+
+@router.post("/schedule-ticks/claim", dependencies=[WRITE], response_model=TickClaimed)
+def claim_tick(body: ClaimTick, store: StoreDep) -> Response:
+    return ok({"claimed": store.claim_tick(body.name, body.tick_time, body.owner)})
+
+
+@router.get("/schedule-ticks/last", dependencies=[READ], response_model=LastTick)
+def last_tick(store: StoreDep, name: str = Query()) -> Response:
+    return ok({"tick_time": store.last_tick(name)})
