@@ -54,8 +54,8 @@ _LAZY: dict[str, str] = {
     "pipeline": "shipyard.pipelines",
     "task": "shipyard.pipelines",
 }
-_SUBMODULES = {"artifacts", "automation", "datasets", "drift", "entities", "errors", "lightgbm", "models", "monitoring", "pyfunc",
-               "registry", "serving", "sklearn", "store", "tracking", "xgboost"}
+_SUBMODULES = {"artifacts", "automation", "datasets", "drift", "entities", "errors", "lightgbm", "models",
+               "monitoring", "pyfunc", "registry", "serving", "sklearn", "store", "tracking", "xgboost"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"],
                  key=lambda n: (0 if n.isupper() else 1 if n[:1].isupper() else 2, n))

@@ -18,12 +18,13 @@ def retrain_on_recent_rows(rows: int = 2000, *, bad: bool = False) -> Any:
     the last quarter, registers the model. ``bad=True`` trains on inverted labels (a model worse than any champion)."""
 
     def retrain(context: dict[str, Any]) -> Any:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
         import shipyard
         import shipyard.sklearn
         from shipyard.automation import log_holdout
         from shipyard.datasets import RAINFALL_FEATURES
         from shipyard.serving import read_prediction_log
-        from sklearn.ensemble import HistGradientBoostingClassifier
 
         table = read_prediction_log("rain-api", end=context.get("window_end"), last_rows=rows)
         table = table.filter(table["label"].is_valid())

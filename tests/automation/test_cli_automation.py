@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from tests.automation.conftest import retrain_on_recent_rows
 
 from shipyard.cli import main
-from tests.automation.conftest import retrain_on_recent_rows
 
 pytestmark = pytest.mark.anyio
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests.automation.conftest import retrain_on_recent_rows
 
 from shipyard.models import PythonModel
-from tests.automation.conftest import retrain_on_recent_rows
 
 pytestmark = pytest.mark.anyio
 
@@ -41,10 +41,10 @@ class BrokenOnSmallBatches(PythonModel):
 
 
 def broken_retrain(context):
-    import shipyard
-    import shipyard.pyfunc
     from sklearn.ensemble import HistGradientBoostingClassifier
 
+    import shipyard
+    import shipyard.pyfunc
     from shipyard.automation import Candidate
     from shipyard.datasets import RAINFALL_FEATURES, load_rainfall
 
@@ -86,7 +86,7 @@ def _routes(client):
 
 
 async def test_a_candidate_worse_than_the_champion_is_rejected_by_the_gate(serve_rainfall, rainfall):
-    served, client = await _drifted(serve_rainfall, rainfall)
+    _, client = await _drifted(serve_rainfall, rainfall)
     policy = _policy(retrain_on_recent_rows(bad=True), gate={"metric": "roc_auc", "min_delta": 0.0,
                                                             "minimums": {"accuracy": 0.65}})
     outcome = policy.tick(client)
@@ -117,7 +117,7 @@ async def test_a_canary_with_errors_is_rolled_back(serve_rainfall, rainfall):
 
 
 async def test_a_failed_retraining_changes_nothing_and_says_why(serve_rainfall, rainfall):
-    served, client = await _drifted(serve_rainfall, rainfall)
+    _, client = await _drifted(serve_rainfall, rainfall)
 
     def crash(context):
         raise ValueError("the feature store is down")

@@ -5,7 +5,6 @@ advances and v2 becomes champion - every step an event, the aliases where they s
 from __future__ import annotations
 
 import pytest
-
 from tests.automation.conftest import retrain_on_recent_rows
 
 pytestmark = pytest.mark.anyio

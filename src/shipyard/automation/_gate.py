@@ -88,8 +88,13 @@ class GateResult:
                 "champion_version": self.champion_version, "candidate": self.candidate, "champion": self.champion,
                 "reasons": self.reasons, "run_id": self.run_id, "rows": self.rows}
 
-    def summary(self) -> str:
+    def summary(self, metric: str | None = None) -> str:
         verdict = "passed" if self.passed else "rejected: " + "; ".join(self.reasons)
+        if metric and metric in self.candidate:
+            numbers = f"{metric} {self.candidate[metric]:.3f}"
+            if self.champion and metric in self.champion:
+                numbers += f" vs champion v{self.champion_version} {self.champion[metric]:.3f}"
+            return f"gate {verdict} ({numbers}, {self.rows} held-out rows)"
         return f"gate {verdict}"
 
 

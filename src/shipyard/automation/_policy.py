@@ -166,9 +166,9 @@ class Policy:
             return Outcome("rejected", f"gate could not evaluate: {exc}", int(version.version))
         numbers = gate.to_dict()
         if not gate.passed:
-            self._event(client, "gate_rejected", f"v{version.version} {gate.summary()}", **numbers)
+            self._event(client, "gate_rejected", f"v{version.version} {gate.summary(self.gate.metric)}", **numbers)
             return Outcome("rejected", gate.summary(), int(version.version), gate)
-        self._event(client, "gate_passed", f"v{version.version} {gate.summary()}", **numbers)
+        self._event(client, "gate_passed", f"v{version.version} {gate.summary(self.gate.metric)}", **numbers)
         client.set_registered_model_alias(self.model, "challenger", version.version,
                                           reason=f"policy {self.name}: passed the gate (run {gate.run_id})")
         self._event(client, "alias_moved", f"challenger -> v{version.version}", alias="challenger",

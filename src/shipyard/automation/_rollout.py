@@ -201,6 +201,11 @@ def analyze(client: RegistryClient, rollout: Rollout, now: int, root: str | None
             out["reasons"].append(f"only {candidate['rows']} candidate rows after {waited / 1000:.0f} s: "
                                   "not enough traffic to judge the candidate")
         return out
+    waited = now - rollout.step_started_time
+    if c["metric"] and candidate["labeled"] < c["min_labeled"] and waited < rollout.dwell_ms * c["max_wait_factor"]:
+        out["verdict"] = "wait"  # quality is the point of the canary: wait for its feedback a while
+        out["reasons"].append(f"{candidate['labeled']} labeled candidate rows so far, waiting for {c['min_labeled']}")
+        return out
     reasons = out["reasons"]
     base_rate = stable["error_rate"] if stable and stable["error_rate"] is not None else 0.0
     if candidate["error_rate"] > base_rate + c["max_error_rate_increase"]:

@@ -23,6 +23,7 @@ __all__ = ["NOUNS", "build_parser", "main"]
 
 # noun -> module defining HELP and register(parser); order is the order of `shipyard --help`.
 NOUNS: dict[str, str] = {
+    "demo": "shipyard.cli._demo",
     "experiments": "shipyard.cli._experiments",
     "runs": "shipyard.cli._runs",
     "models": "shipyard.cli._models",

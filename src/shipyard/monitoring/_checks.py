@@ -117,9 +117,12 @@ class WindowChecks:
         except DriftInputError as exc:
             self.entries.append(_entry("prediction_drift", "statistic", None, reason=str(exc)))
             return
-        self.entries.append(_entry("prediction_drift", "statistic", row.statistic, row.threshold, "max",
-                                   None if row.statistic is None else not row.drifted, row.reason, test=row.test,
-                                   histogram=row.histogram))
+        # a p-value test drifts when p < threshold, a distance when statistic >= threshold
+        metric, value, op = ("p_value", row.p_value, "min") if row.p_value is not None else \
+            ("statistic", row.statistic, "max")
+        self.entries.append(_entry("prediction_drift", metric, value, row.threshold, op,
+                                   None if value is None else not row.drifted, row.reason, test=row.test,
+                                   statistic=row.statistic, histogram=row.histogram))
 
     # --- quality from feedback -------------------------------------------------------------------
 

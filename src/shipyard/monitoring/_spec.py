@@ -167,6 +167,6 @@ def normalize_spec(*, window: Any, reference: Any = "model", checks: dict[str, A
         "min_rows": min_rows,
         "min_labeled": min_labeled,
         "checks": {name: _check(name, checks.get(name)) for name in CHECKS},
-        "channels": [_channel(c) for c in channels or [{"type": "log"}]],
+        "channels": [_channel(c) for c in (channels if channels is not None else [{"type": "log"}])],
         "schedule": schedule,
     }
