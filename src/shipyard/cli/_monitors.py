@@ -214,6 +214,10 @@ def show(ctx: Context) -> int:
 
 
 def run(ctx: Context) -> int:
+    import logging
+
+    if not logging.getLogger().handlers:  # the notes below say it; no second copy from logging's last resort
+        logging.getLogger("shipyard.monitoring").addHandler(logging.NullHandler())
     outcome = ctx.client.run_monitor(ctx.args.name)
     if ctx.json:
         ctx.print_json({"monitor": outcome.monitor, "run_time": outcome.run_time, "status": outcome.status,
