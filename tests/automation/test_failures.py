@@ -144,3 +144,45 @@ async def test_manual_trigger_and_no_trigger_while_rolling_out(serve_rainfall, r
     assert triggered.data["trigger"] == "manual" and triggered.data["reason"] == "new labels arrived"
     with pytest.raises(Conflict, match="rollout in progress"):
         policy.trigger(client)
+
+
+# -- a retraining pipeline: its candidate is the version its task's tracking run registered ------------
+
+from shipyard import pipeline, task  # noqa: E402 (kept next to the pipeline it serves)
+
+
+@task
+def fit_on_recent_rows(trigger: dict) -> int:
+    return retrain_on_recent_rows()(trigger)
+
+
+@pipeline
+def retrain_pipeline(trigger: dict):
+    fit_on_recent_rows(trigger)
+
+
+@task
+def broken_step(trigger: dict) -> int:
+    raise RuntimeError("the training data could not be read")
+
+
+@pipeline
+def broken_pipeline(trigger: dict):
+    broken_step(trigger)
+
+
+async def test_a_retraining_pipeline_produces_the_candidate(serve_rainfall, rainfall):
+    _, client = await _drifted(serve_rainfall, rainfall)
+    outcome = _policy(retrain_pipeline).tick(client)
+    assert outcome.state == "rolling_out" and outcome.candidate_version == 2, outcome.message
+    (run,) = client.store.list_pipeline_runs("retrain_pipeline")
+    assert run.state == "SUCCEEDED" and run.params["trigger"]["trigger"] == "monitor"
+    assert run.start_time <= client.get_model_version("rain", 2).creation_timestamp <= run.end_time
+
+
+async def test_a_failed_retraining_pipeline_changes_nothing(serve_rainfall, rainfall):
+    _, client = await _drifted(serve_rainfall, rainfall)
+    outcome = _policy(broken_pipeline).tick(client)
+    assert outcome.state == "failed" and "FAILED" in outcome.message
+    assert _routes(client) == [(1, 100.0)]
+    assert client.store.list_policy_events("rain-retrain", kinds=["training_failed"])

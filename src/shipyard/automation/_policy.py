@@ -11,8 +11,9 @@
 fired, why, the numbers, the monitor's window) and returns the new version (an int, a ModelVersion,
 or a :class:`Candidate` with held-out data). A pipeline gets the context as its ``trigger`` parameter
 when it declares one; its candidate is the newest version of ``model`` registered by a tracking run of
-that pipeline run. The held-out data for the gate comes from the Candidate, else ``holdout(context)``,
-else what the candidate's run logged with :func:`log_holdout`.
+that pipeline run's tasks (or, when its tasks closed their own runs, registered while it ran). The
+held-out data for the gate comes from the Candidate, else ``holdout(context)``, else what the
+candidate's run logged with :func:`log_holdout`.
 
 Every step is a PolicyEvent in the store (``shipyard policies history NAME``). Aliases move only
 here: ``challenger`` when the gate passes, ``champion`` and ``previous`` when the rollout promotes.
@@ -198,6 +199,10 @@ class Policy:
             raise RuntimeError(f"pipeline {pipeline.name} run {run.run_id} ended {run.state}: {run.error or ''}")
         run_ids = {t.tracking_run_id for t in run.task_runs if t.tracking_run_id}
         versions = [mv for rid in run_ids for mv in client.search_model_versions(self.model, run_id=rid)]
+        if not versions:  # a task that opened and closed its own run: what was registered while it ran
+            start, end = run.start_time or run.created_time, run.end_time or int(time.time() * 1000)
+            versions = [mv for mv in client.search_model_versions(self.model, max_results=1000)
+                        if start <= mv.creation_timestamp <= end]
         if not versions:
             raise NotFound(f"pipeline run {run.run_id} registered no version of model {self.model!r}")
         return Candidate(max(int(mv.version) for mv in versions))
