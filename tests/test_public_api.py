@@ -8,7 +8,7 @@ import pytest
 
 PACKAGES = ["shipyard", "shipyard.drift", "shipyard.models", "shipyard.errors", "shipyard.entities",
             "shipyard.store", "shipyard.artifacts", "shipyard.tracking", "shipyard.registry", "shipyard.serving",
-            "shipyard.monitoring", "shipyard.pipelines", "shipyard.automation"]
+            "shipyard.monitoring", "shipyard.pipelines", "shipyard.automation", "shipyard.server"]
 
 
 def isort_style(name: str) -> tuple[int, str]:

@@ -647,7 +647,7 @@ class StoreContract:
         assert len(store.list_policy_events()) == 3
 
     def test_one_running_rollout_per_deployment_moved_by_compare_and_set(self, store: Store) -> None:
-        from shipyard.entities import Rollout, Route
+        from shipyard.entities import PolicyEvent, Rollout, Route
 
         self._versions(store, 2)
         store.create_deployment("d", [Route("churn", 1, 100)])
@@ -656,10 +656,12 @@ class StoreContract:
         assert store.get_active_rollout("d") == rollout
         with pytest.raises(Conflict, match="in progress"):
             store.create_rollout(Rollout("", "d", "churn", 2, 1, [100], 0, {}))
-        moved = store.update_rollout(rollout.rollout_id, 0, step=1, step_started_time=5)
+        step = PolicyEvent("", "d", "rollout_step", "10% -> 50%", {"rollout_id": rollout.rollout_id})
+        moved = store.update_rollout(rollout.rollout_id, 0, step=1, step_started_time=5, event=step)
         assert moved.step == 1 and moved.step_started_time == 5
-        with pytest.raises(Conflict, match="another process"):
-            store.update_rollout(rollout.rollout_id, 0, step=1)  # a second scheduler lost the race
+        with pytest.raises(Conflict, match="another process"):  # a second scheduler lost the race:
+            store.update_rollout(rollout.rollout_id, 0, step=1, event=step)  # nothing moved, nothing recorded
+        assert [e.message for e in store.list_policy_events(deployment="d")] == ["10% -> 50%"]
         done = store.update_rollout(rollout.rollout_id, 1, state="ROLLED_BACK", reason="error rate 0.3 > 0.1")
         assert done.state == "ROLLED_BACK" and done.finished_time is not None and store.get_active_rollout("d") is None
         again = store.create_rollout(Rollout("", "d", "churn", 2, 1, [100], 0, {}))  # the deployment is free

@@ -187,7 +187,7 @@ class RestOperations(RestBase):
 
     def update_rollout(self, rollout_id: str, expected_step: int, *, step: int | None = None,
                        state: str | None = None, step_started_time: int | None = None,
-                       reason: str | None = None) -> Rollout:
+                       reason: str | None = None, event: PolicyEvent | None = None) -> Rollout:
         body = {"expected_step": expected_step, "step": step, "state": state, "step_started_time": step_started_time,
-                "reason": reason}
+                "reason": reason, "event": None if event is None else self._wire(event)}
         return self._get(Rollout, self._call("POST", f"/rollouts/{seg(rollout_id)}/update", body))

@@ -136,7 +136,6 @@ def _class_codec(cls: type) -> tuple[Codec, Codec]:
             plan.append((f.name, _uri, _uri))
         else:
             plan.append((f.name, *_type_codec(hints[f.name])))
-    names = {f.name for f in dataclasses.fields(cls)}
 
     def encode(obj: Any, uri_map: Any) -> dict[str, Any]:
         return {name: enc(getattr(obj, name), uri_map) for name, enc, _ in plan}
@@ -144,7 +143,7 @@ def _class_codec(cls: type) -> tuple[Codec, Codec]:
     def decode(data: Any, uri_map: Any) -> Any:
         if not isinstance(data, dict):
             raise TypeError(f"expected an object for {cls.__name__}, got {type(data).__name__}")
-        return cls(**{name: dec(data[name], uri_map) for name, _, dec in plan if name in data and name in names})
+        return cls(**{name: dec(data[name], uri_map) for name, _, dec in plan if name in data})
 
     _CODECS[cls] = (encode, decode)
     return encode, decode

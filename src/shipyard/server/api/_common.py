@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from starlette.responses import Response
 
 from shipyard.artifacts import safe_relpath
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, ShipyardError
 from shipyard.server.api.schemas import ErrorBody
 from shipyard.store._wire import ARTIFACT_SCHEME, from_wire, to_wire
 from shipyard.store.base import Store
@@ -92,5 +92,7 @@ def parse(request: Request, cls: type[T], model: BaseModel) -> T:
     """A validated request model as the entity it describes (artifact locations made the server's)."""
     try:
         return from_wire(cls, model.model_dump(by_alias=True), request.app.state.locations.from_api)
+    except ShipyardError:
+        raise
     except (TypeError, ValueError) as exc:
         raise InvalidInput(f"invalid {cls.__name__}: {exc}") from None

@@ -33,6 +33,7 @@ class UpdateRollout(w.Wire):
     state: str | None = None
     step_started_time: w.Int64 | None = None
     reason: str | None = None
+    event: w.PolicyEvent | None = None  # recorded in the same transaction as the step
 
 
 @router.post("/policy-events", dependencies=[WRITE], response_model=w.PolicyEvent)
@@ -65,8 +66,9 @@ def get_rollout(request: Request, rollout_id: str, store: StoreDep) -> Response:
 
 @router.post("/rollouts/{rollout_id}/update", dependencies=[WRITE], response_model=w.Rollout)
 def update_rollout(request: Request, rollout_id: str, body: UpdateRollout, store: StoreDep) -> Response:
+    event = parse(request, e.PolicyEvent, body.event) if body.event is not None else None
     rollout = store.update_rollout(rollout_id, body.expected_step, step=body.step, state=body.state,
-                                   step_started_time=body.step_started_time, reason=body.reason)
+                                   step_started_time=body.step_started_time, reason=body.reason, event=event)
     return entity(request, rollout)
 
 
