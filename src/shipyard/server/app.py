@@ -1,8 +1,8 @@
 """The platform's HTTP API as one FastAPI app: ``create_app(store)``.
 
-Layout of the app (the web UI mounts its router beside the API, under ``/``, through
-``extra_routers``; it can authenticate by session cookie by setting ``request.state.principal``,
-see :mod:`shipyard.server.auth`):
+Layout of the app (the web UI, :mod:`shipyard.server.ui`, is mounted beside the API under ``/``
+unless ``ui=False``; it authenticates by session cookie and sets ``request.state.principal``, see
+:mod:`shipyard.server.auth`):
 
 - ``/api/v1/...``: every Store operation and the artifacts (see :mod:`shipyard.server.api`);
 - ``/openapi.json`` and ``/docs``: the spec and its browsable page;
@@ -55,10 +55,12 @@ def create_app(
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     extra_metrics: Callable[[], bytes | str] | None = None,
     extra_routers: Sequence[APIRouter] = (),
+    ui: bool = True,
 ) -> FastAPI:
     """The API over ``store``. With ``auth``, tokens are checked against ``tokens`` (by default the
-    ``api_tokens`` table of ``store``, which must then be a SQL store). ``extra_routers`` are mounted
-    at the root beside the API (the web UI's pages)."""
+    ``api_tokens`` table of ``store``, which must then be a SQL store). With ``ui``, the web UI's pages
+    (:mod:`shipyard.server.ui`) are served at the root beside the API; ``extra_routers`` are mounted
+    there too."""
     from shipyard import __version__
 
     authenticator = None
@@ -78,6 +80,10 @@ def create_app(
     install_error_handlers(app)
     for router in routers():
         app.include_router(router, prefix=PREFIX)
+    if ui:
+        from shipyard.server.ui import router as ui_router
+
+        app.include_router(ui_router())
     for router in extra_routers:
         app.include_router(router)
     _add_service_routes(app, store, extra_metrics)

@@ -166,7 +166,10 @@ def _ordered(query: Select[Any], order_by: tuple[OrderBy, ...], start: int) -> t
             table = _KEYED[clause.entity].alias(f"order_{i}")
             query = query.outerjoin(table, and_(table.c.run_id == runs.c.run_id, table.c.key == literal(clause.key)))
             column = table.c.value
-        terms.append(column.is_(None))
+        if clause.entity != "attribute" or column.nullable:
+            # Missing values last. A NOT NULL column (start_time, run_name, status...) needs no such
+            # term, and without it the (experiment_id, start_time) index can serve the order.
+            terms.append(column.is_(None))
         terms.append(column.asc() if clause.ascending else column.desc())
     return query, terms
 

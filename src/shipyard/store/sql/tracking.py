@@ -85,6 +85,13 @@ _METRIC_COLUMNS = ("series_id", "step", "timestamp", "value")
 _END_RUN = (update(s.runs).where(s.runs.c.run_id == bindparam("rid"))
             .values(status=bindparam("new_status"), end_time=bindparam("new_end")).returning(*RUN_COLUMNS))
 _RUN_BY_ID = select(*RUN_COLUMNS).where(s.runs.c.run_id == bindparam("rid"))
+_m = s.metrics
+_POINTS = (select(_m.c.step, _m.c.timestamp, _m.c.value).select_from(_m.join(_ms, _ms.c.series_id == _m.c.series_id))
+           .where(_ms.c.run_id == bindparam("rid", type_=String), _ms.c.key == bindparam("key", type_=String),
+                  _m.c.step.between(bindparam("slo", type_=BigInteger), bindparam("shi", type_=BigInteger)),
+                  _m.c.timestamp.between(bindparam("tlo", type_=BigInteger), bindparam("thi", type_=BigInteger)))
+           .order_by(_m.c.step, _m.c.timestamp))
+_MIN_INT, _MAX_INT = -(2**63), 2**63 - 1
 _NEW_SERIES_CHUNK = 32  # new series per INSERT .. RETURNING (one compiled statement per size up to it)
 
 
@@ -372,6 +379,22 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         with self._read() as conn:
             self._run_row(conn, run_id)
             return [Metric(key, _float(value), ts, step) for step, ts, value in conn.execute(query)]
+
+    def metric_points(self, run_id: str, key: str, *, step_range: tuple[int, int] | None = None,
+                      time_range: tuple[int, int] | None = None) -> list[tuple[int, int, float | None]]:
+        """(step, timestamp, value) of the key's points, by step then timestamp, optionally only those
+        with step and/or timestamp (ms) within the inclusive ranges; NaN comes back as None.
+
+        Not part of the Store interface: the web UI's charts read long histories (100,000 points)
+        through it as plain tuples, about five times faster than :meth:`get_metric_history`'s entities,
+        and read only the zoomed range. Raises NotFound for an unknown run.
+        """
+        lo_step, hi_step = step_range if step_range is not None else (_MIN_INT, _MAX_INT)
+        lo_time, hi_time = time_range if time_range is not None else (_MIN_INT, _MAX_INT)
+        with self._read() as conn:
+            self._run_row(conn, run_id)
+            return rawsql.fetch_all(conn, _POINTS, {"rid": run_id, "key": key, "slo": int(lo_step),
+                                                    "shi": int(hi_step), "tlo": int(lo_time), "thi": int(hi_time)})
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput]) -> None:
         with self._write() as conn:

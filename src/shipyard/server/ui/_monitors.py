@@ -1,0 +1,81 @@
+"""Monitors: per monitor, drift per feature (reference vs current histograms) of a chosen window,
+its checks, every check over time (uPlot, one line per model version), and the alerts."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from starlette.responses import Response
+
+from shipyard.server.ui._session import ViewerDep
+from shipyard.server.ui._svg import histogram_svg
+from shipyard.server.ui._web import make_router, render
+
+if TYPE_CHECKING:
+    from shipyard.entities import MonitorResult
+
+__all__ = ["router"]
+
+HISTORY = 1000  # results read for the charts
+PICK = 50  # recent results offered in the window picker
+_FIRST_CHECKS = ("performance.roc_auc", "performance.accuracy", "feature_drift", "prediction_drift")
+
+router = make_router()
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _charts(results: list[MonitorResult]) -> dict[str, Any]:
+    """{check: {metric, threshold, op, series: [{label, x (s), y}]}} for the checks with numbers."""
+    charts: dict[str, Any] = {}
+    for result in results:
+        when = (result.window_end or result.run_time) / 1000
+        for check in result.checks:
+            value = _number(check.get("value"))
+            if value is None:
+                continue
+            chart = charts.setdefault(check["check"], {"metric": check.get("metric"), "threshold": None,
+                                                       "op": check.get("op"), "series": {}})
+            chart["threshold"] = _number(check.get("threshold"))
+            line = chart["series"].setdefault(f"{result.model} v{result.version}", {"x": [], "y": []})
+            line["x"].append(when)
+            line["y"].append(value)
+    for chart in charts.values():
+        chart["series"] = [{"label": label, **line} for label, line in sorted(chart["series"].items())]
+    first = {name: i for i, name in enumerate(_FIRST_CHECKS)}
+    return dict(sorted(charts.items(), key=lambda kv: (first.get(kv[0], len(first)), kv[0])))
+
+
+@router.get("/monitors")
+def monitors(request: Request, who: ViewerDep) -> Response:
+    store = request.app.state.store
+    rows = []
+    for monitor in store.list_monitors():
+        last = store.list_monitor_results(monitor.name, max_results=1)
+        open_alerts = store.list_alerts(monitor=monitor.name, state="OPEN", max_results=100)
+        rows.append((monitor, last[-1] if last else None, len(open_alerts)))
+    return render(request, "monitors.html", rows=rows)
+
+
+@router.get("/monitors/{name}")
+def monitor(request: Request, name: str, who: ViewerDep, result: str = "") -> Response:
+    store = request.app.state.store
+    found = store.get_monitor(name)
+    results = store.list_monitor_results(name, max_results=HISTORY)
+    chosen = next((r for r in results if r.result_id == result), None) if result else None
+    if chosen is None:
+        with_drift = [r for r in results if r.features]
+        chosen = (with_drift or results or [None])[-1]
+    drift = [(row, histogram_svg(row.get("histogram"))) for row in (chosen.features if chosen else [])]
+    prediction = next((c for c in chosen.checks if c.get("histogram")), None) if chosen else None
+    charts = _charts(results)
+    return render(request, "monitor.html", monitor=found, results=results, recent=list(reversed(results[-PICK:])),
+                  chosen=chosen, drift=drift, charts=charts, first_chart=next(iter(charts), ""),
+                  prediction=(prediction, histogram_svg(prediction["histogram"])) if prediction else None,
+                  alerts=store.list_alerts(monitor=name, max_results=100))

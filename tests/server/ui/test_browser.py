@@ -1,0 +1,241 @@
+"""The web UI in a real browser (Chromium through Playwright) over the demo's store: every page opens
+without a script error, runs are filtered and sorted, a run's chart downsamples and zooms, two runs are
+compared, an alias is set, a deployment is rolled back, artifacts are previewed, and logging in works."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from shipyard.store.sql import SqlStore
+from tests.server.ui._seed import LONG_POINTS
+
+expect = pytest.importorskip("playwright.sync_api", reason="browser tests need playwright (test extra)").expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+def sweep(store: SqlStore) -> tuple[str, dict[str, str]]:
+    experiment = store.get_experiment_by_name("sweep")
+    assert experiment is not None
+    runs = store.search_runs([experiment.experiment_id])
+    return experiment.experiment_id, {r.info.run_name: r.info.run_id for r in runs}
+
+
+def unexpected(problems: list[str], *statuses: int) -> list[str]:
+    """Console errors other than the answers a test provoked on purpose (a 400 for a bad filter)."""
+    return [p for p in problems if not any(f"status of {s} " in p for s in statuses)]
+
+
+def table_runs(page: Any) -> list[str]:
+    return page.locator("table.runs tbody tr td:nth-child(2) a").all_inner_texts()
+
+
+def test_every_page_opens_without_a_script_error(goto: Callable[[str], Any], page: Any,
+                                                 demo_store: SqlStore) -> None:
+    experiment_id, runs = sweep(demo_store)
+    pipeline_run = demo_store.list_pipeline_runs()[0].run_id
+    pages = {
+        "/experiments": "Experiments", f"/experiments/{experiment_id}": "sweep",
+        f"/runs/{runs['sweep-0']}": "sweep-0",
+        f"/compare?run={runs['sweep-0']}&run={runs['sweep-1']}": "Compare 2 runs",
+        "/models": "Registered models", "/models/rain": "rain", "/models/rain/versions/2": "rain v2",
+        "/models/sweep-model/versions/1": "sweep-model v1", "/deployments": "Deployments",
+        "/deployments/rain-api": "rain-api", "/monitors": "Monitors", "/monitors/rain-monitor": "rain-monitor",
+        "/pipelines": "Pipeline runs", f"/pipelines/runs/{pipeline_run}": "rain-retrain",
+    }
+    for path, heading in pages.items():
+        goto(path)
+        assert heading in page.locator("h1").inner_text(), path
+        if page.locator("[data-chart]").count():
+            page.wait_for_selector("[data-chart][data-state=overview] canvas")
+        if page.locator("[data-series-chart]").count():
+            page.wait_for_selector("[data-series-chart][data-state=ready] canvas")
+        assert page.evaluate("window.__xss") is None, path  # a param holding a <script> stayed text
+    assert page.problems == []
+
+
+def test_lineage_and_monitor_pages_show_the_real_data(goto: Callable[[str], Any], page: Any) -> None:
+    goto("/models/sweep-model/versions/1")
+    lineage = page.locator(".lineage").inner_text()
+    assert "sweep-0" in lineage and "rainfall-2000" in lineage and "2,000 rows" in lineage
+    assert page.locator("table.grid.compact tbody tr").count() == 8  # the signature's eight rainfall columns
+    goto("/monitors/rain-monitor")
+    assert page.locator("#drift svg.hist").count() == 8 and page.locator("#drift tr.drifted").count() >= 1
+    assert page.locator("#alerts tbody tr").count() >= 1
+    page.wait_for_selector("[data-series-chart][data-state=ready] canvas")
+    page.select_option("[data-series-chart] select", "feature_drift")
+    assert "results of drift_share" in page.locator("[data-series-chart] .chart-status").inner_text()
+    assert page.problems == []
+
+
+def test_filter_sort_and_choose_columns(goto: Callable[[str], Any], page: Any, demo_store: SqlStore) -> None:
+    experiment_id, _ = sweep(demo_store)
+    goto(f"/experiments/{experiment_id}")
+    assert sorted(table_runs(page)) == ["sweep-0", "sweep-1", "sweep-2", "sweep-3"]
+    page.fill("input[name=filter]", "params.model = 'forest' and metrics.accuracy > 0.7")
+    page.press("input[name=filter]", "Enter")
+    page.wait_for_url("**filter=*")
+    expect(page.locator("table.runs tbody tr")).to_have_count(2)
+    assert sorted(table_runs(page)) == ["sweep-0", "sweep-1"]
+    page.fill("input[name=filter]", "params.model = ")
+    page.press("input[name=filter]", "Enter")
+    error = page.locator("#filter-error")
+    error.wait_for()
+    assert "expected" in error.inner_text() and page.locator("table.runs tbody tr").count() == 0
+    page.click("text=clear")
+    expect(page.locator("table.runs tbody tr")).to_have_count(4)
+    page.click("th.metrics >> text=accuracy")  # descending first
+    page.wait_for_url("**sort=metrics%3Aaccuracy*")
+    expect(page.locator("table.runs tbody tr td:nth-child(2)").first).to_have_text("sweep-3")
+    page.click("th.metrics >> text=accuracy")  # then ascending
+    page.wait_for_url("**dir=asc*")
+    expect(page.locator("table.runs tbody tr td:nth-child(2)").first).to_have_text("sweep-2")
+    page.click("summary:has-text('Columns')")
+    page.uncheck("details.columns input[value='metrics:long']")
+    page.check("details.columns input[value='tags:team']")
+    page.click("text=Show columns")
+    page.wait_for_url("**col=tags%3Ateam*")
+    headers = page.locator("table.runs thead th").all_inner_texts()
+    assert "team" in headers and "long" not in headers and "accuracy" in headers
+    assert unexpected(page.problems, 400) == []
+
+
+def test_a_run_chart_is_downsampled_and_zooming_fetches_the_detail(goto: Callable[[str], Any], page: Any,
+                                                                  demo_store: SqlStore) -> None:
+    _, runs = sweep(demo_store)
+    goto(f"/runs/{runs['sweep-0']}")
+    panel = page.locator("#chart-run")
+    page.wait_for_selector("#chart-run[data-state=overview] canvas")
+    for key in ("accuracy", "loss"):  # chart the long history alone
+        panel.locator(f"input[value={key}]").uncheck()
+        page.wait_for_selector("#chart-run[data-state=overview] canvas")
+    status = panel.locator(".chart-status")
+    assert f"of {LONG_POINTS:,} points" in status.inner_text() and "downsampled" in status.inner_text()
+    assert int(panel.get_attribute("data-shown")) <= 4 * 1280
+    box = panel.locator(".u-over").bounding_box()
+    with page.expect_request(lambda r: "/series.json" in r.url and "min=" in r.url) as zoom:
+        page.mouse.move(box["x"] + box["width"] * 0.40, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] * 0.42, box["y"] + box["height"] / 2, steps=5)
+        page.mouse.up()
+    assert "key=long" in zoom.value.url
+    page.wait_for_selector("#chart-run[data-state=zoomed]")
+    text = status.inner_text()
+    assert "in the zoomed range" in text and int(text.split(" of ")[1].split()[0].replace(",", "")) < LONG_POINTS
+    panel.locator(".u-over").dblclick()
+    page.wait_for_selector("#chart-run[data-state=overview]")
+    panel.locator("input[type=radio][value=time]").check()
+    page.wait_for_selector("#chart-run[data-state=overview] canvas")
+    assert page.problems == []
+
+
+def test_compare_two_runs(goto: Callable[[str], Any], page: Any, demo_store: SqlStore) -> None:
+    experiment_id, runs = sweep(demo_store)
+    goto(f"/experiments/{experiment_id}")
+    page.check(f"input[name=run][value='{runs['sweep-1']}']")
+    page.check(f"input[name=run][value='{runs['sweep-3']}']")
+    page.click("text=Compare selected")
+    page.wait_for_url("**/compare?run=*")
+    assert page.locator("h1").inner_text() == "Compare 2 runs"
+    differs = page.locator("table.compare tr.differs th").all_inner_texts()
+    assert {"lr", "depth", "model", "accuracy", "loss"} <= set(differs)
+    assert "team" not in differs
+    page.wait_for_selector("#chart-compare[data-state=overview] canvas")
+    assert page.locator("#chart-compare .u-legend .u-series").count() >= 3  # x + two runs' series
+    page.click("text=only differences")
+    page.wait_for_url("**diff=1")
+    assert page.locator("table.compare tr.same").count() == 0
+    assert page.problems == []
+
+
+def test_set_an_alias(goto: Callable[[str], Any], page: Any, demo_store: SqlStore) -> None:
+    goto("/models/rain")
+    page.fill("#aliases input[name=alias]", "ui-test")
+    page.select_option("#aliases select[name=version]", "1")
+    page.fill("#aliases input[name=reason]", "checked by hand")
+    page.click("#aliases button[type=submit]")
+    page.wait_for_selector("#aliases .badge:has-text('@ui-test')")
+    assert demo_store.get_model_version_by_alias("rain", "ui-test").version == 1
+    assert "checked by hand" in page.locator("#aliases").inner_text()
+    page.fill("#aliases input[name=alias]", "latest")  # a reserved name: the store's message, inline
+    page.click("#aliases button[type=submit]")
+    page.wait_for_selector("#aliases .error")
+    assert "latest" in page.locator("#aliases .error").inner_text()
+    assert unexpected(page.problems, 400) == []
+
+
+def test_roll_back_a_deployment(goto: Callable[[str], Any], page: Any, demo_store: SqlStore) -> None:
+    before = demo_store.get_deployment("rain-api")
+    goto("/deployments/rain-api")
+    count = page.locator("#revisions tbody tr").count()
+    page.fill("input[name=reason]", "v2 looks off")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("text=Roll back to the previous revision")
+    expect(page.locator("#revisions tbody tr")).to_have_count(count + 1)
+    after = demo_store.get_deployment("rain-api").current
+    assert after.revision == before.revision + 1 and after.rollback_of == before.revision - 1
+    assert after.reason == "v2 looks off" and after.created_by == "web UI"
+    first_row = page.locator("#revisions tbody tr").first.inner_text()
+    assert "v2 looks off" in first_row and "current" in first_row
+    assert page.problems == []
+
+
+def test_browse_and_preview_artifacts(goto: Callable[[str], Any], page: Any, demo_store: SqlStore) -> None:
+    _, runs = sweep(demo_store)
+    goto(f"/runs/{runs['sweep-0']}")
+    page.click("#artifact-list >> text=plots/")
+    page.click("#artifact-list >> text=curve.png")
+    image = page.locator("#artifact-preview img")
+    image.wait_for()
+    expect(image).to_have_js_property("naturalWidth", 32)  # the PNG was served and decoded
+    page.click("#artifact-list .path >> text=artifacts")
+    page.click("#artifact-list >> text=data/")
+    page.click("#artifact-list >> text=sample.csv")
+    page.wait_for_selector("#artifact-preview table")
+    assert page.locator("#artifact-preview tbody tr").count() == 50
+    assert page.locator("#artifact-preview th").all_inner_texts() == ["day", "temperature", "rain"]
+    page.click("#artifact-list .path >> text=artifacts")
+    page.click("#artifact-list >> text=config.json")
+    page.wait_for_selector("#artifact-preview pre")
+    assert '"layers"' in page.locator("#artifact-preview pre").inner_text()
+    page.click("#artifact-list >> text=logs/")
+    page.click("#artifact-list >> text=train.txt")
+    page.wait_for_selector("#artifact-preview pre:has-text('epoch 2 done')")
+    assert "<script>" in page.locator("#artifact-preview pre").inner_text()  # shown as text, not run
+    assert page.evaluate("window.__xss") is None
+    model = page.locator("section.model").inner_text()
+    assert "sklearn" in model and "temperature" in model  # the logged model's flavor and signature
+    assert page.problems == []
+
+
+def test_log_in_with_a_token(page: Any, demo_store: SqlStore) -> None:
+    from shipyard.server import create_app
+    from shipyard.store.sql.tokens import TokenStore
+    from tests.server.conftest import LiveServer
+
+    token = TokenStore(demo_store).create_token("browser-writer", "writer")
+    server = LiveServer(create_app(demo_store, auth=True))
+    try:
+        page.goto(server.url + "/models/rain")
+        page.wait_for_url("**/login?next=*")
+        page.fill("input[name=token]", "shipyard_wrong")
+        page.click("button:has-text('Log in')")
+        page.wait_for_selector("#login-error .error")
+        page.fill("input[name=token]", token)
+        page.click("button:has-text('Log in')")
+        page.wait_for_url("**/models/rain")
+        assert "browser-writer" in page.locator("nav .who").inner_text()
+        assert page.locator("#aliases form").count() == 1 and "Roll back" not in page.content()
+        cookies = page.context.cookies()
+        session = next(c for c in cookies if c["name"] == "shipyard_session")
+        assert session["httpOnly"] and session["sameSite"] == "Lax"
+        assert page.evaluate("document.cookie") == ""  # the page's scripts cannot read it
+        page.click("nav >> text=log out")
+        page.wait_for_url("**/login")
+        assert unexpected(page.problems, 401) == []  # the wrong token's answer is a 401 on purpose
+    finally:
+        server.stop()
+        TokenStore(demo_store).revoke_token("browser-writer")
