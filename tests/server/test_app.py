@@ -142,3 +142,15 @@ def test_rest_store_errors_are_the_server_errors(live_server) -> None:
     with pytest.raises(NotFound, match="not found"):
         store.log_batch("0" * 32, [Metric("m", 1.0, 1, 0)])
     store.close()
+
+
+def test_api_docs_work_without_network(http: httpx.Client) -> None:
+    import re
+
+    page = http.get("/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert sources and all(s.startswith("/") for s in sources), sources  # nothing from another host
+    for source in sources:
+        assert http.get(source).status_code == 200, source
+    assert http.get("/docs/..%2Fapp.py").status_code == 404

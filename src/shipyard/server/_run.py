@@ -84,7 +84,7 @@ def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
         say(AUTH_OFF_WARNING.format(url=url))
     stop = threading.Event()
     scheduler = _start_scheduler(store, options.modules, stop, say) if options.scheduler else None
-    say(f"listening on {url} (API docs: {url}/docs; Ctrl+C to stop)")
+    say(f"listening on {url} (web UI: {url}/, API: {url}/api/v1, docs: {url}/docs; Ctrl+C to stop)")
     sys.stdout.flush()
     _configure_logging(options.log_level)
     config = uvicorn.Config(app, log_level=options.log_level, access_log=options.access_log, server_header=False,

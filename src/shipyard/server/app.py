@@ -23,7 +23,7 @@ from fastapi.openapi.utils import get_openapi
 from starlette.responses import PlainTextResponse, Response
 
 from shipyard.artifacts import get_artifact_repository
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, NotFound
 from shipyard.server._errors import install_error_handlers
 from shipyard.server._middleware import BodyLimit, RequestMetrics, ServerMetrics
 from shipyard.server.api import PREFIX, routers
@@ -68,7 +68,7 @@ def create_app(
         if tokens is None:
             tokens = _token_store(store)
         authenticator = Authenticator(tokens)
-    app = FastAPI(title="shipyard", version=__version__, description=_DESCRIPTION, docs_url="/docs",
+    app = FastAPI(title="shipyard", version=__version__, description=_DESCRIPTION, docs_url=None,
                   redoc_url=None, openapi_url="/openapi.json")
     metrics = ServerMetrics()
     app.state.store = store
@@ -87,10 +87,37 @@ def create_app(
     for router in extra_routers:
         app.include_router(router)
     _add_service_routes(app, store, extra_metrics)
+    _add_docs(app)
     app.add_middleware(BodyLimit, max_bytes=max_request_bytes, exempt=(f"{PREFIX}/artifacts/",))
     app.add_middleware(RequestMetrics, metrics=metrics, prefix=PREFIX)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+_SWAGGER = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css"}
+
+
+def _add_docs(app: FastAPI) -> None:
+    """``/docs``: Swagger UI from files shipped in the package (FastAPI's default loads it from a CDN,
+    which a machine without network cannot reach)."""
+    from pathlib import Path
+
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    folder = Path(__file__).parent / "api" / "swagger"
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="shipyard API",
+                                   swagger_js_url="/docs/swagger-ui-bundle.js", swagger_css_url="/docs/swagger-ui.css",
+                                   swagger_favicon_url="/static/favicon.svg")
+
+    @app.get("/docs/{name}", include_in_schema=False)
+    def docs_file(name: str) -> Response:
+        if name not in _SWAGGER:
+            raise NotFound(f"no file {name!r} under /docs")
+        return Response((folder / name).read_bytes(), media_type=_SWAGGER[name],
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 def _token_store(store: Store) -> TokenStore:
