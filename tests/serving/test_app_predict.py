@@ -89,3 +89,44 @@ async def test_lifespan_starts_polling_and_closes_the_logger(client, register, m
     await app({"type": "lifespan"}, receive, send)
     assert [m["type"] for m in sent] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert pred_log.closed and app.runtime._poller is None
+
+
+async def test_a_batch_of_concurrent_requests_is_logged_once_per_row_as_few_blocks(client, register, make_app,
+                                                                                     rain, pred_log):
+    """Concurrent requests share predict calls, and the logger gets one block per call: every
+    answered row exactly once, with its own request id, time, latency, features and prediction."""
+    import asyncio
+    import time
+    import uuid
+
+    register("rain")
+    client.create_deployment("rain-api", routes=[{"model": "rain", "version": 1}])
+    app = make_app(["rain-api"], prediction_logger=pred_log)
+    blocks: list[Any] = []
+    real_append = pred_log.append
+
+    def append(deployment: str, records: Any) -> None:
+        blocks.append(records)
+        real_append(deployment, records)
+
+    pred_log.append = append
+    local = client.load_model("models:/rain/1")
+    started = int(time.time() * 1000)
+    async with http(app) as c:
+        async def one(i: int) -> tuple[list[dict[str, float]], dict[str, Any]]:
+            rows = _records(rain, 1 + i % 3, start=i * 3)
+            return rows, (await c.post("/v1/deployments/rain-api/predict", json={"records": rows})).json()
+
+        answers = await asyncio.gather(*(one(i) for i in range(40)))
+    by_id = {r["request_id"]: r for r in pred_log.records}
+    answered = [(rid, row, pred) for rows, a in answers
+                for rid, row, pred in zip(a["request_ids"], rows, a["predictions"], strict=True)]
+    assert len(pred_log.records) == len(by_id) == len(answered) == sum(1 + i % 3 for i in range(40))
+    assert len(blocks) < 40  # batches, not requests
+    for rid, row, pred in answered:
+        rec = by_id[rid]
+        assert uuid.UUID(rid).version == 4 and rid == uuid.UUID(rid).hex
+        assert rec["features"] == row and rec["prediction"] == pred
+        assert rec["prediction"] == local.predict(np.array([list(row.values())]))[0]
+        assert started <= rec["timestamp_ms"] <= int(time.time() * 1000) and rec["latency_ms"] > 0
+        assert rec["shadow"] is False and rec["error"] is None and rec["version"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import pytest
@@ -76,3 +77,84 @@ def test_predictions_from_probabilities_equal_predict(kind: str) -> None:
         return
     assert classes is not None
     assert np.array_equal(classes[np.argmax(model.predict_proba(X), axis=1)], model.predict(X))
+
+
+def _answered_log() -> tuple[list[tuple[list[Any], np.ndarray, np.ndarray]], Any]:
+    calls: list[tuple[list[Any], np.ndarray, np.ndarray]] = []
+
+    def on_answered(tags: list[Any], data: np.ndarray, preds: np.ndarray, proba: np.ndarray | None) -> None:
+        calls.append((list(tags), np.array(data), np.array(preds)))
+
+    return calls, on_answered
+
+
+def test_on_answered_sees_each_batch_once_with_its_callers_tags_in_order() -> None:
+    calls, on_answered = _answered_log()
+    sizes: list[int] = []
+
+    async def main() -> None:
+        with ThreadPoolExecutor(2) as pool:
+            batcher = Batcher(_slow_model(sizes), pool, max_batch_size=64, max_wait_ms=3, on_answered=on_answered)
+
+            async def client(i: int) -> None:
+                for j in range(10):
+                    rows = 1 + (i + j) % 3  # requests of 1-3 rows
+                    data = np.full((rows, 1), float(i * 100 + j))
+                    preds, _ = await batcher.submit(data, rows, tag=(i, j))
+                    assert preds.tolist() == [float(i * 100 + j)] * rows
+
+            await asyncio.gather(*(client(i) for i in range(8)))
+
+    asyncio.run(main())
+    assert len(calls) == len(sizes) < 80  # one call per predict call, and requests were batched
+    tags = [t for call in calls for t in call[0]]
+    assert sorted(tags) == sorted((i, j) for i in range(8) for j in range(10))  # every request exactly once
+    for call_tags, data, preds in calls:
+        # the rows handed over are exactly those requests' rows, in the order of the tags
+        expected = [float(i * 100 + j) for i, j in call_tags for _ in range(1 + (i + j) % 3)]
+        assert data[:, 0].tolist() == expected and preds.tolist() == expected
+
+
+def test_on_answered_skips_untagged_cancelled_and_failed_requests() -> None:
+    calls, on_answered = _answered_log()
+
+    def predict(data: np.ndarray) -> tuple[np.ndarray, None]:
+        time.sleep(0.05)
+        if (data < 0).any():
+            raise ValueError("negative")
+        return data[:, 0], None
+
+    async def main() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = Batcher(predict, pool, max_batch_size=64, max_wait_ms=5, on_answered=on_answered)
+            first = asyncio.ensure_future(batcher.submit(np.array([[0.0]]), 1, tag="first"))
+            await asyncio.sleep(0.005)  # the first runs alone; the next ones queue behind it
+            good = asyncio.ensure_future(batcher.submit(np.array([[1.0]]), 1, tag="good"))
+            bad = asyncio.ensure_future(batcher.submit(np.array([[-1.0]]), 1, tag="bad"))
+            untagged = asyncio.ensure_future(batcher.submit(np.array([[2.0]]), 1))
+            gone = asyncio.ensure_future(batcher.submit(np.array([[3.0]]), 1, tag="gone"))
+            await asyncio.sleep(0.07)  # the batch of four is running now (or its retries)
+            gone.cancel()
+            assert (await first)[0].tolist() == [0.0] and (await good)[0].tolist() == [1.0]
+            assert (await untagged)[0].tolist() == [2.0]
+            with pytest.raises(ValueError, match="negative"):
+                await bad
+            with pytest.raises(asyncio.CancelledError):
+                await gone
+
+    asyncio.run(main())
+    # the batch failed on "bad", so each was retried alone: only answered, tagged, waiting callers count
+    assert [c[0] for c in calls] == [["first"], ["good"]]
+
+
+def test_on_answered_errors_are_logged_and_never_reach_the_caller(caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*args: Any) -> None:
+        raise RuntimeError("log store exploded")
+
+    async def main() -> list[float]:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = Batcher(lambda d: (d[:, 0], None), pool, on_answered=broken)
+            return (await batcher.submit(np.array([[4.0]]), 1, tag="t"))[0].tolist()
+
+    assert asyncio.run(main()) == [4.0]
+    assert "on_answered failed" in caplog.text

@@ -34,6 +34,7 @@ from numbers import Real
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -147,29 +148,34 @@ _CHUNK_ROWS = 256
 
 
 class RecordBlock:
-    """The rows of one answered request (or batch) in columns, as the serving app hands them over.
+    """The rows of one answered request or batch in columns, as the serving app hands them over.
 
     The same rows as a list of record dicts, but building a dict per row and converting the dicts
     back to columns at flush time cost about 35 µs a row: at a few thousand requests a second, a
     third of a serving process's throughput. A block only holds references to the arrays the model
     saw and answered; at flush time the blocks of a segment are stacked with NumPy and converted to
-    Arrow column by column (:func:`blocks_to_table`).
+    Arrow column by column (:func:`blocks_to_table`). The serving app hands over one block per
+    predict call, for all the requests that call answered, so a batch costs the log one block.
 
     ``features`` is a 2-D array whose columns are named by ``feature_names``, or a dict of 1-D arrays.
-    A failed request is a block with ``predictions=None`` and ``error`` set (one text for its rows).
+    ``timestamp_ms`` and ``latency_ms`` are one number for every row, or a 1-D array with one per
+    row (the requests of a batch started at different times). A failed request is a block with
+    ``predictions=None`` and ``error`` set (one text for its rows).
     """
 
     __slots__ = ("deployment", "error", "feature_names", "features", "latency_ms", "model", "predictions",
                  "probabilities", "request_ids", "revision", "shadow", "timestamp_ms", "version")
 
-    def __init__(self, *, request_ids: list[str], timestamp_ms: int, deployment: str, revision: int, model: str,
-                 version: int, shadow: bool, features: Any, feature_names: list[str] | None = None,
-                 predictions: Any, probabilities: Any = None, latency_ms: float = 0.0,
+    def __init__(self, *, request_ids: list[str], timestamp_ms: int | np.ndarray, deployment: str, revision: int,
+                 model: str, version: int, shadow: bool, features: Any, feature_names: list[str] | None = None,
+                 predictions: Any, probabilities: Any = None, latency_ms: float | np.ndarray = 0.0,
                  error: str | None = None) -> None:
-        self.request_ids, self.timestamp_ms, self.deployment = request_ids, int(timestamp_ms), deployment
+        self.request_ids, self.deployment = request_ids, deployment
+        self.timestamp_ms = _per_row(timestamp_ms, np.int64, len(request_ids), "timestamp_ms")
+        self.latency_ms = _per_row(latency_ms, np.float64, len(request_ids), "latency_ms")
         self.revision, self.model, self.version, self.shadow = revision, model, version, shadow
         self.features, self.feature_names = features, feature_names
-        self.predictions, self.probabilities, self.latency_ms = predictions, probabilities, latency_ms
+        self.predictions, self.probabilities = predictions, probabilities
         self.error = error
 
     def __len__(self) -> int:
@@ -181,17 +187,49 @@ class RecordBlock:
         names = self.feature_names or [str(i) for i in range(self.features.shape[1])]
         return {name: self.features[:, i] for i, name in enumerate(names)}
 
-    def _signature(self) -> tuple[Any, ...]:
-        """Blocks with equal signatures stack into one set of arrays."""
-        import numpy as np
+    def by_day(self) -> list[tuple[int, RecordBlock]]:
+        """``[(day, rows of that UTC day)]``: the block itself unless its rows span midnight."""
+        stamps = self.timestamp_ms
+        if not isinstance(stamps, np.ndarray):
+            return [(day_of(stamps), self)]
+        days = stamps // _DAY_MS
+        first = int(days[0])
+        if (days == first).all():
+            return [(first, self)]
+        return [(int(day), self.take(np.flatnonzero(days == day))) for day in np.unique(days)]
 
-        if isinstance(self.features, dict):
-            feats: Any = tuple((k, np.asarray(v).dtype.str) for k, v in self.features.items())
+    def take(self, rows: np.ndarray) -> RecordBlock:
+        """A block of the rows at these positions (in this order)."""
+        def pick(values: Any) -> Any:
+            return None if values is None else np.asarray(values)[rows]
+
+        features = ({k: np.asarray(v)[rows] for k, v in self.features.items()} if isinstance(self.features, dict)
+                    else self.features[rows])
+        return RecordBlock(request_ids=[self.request_ids[i] for i in rows.tolist()],
+                           timestamp_ms=_pick_row(self.timestamp_ms, rows), deployment=self.deployment,
+                           revision=self.revision, model=self.model, version=self.version, shadow=self.shadow,
+                           features=features, feature_names=self.feature_names, predictions=pick(self.predictions),
+                           probabilities=pick(self.probabilities), latency_ms=_pick_row(self.latency_ms, rows),
+                           error=self.error)
+
+    def _signature(self) -> tuple[Any, ...]:
+        """Blocks with equal signatures stack into one set of arrays.
+
+        Feature names count by identity: the blocks of one served model share one list, and two
+        groups with equal names only make two tables; a per-block tuple of 20 names, and dtype
+        strings, cost three times the rest of a one-row block's conversion."""
+        features, preds, proba = self.features, self.predictions, self.probabilities
+        if (type(features) is np.ndarray and (preds is None or type(preds) is np.ndarray)
+                and (proba is None or type(proba) is np.ndarray)):  # what the serving app hands over
+            return (id(self.feature_names), features.dtype, features.shape[1:],
+                    None if preds is None else preds.dtype, None if proba is None else proba.shape[1:])
+        if isinstance(features, dict):
+            feats: Any = tuple((k, np.asarray(v).dtype.str) for k, v in features.items())
         else:
-            feats = (tuple(self.feature_names or ()), self.features.dtype.str, self.features.shape[1])
-        width = None if self.probabilities is None else int(np.shape(self.probabilities)[-1])
+            feats = (tuple(self.feature_names or ()), features.dtype.str, features.shape[1])
+        width = None if proba is None else int(np.shape(proba)[-1])
         # failed blocks (no predictions) form groups of their own, so a group never mixes the two
-        kind = None if self.predictions is None else np.asarray(self.predictions).dtype.kind in "biuf"
+        kind = None if preds is None else np.asarray(preds).dtype.kind in "biuf"
         return feats, kind, width
 
     def records(self) -> list[dict[str, Any]]:
@@ -199,18 +237,41 @@ class RecordBlock:
         cols = {name: _as_list(values) for name, values in self.columns().items()}
         preds = _as_list(self.predictions) if self.predictions is not None else [None] * len(self)
         proba = _as_list(self.probabilities) if self.probabilities is not None else [None] * len(self)
-        return [{"request_id": rid, "timestamp_ms": self.timestamp_ms, "deployment": self.deployment,
-                 "revision": self.revision, "model": self.model, "version": self.version, "shadow": self.shadow,
+        stamps = _as_list(self.timestamp_ms) if isinstance(self.timestamp_ms, np.ndarray) else None
+        latency = _as_list(self.latency_ms) if isinstance(self.latency_ms, np.ndarray) else None
+        return [{"request_id": rid, "timestamp_ms": self.timestamp_ms if stamps is None else stamps[i],
+                 "deployment": self.deployment, "revision": self.revision, "model": self.model,
+                 "version": self.version, "shadow": self.shadow,
                  "features": {name: values[i] for name, values in cols.items()}, "prediction": preds[i],
-                 "probabilities": proba[i], "latency_ms": self.latency_ms, "error": self.error}
+                 "probabilities": proba[i], "latency_ms": self.latency_ms if latency is None else latency[i],
+                 "error": self.error}
                 for i, rid in enumerate(self.request_ids)]
+
+
+def _per_row(value: Any, dtype: Any, rows: int, name: str) -> Any:
+    """A number as int/float, or a per-row array as a 1-D array of ``dtype`` with ``rows`` values."""
+    if isinstance(value, (np.ndarray, list, tuple)):
+        array = np.asarray(value, dtype=dtype)
+        if array.shape != (rows,):
+            raise ValueError(f"{name} has {array.shape} values for {rows} rows")
+        return array
+    return int(value) if dtype is np.int64 else float(value)
+
+
+def _pick_row(value: Any, rows: np.ndarray) -> Any:
+    return value[rows] if isinstance(value, np.ndarray) else value
 
 
 def blocks_to_table(blocks: Sequence[RecordBlock]) -> pa.Table:
     """One table for many blocks: each group of like blocks stacked, then converted column by column."""
     groups: dict[tuple[Any, ...], list[RecordBlock]] = {}
     for block in blocks:
-        groups.setdefault(block._signature(), []).append(block)
+        key = block._signature()
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [block]
+        else:
+            group.append(block)
     tables = [_stacked_table(group) for group in groups.values()]
     table = tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="permissive")
     if table.schema.field("prediction").type == pa.null():  # only failed rows: the documented type
@@ -219,62 +280,107 @@ def blocks_to_table(blocks: Sequence[RecordBlock]) -> pa.Table:
     return table.replace_schema_metadata(_METADATA)
 
 
+def _rows_of(values: list[Any], counts: Any, singles: bool, dtype: Any) -> np.ndarray:
+    """One value per block -> one per row (each block's value repeated for its rows)."""
+    array = np.asarray(values, dtype=dtype)
+    return array if singles else np.repeat(array, counts)
+
+
+def _stacked(values: list[Any], counts: Any, singles: bool, dtype: Any) -> np.ndarray:
+    """A per-block number or per-row array -> one value per row."""
+    if not any(type(v) is np.ndarray for v in values):
+        return _rows_of(values, counts, singles, dtype)
+    return np.concatenate([np.asarray(v, dtype=dtype) if type(v) is np.ndarray else np.full(n, v, dtype=dtype)
+                           for v, n in zip(values, counts.tolist(), strict=True)])
+
+
+def _concat(arrays: list[Any], counts: list[int], width: bool) -> np.ndarray:
+    """Per-block predictions (``width`` False: n values) or probabilities (n x k) stacked; each block
+    is reshaped only when the plain concatenation does not come out in that shape."""
+    n = sum(counts)
+    try:
+        joined = np.concatenate(arrays)
+        if joined.shape[0] == n and joined.ndim == (2 if width else 1):
+            return joined
+    except ValueError:
+        pass
+    shape = (lambda rows: (rows, -1)) if width else (lambda rows: (rows,))
+    return np.concatenate([np.asarray(a).reshape(shape(rows)) for a, rows in zip(arrays, counts, strict=True)])
+
+
 def _stacked_table(blocks: list[RecordBlock]) -> pa.Table:
-    import numpy as np
+    counts_list = [len(b.request_ids) for b in blocks]
+    n = sum(counts_list)
+    counts = np.asarray(counts_list, dtype=np.int64)
+    singles = n == len(blocks)  # one row per block: nothing to repeat
 
-    counts = np.fromiter((len(b) for b in blocks), dtype=np.int64, count=len(blocks))
-    n = int(counts.sum())
+    def per_row(attr: str, dtype: Any) -> np.ndarray:
+        return _rows_of([getattr(b, attr) for b in blocks], counts, singles, dtype)
 
-    def per_row(values: list[Any], dtype: Any) -> Any:
-        return np.repeat(np.asarray(values, dtype=dtype), counts)
+    def text(attr: str) -> pa.Array:
+        values = [getattr(b, attr) for b in blocks]
+        first = values[0]
+        if all(v == first for v in values):  # one deployment, one model: the usual group
+            return pa.repeat(pa.scalar(first, pa.string()), n)
+        return pa.array(_rows_of(values, counts, singles, object), pa.string())
 
     prediction: pa.Array
     if blocks[0].predictions is None:  # failed rows: null-typed, so it joins a string or float group alike
         prediction = pa.nulls(n)
     else:
-        preds = np.concatenate([np.asarray(b.predictions).reshape(len(b)) for b in blocks])
+        preds = _concat([b.predictions for b in blocks], counts_list, width=False)
         prediction = (pa.array(preds.astype(np.float64, copy=False)) if preds.dtype.kind in "biuf"
                       else scalar_column(preds.tolist()))
     if blocks[0].probabilities is None:
         probabilities = pa.nulls(n, _PROBABILITIES)
     else:
-        proba = np.concatenate([np.asarray(b.probabilities, dtype=np.float64).reshape(len(b), -1) for b in blocks])
+        proba = _concat([b.probabilities for b in blocks], counts_list, width=True).astype(np.float64, copy=False)
         offsets = pa.array(np.arange(0, proba.size + 1, max(proba.shape[1], 1), dtype=np.int32))
         probabilities = pa.ListArray.from_arrays(offsets, pa.array(np.ascontiguousarray(proba).reshape(-1)))
     columns = [
         pa.array([rid for b in blocks for rid in b.request_ids], pa.string()),
-        pa.array(per_row([b.timestamp_ms for b in blocks], np.int64)).cast(TIMESTAMP),
-        pa.array(per_row([b.deployment for b in blocks], object), pa.string()),
-        pa.array(per_row([b.revision for b in blocks], np.int32)),
-        pa.array(per_row([b.model for b in blocks], object), pa.string()),
-        pa.array(per_row([b.version for b in blocks], np.int32)),
-        pa.array(per_row([bool(b.shadow) for b in blocks], np.bool_)),
+        pa.array(_stacked([b.timestamp_ms for b in blocks], counts, singles, np.int64)).view(TIMESTAMP),
+        text("deployment"),
+        pa.array(per_row("revision", np.int32)),
+        text("model"),
+        pa.array(per_row("version", np.int32)),
+        pa.array(per_row("shadow", np.bool_)),
         prediction,
         probabilities,
-        pa.array(per_row([float(b.latency_ms) for b in blocks], np.float64)),
-        (pa.nulls(n, pa.string()) if all(b.error is None for b in blocks)
-         else pa.array(per_row([b.error for b in blocks], object), pa.string())),
+        pa.array(_stacked([b.latency_ms for b in blocks], counts, singles, np.float64)),
+        text("error"),
     ]
     names = list(FIXED_SCHEMA.names)
-    stacked: dict[str, Any]
-    if isinstance(blocks[0].features, dict):
-        stacked = {k: np.concatenate([np.asarray(b.features[k]) for b in blocks]) for k in blocks[0].features}
+    features = blocks[0].features
+    if isinstance(features, dict):
+        stacked = {k: np.concatenate([np.asarray(b.features[k]) for b in blocks]) for k in features}
+        for name, values in stacked.items():
+            names.append(FEATURE_PREFIX + str(name))
+            columns.append(_feature_array(values))
     else:
         matrix = np.concatenate([b.features for b in blocks])
-        stacked = {name: matrix[:, i] for i, name in enumerate(blocks[0].columns())}
-    for name, values in stacked.items():
-        kind = values.dtype.kind
-        if kind == "f":
-            column = pa.array(values.astype(np.float64, copy=False), from_pandas=True)
-        elif kind in "iu":
-            column = pa.array(values.astype(np.int64, copy=False))
-        elif kind == "b":
-            column = pa.array(values)
+        feature_names = [FEATURE_PREFIX + str(name) for name in blocks[0].columns()]
+        names.extend(feature_names)
+        if matrix.dtype.kind in "fiub" and matrix.ndim == 2:
+            # one Arrow array for the whole matrix, column-major, sliced per feature: a conversion
+            # per column costs more than the rest of a small table
+            flat = _feature_array(np.ascontiguousarray(matrix.T).reshape(-1))
+            columns.extend(flat.slice(i * n, n) for i in range(len(feature_names)))
         else:
-            column = feature_column(values.tolist())
-        names.append(FEATURE_PREFIX + str(name))
-        columns.append(column)
+            columns.extend(_feature_array(matrix[:, i]) for i in range(len(feature_names)))
     return pa.Table.from_arrays(columns, names=names).replace_schema_metadata(_METADATA)
+
+
+def _feature_array(values: np.ndarray) -> pa.Array:
+    """A feature column from a 1-D array: float64 (NaN -> null), int64, bool, else by its values."""
+    kind = values.dtype.kind
+    if kind == "f":
+        return pa.array(values.astype(np.float64, copy=False), from_pandas=True)
+    if kind in "iu":
+        return pa.array(values.astype(np.int64, copy=False))
+    if kind == "b":
+        return pa.array(values)
+    return feature_column(values.tolist())
 
 
 def _as_list(values: Any) -> list[Any]:

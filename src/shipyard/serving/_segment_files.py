@@ -60,10 +60,15 @@ class SegmentFiles:
             os.makedirs(parent, exist_ok=True)
             tmp = os.path.join(parent, f".{os.path.basename(target)}.{uuid.uuid4().hex}.tmp")
             try:
-                with open(tmp, "wb") as fh:
-                    pq.write_table(table, fh)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                # Arrow's own file, not a Python file object: a Python file takes the GIL for every
+                # write, and the serving event loop waits behind each of those
+                with pa.OSFile(tmp, "wb") as sink:
+                    pq.write_table(table, sink)
+                fd = os.open(tmp, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
                 os.replace(tmp, target)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

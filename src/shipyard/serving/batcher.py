@@ -15,11 +15,16 @@ Inputs are validated per request *before* they reach the batcher (one bad reques
 others), and if a batch call still raises, each request in it is retried alone so only the
 request that breaks the model gets the error. Predict runs in a worker thread; the event loop stays
 free. Rows are concatenated in order and results sliced back, so batching never changes an answer.
+
+``on_answered`` (optional) sees each successful ``predict`` call once, with the tags its callers
+submitted, the whole input and the whole output: the serving app logs a batch of 64 requests as
+one block of rows instead of 64 blocks (the prediction log's cost follows batches, not requests).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -30,8 +35,12 @@ import numpy as np
 
 __all__ = ["Batcher", "concat_inputs"]
 
+logger = logging.getLogger(__name__)
+
 Result = tuple[np.ndarray, np.ndarray | None]
 PredictFn = Callable[[Any], Result]
+#: ``on_answered(tags, data, predictions, probabilities)``: one predict call's answered requests.
+AnsweredFn = Callable[[list[Any], Any, np.ndarray, "np.ndarray | None"], None]
 
 
 def concat_inputs(items: Sequence[Any]) -> Any | None:
@@ -53,13 +62,19 @@ def concat_inputs(items: Sequence[Any]) -> Any | None:
 
 
 class _Item:
-    __slots__ = ("arrived", "data", "future", "rows")
+    __slots__ = ("arrived", "data", "future", "rows", "tag")
 
-    def __init__(self, data: Any, rows: int, future: asyncio.Future[Result]) -> None:
+    def __init__(self, data: Any, rows: int, tag: Any, future: asyncio.Future[Result] | None) -> None:
         self.data = data
         self.rows = rows
+        self.tag = tag
         self.future = future
         self.arrived = time.monotonic()
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the caller still waits for the answer (a cancelled caller does not)."""
+        return self.future is None or not self.future.done()
 
 
 class Batcher:
@@ -67,17 +82,22 @@ class Batcher:
 
     ``predict_fn(data) -> (predictions, probabilities or None)`` runs in ``executor``.
     ``on_batch(rows)`` (optional) is told the size of every batch, for metrics.
+    ``on_answered(tags, data, predictions, probabilities)`` (optional) is called on the event loop
+    after each successful ``predict_fn`` call, before its callers get their slices, with the tags
+    of the requests it answered (those submitted with a tag whose caller still waits), in order,
+    and the rows of exactly those requests; it must not raise (an error is logged and swallowed).
     """
 
     def __init__(self, predict_fn: PredictFn, executor: Executor, *, max_batch_size: int = 64,
                  max_wait_ms: float = 2.0, concurrency: int = 1,
-                 on_batch: Callable[[int], None] | None = None) -> None:
+                 on_batch: Callable[[int], None] | None = None, on_answered: AnsweredFn | None = None) -> None:
         self._fn = predict_fn
         self._executor = executor
         self.max_batch_size = max(1, int(max_batch_size))
         self.max_wait_s = max(0.0, float(max_wait_ms)) / 1000.0
         self._concurrency = max(1, int(concurrency))
         self._on_batch = on_batch
+        self._on_answered = on_answered
         self._queue: deque[_Item] = deque()
         self._running = 0
         self._pending_rows = 0
@@ -88,14 +108,16 @@ class Batcher:
         """Whether a batch is running or a request is queued (used to drain before release)."""
         return bool(self._running or self._queue)
 
-    async def submit(self, data: Any, rows: int) -> Result:
-        """Predict on one request's prepared input (``rows`` rows); its own slice of the batch."""
+    async def submit(self, data: Any, rows: int, tag: Any = None) -> Result:
+        """Predict on one request's prepared input (``rows`` rows); its own slice of the batch.
+
+        ``tag`` (optional) is handed to ``on_answered`` with the rows once they are answered."""
         loop = asyncio.get_running_loop()
         if self._running < self._concurrency and not self._queue and self._recent_rows < 1.5:
             # idle at low load: go now, alone -- batching must not add latency when requests are rare
             self._running += 1
             try:
-                return await self._run([data], [rows], loop)
+                return await self._run(_Item(data, rows, tag, None), loop)
             finally:
                 self._running -= 1
                 self._kick(loop)
@@ -104,7 +126,7 @@ class Batcher:
         # the rest wait behind a whole predict call and halve a forest's throughput (batches of
         # 1, 7, 1, 7 ... at concurrency 8), so the drain waits up to max_wait_ms for them instead.
         future: asyncio.Future[Result] = loop.create_future()
-        self._queue.append(_Item(data, rows, future))
+        self._queue.append(_Item(data, rows, tag, future))
         self._pending_rows += rows
         self._kick(loop)
         return await future
@@ -128,17 +150,17 @@ class Batcher:
                 batch.append(item)
                 rows += item.rows
             self._pending_rows -= rows
-            live = [it for it in batch if not it.future.done()]  # cancelled callers need no answer
+            live = [it for it in batch if it.waiting]  # cancelled callers need no answer
             if live:
                 try:
-                    results = await self._split([it.data for it in live], [it.rows for it in live], loop)
+                    results = await self._split(live, loop)
                 except BaseException as exc:
                     for it in live:
-                        if not it.future.done():
+                        if it.future is not None and not it.future.done():
                             it.future.set_exception(exc)
                 else:
                     for it, res in zip(live, results, strict=True):
-                        if not it.future.done():
+                        if it.future is not None and not it.future.done():
                             if isinstance(res, BaseException):
                                 it.future.set_exception(res)
                             else:
@@ -147,24 +169,24 @@ class Batcher:
             self._running -= 1
             self._kick(loop)
 
-    async def _run(self, datas: list[Any], rows: list[int], loop: asyncio.AbstractEventLoop) -> Result:
-        result = (await self._split(datas, rows, loop))[0]
+    async def _run(self, item: _Item, loop: asyncio.AbstractEventLoop) -> Result:
+        result = (await self._split([item], loop))[0]
         if isinstance(result, BaseException):
             raise result
         return result
 
-    async def _split(self, datas: list[Any], rows: list[int], loop: asyncio.AbstractEventLoop
-                     ) -> list[Result | BaseException]:
-        """One call for all ``datas`` when they stack; on failure, each alone (to find the culprit)."""
+    async def _split(self, items: list[_Item], loop: asyncio.AbstractEventLoop) -> list[Result | BaseException]:
+        """One call for all ``items`` when they stack; on failure, each alone (to find the culprit)."""
+        rows = [it.rows for it in items]
         self._recent_rows = 0.5 * self._recent_rows + 0.5 * sum(rows)
-        merged = concat_inputs(datas)
+        merged = concat_inputs([it.data for it in items])
         if merged is not None:
             if self._on_batch is not None:
                 self._on_batch(sum(rows))
             try:
                 preds, proba = await loop.run_in_executor(self._executor, self._fn, merged)
             except Exception as exc:
-                if len(datas) == 1:
+                if len(items) == 1:
                     return [exc]
             else:
                 out: list[Result | BaseException] = []
@@ -172,13 +194,33 @@ class Batcher:
                 for n in rows:
                     out.append((preds[start:start + n], None if proba is None else proba[start:start + n]))
                     start += n
+                self._answered(items, merged, preds, proba, out)
                 return out
         results: list[Result | BaseException] = []
-        for data in datas:
+        for item in items:
             if self._on_batch is not None and merged is None:
-                self._on_batch(rows[len(results)])
+                self._on_batch(item.rows)
             try:
-                results.append(await loop.run_in_executor(self._executor, self._fn, data))
+                result = await loop.run_in_executor(self._executor, self._fn, item.data)
             except Exception as exc:
                 results.append(exc)
+            else:
+                results.append(result)
+                self._answered([item], item.data, *result, [result])
         return results
+
+    def _answered(self, items: list[_Item], data: Any, preds: np.ndarray, proba: np.ndarray | None,
+                  slices: list[Result | BaseException]) -> None:
+        """Tell ``on_answered`` about the tagged requests of one call whose callers still wait."""
+        if self._on_answered is None:
+            return
+        tags = [it.tag for it in items]
+        try:
+            if None not in tags and all(it.future is None or not it.future.done() for it in items):
+                self._on_answered(tags, data, preds, proba)
+                return
+            for it, res in zip(items, slices, strict=True):  # rare: some cancelled (or untagged)
+                if it.tag is not None and it.waiting and not isinstance(res, BaseException):
+                    self._on_answered([it.tag], it.data, *res)
+        except Exception:
+            logger.exception("on_answered failed for a batch of %d request(s)", len(items))

@@ -5,18 +5,21 @@ Layout under the root (a local folder or an fsspec URL)::
     <root>/deployment=<name>/date=YYYY-MM-DD/<replica_id>-<sequence>.parquet
 
 Why this shape: serving must never wait on storage, and replicas must never wait on each other.
-So ``append`` only takes a lock around a list append; a background thread turns the buffer into
-Arrow tables and writes whole segments when ``max_rows`` rows are buffered or the oldest buffered
-row is ``max_seconds`` old. Each replica writes files named by its own ``replica_id``, so no two
-writers touch one file and no locking between them is needed; the date partition (UTC, from each
-row's time) lets a reader skip whole days. ``flush()``/``close()`` write synchronously, and an
-atexit hook closes the logger, so a normal exit or a SIGTERM handler that calls ``close()`` loses
-no buffered row. The schema is documented in ``_predlog_schema``.
+So ``append`` is one deque append; a background thread turns the buffer into Arrow tables as rows
+arrive, in small pieces (every ``convert_entries`` appends or ``convert_rows`` rows: one conversion
+holds the GIL, and the serving event loop waits behind it), and writes whole segments when
+``max_rows`` rows are buffered or the oldest buffered row is ``max_seconds`` old. Each replica
+writes files named by its own ``replica_id``, so no two writers touch one file and no locking
+between them is needed; the date partition (UTC, from each row's time) lets a reader skip whole
+days. ``flush()``/``close()`` write synchronously, and an atexit hook closes the logger, so a normal
+exit or a SIGTERM handler that calls ``close()`` loses no buffered row. The schema is documented in
+``_predlog_schema``.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -29,6 +32,8 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import Any
+
+import pyarrow as pa
 
 from shipyard.errors import InvalidInput
 from shipyard.serving._predlog_schema import RecordBlock, day_of, partition_dir, records_to_table
@@ -70,6 +75,10 @@ class PredictionLogger:
     #: Rows kept in memory while storage keeps failing; beyond it the oldest are dropped (and counted)
     #: so an outage of the log store cannot take a serving replica down with it.
     max_buffered_rows = 1_000_000
+    #: The background thread converts buffered rows to Arrow once this many appends (blocks or
+    #: lists of records) or rows wait, in pieces of ``convert_entries`` appends (see ``_convert``).
+    convert_entries = 128
+    convert_rows = 4096
 
     def __init__(self, root: str, *, replica_id: str | None = None, max_rows: int = 10_000,
                  max_seconds: float = 2.0) -> None:
@@ -98,8 +107,15 @@ class PredictionLogger:
         # append() takes no lock on its way: a deque's append/popleft are atomic, so the hot path
         # is one append, and a SIGTERM handler that calls close() in the middle of an append() in
         # the main thread cannot deadlock on a lock that append() holds.
-        self._pending: deque[tuple[float, str, list[dict[str, Any]]]] = deque()
-        self._rows = 0  # approximate (unlocked) count, only used to wake the writer early
+        self._pending: deque[tuple[float, str, list[Any]]] = deque()
+        # Rows appended / taken for conversion: approximate (unlocked) counts, each written by one
+        # side only, used to wake the writer early.
+        self._appended = 0
+        self._taken = 0
+        self._convert_asked = False
+        # Converted, not yet written (only under _io_lock): pieces in append order, and their rows.
+        self._converted: list[_Piece] = []
+        self._converted_rows = 0
         self._wake = threading.Condition(threading.RLock())
         self._io_lock = threading.RLock()
         self._seq = 0
@@ -116,8 +132,11 @@ class PredictionLogger:
         # A RecordBlock (columns from the serving app) is kept whole; a list of dicts is copied.
         self._pending.append((time.monotonic(), deployment, [records] if isinstance(records, RecordBlock)
                               else list(records)))
-        self._rows += len(records)
-        if self._rows >= self.max_rows:
+        self._appended += len(records)
+        if self._appended - self._taken + self._converted_rows >= self.max_rows or (
+                not self._convert_asked and (len(self._pending) >= self.convert_entries
+                                             or self._appended - self._taken >= self.convert_rows)):
+            self._convert_asked = True
             with self._wake:
                 self._wake.notify()
         if self._closed:  # no background writer any more: write now rather than lose the rows
@@ -128,23 +147,8 @@ class PredictionLogger:
 
         Raises the storage error if a segment cannot be written (those rows stay buffered)."""
         with self._io_lock:
-            self._rows = 0
-            by_deployment: dict[str, list[dict[str, Any]]] = {}
-            while True:
-                try:
-                    _, deployment, records = self._pending.popleft()
-                except IndexError:
-                    break
-                by_deployment.setdefault(deployment, []).extend(records)
-            pending = [group for deployment, rows in by_deployment.items() for group in self._by_day(deployment, rows)]
-            try:
-                while pending:
-                    deployment, day, rows = pending[0]
-                    self._write_segment(deployment, day, rows)
-                    pending.pop(0)
-            except BaseException:
-                self._put_back(pending)
-                raise
+            self._convert(None)
+            self._write_converted()
 
     def close(self) -> None:
         """Flush and stop the background writer. Idempotent; safe to call from a signal handler."""
@@ -167,23 +171,34 @@ class PredictionLogger:
 
     # -- inside ----------------------------------------------------------------------------------
 
+    def _oldest(self) -> float | None:
+        """When the oldest unwritten row was appended (monotonic), or None when none is buffered."""
+        converted = self._converted  # read without the lock: a list swapped whole, never emptied in place
+        times = [converted[0].oldest] if converted else []
+        with contextlib.suppress(IndexError):
+            times.append(self._pending[0][0])
+        return min(times) if times else None
+
     def _run(self) -> None:
         while True:
             with self._wake:
-                while not self._closed and self._rows < self.max_rows:
-                    try:
-                        oldest = self._pending[0][0]
-                    except IndexError:
-                        self._wake.wait(self.max_seconds)  # idle: look again now and then
-                        continue
-                    remaining = oldest + self.max_seconds - time.monotonic()
-                    if remaining <= 0:
+                due = False
+                while not self._closed:
+                    pending_rows = self._appended - self._taken
+                    oldest = self._oldest()
+                    wait = self.max_seconds if oldest is None else oldest + self.max_seconds - time.monotonic()
+                    due = wait <= 0 or pending_rows + self._converted_rows >= self.max_rows
+                    if due or len(self._pending) >= self.convert_entries or pending_rows >= self.convert_rows:
                         break
-                    self._wake.wait(remaining)
+                    self._convert_asked = False
+                    self._wake.wait(wait)
                 if self._closed:
                     return
             try:
-                self.flush()
+                with self._io_lock:
+                    self._convert(self.convert_entries)
+                    if due:
+                        self._write_converted()
             except Exception:
                 logger.exception("prediction log: writing segments under %s failed; rows stay buffered and "
                                  "are retried in %.1f s", self.root, self.max_seconds)
@@ -191,34 +206,91 @@ class PredictionLogger:
                     if not self._closed:
                         self._wake.wait(self.max_seconds)
 
-    def _by_day(self, deployment: str, rows: list[dict[str, Any]]) -> list[tuple[str, int, list[dict[str, Any]]]]:
+    def _convert(self, piece_entries: int | None) -> None:
+        """Turn every pending entry into Arrow tables, ``piece_entries`` entries at a time (None: all at
+        once). Called under ``_io_lock``.
+
+        The background thread converts as rows arrive, a few hundred at a time, instead of all of a
+        segment's rows when it is written: one conversion holds the GIL for its whole length, and a
+        request that arrives meanwhile waits for it, so small pieces keep the log out of the serving
+        process's tail latency (a segment of a few thousand one-row blocks took 20-60 ms)."""
+        while self._pending:
+            entries = []
+            taken = 0
+            while piece_entries is None or len(entries) < piece_entries:
+                try:
+                    entry = self._pending.popleft()
+                except IndexError:
+                    break
+                entries.append(entry)
+                taken += _count(entry[2])
+            self._taken += taken
+            by_deployment: dict[str, list[Any]] = {}
+            for _, deployment, rows in entries:
+                by_deployment.setdefault(deployment, []).extend(rows)
+            pieces = []
+            for deployment, rows in by_deployment.items():
+                for _, day, group in self._by_day(deployment, rows):
+                    table = self._table(deployment, group)
+                    if table is not None:
+                        pieces.append(_Piece(entries[0][0], deployment, day, table))
+            self._converted = self._converted + pieces
+            self._converted_rows += sum(p.table.num_rows for p in pieces)
+            if self._pending:
+                time.sleep(0)  # more to do: let the event loop thread run between pieces
+
+    def _write_converted(self) -> None:
+        """Write the converted pieces, one segment per deployment and day. Called under ``_io_lock``.
+
+        On a storage error the unwritten pieces stay (the oldest dropped beyond ``max_buffered_rows``)
+        and the error is raised."""
+        groups: dict[tuple[str, int], list[_Piece]] = {}
+        for piece in self._converted:
+            groups.setdefault((piece.deployment, piece.day), []).append(piece)
+        try:
+            for (deployment, day), pieces in groups.items():
+                try:
+                    tables = [_concat([p.table for p in pieces])]
+                except (pa.ArrowInvalid, pa.ArrowTypeError):  # pieces typed a column differently
+                    tables = [p.table for p in pieces]  # a segment each; the reader unifies them
+                for table in tables:
+                    self._write_segment(deployment, day, table)
+                written = set(map(id, pieces))
+                self._converted = [p for p in self._converted if id(p) not in written]
+                self._converted_rows -= sum(p.table.num_rows for p in pieces)
+        except BaseException:
+            self._trim()
+            raise
+
+    def _by_day(self, deployment: str, rows: list[Any]) -> list[tuple[str, int, list[Any]]]:
         """Rows split by UTC date: a flush that spans midnight writes one segment per date."""
-        days: dict[int, list[dict[str, Any]]] = {}
+        days: dict[int, list[Any]] = {}
         bad = []
         for row in rows:
-            try:
-                day = day_of(row.timestamp_ms if isinstance(row, RecordBlock) else row["timestamp_ms"])
-            except (KeyError, TypeError, ValueError):
-                bad.append(row)
-                continue
-            group = days.get(day)
-            if group is None:
-                group = days[day] = []
-            group.append(row)
+            if isinstance(row, RecordBlock):
+                parts = row.by_day()  # a batch's rows carry their own times: it may span midnight
+            else:
+                try:
+                    parts = [(day_of(row["timestamp_ms"]), row)]
+                except (KeyError, TypeError, ValueError):
+                    bad.append(row)
+                    continue
+            for day, part in parts:
+                group = days.get(day)
+                if group is None:
+                    group = days[day] = []
+                group.append(part)
         if bad:
-            self._drop(bad, f"they have no integer timestamp_ms (deployment {deployment!r})")
+            self._drop(len(bad), f"they have no integer timestamp_ms (deployment {deployment!r})")
         return [(deployment, day, group) for day, group in sorted(days.items())]
 
-    def _write_segment(self, deployment: str, day: int, rows: list[dict[str, Any]]) -> None:
-        table = self._table(deployment, rows)
-        if table is None:
-            return
+    def _write_segment(self, deployment: str, day: int, table: Any) -> None:
         folder = partition_dir(deployment, (_EPOCH + dt.timedelta(days=day)).isoformat())
         self._files.write_table(self._next_name(folder), table)
         self.segments_written += 1
         self.rows_written += table.num_rows
 
-    def _table(self, deployment: str, rows: list[dict[str, Any]]) -> Any:
+    def _table(self, deployment: str, rows: list[Any]) -> Any:
         try:
             return records_to_table(rows, deployment)
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -232,7 +304,7 @@ class PredictionLogger:
                 bad.append(row)
                 error = error or f"{type(exc).__name__}: {exc}"
         if bad:
-            self._drop(bad, f"they are malformed (deployment {deployment!r}, first error {error})")
+            self._drop(_count(bad), f"they are malformed (deployment {deployment!r}, first error {error})")
         return records_to_table(good, deployment) if good else None
 
     def _next_name(self, folder: str) -> str:
@@ -247,24 +319,42 @@ class PredictionLogger:
         self._seq += 1
         return name
 
-    def _put_back(self, pending: list[tuple[str, int, list[dict[str, Any]]]]) -> None:
-        """Unwritten rows go back to the front of the buffer, oldest first, within max_buffered_rows."""
-        now = time.monotonic()
-        for deployment, _day, rows in reversed(pending):
-            self._pending.appendleft((now, deployment, rows))
-            self._rows += _count(rows)
-        excess = sum(_count(rows) for _, _, rows in list(self._pending)) - self.max_buffered_rows
-        while excess > 0:
-            _, deployment, rows = self._pending.popleft()
-            if len(rows) > excess:
-                self._pending.appendleft((now, deployment, rows[excess:]))
-                rows = rows[:excess]
+    def _trim(self) -> None:
+        """Keep at most ``max_buffered_rows`` unwritten rows: the oldest converted ones go first."""
+        excess = self._converted_rows + (self._appended - self._taken) - self.max_buffered_rows
+        kept = list(self._converted)
+        while excess > 0 and kept:
+            piece = kept[0]
+            rows = piece.table.num_rows
+            if rows > excess:
+                kept[0] = _Piece(piece.oldest, piece.deployment, piece.day, piece.table.slice(excess))
+                rows = excess
+            else:
+                kept.pop(0)
+            self._converted_rows -= rows
             self._drop(rows, "the log store keeps failing and the buffer is full")
-            excess -= len(rows)
+            excess -= rows
+        self._converted = kept
 
-    def _drop(self, rows: list[dict[str, Any]], why: str) -> None:
-        self.dropped_rows += len(rows)
-        logger.error("prediction log: dropped %d row(s) because %s", len(rows), why)  # one line per batch
+    def _drop(self, rows: int, why: str) -> None:
+        self.dropped_rows += rows
+        logger.error("prediction log: dropped %d row(s) because %s", rows, why)  # one line per batch
+
+
+class _Piece:
+    """Converted rows of one deployment and day, waiting to be written; ``oldest``: when the
+    first of them was appended (monotonic)."""
+
+    __slots__ = ("day", "deployment", "oldest", "table")
+
+    def __init__(self, oldest: float, deployment: str, day: int, table: Any) -> None:
+        self.oldest, self.deployment, self.day, self.table = oldest, deployment, day, table
+
+
+def _concat(tables: list[Any]) -> Any:
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
 
 
 def _restart_in_child(ref: weakref.ReferenceType[PredictionLogger]) -> None:

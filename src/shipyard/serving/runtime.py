@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,11 +35,12 @@ logger = logging.getLogger(__name__)
 class ServedModel:
     """One model version as served by one revision: the loaded model, its batcher and metrics."""
 
-    __slots__ = ("_classes", "batcher", "columns", "deployment", "has_proba", "metrics", "model", "pyfunc", "revision",
-                 "version")
+    __slots__ = ("_classes", "_runtime", "batcher", "columns", "deployment", "has_proba", "metrics", "model", "pyfunc",
+                 "revision", "version")
 
     def __init__(self, deployment: str, revision: int, route: Route, pyfunc: PyFuncModel,
                  runtime: Runtime, batching: dict[str, int]) -> None:
+        self._runtime = runtime
         self.deployment, self.revision = deployment, revision
         self.model, self.version, self.pyfunc = route.model, route.version, pyfunc
         sig = pyfunc.signature
@@ -51,7 +52,7 @@ class ServedModel:
         size, wait = runtime.settings.batching(batching)
         self.batcher = Batcher(self._predict, runtime.executor, max_batch_size=size, max_wait_ms=wait,
                                concurrency=runtime.settings.batch_concurrency,
-                               on_batch=self.metrics.batch_size.observe)
+                               on_batch=self.metrics.batch_size.observe, on_answered=self._answered)
 
     def prepare(self, data: Any) -> tuple[Any, int]:
         """Validate and convert one request's input (raises InvalidInput naming the column)."""
@@ -65,8 +66,14 @@ class ServedModel:
         preds = self.pyfunc.predict(data)
         return preds, self.pyfunc.predict_proba(data) if self.has_proba else None
 
-    async def predict(self, prepared: Any, rows: int) -> tuple[np.ndarray, np.ndarray | None]:
-        return await self.batcher.submit(prepared, rows)
+    async def predict(self, prepared: Any, rows: int, tag: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """This request's predictions (and probabilities); a ``tag`` reaches ``Runtime.on_answered``."""
+        return await self.batcher.submit(prepared, rows, tag)
+
+    def _answered(self, tags: list[Any], data: Any, preds: np.ndarray, proba: np.ndarray | None) -> None:
+        hook = self._runtime.on_answered
+        if hook is not None:
+            hook(self, tags, data, preds, proba)
 
 
 _PREDICT_IS_ARGMAX_PROBA = {
@@ -108,6 +115,10 @@ class Runtime:
     ``refresh()`` (thread-safe, blocking) loads any changed revision and swaps it in; the process
     calls it, or ``start_polling(interval)`` runs it on a daemon thread. ``get(name)`` is the
     current state of a deployment for a request.
+
+    ``on_answered(served, tags, data, predictions, probabilities)`` (optional, set by the serving
+    app) is called on the event loop once per successful predict call of any served model, with
+    the tags of the requests that call answered (see :class:`~shipyard.serving.batcher.Batcher`).
     """
 
     def __init__(self, store: Any, deployments: Sequence[str] | None = None, *,
@@ -125,6 +136,7 @@ class Runtime:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
+        self.on_answered: Callable[[ServedModel, list[Any], Any, np.ndarray, np.ndarray | None], None] | None = None
         self.last_error: BaseException | None = None
 
     # --- what requests use ---------------------------------------------------------------------
