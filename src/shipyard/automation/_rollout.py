@@ -42,6 +42,7 @@ __all__ = ["AUTOMATION_USER", "RolloutPlan", "advance_rollout", "analyze", "star
 logger = logging.getLogger("shipyard.automation")
 AUTOMATION_USER = "shipyard-automation"
 _LATENCY_SLACK_MS = 5.0  # below this a p99 difference is noise on a shared machine
+_MIN_WAIT_MS = 10_000  # a short (or zero) dwell still gives a step's rows and labels time to arrive
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class RolloutPlan:
     max_latency_ratio: float = 2.0
     min_rows: int = 30
     min_labeled: int = 30
-    max_wait_factor: float = 3.0  # a step that has too few rows waits up to this many dwells, then aborts
+    max_wait_factor: float = 3.0  # a step short of rows waits this many dwells (at least 10 s), then aborts
 
     @property
     def dwell_ms(self) -> int:
@@ -193,7 +194,7 @@ def analyze(client: RegistryClient, rollout: Rollout, now: int, root: str | None
                            "stable": stable, "reasons": []}
     if candidate["rows"] < c["min_rows"]:
         waited = now - rollout.step_started_time
-        if waited < rollout.dwell_ms * c["max_wait_factor"]:
+        if waited < _wait_limit(rollout):
             out["verdict"] = "wait"
             out["reasons"].append(f"{candidate['rows']} candidate rows so far, waiting for {c['min_rows']}")
         else:
@@ -202,7 +203,7 @@ def analyze(client: RegistryClient, rollout: Rollout, now: int, root: str | None
                                   "not enough traffic to judge the candidate")
         return out
     waited = now - rollout.step_started_time
-    if c["metric"] and candidate["labeled"] < c["min_labeled"] and waited < rollout.dwell_ms * c["max_wait_factor"]:
+    if c["metric"] and candidate["labeled"] < c["min_labeled"] and waited < _wait_limit(rollout):
         out["verdict"] = "wait"  # quality is the point of the canary: wait for its feedback a while
         out["reasons"].append(f"{candidate['labeled']} labeled candidate rows so far, waiting for {c['min_labeled']}")
         return out
@@ -224,6 +225,10 @@ def analyze(client: RegistryClient, rollout: Rollout, now: int, root: str | None
                            f"by more than {c['metric_tolerance']:g}")
     out["verdict"] = "fail" if reasons else "pass"
     return out
+
+
+def _wait_limit(rollout: Rollout) -> float:
+    return max(rollout.dwell_ms * rollout.criteria["max_wait_factor"], _MIN_WAIT_MS)
 
 
 def _reconcile(client: RegistryClient, deployment: str) -> Rollout | None:
