@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 
 from shipyard.entities import PolicyEvent, Rollout, Route
 from shipyard.errors import Conflict, InvalidInput, NotFound
+from shipyard.monitoring._checks import labeled, probabilities, split_failed
 from shipyard.monitoring._metrics import HIGHER_IS_BETTER, performance
 from shipyard.monitoring._spec import parse_window
 
@@ -155,24 +156,17 @@ def _version_rows(table: pa.Table, model: str, version: int) -> pa.Table:
 
 
 def _numbers(rows: pa.Table, metric: str | None, min_labeled: int) -> dict[str, Any]:
+    answered, failed = split_failed(rows)
     n = rows.num_rows
-    failed = 0
-    if n and "error" in rows.column_names:
-        failed = int(pc.sum(pc.fill_null(pc.is_valid(rows["error"]), False)).as_py() or 0)
-    answered = rows.filter(pc.invert(pc.fill_null(pc.is_valid(rows["error"]), False))) \
-        if n and "error" in rows.column_names else rows
     out: dict[str, Any] = {"rows": n, "errors": failed, "error_rate": failed / n if n else None,
                            "p99_latency_ms": float(np.percentile(answered["latency_ms"].to_numpy(), 99))
                            if answered.num_rows else None, "labeled": 0, "metric": None}
-    if metric and answered.num_rows and "label" in answered.column_names:
-        labeled = answered.filter(pc.fill_null(pc.is_valid(answered["label"]), False))
-        out["labeled"] = labeled.num_rows
-        if labeled.num_rows >= min_labeled:
-            proba = None
-            if "probabilities" in labeled.column_names and not labeled["probabilities"].null_count:
-                proba = np.asarray(labeled["probabilities"].to_pylist(), dtype=float)
-            values = performance(labeled["label"].to_numpy(zero_copy_only=False),
-                                 labeled["prediction"].to_numpy(zero_copy_only=False), proba)
+    if metric and answered.num_rows:
+        with_labels = labeled(answered)
+        out["labeled"] = with_labels.num_rows
+        if with_labels.num_rows >= min_labeled:
+            values = performance(with_labels["label"].to_numpy(zero_copy_only=False),
+                                 with_labels["prediction"].to_numpy(zero_copy_only=False), probabilities(with_labels))
             out["metric"] = values.get(metric)
     return out
 

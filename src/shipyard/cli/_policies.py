@@ -94,7 +94,7 @@ def show(ctx: Context) -> int:
     from shipyard.cli._base import key_values
 
     policy = _policy(ctx)
-    rollouts = [r for r in ctx.client.store.list_rollouts(policy.deployment, max_results=10)]
+    rollouts = ctx.client.store.list_rollouts(policy.deployment, max_results=10)
     info = policy.describe()
     if ctx.json:
         ctx.print_json({**info, "rollouts": [rollout_dict(r) for r in rollouts]})

@@ -22,7 +22,7 @@ from shipyard.serving._predlog_schema import FEATURE_PREFIX
 if TYPE_CHECKING:
     from shipyard.drift import DatasetProfile
 
-__all__ = ["WindowChecks", "run_checks"]
+__all__ = ["WindowChecks", "labeled", "probabilities", "run_checks", "split_failed"]
 
 
 def _entry(check: str, metric: str, value: float | None, threshold: float | None = None, op: str | None = None,
@@ -41,6 +41,21 @@ def _numpy(column: pa.ChunkedArray) -> np.ndarray:
     return column.to_numpy()  # numbers: nulls become NaN
 
 
+def split_failed(table: pa.Table) -> tuple[pa.Table, int]:
+    """(the rows the model answered, how many it failed on): failed rows carry an ``error``."""
+    if not table.num_rows or "error" not in table.column_names:
+        return table, 0
+    failed = pc.fill_null(pc.is_valid(table["error"]), False)
+    return table.filter(pc.invert(failed)), int(pc.sum(failed).as_py() or 0)
+
+
+def labeled(table: pa.Table) -> pa.Table:
+    """The rows that have a feedback label."""
+    if "label" not in table.column_names:
+        return table.slice(0, 0)
+    return table.filter(pc.fill_null(pc.is_valid(table["label"]), False))
+
+
 class WindowChecks:
     """Runs every enabled check of ``spec`` on ``table`` (one version's rows of the window)."""
 
@@ -49,13 +64,7 @@ class WindowChecks:
         self.spec, self.checks = spec, spec["checks"]
         self.reference, self.prediction_reference = reference, prediction_reference
         self.rows = table.num_rows
-        if "error" in table.column_names:
-            failed = pc.fill_null(pc.is_valid(table["error"]), False)
-            self.errors = int(pc.sum(failed).as_py() or 0)
-            table = table.filter(pc.invert(failed))
-        else:
-            self.errors = 0
-        self.ok = table
+        self.ok, self.errors = split_failed(table)
         self.features = {name[len(FEATURE_PREFIX):]: name for name in table.column_names
                          if name.startswith(FEATURE_PREFIX)}
         self.entries: list[dict[str, Any]] = []
@@ -127,19 +136,16 @@ class WindowChecks:
     # --- quality from feedback -------------------------------------------------------------------
 
     def _performance(self, cfg: dict[str, Any]) -> None:
-        if "label" not in self.ok.column_names:
-            labeled = self.ok.slice(0, 0)
-        else:
-            labeled = self.ok.filter(pc.fill_null(pc.is_valid(self.ok["label"]), False))
-        self.labeled = labeled.num_rows
+        with_labels = labeled(self.ok)
+        self.labeled = with_labels.num_rows
         thresholds = {m: next(iter(t.items())) for m, t in cfg.items()}
         if self.labeled < self.spec["min_labeled"]:
             why = f"{self.labeled} labeled rows, fewer than min_labeled={self.spec['min_labeled']}"
             for metric, (op, bound) in thresholds.items():
                 self.entries.append(_entry(f"performance.{metric}", metric, None, bound, op, reason=why))
             return
-        y_true, y_pred = _numpy(labeled["label"]), _numpy(labeled["prediction"])
-        proba = _probabilities(labeled)
+        y_true, y_pred = _numpy(with_labels["label"]), _numpy(with_labels["prediction"])
+        proba = probabilities(with_labels)
         skipped: dict[str, str] = {}
         metrics = performance(y_true, y_pred, proba, self.spec["task"], skipped)
         for metric, value in metrics.items():
@@ -200,7 +206,8 @@ class WindowChecks:
                                        None if bound is None else p99 <= bound))
 
 
-def _probabilities(table: pa.Table) -> np.ndarray | None:
+def probabilities(table: pa.Table) -> np.ndarray | None:
+    """Class probabilities as a 2-D array, or None when some row has none or widths differ."""
     if "probabilities" not in table.column_names or table["probabilities"].null_count:
         return None
     rows = table["probabilities"].to_pylist()

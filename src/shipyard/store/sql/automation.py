@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -17,7 +16,7 @@ from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.store import validation as v
 from shipyard.store.base import AutomationStore
 from shipyard.store.sql import schema as s
-from shipyard.store.sql.sqlbase import SqlBase
+from shipyard.store.sql.sqlbase import SqlBase, now_ms, to_json
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -28,15 +27,6 @@ EVENT_KINDS = ("triggered", "skipped", "training_started", "training_finished", 
                "gate_rejected", "rollout_started", "rollout_step", "promoted", "rolled_back", "alias_moved")
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
-def _json(value: object, what: str) -> str:
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError as exc:
-        raise InvalidInput(f"{what} is not JSON-serializable: {exc}") from None
 
 
 class SqlAutomationStore(SqlBase, AutomationStore):
@@ -45,10 +35,10 @@ class SqlAutomationStore(SqlBase, AutomationStore):
             raise InvalidInput(f"event kind must be one of {', '.join(EVENT_KINDS)}, got {event.kind!r}")
         if event.policy:  # events of a rollout started by hand belong to the deployment alone
             v.check_model_name(event.policy)
-        stored = replace(event, event_id=event.event_id or uuid.uuid4().hex, time=event.time or _now())
+        stored = replace(event, event_id=event.event_id or uuid.uuid4().hex, time=event.time or now_ms())
         return stored, {"event_id": stored.event_id, "policy": stored.policy, "deployment": stored.deployment,
                         "time": stored.time, "kind": stored.kind, "message": stored.message,
-                        "data": _json(stored.data, "event data")}
+                        "data": to_json(stored.data, "event data")}
 
     @staticmethod
     def _insert_event(conn: Connection, row: dict[str, Any]) -> None:
@@ -85,7 +75,7 @@ class SqlAutomationStore(SqlBase, AutomationStore):
             raise InvalidInput(f"rollout steps must rise from above 0 to 100 (percent), got {rollout.steps!r}")
         if rollout.dwell_ms < 0:
             raise InvalidInput(f"dwell must be >= 0, got {rollout.dwell_ms} ms")
-        now = _now()
+        now = now_ms()
         stored = replace(rollout, rollout_id=rollout.rollout_id or uuid.uuid4().hex, steps=steps, state="RUNNING",
                          step=0, started_time=rollout.started_time or now,
                          step_started_time=rollout.step_started_time or now, updated_time=now)
@@ -97,8 +87,8 @@ class SqlAutomationStore(SqlBase, AutomationStore):
                 conn.execute(s.rollouts.insert().values(
                     rollout_id=stored.rollout_id, deployment=stored.deployment, policy=stored.policy,
                     model=stored.model, candidate_version=int(stored.candidate_version),
-                    stable_version=stored.stable_version, steps=_json(steps, "steps"), dwell_ms=int(stored.dwell_ms),
-                    criteria=_json(stored.criteria, "criteria"), state="RUNNING", step=0,
+                    stable_version=stored.stable_version, steps=to_json(steps, "steps"), dwell_ms=int(stored.dwell_ms),
+                    criteria=to_json(stored.criteria, "criteria"), state="RUNNING", step=0,
                     active_key=stored.deployment, started_time=stored.started_time,
                     step_started_time=stored.step_started_time, updated_time=now, finished_time=None,
                     reason=stored.reason))
@@ -139,7 +129,7 @@ class SqlAutomationStore(SqlBase, AutomationStore):
         if state is not None and state not in ROLLOUT_STATES:
             raise InvalidInput(f"rollout state must be one of {', '.join(ROLLOUT_STATES)}, got {state!r}")
         row = self._event_row(event)[1] if event is not None else None
-        now = _now()
+        now = now_ms()
         values: dict[str, Any] = {"updated_time": now}
         if step is not None:
             values["step"] = int(step)

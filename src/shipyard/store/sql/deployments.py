@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +14,7 @@ from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from shipyard.store import validation as v
 from shipyard.store.base import DeploymentStore
 from shipyard.store.sql import schema as s
-from shipyard.store.sql.sqlbase import SqlBase, chunks
+from shipyard.store.sql.sqlbase import SqlBase, chunks, now_ms
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -25,9 +24,6 @@ __all__ = ["SqlDeploymentStore"]
 BATCHING_LIMITS = {"max_batch_size": (1, 4096), "max_wait_ms": (0, 1000)}
 _MAX_REQUEST_ID = 64
 
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 def check_batching(batching: dict[str, int] | None) -> dict[str, int]:
@@ -76,7 +72,7 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
                         rollback_of: int | None = None) -> None:
         conn.execute(s.deployment_revisions.insert().values(
             name=name, revision=revision, routes=_route_json(routes), shadow=_route_json(shadow),
-            batching=orjson.dumps(batching).decode(), created_time=_now(),
+            batching=orjson.dumps(batching).decode(), created_time=now_ms(),
             created_by=v.check_text(created_by or "", "created_by", v.MAX_NAME_LENGTH),
             reason=v.check_text(reason or "", "reason", v.MAX_TAG_VALUE_LENGTH), rollback_of=rollback_of))
 
@@ -92,7 +88,7 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
     ) -> Deployment:
         v.check_model_name(name)
         settings = check_batching(batching)
-        now = _now()
+        now = now_ms()
         try:
             with self._write() as conn:
                 self._check_routes(conn, routes, "routes", need_traffic=True)
@@ -127,7 +123,7 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
         self._write_revision(conn, name, number, revision.routes, revision.shadow, revision.batching, created_by,
                              reason, rollback_of)
         conn.execute(update(s.deployments).where(s.deployments.c.name == name)
-                     .values(current_revision=number, updated_time=_now()))
+                     .values(current_revision=number, updated_time=now_ms()))
 
     def update_deployment(
         self,

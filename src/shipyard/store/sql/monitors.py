@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -16,7 +15,7 @@ from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from shipyard.store import validation as v
 from shipyard.store.base import MonitorStore
 from shipyard.store.sql import schema as s
-from shipyard.store.sql.sqlbase import SqlBase
+from shipyard.store.sql.sqlbase import SqlBase, now_ms, to_json
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -26,16 +25,6 @@ __all__ = ["SqlMonitorStore"]
 _RESULT_STATUSES = ("ok", "alert", "no_data")
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
-def _json(value: object, what: str) -> str:
-    try:
-        # NaN/inf are not JSON: a metric that could not be computed is stored as null
-        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError as exc:
-        raise InvalidInput(f"{what} is not JSON-serializable: {exc}") from None
 
 
 def _open_key(monitor: str, check: str, model: str, version: int) -> str:
@@ -51,8 +40,8 @@ class SqlMonitorStore(SqlBase, MonitorStore):
 
     def create_monitor(self, name: str, deployment: str, spec: dict[str, object], description: str = "") -> Monitor:
         v.check_model_name(name)
-        spec_json = _json(spec, "monitor spec")
-        now = _now()
+        spec_json = to_json(spec, "monitor spec")
+        now = now_ms()
         try:
             with self._write() as conn:
                 if conn.execute(select(s.deployments.c.name).where(s.deployments.c.name == deployment)).first() is None:
@@ -67,9 +56,9 @@ class SqlMonitorStore(SqlBase, MonitorStore):
 
     def update_monitor(self, name: str, spec: dict[str, object] | None = None,
                        description: str | None = None) -> Monitor:
-        values: dict[str, Any] = {"updated_time": _now()}
+        values: dict[str, Any] = {"updated_time": now_ms()}
         if spec is not None:
-            values["spec"] = _json(spec, "monitor spec")
+            values["spec"] = to_json(spec, "monitor spec")
         if description is not None:
             values["description"] = v.check_text(description, "description", v.MAX_TAG_VALUE_LENGTH)
         with self._write() as conn:
@@ -105,7 +94,7 @@ class SqlMonitorStore(SqlBase, MonitorStore):
                 "result_id": result_id, "monitor": r.monitor, "run_time": int(r.run_time), "model": r.model,
                 "version": int(r.version), "status": r.status, "rows": int(r.rows),
                 "labeled_rows": int(r.labeled_rows), "window_start": r.window_start, "window_end": r.window_end,
-                "checks": _json(r.checks, "result checks"), "features": _json(r.features, "result features")})
+                "checks": to_json(r.checks, "result checks"), "features": to_json(r.features, "result features")})
             out.append(_replace_id(r, result_id))
         if not rows:
             return out
@@ -152,7 +141,7 @@ class SqlMonitorStore(SqlBase, MonitorStore):
                             version=int(alert.version), state="OPEN", open_key=key,
                             opened_time=int(alert.opened_time), resolved_time=None, value=_finite(alert.value),
                             threshold=_finite(alert.threshold), message=alert.message, resolved_message="",
-                            deliveries=_json(list(alert.deliveries), "deliveries")))
+                            deliveries=to_json(list(alert.deliveries), "deliveries")))
                 except IntegrityError:
                     continue
                 return _alert(conn.execute(select(a).where(a.c.alert_id == alert_id)).one()), True
@@ -177,7 +166,7 @@ class SqlMonitorStore(SqlBase, MonitorStore):
             row = self._alert_row(conn, alert_id)
             deliveries = [*orjson.loads(row.deliveries), delivery]
             conn.execute(update(s.alerts).where(s.alerts.c.alert_id == alert_id)
-                         .values(deliveries=_json(deliveries, "delivery")))
+                         .values(deliveries=to_json(deliveries, "delivery")))
 
     def list_alerts(self, monitor: str | None = None, state: str | None = None, max_results: int = 100) -> list[Alert]:
         a = s.alerts

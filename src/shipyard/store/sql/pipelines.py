@@ -7,7 +7,6 @@ Two claims must hold across processes: a queued run is started by one scheduler 
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.store import validation as v
 from shipyard.store.base import PipelineStore
 from shipyard.store.sql import schema as s
-from shipyard.store.sql.sqlbase import SqlBase, bulk_insert, chunks, insert_ignore
+from shipyard.store.sql.sqlbase import SqlBase, bulk_insert, chunks, insert_ignore, now_ms
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -31,9 +30,6 @@ _TASK_COLUMNS = ("run_id", "key", "task_name", "state", "attempts", "start_time"
                  "error_kind", "traceback", "logs", "cache_key", "output_uri", "tracking_run_id")
 _FINISHED_RUN = ("SUCCEEDED", "FAILED", "CANCELLED")
 
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 def _check_state(state: str, allowed: Sequence[str], what: str) -> str:
@@ -53,7 +49,7 @@ class SqlPipelineStore(SqlBase, PipelineStore):
             params_json = orjson.dumps(params, option=orjson.OPT_SERIALIZE_NUMPY).decode()
         except TypeError as exc:
             raise InvalidInput(f"pipeline parameters must be JSON-serializable: {exc}") from None
-        now = _now()
+        now = now_ms()
         run = PipelineRun(run_id=uuid.uuid4().hex, pipeline=pipeline, state=state, params=dict(params),
                           created_time=now, trigger=trigger[:20], logical_date=logical_date,
                           start_time=now if state == "RUNNING" else None)
@@ -120,7 +116,7 @@ class SqlPipelineStore(SqlBase, PipelineStore):
                 raise Conflict(f"pipeline run {run_id} is {row.state} already")
             self._put_task_runs(conn, run_id, task_runs)
             conn.execute(update(s.pipeline_runs).where(s.pipeline_runs.c.run_id == run_id).values(
-                state=state, error=error, end_time=end_time or _now()))
+                state=state, error=error, end_time=end_time or now_ms()))
 
     def request_cancel(self, run_id: str) -> PipelineRun:
         p = s.pipeline_runs
@@ -130,7 +126,7 @@ class SqlPipelineStore(SqlBase, PipelineStore):
                 raise Conflict(f"pipeline run {run_id} is {row.state}: there is nothing to cancel")
             if row.state == "PENDING":
                 conn.execute(update(p).where(p.c.run_id == run_id).values(
-                    state="CANCELLED", cancel_requested=True, end_time=_now()))
+                    state="CANCELLED", cancel_requested=True, end_time=now_ms()))
             else:
                 conn.execute(update(p).where(p.c.run_id == run_id).values(cancel_requested=True))
         return self.get_pipeline_run(run_id)
@@ -145,7 +141,7 @@ class SqlPipelineStore(SqlBase, PipelineStore):
         with self._write() as conn:
             for run_id in conn.execute(query).scalars().all():
                 done = conn.execute(update(p).where(p.c.run_id == run_id, p.c.state == "PENDING")
-                                    .values(state="RUNNING", start_time=_now()))
+                                    .values(state="RUNNING", start_time=now_ms()))
                 if done.rowcount == 1:
                     return _pipeline_run(self._pipeline_row(conn, run_id))
         return None
@@ -165,7 +161,7 @@ class SqlPipelineStore(SqlBase, PipelineStore):
         v.check_model_name(name)
         with self._write() as conn:
             result = conn.execute(insert_ignore(conn, s.schedule_ticks, ["name", "tick_time"]).values(
-                name=name, tick_time=int(tick_time), claimed_time=_now(), owner=owner[:256])
+                name=name, tick_time=int(tick_time), claimed_time=now_ms(), owner=owner[:256])
                 .returning(s.schedule_ticks.c.tick_time))  # rowcount is unreliable here on psycopg
             return result.first() is not None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, select, update
@@ -14,16 +13,13 @@ from shipyard.store import validation as v
 from shipyard.store.base import RegistryStore
 from shipyard.store.sql import schema as s
 from shipyard.store.sql.search import decode_page_token, encode_page_token
-from shipyard.store.sql.sqlbase import SqlBase, chunks, insert_ignore
+from shipyard.store.sql.sqlbase import SqlBase, chunks, insert_ignore, now_ms
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
 __all__ = ["SqlRegistryStore"]
 
-
-def _now() -> int:
-    return int(time.time() * 1000)
 
 
 def _version(version: object) -> int:
@@ -44,7 +40,7 @@ class SqlRegistryStore(SqlBase, RegistryStore):
         v.check_model_name(name)
         tag_rows = {v.check_key(k, "tag key"): v.check_text(val, "tag value", v.MAX_TAG_VALUE_LENGTH)
                     for k, val in (tags or {}).items()}
-        now = _now()
+        now = now_ms()
         try:
             with self._write() as conn:
                 conn.execute(s.registered_models.insert().values(
@@ -88,7 +84,7 @@ class SqlRegistryStore(SqlBase, RegistryStore):
 
     def _touch(self, conn: Connection, name: str, **values: Any) -> None:
         conn.execute(update(s.registered_models).where(s.registered_models.c.name == name)
-                     .values(last_updated_time=_now(), **values))
+                     .values(last_updated_time=now_ms(), **values))
 
     def delete_registered_model(self, name: str) -> None:
         with self._write() as conn:
@@ -145,7 +141,7 @@ class SqlRegistryStore(SqlBase, RegistryStore):
             v.check_run_id(run_id)
         tag_rows = {v.check_key(k, "tag key"): v.check_text(val, "tag value", v.MAX_TAG_VALUE_LENGTH)
                     for k, val in (tags or {}).items()}
-        now = _now()
+        now = now_ms()
         with self._write() as conn:
             conn.execute(insert_ignore(conn, s.registered_models, ["name"]).values(
                 name=name, description="", creation_time=now, last_updated_time=now))
@@ -200,7 +196,7 @@ class SqlRegistryStore(SqlBase, RegistryStore):
     ) -> ModelVersion:
         with self._write() as conn:
             row = self._version_row(conn, name, version)
-            values: dict[str, Any] = {"last_updated_time": _now()}
+            values: dict[str, Any] = {"last_updated_time": now_ms()}
             if description is not None:
                 values["description"] = description
             if archived is not None:
@@ -281,7 +277,7 @@ class SqlRegistryStore(SqlBase, RegistryStore):
             conn.execute(delete(a).where(a.c.name == name, a.c.alias == alias))
             conn.execute(a.insert().values(name=name, alias=alias, version=row.version))
             conn.execute(s.alias_history.insert().values(
-                name=name, alias=alias, version=row.version, previous_version=previous, timestamp=_now(),
+                name=name, alias=alias, version=row.version, previous_version=previous, timestamp=now_ms(),
                 reason=reason or ""))
             self._touch(conn, name)
 
@@ -294,7 +290,7 @@ class SqlRegistryStore(SqlBase, RegistryStore):
                 raise NotFound(f"model {name!r} has no alias {alias!r}")
             conn.execute(delete(a).where(a.c.name == name, a.c.alias == alias))
             conn.execute(s.alias_history.insert().values(
-                name=name, alias=alias, version=None, previous_version=previous, timestamp=_now(),
+                name=name, alias=alias, version=None, previous_version=previous, timestamp=now_ms(),
                 reason=reason or ""))
             self._touch(conn, name)
 

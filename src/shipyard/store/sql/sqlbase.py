@@ -4,13 +4,15 @@ small SQL helpers that differ per dialect."""
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import orjson
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from shipyard.errors import StoreUnavailable
+from shipyard.errors import InvalidInput, StoreUnavailable
 from shipyard.store.sql.engine import read_tx, write_tx
 from shipyard.store.sql.rawsql import executemany_sql
 
@@ -19,10 +21,24 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.sql.dml import Insert
 
-__all__ = ["SqlBase", "bulk_insert", "chunks", "insert_ignore"]
+__all__ = ["SqlBase", "bulk_insert", "chunks", "insert_ignore", "now_ms", "to_json"]
 
 T = TypeVar("T")
 _CHUNK = 900  # stays under every SQLite build's limit on bound parameters
+
+
+def now_ms() -> int:
+    """The store's clock: integer milliseconds since the epoch, UTC."""
+    return int(time.time() * 1000)
+
+
+def to_json(value: object, what: str) -> str:
+    """JSON text for a column; NaN and inf become null (orjson's rule), NumPy values are accepted.
+    Raises InvalidInput naming ``what`` for a value that is not JSON-serializable."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError as exc:
+        raise InvalidInput(f"{what} is not JSON-serializable: {exc}") from None
 
 
 def chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
