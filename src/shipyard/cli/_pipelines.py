@@ -79,8 +79,8 @@ def list_pipelines(ctx: Context) -> int:
         ctx.print_json(rows)
         return 0
     out = table("Name", "Schedule", "Parameters")
-    for row in rows:
-        out.add_row(row["name"], row["schedule"] or "-", ", ".join(row["parameters"]))
+    for p in found.values():
+        out.add_row(p.name, str(p.schedule) if p.schedule else "-", ", ".join(p.signature.parameters))
     ctx.print(out)
     return 0
 
@@ -105,7 +105,7 @@ def run_pipeline(ctx: Context) -> int:
 
 
 def _run_dict(run: PipelineRun, tasks: bool) -> dict[str, Any]:
-    out = {"run_id": run.run_id, "pipeline": run.pipeline, "state": run.state, "trigger": run.trigger,
+    out: dict[str, Any] = {"run_id": run.run_id, "pipeline": run.pipeline, "state": run.state, "trigger": run.trigger,
            "params": run.params, "logical_date": run.logical_date, "start_time": run.start_time,
            "end_time": run.end_time, "error": run.error}
     if tasks:

@@ -69,7 +69,7 @@ def submit_graph(client: Any, spec: RunSpec, nodes: list[Node]) -> dict[int, Any
         tasks.setdefault(id(node.task), len(tasks))
     shared = f"shipyard-run-{spec.run_id}"
     keys = {n.index: dask_key(spec, n) for n in nodes}
-    graph: dict[str, Any] = {shared: RemoteRun(spec, tuple({id(n.task): n.task for n in nodes}.values()))}
+    graph: dict[Any, Any] = {shared: RemoteRun(spec, tuple({id(n.task): n.task for n in nodes}.values()))}
     for node in nodes:
         upstream = tuple(sorted(node.upstream))
         job = RemoteCall(node.key, tasks[id(node.task)], substitute((node.args, node.kwargs), Ref), upstream)

@@ -158,7 +158,7 @@ def _cache_hit(spec: RunSpec, task: Task, args: tuple[Any, ...], kwargs: dict[st
 
 def _call(spec: RunSpec, key: str, task: Task, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
     def body() -> tuple[Any, Any]:
-        fluent = sys.modules.get("shipyard.tracking.fluent")
+        fluent: Any = sys.modules.get("shipyard.tracking.fluent")
         if task.track:
             from shipyard.tracking import fluent
 

@@ -55,7 +55,7 @@ def _nodes_in(value: Any) -> Iterable[Node]:
 def substitute(value: Any, results: Callable[[int], Any], kind: type = type(None)) -> Any:
     """``value`` with every Node (or ``kind``) replaced by ``results(its index)``."""
     if isinstance(value, (Node, kind)):
-        return results(value.index)
+        return results(value.index)  # type: ignore[attr-defined]  # a Node, or a `kind` with .index
     if isinstance(value, (list, tuple, set, frozenset)):
         return type(value)(substitute(v, results, kind) for v in value)
     if isinstance(value, dict):
@@ -161,7 +161,8 @@ class Task:
 
 
 def _load_task(module: str, qualname: str) -> Task:
-    return functools.reduce(getattr, qualname.split("."), importlib.import_module(module))
+    found: Any = functools.reduce(getattr, qualname.split("."), importlib.import_module(module))
+    return found
 
 
 def task(fn: Callable[..., Any] | None = None, **settings: Any) -> Any:

@@ -387,7 +387,7 @@ def _as_list(values: Any) -> list[Any]:
     return values.tolist() if hasattr(values, "tolist") else list(values)
 
 
-def records_to_table(records: Sequence[dict[str, Any]], deployment: str) -> pa.Table:
+def records_to_table(records: Sequence[dict[str, Any] | RecordBlock], deployment: str) -> pa.Table:
     """One segment's table. Raises KeyError/ValueError/TypeError for a malformed record.
 
     Converted a few hundred rows at a time: one Arrow conversion holds the GIL throughout, and the
@@ -395,23 +395,23 @@ def records_to_table(records: Sequence[dict[str, Any]], deployment: str) -> pa.T
     in one call would stall request handling for tens of milliseconds (the p99 at low load).
     """
     blocks = [r for r in records if isinstance(r, RecordBlock)]
+    rows = [r for r in records if not isinstance(r, RecordBlock)]
     if blocks:
-        dicts = [r for r in records if not isinstance(r, RecordBlock)]
         try:
-            parts = [blocks_to_table(blocks)] + ([records_to_table(dicts, deployment)] if dicts else [])
+            parts = [blocks_to_table(blocks)] + ([records_to_table(rows, deployment)] if rows else [])
             return pa.concat_tables(parts, promote_options="permissive").replace_schema_metadata(_METADATA)
         except (pa.ArrowInvalid, pa.ArrowTypeError):  # typed differently: one conversion of all rows
-            records = dicts + [row for block in blocks for row in block.records()]
-    if len(records) > _CHUNK_ROWS:
+            rows += [row for block in blocks for row in block.records()]
+    if len(rows) > _CHUNK_ROWS:
         parts = []
-        for start in range(0, len(records), _CHUNK_ROWS):
-            parts.append(_convert(records[start:start + _CHUNK_ROWS], deployment))
+        for start in range(0, len(rows), _CHUNK_ROWS):
+            parts.append(_convert(rows[start:start + _CHUNK_ROWS], deployment))
             time.sleep(0)  # let the event loop thread run between chunks
         try:
             return pa.concat_tables(parts, promote_options="permissive").replace_schema_metadata(_METADATA)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass  # chunks typed a column differently (say int and text): convert all together
-    return _convert(records, deployment)
+    return _convert(rows, deployment)
 
 
 def _convert(records: Sequence[dict[str, Any]], deployment: str) -> pa.Table:

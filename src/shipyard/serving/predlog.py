@@ -97,7 +97,8 @@ class PredictionLogger:
         self.dropped_rows = 0
         _warm_up()
         self._start(replica_id or default_replica_id())
-        self._atexit: Callable[[], None] = lambda ref=weakref.ref(self): _close_if_alive(ref)
+        ref = weakref.ref(self)
+        self._atexit: Callable[[], None] = lambda: _close_if_alive(ref)
         atexit.register(self._atexit)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=lambda ref=weakref.ref(self): _restart_in_child(ref))
@@ -215,7 +216,7 @@ class PredictionLogger:
         request that arrives meanwhile waits for it, so small pieces keep the log out of the serving
         process's tail latency (a segment of a few thousand one-row blocks took 20-60 ms)."""
         while self._pending:
-            entries = []
+            entries: list[Any] = []
             taken = 0
             while piece_entries is None or len(entries) < piece_entries:
                 try:

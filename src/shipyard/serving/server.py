@@ -196,7 +196,7 @@ def _serve(options: ServeOptions, sock: Any) -> int:
     config = uvicorn.Config(
         app, host=options.host, port=options.port, lifespan="on", log_level=options.log_level,
         loop="uvloop" if _has("uvloop") else "asyncio", http="httptools" if _has("httptools") else "h11",
-        access_log=options.access_log, server_header=False, timeout_graceful_shutdown=options.grace_s,
+        access_log=options.access_log, server_header=False, timeout_graceful_shutdown=options.grace_s,  # type: ignore[arg-type]  # uvicorn accepts a float
     )
     server = uvicorn.Server(config)
     # The loaded models and libraries are long-lived: move them out of the collector's way, so full
