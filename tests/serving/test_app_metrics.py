@@ -109,3 +109,55 @@ def test_serve_checks_the_source_before_listening_and_names_it_for_workers(api, 
     assert server.run(options, say=lambda text: None) == 0
     worker_options = orjson.loads(started["SHIPYARD_SERVE_WORKER_OPTIONS"])
     assert worker_options["extra_metrics"] == "tests.serving._extra_metrics:scrape"
+
+
+def _series(text: str, name: str) -> dict[str, float]:
+    """``{labels: value}`` of one metric in Prometheus text."""
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            labels, _, value = line[len(name):].rpartition(" ")
+            out[labels] = float(value)
+    return out
+
+
+async def test_traffic_share_follows_the_current_revision(make_app, client, register):
+    from shipyard.entities import Route
+
+    register("rain")
+    register("rain")
+    client.create_deployment("api", routes=[{"model": "rain", "version": 1}])
+    app = make_app(["api"])
+    async with http(app) as c:
+        first = _series((await c.get("/metrics")).text, "shipyard_serving_traffic_share")
+        client.store.update_deployment("api", routes=[Route("rain", 1, 90.0), Route("rain", 2, 10.0)],
+                                       shadow=[Route("rain", 2, 100.0)])
+        app.runtime.refresh()
+        second = _series((await c.get("/metrics")).text, "shipyard_serving_traffic_share")
+    assert first == {'{deployment="api",model="rain",revision="1",role="route",version="1"}': 1.0}
+    # the old revision's series are gone; the canary's shares add up to 1 and the shadow answers none
+    assert second == {'{deployment="api",model="rain",revision="2",role="route",version="1"}': 0.9,
+                      '{deployment="api",model="rain",revision="2",role="route",version="2"}': 0.1,
+                      '{deployment="api",model="rain",revision="2",role="shadow",version="2"}': 0.0}
+
+
+async def test_prediction_log_lag_and_counts_are_exported(make_app, api, rain, tmp_path):
+    from shipyard.serving.predlog import PredictionLogger
+
+    X, _, names = rain
+    logger = PredictionLogger(str(tmp_path), max_seconds=3600)
+    app = make_app([api], prediction_logger=logger)
+    body = orjson.dumps({"dataframe_split": {"columns": names, "data": X[:3].tolist()}})
+    async with http(app) as c:
+        r = await c.post(f"/v1/deployments/{api}/predict", content=body,
+                         headers={"content-type": "application/json"})
+        assert r.status_code == 200, r.text
+        before = (await c.get("/metrics")).text
+        logger.flush()
+        after = (await c.get("/metrics")).text
+    assert _series(before, "shipyard_prediction_log_buffered_rows") == {"": 3.0}
+    assert _series(before, "shipyard_prediction_log_lag_seconds")[""] > 0
+    assert _series(after, "shipyard_prediction_log_buffered_rows") == {"": 0.0}
+    assert _series(after, "shipyard_prediction_log_lag_seconds") == {"": 0.0}
+    assert _series(after, "shipyard_prediction_log_written_rows_total") == {"": 3.0}
+    assert _series(after, "shipyard_prediction_log_dropped_rows_total") == {"": 0.0}

@@ -220,6 +220,8 @@ def create_app(store: Any, *, deployments: list[str] | None = None, settings: Se
     except BaseException:
         runtime.close()
         raise
+    if prediction_logger is not None and hasattr(prediction_logger, "lag_s"):
+        runtime.metrics.watch_prediction_log(prediction_logger)
     return ServingApp(runtime, settings, prediction_logger, extra_metrics)
 
 

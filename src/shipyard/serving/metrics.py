@@ -13,15 +13,21 @@ through an *extra metrics* callable (``create_app(extra_metrics=...)``); a worke
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["CONTENT_TYPE_LATEST", "ExtraMetrics", "RouteMetrics", "ServingMetrics", "extra_metrics_spec",
-           "resolve_extra_metrics"]
+if TYPE_CHECKING:
+    from shipyard.entities import Route
+
+__all__ = ["CONTENT_TYPE_LATEST", "ExtraMetrics", "PredictionLogCollector", "RouteMetrics", "ServingMetrics",
+           "extra_metrics_spec", "resolve_extra_metrics"]
 
 #: Returns Prometheus text exposition (format 0.0.4) to append to ``/metrics``; called on each scrape.
 ExtraMetrics = Callable[[], "bytes | str"]
@@ -64,7 +70,38 @@ class ServingMetrics:
         self.revision = Gauge("shipyard_serving_revision", "Current revision of each served deployment.",
                               ("deployment",), registry=r)
         self.models_loaded = Gauge("shipyard_serving_models_loaded", "Models loaded and warm.", registry=r)
+        self.traffic_share = Gauge("shipyard_serving_traffic_share",
+                                   "Share of a deployment's requests (0-1) each model version answers in the "
+                                   "current revision; shadows are copies and count 0.", (*_LABELS, "role"),
+                                   registry=r)
         self._children: dict[tuple[str, str, str, str], RouteMetrics] = {}
+        self._split: dict[str, list[tuple[str, ...]]] = {}  # deployment -> the traffic_share labels it set
+
+    def set_split(self, deployment: str, revision: int, routes: Sequence[Route], shadows: Sequence[Route]) -> None:
+        """The traffic split of ``deployment``'s new current revision (the old revision's series go away)."""
+        for labels in self._split.pop(deployment, []):
+            self.traffic_share.remove(*labels)
+        weights = [max(0.0, float(r.weight)) for r in routes]
+        total = sum(weights) or 1.0
+        current: list[tuple[str, ...]] = []
+        for role, members, shares in (("route", routes, [w / total for w in weights]),
+                                      ("shadow", shadows, [0.0] * len(shadows))):
+            for route, share in zip(members, shares, strict=True):
+                labels = (deployment, str(revision), route.model, str(route.version), role)
+                self.traffic_share.labels(*labels).set(share)
+                current.append(labels)
+        self._split[deployment] = current
+
+    def forget(self, deployment: str) -> None:
+        """``deployment`` is no longer served: drop its split and revision series."""
+        for labels in self._split.pop(deployment, []):
+            self.traffic_share.remove(*labels)
+        with contextlib.suppress(KeyError):
+            self.revision.remove(deployment)
+
+    def watch_prediction_log(self, logger: Any) -> None:
+        """Export ``logger``'s state (buffered rows, lag, rows written and dropped) on each scrape."""
+        self.registry.register(PredictionLogCollector(logger))
 
     def route(self, deployment: str, revision: int, model: str, version: int) -> RouteMetrics:
         key = (deployment, str(revision), model, str(version))
@@ -79,6 +116,34 @@ class ServingMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class PredictionLogCollector:
+    """The prediction log's own health, read from the logger at scrape time (nothing kept in between).
+
+    ``shipyard_prediction_log_lag_seconds`` is how long the oldest answered row still in memory has
+    waited to be written: what a kill -9 of this process would lose, and how far behind monitors
+    read. The counters are this process's since it started."""
+
+    def __init__(self, logger: Any) -> None:
+        self.logger = logger
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        log = self.logger
+        lag = GaugeMetricFamily("shipyard_prediction_log_lag_seconds",
+                                "Age of the oldest answered row not yet written to the prediction log.")
+        lag.add_metric([], log.lag_s)
+        buffered = GaugeMetricFamily("shipyard_prediction_log_buffered_rows",
+                                     "Answered rows held in memory, not yet written.")
+        buffered.add_metric([], log.buffered_rows)
+        written = CounterMetricFamily("shipyard_prediction_log_written_rows", "Rows written to the prediction log.")
+        written.add_metric([], log.rows_written)
+        dropped = CounterMetricFamily("shipyard_prediction_log_dropped_rows",
+                                      "Rows the prediction log could not write (see the process log).")
+        dropped.add_metric([], log.dropped_rows)
+        segments = CounterMetricFamily("shipyard_prediction_log_segments_written", "Segment files written.")
+        segments.add_metric([], log.segments_written)
+        yield from (lag, buffered, written, dropped, segments)
 
 
 def resolve_extra_metrics(spec: ExtraMetrics | str | None) -> ExtraMetrics | None:

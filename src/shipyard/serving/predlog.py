@@ -143,6 +143,17 @@ class PredictionLogger:
         if self._closed:  # no background writer any more: write now rather than lose the rows
             self.flush()
 
+    @property
+    def buffered_rows(self) -> int:
+        """Rows appended and not yet written (what a kill -9 of this process would lose)."""
+        return max(0, self._appended - self._taken + self._converted_rows)
+
+    @property
+    def lag_s(self) -> float:
+        """How long the oldest buffered row has waited to be written, in seconds (0 when none)."""
+        oldest = self._oldest()
+        return 0.0 if oldest is None else max(0.0, time.monotonic() - oldest)
+
     def flush(self) -> None:
         """Write every row appended so far; when it returns they are in durable segments.
 

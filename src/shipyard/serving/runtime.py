@@ -202,6 +202,7 @@ class Runtime:
                     if self.names is not None and not self._states:
                         raise
                     if self._states.pop(name, None) is not None:
+                        self.metrics.forget(name)
                         changed.append(name)
                     continue
                 old = self._states.get(name)
@@ -218,9 +219,11 @@ class Runtime:
                     continue
                 self._states[name] = state  # the swap: one assignment
                 self.metrics.revision.labels(name).set(spec.revision)
+                self.metrics.set_split(name, spec.revision, spec.routes, spec.shadow)
                 changed.append(name)
             for name in [n for n in self._states if n not in wanted]:
                 del self._states[name]
+                self.metrics.forget(name)
                 changed.append(name)
             if changed:
                 self._prune()
