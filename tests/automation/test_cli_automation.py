@@ -85,7 +85,7 @@ async def test_policies_from_a_module(serve_rainfall, rainfall, cli, tmp_path, m
     assert code == 1 and "no policy 'nope'" in err
 
 
-def test_policies_written_in_shipyard_yaml(cli, tmp_path, monkeypatch):
+def test_policies_written_in_shipyard_yaml(cli, tmp_path, monkeypatch, shipyard_home):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "shipyard.yaml").write_text(
         "policies:\n"
@@ -97,6 +97,9 @@ def test_policies_written_in_shipyard_yaml(cli, tmp_path, monkeypatch):
         "    gate: {metric: roc_auc, min_delta: 0.01, minimums: {accuracy: 0.7}}\n"
         "    rollout: {steps: [10, 50, 100], dwell: 10m, metric: roc_auc}\n"
         "    cooldown: 2h\n")
+    import shipyard
+
+    shipyard.Client().store  # the project's store exists (read commands never create one)  # noqa: B018
     code, out, _ = cli("--json", "policies", "list")
     (policy,) = orjson.loads(out)
     assert code == 0 and policy["retrain"] == "retrain_default" and policy["cooldown_s"] == 7200

@@ -38,6 +38,13 @@ def cli(shipyard_home: Path, capsys: pytest.CaptureFixture[str]) -> Cli:
     return run
 
 
+@pytest.fixture
+def empty_store(shipyard_home: Path) -> Path:
+    """The per-test store, created and empty (read commands refuse a store that does not exist)."""
+    shipyard.Client().store  # opening a SQLite store creates it  # noqa: B018
+    return shipyard_home
+
+
 @dataclass
 class Data:
     experiment_id: str

@@ -52,7 +52,25 @@ def test_tracking_uri_overrides_the_environment(cli: Cli, tmp_path: Path) -> Non
     assert other.exists()
     names = [e["name"] for e in cli("experiments", "list", "--json", "--tracking-uri", uri).json()]
     assert names == ["elsewhere"]
-    assert "elsewhere" not in [e["name"] for e in cli("experiments", "list", "--json").json()]
+    assert cli("experiments", "create", "here").code == 0
+    assert [e["name"] for e in cli("experiments", "list", "--json").json()] == ["here"]
+
+
+@pytest.mark.parametrize("argv", [["runs", "list"], ["models", "list"], ["deployments", "list"],
+                                  ["models", "versions", "x"], ["monitors", "list"]])
+def test_a_read_command_never_creates_a_store(cli: Cli, shipyard_home: Path, monkeypatch: pytest.MonkeyPatch,
+                                              argv: list[str]) -> None:
+    missing = shipyard_home / "shipyard.db"
+    assert not missing.exists()
+    result = cli(*argv)
+    assert result.code == 1 and result.out == ""
+    assert f"no shipyard store at {missing}" in result.err and "SHIPYARD_HOME" in result.err
+    assert not missing.exists()
+    typo = shipyard_home.parent / "typo.db"
+    monkeypatch.setenv("SHIPYARD_TRACKING_URI", f"sqlite:///{typo}")
+    result = cli(*argv)
+    assert result.code == 1 and f"no shipyard store at {typo} (chosen by SHIPYARD_TRACKING_URI)" in result.err
+    assert not typo.exists()
 
 
 def test_a_bad_tracking_uri_is_an_error_not_a_traceback(cli: Cli) -> None:
@@ -62,7 +80,7 @@ def test_a_bad_tracking_uri_is_an_error_not_a_traceback(cli: Cli) -> None:
     assert "Traceback" not in result.err
 
 
-def test_markup_in_a_message_is_printed_literally(cli: Cli) -> None:
+def test_markup_in_a_message_is_printed_literally(cli: Cli, empty_store: Path) -> None:
     result = cli("runs", "show", "[bold]nope[/bold]")
     assert result.code == 1
     assert "'[bold]nope[/bold]'" in result.err
@@ -83,9 +101,9 @@ def test_console_script_runs_list_json(data: Data, shipyard_home: Path) -> None:
     assert sorted(r["run_id"] for r in orjson.loads(proc.stdout)) == sorted(data.run_ids)
 
 
-def test_python_dash_m_shipyard(shipyard_home: Path) -> None:
+def test_python_dash_m_shipyard(empty_store: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "shipyard", "runs", "show", "0" * 32],
-                          env=_env(shipyard_home), capture_output=True, timeout=60, check=False)
+                          env=_env(empty_store), capture_output=True, timeout=60, check=False)
     assert proc.returncode == 1
     assert proc.stdout == b""
     assert proc.stderr.decode().startswith("error: run '00000000000000000000000000000000' not found")

@@ -25,7 +25,7 @@ def test_list_json_and_table(cli: Cli, data: Data) -> None:
     assert "churn classifier" in row
 
 
-def test_list_empty(cli: Cli) -> None:
+def test_list_empty(cli: Cli, empty_store: Path) -> None:
     assert cli("models", "list", "--json").json() == []
 
 

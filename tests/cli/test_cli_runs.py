@@ -65,7 +65,7 @@ def test_experiment_by_id_and_other_experiments(cli: Cli, data: Data) -> None:
     assert {r["run_name"] for r in everything} == {"rf-1", "rf-2", "elsewhere"}
 
 
-def test_list_on_an_empty_store(cli: Cli) -> None:
+def test_list_on_an_empty_store(cli: Cli, empty_store: Path) -> None:
     result = cli("runs", "list", "--json")
     assert result.code == 0
     assert result.json() == []
@@ -116,7 +116,7 @@ def test_show_table(cli: Cli, data: Data) -> None:
         assert expected in out
 
 
-def test_show_unknown_run(cli: Cli) -> None:
+def test_show_unknown_run(cli: Cli, empty_store: Path) -> None:
     result = cli("runs", "show", "0" * 32)
     assert result.code == 1
     assert result.out == ""

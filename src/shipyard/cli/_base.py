@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
     from shipyard._client import Client
 
-__all__ = ["Context", "Handler", "add_verb", "format_duration", "format_time", "format_value", "positive_int"]
+__all__ = ["READ_VERBS", "Context", "Handler", "add_verb", "format_duration", "format_time", "format_value",
+           "positive_int", "require_existing_store"]
 
 Handler = Callable[["Context"], "int | None"]
 
@@ -72,6 +73,8 @@ class Context:
         if self._client is None:
             from shipyard._client import Client
 
+            if getattr(self.args, "verb", None) in READ_VERBS:
+                require_existing_store(self.tracking_uri)
             self._client = Client(self.tracking_uri)
         return self._client
 
@@ -118,6 +121,39 @@ class Context:
     def close(self) -> None:
         if self._client is not None:
             self._client.flush()
+
+
+#: Verbs that only read: they never create a store (a mistyped path must not print an empty table).
+READ_VERBS = frozenset({"list", "show", "history", "versions", "runs", "rollout-status", "results", "alerts", "logs"})
+
+
+def require_existing_store(tracking_uri: str | None) -> None:
+    """Raise NotFound naming the path and what chose it when the SQLite store to read does not exist.
+
+    Opening a SQLite URI creates the file; a read command on a mistyped path would then print an
+    empty table, exit 0 and leave a new database behind."""
+    from shipyard.config import resolve_settings
+    from shipyard.errors import NotFound
+
+    uri = resolve_settings(tracking_uri).store_uri
+    if not uri.startswith("sqlite:///"):
+        return
+    path = uri.removeprefix("sqlite:///")
+    if path == ":memory:" or os.path.exists(path):
+        return
+    env = os.environ
+    if tracking_uri:
+        chosen = "--tracking-uri"
+    elif env.get("SHIPYARD_TRACKING_URI"):
+        chosen = "SHIPYARD_TRACKING_URI"
+    elif env.get("SHIPYARD_STORE_URI"):
+        chosen = "SHIPYARD_STORE_URI"
+    elif env.get("SHIPYARD_HOME"):
+        chosen = f"SHIPYARD_HOME={env['SHIPYARD_HOME']}"
+    else:
+        chosen = "the default ./.shipyard in the working directory"
+    raise NotFound(f"no shipyard store at {path} (chosen by {chosen}); run the command from the folder "
+                   "that holds .shipyard/, or set SHIPYARD_TRACKING_URI (or --tracking-uri) to your store")
 
 
 def table(*columns: str, title: str | None = None, ids: Iterable[str] = ("ID", "Run ID")) -> Table:
