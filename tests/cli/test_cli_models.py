@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING
 import shipyard
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.cli.conftest import Cli, Data
 
 

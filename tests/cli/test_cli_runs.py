@@ -7,6 +7,8 @@ import pytest
 import shipyard
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.cli.conftest import Cli, Data
 
 

@@ -34,6 +34,7 @@ NOUNS: dict[str, str] = {
     "pipelines": "shipyard.cli._pipelines",
     "scheduler": "shipyard.cli._scheduler",
     "server": "shipyard.cli._server",
+    "ui": "shipyard.cli._ui",
     "tokens": "shipyard.cli._tokens",
 }
 
