@@ -451,6 +451,27 @@ class StoreContract:
         assert [r.revision for r in history] == [4, 3, 2, 1] and history[-1].reason == "launch"
         assert [d.name for d in store.list_deployments()] == ["churn-api"]
 
+    def test_rollback_never_restores_a_canary_that_a_rollout_rolled_back(self, store: Store) -> None:
+        from shipyard.entities import Rollout, Route
+
+        self._versions(store, 2)
+        store.create_deployment("d", [Route("churn", 1, 100)])
+        rollout = store.create_rollout(Rollout("", "d", "churn", 2, 1, [25, 100], 0, {}))
+        store.update_deployment("d", routes=[Route("churn", 1, 75), Route("churn", 2, 25)], reason="canary 25%")
+        store.update_rollout(rollout.rollout_id, 0, state="ROLLED_BACK", reason="error rate 1.0 > 0.05")
+        store.update_deployment("d", routes=[Route("churn", 1, 100)], reason="rolled back")
+        with pytest.raises(Conflict, match=r"restore revision 2, which sends 25% of its traffic to churn v2.*"
+                                           r"error rate 1\.0 > 0\.05.*force"):
+            store.rollback_deployment("d", created_by="ops")
+        assert store.get_deployment("d").revision == 3  # nothing written
+        forced = store.rollback_deployment("d", created_by="ops", force=True)
+        assert forced.revision == 4 and forced.current.rollback_of == 2
+        assert forced.current.routes == [Route("churn", 1, 75.0), Route("churn", 2, 25.0)]
+        # a split written by hand after the rollout is not the rolled-back canary: no guard
+        store.update_deployment("d", routes=[Route("churn", 1, 50), Route("churn", 2, 50)], reason="by hand")
+        store.update_deployment("d", routes=[Route("churn", 1, 100)])
+        assert store.rollback_deployment("d").current.rollback_of == 5
+
     def test_bad_deployments_are_refused_and_change_nothing(self, store: Store) -> None:
         from shipyard.entities import Route
 

@@ -97,6 +97,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--reason", metavar="R", default="", help="why, kept in the revision history")
     p.add_argument("--by", metavar="WHO", default=None, help="who made the change (default: your login)")
+    p.add_argument("--force", action="store_true",
+                   help="restore the previous revision even if an automatic rollout rolled its candidate back")
 
 
 def revision_dict(rev: DeploymentRevision) -> dict[str, Any]:
@@ -186,7 +188,8 @@ def update(ctx: Context) -> int:
 
 def rollback(ctx: Context) -> int:
     a = ctx.args
-    d = ctx.client.rollback_deployment(a.name, created_by=a.by if a.by is not None else _who(), reason=a.reason)
+    d = ctx.client.rollback_deployment(a.name, created_by=a.by if a.by is not None else _who(), reason=a.reason,
+                                       force=a.force)
     _print_changed(ctx, "rolled back", d)
     return 0
 

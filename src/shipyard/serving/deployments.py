@@ -79,8 +79,11 @@ class DeploymentClient:
         return registry.store.update_deployment(
             name, resolve_routes(routes, registry), resolve_routes(shadow, registry), batching, created_by, reason)
 
-    def rollback_deployment(self, name: str, created_by: str = "", reason: str = "") -> Deployment:
-        return self._registry().store.rollback_deployment(name, created_by, reason)
+    def rollback_deployment(self, name: str, created_by: str = "", reason: str = "",
+                            force: bool = False) -> Deployment:
+        """The previous revision current again; refused (Conflict) when an automatic rollout rolled
+        that revision's candidate back, unless ``force``."""
+        return self._registry().store.rollback_deployment(name, created_by, reason, force=force)
 
     def get_deployment(self, name: str) -> Deployment:
         return self._registry().store.get_deployment(name)

@@ -299,9 +299,12 @@ class DeploymentStore(ABC):
         """Write a new revision (unspecified parts copied from the current one) and make it current."""
 
     @abstractmethod
-    def rollback_deployment(self, name: str, created_by: str = "", reason: str = "") -> Deployment:
+    def rollback_deployment(self, name: str, created_by: str = "", reason: str = "",
+                            force: bool = False) -> Deployment:
         """Make the previous revision current again by writing a new revision that copies it, so the
-        history stays complete. Raises Conflict when there is no previous revision."""
+        history stays complete. Raises Conflict when there is no previous revision, and, unless
+        ``force``, when that revision routes traffic to a candidate an automatic rollout rolled back
+        (see :mod:`shipyard.store.rollback`)."""
 
     @abstractmethod
     def get_deployment(self, name: str) -> Deployment:

@@ -245,8 +245,9 @@ class RestStore(RestOperations, Store):
                 "created_by": created_by, "reason": reason}
         return self._get(Deployment, self._call("PATCH", f"/deployments/{seg(name)}", body))
 
-    def rollback_deployment(self, name: str, created_by: str = "", reason: str = "") -> Deployment:
-        body = {"created_by": created_by, "reason": reason}
+    def rollback_deployment(self, name: str, created_by: str = "", reason: str = "",
+                            force: bool = False) -> Deployment:
+        body = {"created_by": created_by, "reason": reason, "force": force}
         return self._get(Deployment, self._call("POST", f"/deployments/{seg(name)}/rollback", body))
 
     def get_deployment(self, name: str) -> Deployment:

@@ -42,6 +42,7 @@ class UpdateDeployment(w.Wire):
 class Rollback(w.Wire):
     created_by: str = ""
     reason: str = ""
+    force: bool = False  # restore a revision an automatic rollout rolled back
 
 
 class Deployments(w.Wire):
@@ -101,7 +102,8 @@ def update_deployment(request: Request, name: str, body: UpdateDeployment, store
 
 @router.post("/deployments/{name}/rollback", dependencies=[ADMIN], response_model=w.Deployment)
 def rollback_deployment(request: Request, name: str, body: Rollback, store: StoreDep) -> Response:
-    return entity(request, store.rollback_deployment(name, body.created_by or principal_name(request), body.reason))
+    return entity(request, store.rollback_deployment(name, body.created_by or principal_name(request), body.reason,
+                                                         force=body.force))
 
 
 @router.get("/deployments/{name}/revisions", dependencies=[READ], response_model=Revisions)

@@ -150,12 +150,23 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
             self._next(conn, name, new, created_by, reason)
         return self.get_deployment(name)
 
-    def rollback_deployment(self, name: str, created_by: str = "", reason: str = "") -> Deployment:
+    def rollback_deployment(self, name: str, created_by: str = "", reason: str = "",
+                            force: bool = False) -> Deployment:
+        from shipyard.store.rollback import refusal, undone_by
+        from shipyard.store.sql.automation import _rollout
+
         with self._write() as conn:
             row = self._deployment_row(conn, name, lock=True)
             if row.current_revision <= 1:
                 raise Conflict(f"deployment {name!r} is at its first revision: there is nothing to roll back to")
             previous = self._revision(conn, name, row.current_revision - 1)
+            if not force:
+                r = s.rollouts
+                rolled_back = [_rollout(x) for x in conn.execute(
+                    select(r).where(r.c.deployment == name, r.c.state == "ROLLED_BACK"))]
+                undone = undone_by(previous, rolled_back)
+                if undone is not None:
+                    raise Conflict(refusal(previous, undone))
             self._next(conn, name, previous, created_by, reason or f"rollback to revision {previous.revision}",
                        rollback_of=previous.revision)
         return self.get_deployment(name)
