@@ -13,6 +13,7 @@ import getpass
 from typing import TYPE_CHECKING, Any
 
 from shipyard.cli._base import Context, add_verb, add_verbs, positive_int
+from shipyard.cli._table import add_output_options
 
 if TYPE_CHECKING:
     from shipyard.entities import Deployment, DeploymentRevision, Route
@@ -85,7 +86,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--description", metavar="TEXT", default="", help="what the endpoint is for")
     p = add_verb(verbs, "update", update, "write a new revision; only the options given change")
     _revision_options(p, creating=False)
-    add_verb(verbs, "list", list_deployments, "list deployments and their current revision")
+    add_output_options(add_verb(verbs, "list", list_deployments, "list deployments and their current revision"))
     p = add_verb(verbs, "show", show, "a deployment's current revision")
     p.add_argument("name", metavar="NAME")
     p = add_verb(verbs, "history", history, "every revision of a deployment (newest first)")
@@ -195,20 +196,17 @@ def rollback(ctx: Context) -> int:
 
 
 def list_deployments(ctx: Context) -> int:
-    from shipyard.cli._base import format_time, format_value, table
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
 
     deployments = ctx.client.list_deployments()
-    if ctx.json:
-        ctx.print_json([deployment_dict(d) for d in deployments])
-        return 0
-    out = table("Name", "Revision", "Routes", "Shadow", "Updated", "Description")
-    for d in deployments:
-        out.add_row(format_value(d.name), str(d.revision), format_value(_routes_text(d.current.routes)),
-                    format_value(_routes_text(d.current.shadow, weights=False)), format_time(d.updated_time),
-                    format_value(d.description))
-    ctx.print(out)
-    if not deployments:
-        ctx.note("no deployments; create one with 'shipyard deployments create NAME --route MODEL:VERSION'")
+    cols = [Col("Name", lambda d: d.name, rank=0), Col("Revision", lambda d: d.revision),
+            Col("Routes", lambda d: _routes_text(d.current.routes), rank=0, wrap=True),
+            Col("Shadow", lambda d: _routes_text(d.current.shadow, weights=False), rank=2, wrap=True),
+            Col("Updated", lambda d: d.updated_time, format_time, rank=3),
+            Col("Description", lambda d: d.description or None, rank=4, wrap=True)]
+    emit(ctx, cols, deployments, lambda: [deployment_dict(d) for d in deployments],
+         empty_note="no deployments; create one with 'shipyard deployments create NAME --route MODEL:VERSION'")
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from shipyard.cli._base import Context, add_verb, add_verbs
+from shipyard.cli._table import add_output_options
 
 if TYPE_CHECKING:
     from shipyard.entities import Experiment
@@ -17,6 +18,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     verbs = add_verbs(parser)
     p = add_verb(verbs, "list", list_experiments, "list experiments (newest first)")
     p.add_argument("--all", action="store_true", help="include deleted experiments")
+    add_output_options(p)
     p = add_verb(verbs, "create", create_experiment, "create an experiment and print its id")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--artifact-location", metavar="L", default=None,
@@ -36,19 +38,15 @@ def experiment_dict(e: Experiment) -> dict[str, Any]:
 
 
 def list_experiments(ctx: Context) -> int:
-    from shipyard.cli._base import format_time, format_value, table
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
 
     experiments = ctx.client.search_experiments("all" if ctx.args.all else "active")
-    if ctx.json:
-        ctx.print_json([experiment_dict(e) for e in experiments])
-        return 0
-    columns = ["ID", "Name", *(["Stage"] if ctx.args.all else []), "Created", "Artifact location"]
-    out = table(*columns)
-    for e in experiments:
-        stage = [e.lifecycle_stage] if ctx.args.all else []
-        out.add_row(e.experiment_id, format_value(e.name), *stage, format_time(e.creation_time),
-                    format_value(e.artifact_location))
-    ctx.print(out)
+    cols = [Col("ID", lambda e: e.experiment_id, rank=0), Col("Name", lambda e: e.name, rank=0),
+            *([Col("Stage", lambda e: e.lifecycle_stage)] if ctx.args.all else []),
+            Col("Created", lambda e: e.creation_time, format_time, rank=2),
+            Col("Artifact location", lambda e: e.artifact_location, rank=3, wrap=True)]
+    emit(ctx, cols, experiments, lambda: [experiment_dict(e) for e in experiments])
     return 0
 
 

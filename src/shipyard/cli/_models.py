@@ -6,6 +6,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from shipyard.cli._base import Context, add_verb, add_verbs
+from shipyard.cli._table import add_output_options
 
 if TYPE_CHECKING:
     from shipyard.entities import AliasEvent, ModelVersion, RegisteredModel
@@ -15,11 +16,12 @@ HELP = "registered models, their versions and aliases"
 
 def register(parser: argparse.ArgumentParser) -> None:
     verbs = add_verbs(parser)
-    add_verb(verbs, "list", list_models, "list registered models")
+    add_output_options(add_verb(verbs, "list", list_models, "list registered models"))
     p = add_verb(verbs, "show", show_model, "a model's aliases, tags, versions and alias history")
     p.add_argument("name", metavar="NAME")
     p = add_verb(verbs, "versions", list_versions, "list a model's versions (newest first)")
     p.add_argument("name", metavar="NAME")
+    add_output_options(p)
     from shipyard.cli._policies import add_validate
 
     add_validate(verbs)
@@ -99,20 +101,16 @@ def _aliases_text(aliases: dict[str, int]) -> str:
 
 
 def list_models(ctx: Context) -> int:
-    from shipyard.cli._base import format_time, format_value, table
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
 
     models = _all_models(ctx)
-    if ctx.json:
-        ctx.print_json([model_dict(m) for m in models])
-        return 0
-    out = table("Name", "Latest version", "Aliases", "Updated", "Description")
-    for m in models:
-        latest = max((v.version for v in m.latest_versions), default=None)
-        out.add_row(format_value(m.name), format_value(latest), format_value(_aliases_text(m.aliases)),
-                    format_time(m.last_updated_timestamp), format_value(m.description))
-    ctx.print(out)
-    if not models:
-        ctx.note("no registered models")
+    cols = [Col("Name", lambda m: m.name, rank=0),
+            Col("Latest version", lambda m: max((v.version for v in m.latest_versions), default=None)),
+            Col("Aliases", lambda m: _aliases_text(m.aliases), wrap=True),
+            Col("Updated", lambda m: m.last_updated_timestamp, format_time, rank=2),
+            Col("Description", lambda m: m.description or None, rank=3, wrap=True)]
+    emit(ctx, cols, models, lambda: [model_dict(m) for m in models], empty_note="no registered models")
     return 0
 
 
@@ -128,13 +126,16 @@ def _versions_table(versions: list[ModelVersion], title: str | None = None) -> A
 
 
 def list_versions(ctx: Context) -> int:
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
+
     versions = _versions(ctx, ctx.args.name)
-    if ctx.json:
-        ctx.print_json([version_dict(v) for v in versions])
-        return 0
-    ctx.print(_versions_table(versions))
-    if not versions:
-        ctx.note(f"model {ctx.args.name!r} has no versions")
+    cols = [Col("Version", lambda v: v.version, rank=0), Col("Aliases", lambda v: ", ".join(v.aliases) or None),
+            Col("Created", lambda v: v.creation_timestamp, format_time, rank=2),
+            Col("Status", lambda v: f"{v.status} (archived)" if v.archived else v.status),
+            Col("Run ID", lambda v: v.run_id, rank=3), Col("Source", lambda v: v.source, rank=4, wrap=True)]
+    emit(ctx, cols, versions, lambda: [version_dict(v) for v in versions],
+         empty_note=f"model {ctx.args.name!r} has no versions")
     return 0
 
 

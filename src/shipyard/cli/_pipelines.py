@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from shipyard.cli._base import Context, add_verb, add_verbs, positive_int
+from shipyard.cli._table import add_output_options
 
 if TYPE_CHECKING:
     from shipyard.entities import PipelineRun
@@ -36,6 +37,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = add_verb(verbs, "runs", list_runs, "recent pipeline runs, newest first")
     p.add_argument("--pipeline", metavar="NAME", default=None)
     p.add_argument("--max-results", metavar="N", type=positive_int, default=50)
+    add_output_options(p)
     p = add_verb(verbs, "show", show_run, "a pipeline run and its task runs")
     p.add_argument("run_id", metavar="RUN_ID")
     p = add_verb(verbs, "logs", show_logs, "captured stdout, stderr and logging of a run's tasks")
@@ -134,19 +136,18 @@ def _print_run(ctx: Context, run: PipelineRun) -> None:
 
 
 def list_runs(ctx: Context) -> int:
-    from shipyard.cli._base import format_duration, format_time, table
+    from shipyard.cli._base import format_duration, format_time
+    from shipyard.cli._table import Col, emit
     from shipyard.pipelines._pipeline import _store
 
     _setup(ctx)
     runs = _store()[0].list_pipeline_runs(ctx.args.pipeline, max_results=ctx.args.max_results)
-    if ctx.json:
-        ctx.print_json([_run_dict(r, tasks=False) for r in runs])
-        return 0
-    out = table("Run ID", "Pipeline", "State", "Trigger", "Started", "Duration")
-    for r in runs:
-        out.add_row(r.run_id, r.pipeline, r.state, r.trigger, format_time(r.start_time),
-                    format_duration(r.start_time, r.end_time))
-    ctx.print(out)
+    cols = [Col("Run ID", lambda r: r.run_id, rank=0), Col("Pipeline", lambda r: r.pipeline, rank=0),
+            Col("State", lambda r: r.state, rank=0), Col("Trigger", lambda r: r.trigger, rank=3),
+            Col("Started", lambda r: r.start_time, format_time, rank=2),
+            Col("Duration", lambda r: r.end_time and r.start_time and r.end_time - r.start_time,
+                lambda ms: "-" if not ms else format_duration(1, 1 + ms), rank=2)]
+    emit(ctx, cols, runs, lambda: [_run_dict(r, tasks=False) for r in runs])
     return 0
 
 

@@ -7,8 +7,11 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from shipyard.cli._base import Context, add_verb, add_verbs, positive_int
+from shipyard.cli._table import add_output_options
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from shipyard.entities import DatasetInput, Run
 
 HELP = "search and inspect runs"
@@ -29,6 +32,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                    help="sort keys, e.g. 'metrics.loss ASC' start_time DESC")
     p.add_argument("--max-results", metavar="N", type=positive_int, default=100, help="at most N runs (100)")
     p.add_argument("--all", action="store_true", help="include deleted runs")
+    add_output_options(p)
     p = add_verb(verbs, "show", show_run, "a run's info, params, metrics, tags and datasets")
     p.add_argument("run_id", metavar="RUN_ID")
 
@@ -80,8 +84,9 @@ def _experiment_ids(ctx: Context) -> list[str]:
     return [e.experiment_id for e in ctx.client.search_experiments("active")]
 
 
-def _columns(runs: list[Run], order_by: list[str] | None) -> tuple[list[str], list[str]]:
-    """The metric and param keys worth a column: those in an order-by clause, then the most common."""
+def _columns(runs: list[Run], order_by: list[str] | None, every: bool = False) -> tuple[list[str], list[str]]:
+    """The metric and param keys worth a column: those in an order-by clause, then the most common
+    (all of them with ``every``)."""
     def pick(kind: str, counts: Counter[str], limit: int) -> list[str]:
         wanted = [clause.split()[0].removeprefix(f"{kind}.").strip("`\"") for clause in order_by or []
                   if clause.split() and clause.split()[0].startswith(f"{kind}.")]
@@ -91,11 +96,14 @@ def _columns(runs: list[Run], order_by: list[str] | None) -> tuple[list[str], li
 
     metrics = Counter(k for r in runs for k in r.data.metrics)
     params = Counter(k for r in runs for k in r.data.params)
+    if every:
+        return pick("metrics", metrics, len(metrics)), pick("params", params, len(params))
     return pick("metrics", metrics, _METRIC_COLUMNS), pick("params", params, _PARAM_COLUMNS)
 
 
 def list_runs(ctx: Context) -> int:
-    from shipyard.cli._base import format_duration, format_time, format_value, table
+    from shipyard.cli._base import format_duration, format_time
+    from shipyard.cli._table import Col, emit
 
     args = ctx.args
     ids = _experiment_ids(ctx)
@@ -103,21 +111,28 @@ def list_runs(ctx: Context) -> int:
                                   args.order_by) if ids else []
     if getattr(runs, "token", None):
         ctx.note(f"showing the first {len(runs)} runs; more match (raise --max-results)")
-    if ctx.json:
-        ctx.print_json([run_dict(r) for r in runs])
-        return 0
-    metric_keys, param_keys = _columns(runs, args.order_by)
-    out = table("Run ID", "Name", "Status", "Start time", "Duration",
-                *(f"metrics.{k}" for k in metric_keys), *(f"params.{k}" for k in param_keys))
-    for r in runs:
-        out.add_row(r.info.run_id, format_value(r.info.run_name), r.info.status, format_time(r.info.start_time),
-                    format_duration(r.info.start_time, r.info.end_time),
-                    *(format_value(r.data.metrics.get(k)) for k in metric_keys),
-                    *(format_value(r.data.params.get(k)) for k in param_keys))
-    ctx.print(out)
-    if not runs:
-        ctx.note("no runs found")
+    # CSV and --columns see every metric and param; a table shows the most useful that fit.
+    wide = args.output == "csv" or args.columns
+    metric_keys, param_keys = _columns(runs, args.order_by, every=bool(wide))
+    cols = [Col("Run ID", lambda r: r.info.run_id, rank=0), Col("Name", lambda r: r.info.run_name, rank=0),
+            Col("Status", lambda r: r.info.status, rank=3),
+            *(Col(f"metrics.{k}", _value("metrics", k), rank=2) for k in metric_keys),
+            Col("Start time", lambda r: r.info.start_time, format_time, rank=4),
+            Col("Duration", _duration_ms, lambda ms: "-" if ms is None else format_duration(1, 1 + ms), rank=5),
+            *(Col(f"params.{k}", _value("params", k), rank=4) for k in param_keys)]
+    emit(ctx, cols, runs, lambda: [run_dict(r) for r in runs], empty_note="no runs found")
     return 0
+
+
+def _value(kind: str, key: str) -> Callable[[Run], Any]:
+    """Reads one metric or param of a run (None when the run has none)."""
+    return lambda run: getattr(run.data, kind).get(key)
+
+
+def _duration_ms(run: Run) -> int | None:
+    """Milliseconds from start to end, None while running."""
+    info = run.info
+    return None if not info.start_time or not info.end_time else max(info.end_time - info.start_time, 0)
 
 
 def show_run(ctx: Context) -> int:

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from shipyard.cli._base import Context, add_verb, add_verbs
+from shipyard.cli._table import add_output_options
 
 if TYPE_CHECKING:
     from shipyard.store.sql.tokens import TokenStore
@@ -33,6 +34,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     store_option(p)
     p = add_verb(verbs, "list", list_tokens, "the tokens (names, roles, last use; never the tokens)")
     store_option(p)
+    add_output_options(p)
     p = add_verb(verbs, "revoke", revoke_token, "revoke a token: requests with it fail from now on")
     p.add_argument("name", metavar="NAME")
     store_option(p)
@@ -75,17 +77,15 @@ def _token_dict(t: Any) -> dict[str, Any]:
 
 
 def list_tokens(ctx: Context) -> int:
-    from shipyard.cli._base import format_time, format_value, table
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
 
     with _tokens(ctx) as store:
         tokens = store.list_tokens()
-    if ctx.json:
-        ctx.print_json([_token_dict(t) for t in tokens])
-        return 0
-    out = table("Name", "Role", "Created", "Last used")
-    for t in tokens:
-        out.add_row(format_value(t.name), t.role, format_time(t.created_time), format_time(t.last_used_time))
-    ctx.print(out)
+    cols = [Col("Name", lambda t: t.name, rank=0), Col("Role", lambda t: t.role, rank=0),
+            Col("Created", lambda t: t.created_time, format_time), Col("Last used", lambda t: t.last_used_time,
+                                                                         format_time)]
+    emit(ctx, cols, tokens, lambda: [_token_dict(t) for t in tokens])
     return 0
 
 
