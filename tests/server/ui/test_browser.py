@@ -4,6 +4,7 @@ compared, an alias is set, a deployment is rolled back, artifacts are previewed,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -129,6 +130,37 @@ def test_a_run_chart_is_downsampled_and_zooming_fetches_the_detail(goto: Callabl
     page.wait_for_selector("#chart-run[data-state=overview]")
     panel.locator("input[type=radio][value=time]").check()
     page.wait_for_selector("#chart-run[data-state=overview] canvas")
+    assert page.problems == []
+
+
+def test_single_and_few_point_metrics_are_drawn_and_zoom_without_errors(goto: Callable[[str], Any], page: Any,
+                                                                        demo_store: SqlStore) -> None:
+    from shipyard.entities import Metric
+
+    exp = demo_store.create_experiment("few-points")
+    run = demo_store.create_run(exp, run_name="once")
+    now = int(time.time() * 1000)
+    demo_store.end_run(run.info.run_id, "FINISHED", now + 10,
+                       metrics=[Metric("val_auc", 0.8032, now, 0), *(Metric("loss", 1 / (s + 1), now + s, s)
+                                                                     for s in range(3))])
+    goto(f"/runs/{run.info.run_id}")
+    panel = page.locator("#chart-run")
+    page.wait_for_selector("#chart-run[data-state=overview] canvas")
+    status = panel.locator(".chart-status").inner_text()
+    assert "4 of 4 points" in status and "one value each: val_auc = 0.8032" in status
+    panel.locator("input[value=loss]").uncheck()  # val_auc alone: one point on a one-value x range
+    page.wait_for_selector("#chart-run[data-state=overview] canvas")
+    assert "val_auc = 0.8032" in panel.locator(".chart-status").inner_text()
+    panel.locator("input[value=loss]").check()
+    page.wait_for_selector("#chart-run[data-state=overview] canvas")
+    box = panel.locator(".u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.2, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    page.wait_for_selector("#chart-run[data-state=zoomed]")
+    panel.locator(".u-over").dblclick()
+    page.wait_for_selector("#chart-run[data-state=overview]")
     assert page.problems == []
 
 

@@ -17,13 +17,24 @@
     return tables.length === 1 ? [tables[0][0], tables[0][1]] : uPlot.join(tables);
   }
 
+  // A series of a few points is drawn with markers (a line needs two points, so a metric logged
+  // once would otherwise be invisible); a single x value gets a range around it instead of none.
+  var FEW_POINTS = 50;
+
+  function padded(u, min, max) {
+    if (min == null || max == null) { return [min, max]; }
+    if (min === max) { var pad = Math.max(1, Math.abs(min) * 0.01); return [min - pad, max + pad]; }
+    return [min, max];
+  }
+
   function options(box, axis, series, extra) {
     return Object.assign({
       width: Math.max(box.clientWidth, 300), height: 320,
-      scales: { x: { time: axis === "time" } },
+      scales: { x: { time: axis === "time", range: padded } },
       series: [{ label: axis }].concat(series.map(function (s, i) {
+        var n = s.y ? s.y.length : FEW_POINTS;
         return { label: s.label, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true,
-                 points: { show: false } };
+                 points: { show: n < FEW_POINTS, size: n === 1 ? 9 : 6, fill: PALETTE[i % PALETTE.length] } };
       })),
       cursor: { drag: { x: true, y: false } },
       legend: { live: true }
@@ -49,10 +60,14 @@
 
     function describe(body) {
       if (!body.series.length) { return "no points"; }
-      var total = 0, shown = 0;
-      body.series.forEach(function (s) { total += s.total; shown += s.shown; });
+      var total = 0, shown = 0, single = [];
+      body.series.forEach(function (s) {
+        total += s.total; shown += s.shown;
+        if (s.total === 1 && s.y.length === 1) { single.push(s.label + " = " + Number(s.y[0]).toPrecision(6).replace(/\.?0+$/, "")); }
+      });
       return shown.toLocaleString("en") + " of " + total.toLocaleString("en") + " points" +
-        (body.range ? " in the zoomed range" : "") + (shown < total ? " (downsampled: first, last, min and max per pixel)" : "");
+        (body.range ? " in the zoomed range" : "") + (shown < total ? " (downsampled: first, last, min and max per pixel)" : "") +
+        (single.length ? "; one value each: " + single.join(", ") : "");
     }
 
     function fetchSeries(range) {
