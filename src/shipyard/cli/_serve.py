@@ -26,7 +26,9 @@ def _port(text: str) -> int:
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("names", nargs="*", metavar="NAME", help="deployments to serve")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help="deployments to serve, or model URIs (models:/NAME@ALIAS, models:/NAME/VERSION, "
+                             "runs:/RUN_ID/PATH) to serve as ad-hoc deployments, like mlflow models serve -m")
     parser.add_argument("--all", action="store_true", help="serve every deployment in the store")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=_port, default=8080, help="port to listen on (default 8080; 0: any free)")
@@ -49,13 +51,15 @@ MONITOR_GAUGES = "shipyard.monitoring._prometheus:render_metrics"
 
 def serve(ctx: Context) -> int:
     from shipyard.errors import InvalidInput
+    from shipyard.serving.adhoc import is_model_uri
     from shipyard.serving.server import ServeOptions, run
 
     a = ctx.args
     if a.all and a.names:
         raise InvalidInput("give deployment names or --all, not both")
     if not a.all and not a.names:
-        raise InvalidInput("name the deployments to serve (shipyard serve NAME ...) or pass --all")
+        raise InvalidInput("name the deployments to serve (shipyard serve NAME ...), a model "
+                           "(shipyard serve models:/NAME@ALIAS), or pass --all")
     import os
 
     from shipyard.config import resolve_settings
@@ -65,7 +69,8 @@ def serve(ctx: Context) -> int:
     os.environ["SHIPYARD_TRACKING_URI"] = settings.store_uri
     os.environ["SHIPYARD_ARTIFACT_URI"] = settings.artifact_uri
     options = ServeOptions(
-        names=tuple(a.names), all=a.all, host=a.host, port=a.port, workers=a.workers,
+        names=tuple(n for n in a.names if not is_model_uri(n)), models=tuple(n for n in a.names if is_model_uri(n)),
+        all=a.all, host=a.host, port=a.port, workers=a.workers,
         store_uri=settings.store_uri, artifact_uri=settings.artifact_uri, prediction_log=a.prediction_log,
         access_log=a.access_log, log_level=a.log_level, extra_metrics=MONITOR_GAUGES,
     )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -21,6 +22,9 @@ from shipyard.serving.metrics import ExtraMetrics, ServingMetrics
 from shipyard.serving.protocols import PayloadTooLarge
 from shipyard.serving.runtime import Runtime
 from shipyard.serving.settings import ServingSettings
+
+if TYPE_CHECKING:
+    from shipyard.entities import DeploymentRevision
 
 __all__ = ["ServingApp", "create_app"]
 
@@ -203,7 +207,8 @@ class ServingApp(Handlers):
 
 
 def create_app(store: Any, *, deployments: list[str] | None = None, settings: ServingSettings | None = None,
-               prediction_logger: Any = None, extra_metrics: ExtraMetrics | None = None) -> ServingApp:
+               prediction_logger: Any = None, extra_metrics: ExtraMetrics | None = None,
+               adhoc: Mapping[str, DeploymentRevision] | None = None) -> ServingApp:
     """The serving app for ``deployments`` (None: every deployment in the store, new ones included).
 
     Models are loaded and warmed here, so an unknown deployment or a model that fails to load
@@ -211,10 +216,11 @@ def create_app(store: Any, *, deployments: list[str] | None = None, settings: Se
     has ``append(deployment, records)`` (non-blocking) and ``close()``; the app calls ``close`` at
     shutdown. ``extra_metrics`` (optional) is called on each ``GET /metrics`` (in a thread) and
     returns Prometheus text (bytes or str) appended to the serving metrics; if it raises, the error
-    is logged and the serving metrics are answered alone.
+    is logged and the serving metrics are answered alone. ``adhoc`` (optional) adds deployments held
+    by this process only (:mod:`shipyard.serving.adhoc`).
     """
     settings = settings or ServingSettings()
-    runtime = Runtime(store, deployments, settings=settings, metrics=ServingMetrics())
+    runtime = Runtime(store, deployments, settings=settings, metrics=ServingMetrics(), fixed=adhoc)
     try:
         runtime.refresh()
     except BaseException:

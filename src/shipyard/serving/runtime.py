@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,7 +27,10 @@ from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.router import Router
 from shipyard.serving.settings import ServingSettings
 
-__all__ = ["DeploymentState", "Runtime", "ServedModel"]
+__all__ = ["ADHOC_VERSION", "DeploymentState", "Runtime", "ServedModel"]
+
+#: The version of an ad-hoc route to a model that is not registered (``runs:/...``): its ``model`` is the URI.
+ADHOC_VERSION = 0
 
 logger = logging.getLogger(__name__)
 
@@ -122,11 +125,15 @@ class Runtime:
     """
 
     def __init__(self, store: Any, deployments: Sequence[str] | None = None, *,
-                 settings: ServingSettings | None = None, metrics: ServingMetrics | None = None) -> None:
+                 settings: ServingSettings | None = None, metrics: ServingMetrics | None = None,
+                 fixed: Mapping[str, DeploymentRevision] | None = None) -> None:
         from shipyard.registry.client import RegistryClient
 
         self.store = store
-        self.names = None if deployments is None else list(dict.fromkeys(deployments))
+        # Ad-hoc deployments (``shipyard serve models:/name@alias``): a revision held in this process
+        # only, never written to the store and never changed by a refresh.
+        self._fixed = dict(fixed or {})
+        self.names = None if deployments is None else list(dict.fromkeys([*deployments, *self._fixed]))
         self.settings = settings or ServingSettings()
         self.metrics = metrics or ServingMetrics()
         self.executor = ThreadPoolExecutor(self.settings.predict_threads, thread_name_prefix="shipyard-predict")
@@ -165,7 +172,9 @@ class Runtime:
             return found
         from shipyard.models._log import load_model
 
-        model = load_model(f"models:/{route.model}/{route.version}", client=self._registry)
+        # version 0: an ad-hoc route to a model that is not registered (its URI is the model name)
+        uri = route.model if route.version == ADHOC_VERSION else f"models:/{route.model}/{route.version}"
+        model = load_model(uri, client=self._registry)
         if self.settings.warm:
             example = model.input_example
             if example is not None:
@@ -184,7 +193,7 @@ class Runtime:
     def _wanted(self) -> list[str]:
         if self.names is not None:
             return self.names
-        return [d.name for d in self.store.list_deployments()]
+        return [*(d.name for d in self.store.list_deployments()), *self._fixed]
 
     def refresh(self) -> list[str]:
         """Load every deployment whose current revision changed and swap it in; names changed.
@@ -197,7 +206,7 @@ class Runtime:
             wanted = self._wanted()
             for name in wanted:
                 try:
-                    spec = self.store.get_deployment(name).current
+                    spec = self._fixed[name] if name in self._fixed else self.store.get_deployment(name).current
                 except NotFound:
                     if self.names is not None and not self._states:
                         raise

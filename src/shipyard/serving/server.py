@@ -53,6 +53,8 @@ class ServeOptions:
 
     names: tuple[str, ...] = ()
     all: bool = False
+    #: model URIs served as ad-hoc deployments, not written to the store (see shipyard.serving.adhoc)
+    models: tuple[str, ...] = ()
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
@@ -82,15 +84,32 @@ def _has(module: str) -> bool:
 
 def _describe(store: Any, options: ServeOptions) -> list[str]:
     """Lines naming each served deployment and its current revision; raises NotFound early."""
-    deployments = store.list_deployments() if options.all else [store.get_deployment(n) for n in options.names]
+    from shipyard.serving.adhoc import adhoc_revisions
+
+    deployments = store.list_deployments() if options.all else [_deployment(store, n) for n in options.names]
     lines = []
     for d in deployments:
         routes = ", ".join(f"{r.model} v{r.version} {r.weight:g}" for r in d.current.routes)
         shadow = ", ".join(f"{r.model} v{r.version}" for r in d.current.shadow)
         lines.append(f"  {d.name} (revision {d.revision}): {routes}" + (f"; shadow {shadow}" if shadow else ""))
+    for name, revision in adhoc_revisions(store, options.models).items():
+        lines.append(f"  {name} (ad hoc, not in the store): {revision.reason.removeprefix('ad hoc: ')}")
     if options.all and not lines:
         lines.append("  (none yet: deployments created later are picked up while serving)")
     return lines
+
+
+def _deployment(store: Any, name: str) -> Any:
+    """The deployment, or a NotFound that names the deployments there are and the ad-hoc form."""
+    from shipyard.errors import NotFound
+
+    try:
+        return store.get_deployment(name)
+    except NotFound:
+        known = sorted(d.name for d in store.list_deployments())
+        raise NotFound(f"deployment {name!r} not found (deployments: {', '.join(known) or 'none yet'}); "
+                       f"create one with 'shipyard deployments create {name} --route MODEL:VERSION', or serve a "
+                       "model directly with 'shipyard serve models:/NAME@ALIAS' (or runs:/RUN_ID/model)") from None
 
 
 def run(options: ServeOptions, say: Callable[[str], object] = print) -> int:
@@ -143,7 +162,7 @@ def worker_main() -> int:
 
     set_parent_death_signal(int(os.environ.pop(_PARENT_ENV)))
     raw = orjson.loads(os.environ.pop(_OPTIONS_ENV))
-    options = ServeOptions(**{**raw, "names": tuple(raw["names"])})
+    options = ServeOptions(**{**raw, "names": tuple(raw["names"]), "models": tuple(raw["models"])})
     _configure_logging(options.log_level)
     try:
         sock = bind_socket(options.host, options.port, reuse_port=True)
@@ -187,8 +206,11 @@ def _serve(options: ServeOptions, sock: Any) -> int:
     store = open_store(settings.store_uri, settings.artifact_uri)
     plog = PredictionLogger(prediction_log_root(settings)) if options.prediction_log else None
     try:
+        from shipyard.serving.adhoc import adhoc_revisions
+
         app = create_app(store, deployments=None if options.all else list(options.names), prediction_logger=plog,
-                         extra_metrics=resolve_extra_metrics(options.extra_metrics))
+                         extra_metrics=resolve_extra_metrics(options.extra_metrics),
+                         adhoc=adhoc_revisions(store, options.models))
     except BaseException:
         if plog is not None:
             plog.close()
