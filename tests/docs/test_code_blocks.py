@@ -1,5 +1,6 @@
 """Every code block of README.md and docs/*.md runs as written, in order within its page, in a fresh
-folder with a fresh store (see tests/docs/_blocks.py for the markers a block can carry)."""
+folder with a fresh store and the checkout's docs/ and examples/ (see tests/docs/_blocks.py for the
+markers a block can carry)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ def test_every_block_of_the_page_runs(page: Path, tmp_path: Path) -> None:
     spec.write_bytes(orjson.dumps([dataclasses.asdict(b) for b in found]))
     work = tmp_path / "work"
     work.mkdir()
+    for shipped in ("docs", "examples"):  # blocks run "from a checkout": its files are there, its store is not
+        (work / shipped).symlink_to(REPO / shipped)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
     env.update(SHIPYARD_HOME=str(work / ".shipyard"), PYTHONPATH=os.pathsep.join(
         [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]), REPO=str(REPO))

@@ -103,3 +103,38 @@ def test_process_executor_runs_a_small_pipeline() -> None:
     from shipyard.pipelines._pipeline import _store
 
     assert len(_store()[0].get_pipeline_run(run.run_id).task_runs) == 4
+
+
+SCRIPT = '''
+from shipyard import pipeline, task
+
+@task(retries=1)
+def extract(day: str):
+    return [1, 2, 3]
+
+@task(timeout=60)          # a task with a timeout runs in a process of its own
+def train(rows) -> str:
+    return f"trained on {len(rows)} rows"
+
+@pipeline(params={"day": "{{ ds }}"})
+def nightly(day: str):
+    train(extract(day))
+
+if __name__ == "__main__":
+    run = nightly.run(day="2026-01-01", executor="processes")
+    print(run.state, [(t.task_name, t.state) for t in run.task_runs])
+'''
+
+
+def test_tasks_defined_in_a_script_run_on_the_process_executor(tmp_path, shipyard_home) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "nightly.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "SHIPYARD_HOME": str(shipyard_home)}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "SUCCEEDED [('extract', 'SUCCEEDED'), ('train', 'SUCCEEDED')]" in done.stdout

@@ -154,10 +154,22 @@ class Task:
             found = None
         if found is self and module != "__main__":  # another process's __main__ is not this one
             return (_load_task, (module, qualname))
-        return object.__reduce__(self)
+        # By value through cloudpickle: a task defined in a script (``__main__``) or a notebook is not
+        # importable in a worker process, and the standard pickler sends functions by name only.
+        import cloudpickle
+
+        return (_task_by_value, (cloudpickle.dumps(self.__dict__),))
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
+
+
+def _task_by_value(state: bytes) -> Task:
+    import pickle
+
+    task = Task.__new__(Task)
+    task.__dict__.update(pickle.loads(state))  # written by cloudpickle in the parent process, never stored
+    return task
 
 
 def _load_task(module: str, qualname: str) -> Task:
