@@ -16,7 +16,8 @@ import orjson
 
 
 def main(spec_path: str) -> int:
-    spec = orjson.loads(open(spec_path, "rb").read())
+    with open(spec_path, "rb") as file:
+        spec = orjson.loads(file.read())
     namespace: dict[str, object] = {"__name__": "__main__"}
     background: list[subprocess.Popen[bytes]] = []
     try:

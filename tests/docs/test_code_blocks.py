@@ -12,6 +12,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+
 from tests.docs._blocks import blocks
 
 pytestmark = pytest.mark.integration
