@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,11 @@ def module(tmp_path: Path) -> str:
 def test_list_run_runs_show_logs(cli: Cli, module: str) -> None:  # noqa: F811
     listed = cli("pipelines", "list", "--module", module, "--json")
     assert listed.code == 0 and {p["name"] for p in listed.json()} == {"hello", "broken"}
+    due = {p["name"]: p["next_run"] for p in listed.json()}
+    tomorrow = (int(time.time() * 1000) // 86_400_000 + 1) * 86_400_000  # @daily: the next UTC midnight
+    assert due["hello"] == tomorrow or due["broken"] == tomorrow
+    table = cli("pipelines", "list", "--module", module)
+    assert "Next run" in table.out and time.strftime("%Y-%m-%d", time.localtime(tomorrow / 1000)) in table.out
     ran = cli("pipelines", "run", "hello", "--module", module, "--param", "times=3", "--json")
     assert ran.code == 0, ran.err
     run = ran.json()

@@ -34,6 +34,15 @@ def test_presets_intervals_and_bad_schedules() -> None:
         Schedule.parse("@daily", "Mars/Olympus")
 
 
+def test_next_run_is_the_first_tick_after_now() -> None:
+    now = datetime(2026, 3, 28, 7, 30, tzinfo=UTC)  # 08:30 in Berlin, the day before DST starts
+    assert Schedule.parse("0 9 * * *", "Europe/Berlin").next_after(now) == datetime(2026, 3, 28, 8, tzinfo=UTC)
+    after = datetime(2026, 3, 28, 8, tzinfo=UTC)  # at a tick: the next one, an hour earlier in UTC after DST
+    assert Schedule.parse("0 9 * * *", "Europe/Berlin").next_after(after) == datetime(2026, 3, 29, 7, tzinfo=UTC)
+    assert Schedule.parse("every 15m").next_after(now) == datetime(2026, 3, 28, 7, 45, tzinfo=UTC)
+    assert Schedule.parse("@yearly").next_after(now) == datetime(2027, 1, 1, tzinfo=UTC)
+
+
 @task
 def noop(day: str) -> str:
     return day

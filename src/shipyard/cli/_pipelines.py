@@ -27,8 +27,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--module", metavar="M", action="append", default=None,
                        help="module or .py file defining pipelines (repeatable; default: shipyard.yaml)")
 
-    p = add_verb(verbs, "list", list_pipelines, "the pipelines found, with their schedules and parameters")
+    p = add_verb(verbs, "list", list_pipelines, "the pipelines found, with their schedules, next runs and parameters")
     finder(p)
+    add_output_options(p)
     p = add_verb(verbs, "run", run_pipeline, "run a pipeline now, in this process")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--param", metavar="K=V", action="append", default=[], help="a parameter (repeatable)")
@@ -72,18 +73,23 @@ def _pipeline(ctx: Context) -> Pipeline:
 
 
 def list_pipelines(ctx: Context) -> int:
-    from shipyard.cli._base import table
+    from datetime import UTC, datetime
+
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
 
     found = find_pipelines(ctx.args.module)
-    rows = [{"name": p.name, "schedule": str(p.schedule) if p.schedule else None,
-             "parameters": list(p.signature.parameters)} for p in found.values()]
-    if ctx.json:
-        ctx.print_json(rows)
-        return 0
-    out = table("Name", "Schedule", "Parameters")
+    now = datetime.now(UTC)
+    rows = []
     for p in found.values():
-        out.add_row(p.name, str(p.schedule) if p.schedule else "-", ", ".join(p.signature.parameters))
-    ctx.print(out)
+        due = p.schedule.next_after(now) if p.schedule else None
+        rows.append({"name": p.name, "schedule": str(p.schedule) if p.schedule else None,
+                     "next_run": None if due is None else int(due.timestamp() * 1000),
+                     "parameters": list(p.signature.parameters)})
+    cols = [Col("Name", lambda r: r["name"], rank=0), Col("Schedule", lambda r: r["schedule"]),
+            Col("Next run", lambda r: r["next_run"], format_time),
+            Col("Parameters", lambda r: ", ".join(r["parameters"]) or None, rank=2, wrap=True)]
+    emit(ctx, cols, rows, lambda: rows)
     return 0
 
 

@@ -88,5 +88,15 @@ class Schedule:
         ticks = self.ticks_between(now - min(lookback, timedelta(days=40)), now)
         return ticks[-1] if ticks else None
 
+    def next_after(self, now: datetime) -> datetime | None:
+        """The first due time after ``now`` (within about a year), as an aware UTC datetime."""
+        if self.interval_s is not None:
+            return datetime.fromtimestamp((now.timestamp() // self.interval_s + 1) * self.interval_s, UTC)
+        for days in (2, 40, 400):  # most schedules are due within a day; look further only when not
+            ticks = self.ticks_between(now, now + timedelta(days=days))
+            if ticks:
+                return ticks[0]
+        return None
+
     def __str__(self) -> str:
         return self.spec if self.timezone == "UTC" else f"{self.spec} ({self.timezone})"
