@@ -158,3 +158,62 @@ def test_on_answered_errors_are_logged_and_never_reach_the_caller(caplog: pytest
 
     assert asyncio.run(main()) == [4.0]
     assert "on_answered failed" in caplog.text
+
+
+def _fast_model(sizes: list[int]):
+    def predict(data: np.ndarray):
+        sizes.append(len(data))
+        time.sleep(0.001)
+        return data[:, 0], None
+
+    return predict
+
+
+def test_after_a_burst_a_lone_request_is_not_held_by_the_timer() -> None:
+    """After heavy load the batcher expects company; once the load stops, a request goes at once."""
+    sizes: list[int] = []
+
+    async def main() -> list[float]:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = Batcher(_fast_model(sizes), pool, max_batch_size=64, max_wait_ms=300)
+
+            async def client(i: int) -> None:
+                for _ in range(10):
+                    await batcher.submit(np.array([[float(i)]]), 1)
+
+            await asyncio.gather(*(client(i) for i in range(8)))  # batches of about 8
+            await asyncio.sleep(0.35)  # the load stops
+            waits = []
+            for _ in range(5):
+                start = time.perf_counter()
+                await batcher.submit(np.array([[1.0]]), 1)
+                waits.append(time.perf_counter() - start)
+                await asyncio.sleep(0.35)
+            return waits
+
+    waits = asyncio.run(main())
+    # each lone request costs its predict call (1 ms) plus scheduling, never the 300 ms timer
+    assert max(waits) < 0.15, waits
+
+
+def test_a_steady_closed_loop_does_not_wait_for_the_timer_each_round() -> None:
+    """8 clients, each sending its next request when answered: once the batches hold 8, a batch
+    leaves when its 8 members are queued, not when the 100 ms timer runs out."""
+    sizes: list[int] = []
+
+    async def main() -> float:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = Batcher(_fast_model(sizes), pool, max_batch_size=64, max_wait_ms=100)
+
+            async def client(i: int) -> None:
+                for _ in range(30):
+                    await batcher.submit(np.array([[float(i)]]), 1)
+
+            start = time.perf_counter()
+            await asyncio.gather(*(client(i) for i in range(8)))
+            return time.perf_counter() - start
+
+    elapsed = asyncio.run(main())
+    assert sum(sizes) == 240 and np.mean(sizes) >= 6, sizes
+    # waiting for the timer each round would take about 30 x 100 ms
+    assert elapsed < 1.5, (elapsed, sizes)
