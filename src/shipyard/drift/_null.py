@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from ._stats import few_distinct
+
 TRIALS = 1000  # the realised false-alarm rate of a column is alpha +- 0.7 points (binomial sd at 5 %)
 ATOMS = 256  # equal-mass atoms standing for a numeric reference in the Wasserstein null
 _SEED = 20261207
@@ -59,6 +61,9 @@ def atoms_from_sorted(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = values.size
     if n <= 2 * ATOMS:
         return _merge_ties(values, np.ones(n))
+    distinct = few_distinct(values, 2 * ATOMS)
+    if distinct is not None:  # discrete data: its own values, never a mean between two of them
+        return distinct, np.diff(np.searchsorted(values, distinct, side="left"), append=n) / n
     cuts = np.round(_cuts(float(n))).astype(np.intp)
     cuts = np.unique(cuts)
     sums = np.concatenate([[0.0], np.cumsum(values)])
@@ -94,11 +99,21 @@ def _merge_ties(x: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return support, probs / probs.sum()
 
 
+def _window_counts(rng: np.random.Generator, probs: np.ndarray, n: int) -> np.ndarray:
+    """(TRIALS, k) multinomial counts of n draws; small windows by drawing rows (cheaper than k binomials)."""
+    k = probs.size
+    if n * 2 > k:
+        return rng.multinomial(n, probs, size=TRIALS)
+    cells = np.searchsorted(np.cumsum(probs)[:-1], rng.random((TRIALS, n)), side="right")
+    flat = (cells + (np.arange(TRIALS) * k)[:, None]).ravel()
+    return np.bincount(flat, minlength=TRIALS * k).reshape(TRIALS, k)
+
+
 def wasserstein_quantile(support: np.ndarray, probs: np.ndarray, n_eff: int, alpha: float) -> float:
     """``1 - alpha`` quantile of W(reference, window of n_eff rows drawn from it) (not divided by std)."""
     if support.size < 2:
         return 0.0
-    counts = _rng(n_eff, support.size).multinomial(n_eff, probs, size=TRIALS)
+    counts = _window_counts(_rng(n_eff, support.size), probs, n_eff)
     diff = np.cumsum(counts[:, :-1], axis=1) / n_eff - np.cumsum(probs[:-1])
     dist = np.abs(diff) @ np.diff(support)
     return float(np.quantile(dist, 1.0 - alpha))
@@ -114,7 +129,7 @@ def counts_quantile(reference: np.ndarray, n_eff: int, alpha: float,
     keep = probs > 0  # cells empty in the reference never receive a draw; they score 0 on both sides
     if int(keep.sum()) < 2:
         return 0.0
-    counts = _rng(n_eff, int(keep.sum())).multinomial(n_eff, probs[keep], size=TRIALS)
+    counts = _window_counts(_rng(n_eff, int(keep.sum())), probs[keep], n_eff)
     return float(np.quantile(score(reference[keep], counts.astype(np.float64)), 1.0 - alpha))
 
 
