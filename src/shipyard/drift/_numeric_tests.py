@@ -32,8 +32,10 @@ def sketch_distances(ref: ColumnProfile, cur: ColumnProfile, ks: bool = True) ->
     assert rs is not None and cs is not None
     level = max(rs.level, cs.level)
     rs, cs = rs.coarsen(level), cs.coarsen(level)
+    lo, hi = min(ref.min, cur.min), max(ref.max, cur.max)  # type: ignore[type-var]
+    # one clip range for both sides: a bin both sides share maps to one point on both
     return ks_wasserstein(
-        rs.midpoints(ref.min, ref.max), cs.midpoints(cur.min, cur.max),  # type: ignore[arg-type]
+        rs.midpoints(lo, hi), cs.midpoints(lo, hi),  # type: ignore[arg-type]
         rs.counts.astype(np.float64), cs.counts.astype(np.float64), ks=ks,
     )
 
