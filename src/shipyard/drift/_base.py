@@ -23,7 +23,8 @@ class TestResult:
     distance the larger of its null quantile at this window size and its ``floor`` (drift when
     statistic > threshold). A value equal to its threshold passes. ``effect_size`` is the test's effect
     (Wasserstein / std for numeric KS/Wasserstein, Cohen's w for chi-square); for chi-square the verdict
-    also needs ``effect_size > floor``.
+    also needs ``effect_size > floor``. ``null_quantile`` is None for a p-value test, and for
+    Wasserstein where a bound of it lies below the floor (the floor decides; nothing was simulated).
     """
 
     __test__ = False  # not a pytest test class

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import numpy as np
-
+import math
 from collections.abc import Callable
+
+import numpy as np
 
 from ._base import DriftTest, TestResult
 from ._columns import NUMERIC, ColumnData, NumericData
-from ._null import atoms_from_cumulative, atoms_from_sorted, cached, effective_size, wasserstein_quantile
+from ._null import (
+    atoms_from_cumulative,
+    atoms_from_sorted,
+    cached,
+    effective_size,
+    wasserstein_bound,
+    wasserstein_quantile,
+)
 from ._profile import ColumnProfile
 from ._stats import anderson_ksamp, ks_pvalue, ks_wasserstein, wasserstein_sorted
 
@@ -128,10 +136,12 @@ class WassersteinTest(_Distances):
 
         def quantile() -> float:
             support, probs = atoms()
+            if wasserstein_bound(support, probs, n_eff, self.alpha_) / norm <= self.threshold_:
+                return math.nan  # the floor decides at this size: no need to simulate
             return wasserstein_quantile(support, probs, n_eff, self.alpha_)
 
-        q = cached(self._null_owner(), ("wasserstein", self.alpha_, n_eff), quantile) / norm
-        return self._result(w / norm, None, notes, w / norm, q)
+        q = cached(self._null_owner(), ("wasserstein", self.alpha_, self.threshold_, n_eff), quantile) / norm
+        return self._result(w / norm, None, notes, w / norm, None if math.isnan(q) else q)
 
     def _test_raw(self, ref: ColumnData, cur: ColumnData) -> TestResult:
         assert isinstance(ref, NumericData) and isinstance(cur, NumericData)
