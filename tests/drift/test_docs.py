@@ -16,7 +16,7 @@ def test_drift_doc_code_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.chdir(tmp_path)  # the example writes report.html
     namespace: dict[str, object] = {}
     for block in blocks:
-        exec(compile(block, str(DOC), "exec"), namespace)  # noqa: S102 - our own documentation
+        exec(compile(block, str(DOC), "exec"), namespace)
     report = namespace["report"]
     assert report.columns["churned"].test == "chisquare" and report.columns["churned"].drifted  # type: ignore[attr-defined]
     assert (tmp_path / "report.html").exists()

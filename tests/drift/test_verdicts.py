@@ -13,7 +13,6 @@ import shipyard.drift as sd
 from shipyard.drift._numeric_tests import sketch_distances
 
 
-
 def _categories(k: int) -> Any:
     shares = np.linspace(1, 3, k)
     cum = np.cumsum(shares / shares.sum())

@@ -32,7 +32,7 @@ _SEED = 20261207
 
 def effective_size(m: int, n: int) -> int:
     """``m n / (m + n)``, at least 1: the size of one sample that fluctuates like the two together."""
-    return max(1, int(round(m * n / (m + n)))) if m and n else 1
+    return max(1, round(m * n / (m + n))) if m and n else 1
 
 
 def cached(owner: Any, key: tuple[Any, ...], compute: Callable[[], float]) -> float:
