@@ -139,7 +139,7 @@ class _CalibratedCountTest(_CountTest):
     def _score(self, r: np.ndarray, c: np.ndarray, reason: str | None) -> TestResult:
         stat = float(self._rows(r, c[None, :])[0])
         n_eff = effective_size(int(r.sum()), int(c.sum()))
-        key = (self.name, *sorted(self.get_params().items()), self.alpha_, n_eff, r.size)
+        key = (self.name, *sorted(self.get_params().items()), self.alpha_, n_eff, tuple(r.tolist()))
         q = cached(self._null_owner(), key, lambda: counts_quantile(r, n_eff, self.alpha_, self._rows))
         return self._result(stat, None, reason, None, q)
 
