@@ -4,7 +4,8 @@
 Each side runs in its own subprocess under /usr/bin/time -v (wall time, peak RSS); each worker also
 reports the time of the drift computation alone (data generation and imports excluded). Evidently
 0.7 lives in its own virtualenv (created on first use). Both sides use their automatic test choice,
-which at these sizes is Wasserstein/std >= 0.1 (numeric) and Jensen-Shannon >= 0.1 (categorical);
+which at these sizes is Wasserstein/std >= 0.1 (numeric) and Jensen-Shannon >= 0.1 (categorical) for
+Evidently; shipyard's calibrated choice gives chi-square to the columns with <= 5 categories;
 the verdicts are compared column by column. `peak MB` is the subprocess's peak RSS (data included);
 `drift MB` is what the drift call alone added at its peak over the RSS it started from (Linux:
 the peak mark is reset through /proc/self/clear_refs just before the call).

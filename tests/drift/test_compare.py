@@ -45,27 +45,31 @@ def test_import_is_light() -> None:
 
 
 @pytest.mark.parametrize(("n", "expected"), [
-    (500, {"a": "ks", "b": "ks", "few": "ks", "flag": "ztest", "cat": "chisquare"}),
-    (3000, {"a": "wasserstein", "b": "wasserstein", "few": "jensenshannon", "flag": "jensenshannon",
-            "cat": "jensenshannon"}),
+    (500, {"a": "ks", "b": "ks", "few": "chisquare", "flag": "chisquare", "cat": "chisquare"}),
+    (3000, {"a": "wasserstein", "b": "wasserstein", "few": "chisquare", "flag": "chisquare",
+            "cat": "chisquare"}),
 ])
 def test_auto_choice(n: int, expected: dict[str, str]) -> None:
     report = sd.compare(_frame(n, 0), _frame(n, 1))
     assert {r.column: r.test for r in report.rows} == expected
-    thresholds = {r.column: r.threshold for r in report.rows}
-    assert all(t == (0.05 if n <= 1000 else 0.1) for t in thresholds.values())
+    assert all(r.alpha == 0.05 for r in report.rows)
+    for r in report.rows:  # what the verdict compares with: alpha for p-values, max(null quantile, floor)
+        if r.test == "wasserstein":
+            assert r.floor == 0.1 and r.threshold == max(r.floor, r.null_quantile or 0.0)
+        else:
+            assert r.threshold == 0.05 and r.p_value is not None
 
 
 def test_overrides_and_forced_ks() -> None:
     ref, cur = _frame(3000, 0), _frame(3000, 1, shift=0.5)
     report = sd.compare(ref, cur, test="ks")
-    assert [r.test for r in report.rows] == ["ks", "ks", "ks", "jensenshannon", "jensenshannon"]
+    assert [r.test for r in report.rows] == ["ks", "ks", "ks", "chisquare", "chisquare"]
     report = sd.compare(ref, cur, test={"a": "psi", "cat": sd.ChiSquareTest(threshold=0.01)},
                         thresholds={"b": 0.5})
     rows = report.columns
-    assert (rows["a"].test, rows["a"].threshold) == ("psi", 0.1)
+    assert (rows["a"].test, rows["a"].floor) == ("psi", 0.1) and rows["a"].threshold >= 0.1
     assert (rows["cat"].test, rows["cat"].threshold) == ("chisquare", 0.01)
-    assert (rows["b"].test, rows["b"].threshold) == ("wasserstein", 0.5)
+    assert (rows["b"].test, rows["b"].floor, rows["b"].threshold) == ("wasserstein", 0.5, 0.5)
     with pytest.raises(sd.DriftInputError, match="takes numeric"):
         sd.compare(ref, cur, test={"cat": "ks"})
     with pytest.raises(sd.DriftInputError, match="unknown drift test"):
@@ -83,7 +87,7 @@ def test_dataset_drift_prediction_and_target() -> None:
     assert report.target_drift is not None and report.target_drift.column == "y"
     assert report.number_of_columns == 4
     assert report.drift_share == report.number_of_drifted_columns / 4
-    assert report.dataset_drift == (report.drift_share >= 0.5)
+    assert report.dataset_drift == (report.drift_share > 0.5)  # a share equal to its bound passes
     same = sd.compare(ref, ref)
     assert not same.dataset_drift and same.drift_share == 0.0
 
@@ -94,15 +98,16 @@ def test_benjamini_hochberg_correction() -> None:
     corrected = sd.compare(ref, cur, correction="bh")
     for p, c in zip(plain.rows, corrected.rows, strict=True):
         assert c.adjusted_p_value is not None and c.adjusted_p_value >= p.p_value  # type: ignore[operator]
-        assert c.drifted == (c.adjusted_p_value <= c.threshold)
+        effect_ok = c.floor is None or c.effect_size > c.floor  # type: ignore[operator]
+        assert c.drifted == (c.adjusted_p_value < c.threshold and effect_ok)
     assert corrected.number_of_drifted_columns <= plain.number_of_drifted_columns
 
 
 def test_report_formats(tmp_path: Any) -> None:
     report = sd.compare(_frame(800, 0), _frame(600, 1, shift=0.5))
     df = report.to_pandas()
-    assert list(df.columns[:8]) == ["column", "type", "role", "test", "statistic", "p_value", "threshold",
-                                    "drifted"]
+    assert list(df.columns[:9]) == ["column", "type", "role", "test", "statistic_name", "statistic", "p_value",
+                                    "threshold", "drifted"]
     assert len(df) == 5
     d = json.loads(report.to_json())
     assert d["dataset_drift"] == report.dataset_drift
@@ -142,9 +147,12 @@ def test_edge_cases_give_reasons_not_errors() -> None:
     assert not nan.columns["const"].drifted
     unseen = sd.compare(ref, cases["unseen"])
     assert unseen.columns["cat"].drifted and "unseen" in (unseen.columns["cat"].reason or "")
-    assert unseen.columns["const"].drifted and "std" in (unseen.columns["const"].reason or "")
+    assert unseen.columns["const"].test == "chisquare" and unseen.columns["const"].drifted  # one value: few
+    moved = sd.compare(ref, cases["unseen"], test="wasserstein").columns["const"]
+    assert moved.drifted and "std" in (moved.reason or "")
     empty = sd.compare(ref, cases["empty"])
-    assert not empty.dataset_drift and all(r.statistic is None and r.reason for r in empty.rows)
+    assert empty.dataset_drift is None and empty.number_of_undecided_columns == 5
+    assert all(r.statistic is None and r.drifted is None and r.reason for r in empty.rows)
     one = sd.compare(ref, cases["one row"])
     assert one.columns["num"].p_value is not None
 
@@ -159,16 +167,21 @@ def test_compare_profiles_agrees_with_raw() -> None:
         for r, p in zip(raw.rows, prof.rows, strict=True):
             assert r.test == p.test and r.drifted == p.drifted
             assert p.statistic == pytest.approx(r.statistic, rel=0.02, abs=0.01)  # type: ignore[arg-type]
-    ks = sd.compare(ref_p, cur_p, test="ks").columns["a"]
-    assert ks.p_value is None and not ks.drifted and "not valid" in (ks.reason or "")
+    ks = sd.compare(ref_p, cur_p, test="ks").columns["a"]  # exact KS on the stored samples
+    assert ks.p_value is not None and ks.p_value < 1e-6 and ks.drifted and "sample of 2000" in (ks.reason or "")
+    bare = sd.profile(ref, sample_size=0)
+    undecided = sd.compare(bare, cur, test="ks").columns["a"]
+    assert undecided.drifted is None and undecided.p_value is None and "cannot decide" in (undecided.reason or "")
     raw_ks = sd.compare(ref, cur, test="ks").columns["a"]
-    assert ks.statistic == pytest.approx(raw_ks.statistic, abs=0.01)  # D from the sketches
+    assert undecided.statistic == pytest.approx(raw_ks.statistic, abs=0.01)  # D from the sketches
 
 
-def test_small_profiled_reference_uses_wasserstein() -> None:
-    ref, cur = _frame(500, 0), _frame(500, 1)
-    report = sd.compare(sd.profile(ref), cur)
-    assert report.columns["a"].test == "wasserstein"
+def test_small_profiled_reference_uses_ks_on_its_stored_values() -> None:
+    ref, cur = _frame(500, 0), _frame(500, 1, shift=0.2)
+    raw, profiled = sd.compare(ref, cur), sd.compare(sd.profile(ref), cur)
+    assert profiled.columns["a"].test == "ks" and profiled.columns["a"].to_dict() == raw.columns["a"].to_dict()
+    without = sd.compare(sd.profile(ref, sample_size=0), cur)  # nothing stored: KS cannot run, Wasserstein
+    assert without.columns["a"].test == "wasserstein" and without.columns["a"].drifted is not None
 
 
 def test_profile_to_profile_is_fast() -> None:

@@ -125,7 +125,7 @@ def test_get_params_round_trip() -> None:
         assert params["threshold"] == 0.2
         assert type(t)(**params).get_params() == params
     js = sd.JensenShannonTest(base=2, n_bins=20)
-    assert js.get_params() == {"base": 2, "n_bins": 20, "threshold": None}
+    assert js.get_params() == {"alpha": None, "base": 2, "n_bins": 20, "threshold": None}
     with pytest.raises(TypeError):
         sd.KSTest(0.05)  # type: ignore[misc]
     with pytest.raises(sd.NotFittedError):

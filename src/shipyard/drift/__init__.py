@@ -5,7 +5,10 @@
     ref = shipyard.drift.profile(reference_df)                           # store ref.to_dict() as JSON
     report = shipyard.drift.compare(ref, shipyard.drift.profile(window_df, reference=ref))
 
-The automatic choice of test is documented in ``shipyard.drift._auto``; profiles in ``_profile``.
+Every verdict is calibrated to ``alpha`` (default 0.05) at every window size: p-value tests drift when
+p < alpha, distances when they exceed max(null quantile at the window's size, floor) (see ``_null``);
+a value equal to its threshold passes; ``drifted`` is None when a test cannot decide. The automatic
+choice of test is documented in ``shipyard.drift._auto``; profiles in ``_profile``.
 """
 
 from __future__ import annotations

@@ -1,19 +1,25 @@
 """Which test each column gets, and the test registry.
 
-The automatic choice follows Evidently's defaults (``n`` = rows in the reference):
+The automatic choice (``n`` = rows in the reference; every verdict calibrated to ``alpha``, 0.05):
 
-======================  ====================================  ==========================================
-column                  n <= 1000                             n > 1000
-======================  ====================================  ==========================================
-numeric                 KS, drift when p <= 0.05              Wasserstein / reference std >= 0.1
-numeric, <= 5 values    KS, p <= 0.05                         Jensen-Shannon (natural log) >= 0.1
-categorical             chi-square (2 x k table), p <= 0.05   Jensen-Shannon >= 0.1
-binary                  two-proportion z-test, p <= 0.05      Jensen-Shannon >= 0.1
-======================  ====================================  ==========================================
+=============================  ==============================================================================
+column                         test
+=============================  ==============================================================================
+binary                         chi-square on the 2 x 2 table: p < alpha and Cohen's w > 0.1
+categorical, <= 5 categories   chi-square on the 2 x k table: p < alpha and Cohen's w > 0.1
+categorical, more              Jensen-Shannon distance > max(null quantile at this size, 0.1)
+numeric, <= 5 values           chi-square on the values: p < alpha and Cohen's w > 0.1
+numeric, n <= 1000             KS: p < alpha (exact test; from a profile on its stored sample, which holds
+                               every value of such a reference)
+numeric, n > 1000              Wasserstein / std > max(null quantile at this size, 0.1)
+=============================  ==============================================================================
 
-One exception: when either side is a profile, a small numeric reference gets Wasserstein / std >= 0.1
-instead of KS, because a KS p-value from a sketch is not valid. Every choice can be overridden per column
-(``compare(test={"col": "psi"}, thresholds={"col": 0.2})``).
+Why: a share change of a binary or few-class column (a classifier's predictions) is what chi-square is
+built for; Jensen-Shannon >= 0.1 misses a positive share moving from 0.17 to 0.27. KS's exact p-value is
+the most powerful general test for a small reference; for a large one, a p-value flags negligible
+shifts on large windows, hence a distance with an effect floor (``_null`` explains the null quantile).
+A profile without a usable sample gets Wasserstein instead of KS. Every choice can be overridden per
+column (``compare(test={"col": "psi"}, thresholds={"col": 0.2})``).
 """
 
 from __future__ import annotations
@@ -21,10 +27,10 @@ from __future__ import annotations
 from typing import Any
 
 from ._base import DriftTest
-from ._columns import BINARY, CATEGORICAL, ColumnData, NumericData
+from ._columns import BINARY, CATEGORICAL, CategoricalData, ColumnData, NumericData
 from ._count_tests import FEW_VALUES, ChiSquareTest, JensenShannonTest, PSITest, ZTest
 from ._errors import DriftInputError
-from ._numeric_tests import AndersonDarlingTest, KSTest, WassersteinTest
+from ._numeric_tests import AndersonDarlingTest, KSTest, WassersteinTest, usable_sample
 from ._profile import ColumnProfile
 from ._stats import few_distinct
 
@@ -66,23 +72,41 @@ def few_values(ref: ColumnData | ColumnProfile) -> bool:
     return False
 
 
-def auto_test(ref: ColumnData | ColumnProfile, num_rows: int, profiled: bool) -> DriftTest:
+def few_categories(ref: ColumnData | ColumnProfile) -> bool:
+    """Whether a categorical reference has at most FEW_VALUES categories (an "other" bucket counts)."""
+    if isinstance(ref, CategoricalData):
+        return len(ref.counts) <= FEW_VALUES
+    if isinstance(ref, ColumnProfile):
+        return len(ref.categories) + (1 if ref.other else 0) <= FEW_VALUES
+    return False
+
+
+def auto_test(ref: ColumnData | ColumnProfile, num_rows: int, profiled: bool = False) -> DriftTest:
     """The default test for a reference column (see the module docstring)."""
-    small = num_rows <= SMALL_REFERENCE
     if ref.kind == BINARY:
-        return ZTest() if small else JensenShannonTest()
+        return ChiSquareTest()
     if ref.kind == CATEGORICAL:
-        return ChiSquareTest() if small else JensenShannonTest()
-    if small:
-        return WassersteinTest() if profiled else KSTest()
-    return JensenShannonTest() if few_values(ref) else WassersteinTest()
+        return ChiSquareTest() if few_categories(ref) else JensenShannonTest()
+    if few_values(ref):
+        return ChiSquareTest()
+    if num_rows <= SMALL_REFERENCE and (not isinstance(ref, ColumnProfile) or usable_sample(ref) is not None):
+        return KSTest()
+    return WassersteinTest()
 
 
 def pick_test(
     name: str, ref: ColumnData | ColumnProfile, num_rows: int, profiled: bool,
-    test: Any, thresholds: Any,
+    test: Any, thresholds: Any, alpha: float | None = None,
 ) -> DriftTest:
     """Apply the user's overrides (per column, or one test for every column it applies to) to the default."""
+    chosen = _pick(name, ref, num_rows, profiled, test, thresholds)
+    if alpha is not None and chosen.alpha is None:
+        chosen.set_params(alpha=alpha)
+    return chosen
+
+
+def _pick(name: str, ref: ColumnData | ColumnProfile, num_rows: int, profiled: bool,
+          test: Any, thresholds: Any) -> DriftTest:
     threshold = thresholds.get(name) if isinstance(thresholds, dict) else thresholds
     if isinstance(test, dict) and name in test:
         chosen = make_test(test[name], threshold)

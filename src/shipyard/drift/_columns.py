@@ -171,8 +171,8 @@ def column_data(raw: Any, kind: str | None = None) -> ColumnData:
     if arr.dtype.kind in "iufb":
         values = np.asarray(arr, dtype=np.float64)
         ok = np.isfinite(values)
-        keys, counts = np.unique(values[ok], return_counts=True)
-        counted = {_num_key(k): int(c) for k, c in zip(keys.tolist(), counts.tolist(), strict=True)}
+        keys, key_counts = np.unique(values[ok], return_counts=True)
+        counted = {_num_key(k): int(c) for k, c in zip(keys.tolist(), key_counts.tolist(), strict=True)}
         return CategoricalData(counted, int(values.size - ok.sum()), dtype, kind)
     counter = Counter(arr.tolist())
     counts: dict[str, int] = {}

@@ -102,6 +102,7 @@ def compare(
     target: str | None = None,
     drift_share: float = 0.5,
     correction: str | None = None,
+    alpha: float | None = None,
 ) -> DriftReport:
     """Test every column of ``current`` against ``reference`` and decide dataset drift.
 
@@ -112,9 +113,13 @@ def compare(
     ``thresholds``: one value for the forced test, or a dict column -> threshold. ``prediction`` and
     ``target`` name the model-output and label columns: they are tested and reported
     (``report.prediction_drift``, ``report.target_drift``) but not counted in the dataset drift share.
-    Dataset drift: share of drifted feature columns >= ``drift_share``. ``correction="bh"`` applies
-    Benjamini-Hochberg across the p-value tests before deciding each column.
+    ``alpha`` (default 0.05): the false-alarm rate every column's verdict is calibrated to (a test given
+    with its own ``alpha`` keeps it). Dataset drift: share of drifted feature columns (among those that
+    could decide) > ``drift_share``. ``correction="bh"`` applies Benjamini-Hochberg across the p-value
+    tests before deciding each column.
     """
+    if alpha is not None and not 0.0 < alpha < 1.0:
+        raise DriftInputError(f"alpha must lie in (0, 1), got {alpha}")
     if correction not in (None, "bh", "fdr_bh"):
         raise DriftInputError(f"unknown correction {correction!r}; use None or 'bh'")
     ref_cols, ref_rows, ref_prof = _side(reference)
@@ -132,7 +137,7 @@ def compare(
     def one(name: str) -> ColumnDrift:
         ref = ref_cols[name] if ref_prof else column_data(ref_cols[name])
         cur = cur_cols[name] if cur_prof else column_data(cur_cols[name], ref.kind)
-        drift_test = pick_test(name, ref, ref_rows, profiled, test, thresholds)
+        drift_test = pick_test(name, ref, ref_rows, profiled, test, thresholds, alpha)
         result: TestResult = drift_test.fit(ref).test(cur)
         numeric = ref.kind == "numeric"
         hist = _numeric_hist(ref, cur) if numeric else _category_hist(ref, cur)
@@ -142,7 +147,8 @@ def compare(
             drifted=result.drifted, reason=result.reason, effect_size=result.effect_size,
             reference_count=ref.count, current_count=cur.count,
             reference_missing_share=_share(ref.missing, ref.count),
-            missing_share=_share(cur.missing, cur.count), histogram=hist,
+            missing_share=_share(cur.missing, cur.count), statistic_name=result.statistic_name,
+            alpha=result.alpha, floor=result.floor, null_quantile=result.null_quantile, histogram=hist,
         )
 
     workers = _workers(len(names), 0 if profiled else max(ref_rows, cur_rows))
@@ -162,5 +168,6 @@ def _adjust(rows: list[ColumnDrift]) -> list[ColumnDrift]:
     out = list(rows)
     for i, p in zip(idx, adjusted, strict=True):
         r = rows[i]
-        out[i] = r.replace(adjusted_p_value=p, drifted=p <= r.threshold)
+        drifted = p < r.threshold and (r.floor is None or r.effect_size is None or r.effect_size > r.floor)
+        out[i] = r.replace(adjusted_p_value=p, drifted=drifted)
     return out

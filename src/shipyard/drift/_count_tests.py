@@ -13,21 +13,29 @@ import numpy as np
 
 from ._base import DriftTest, TestResult
 from ._columns import BINARY, CATEGORICAL, NUMERIC, CategoricalData, ColumnData, NumericData
+from ._null import cached, counts_quantile, effective_size, js_rows, psi_rows
 from ._profile import N_BINS, ColumnProfile
 from ._stats import (
+    PSI_EPS,
     bin_counts,
     chi2_homogeneity,
     counts_table,
     distinct_sorted,
     few_distinct,
-    jensen_shannon,
-    psi,
-    quantile_edges,
     two_proportion_z,
 )
 
 FEW_VALUES = 5
 OTHER = "__other__"
+DEFAULT_FLOOR_W = 0.1  # Cohen's "small" effect for a chi-square on shares
+
+
+def cohens_w(r: np.ndarray, c: np.ndarray) -> float:
+    """Cohen's w of two count vectors: sqrt(sum((q - p)^2 / s)), s the pooled shares (never 0 where used)."""
+    p, q = r / r.sum(), c / c.sum()
+    pooled = (r + c) / (r.sum() + c.sum())
+    keep = pooled > 0
+    return float(np.sqrt(np.sum((q[keep] - p[keep]) ** 2 / pooled[keep])))
 
 
 def _unseen_reason(ref: dict[str, int], cur: dict[str, int]) -> str | None:
@@ -46,18 +54,29 @@ def profile_counts(p: ColumnProfile) -> dict[str, int]:
 
 
 class _CountTest(DriftTest):
-    """Reduces both sides to aligned count vectors, then scores them with ``_score``."""
+    """Reduces both sides to aligned count vectors, then scores them with ``_score``.
 
-    def __init__(self, *, threshold: float | None = None, n_bins: int = N_BINS) -> None:
-        self.threshold = threshold
+    A numeric column is cut at the reference PROFILE's bin edges (quantile edges snapped to its sketch's
+    grid), from raw rows and from profiles alike, so both give the same counts and the same statistic.
+    """
+
+    def __init__(self, *, threshold: float | None = None, alpha: float | None = None,
+                 n_bins: int = N_BINS) -> None:
+        super().__init__(threshold=threshold, alpha=alpha)
         self.n_bins = n_bins
 
     def _prepare(self) -> None:
+        self.distinct_ = None
         if isinstance(self.reference_, NumericData):
             values = self.reference_.values
             self.distinct_ = few_distinct(values, FEW_VALUES) if self._few_values() else None
             if self.distinct_ is None:
-                self.edges_ = quantile_edges(values, self.n_bins)
+                self.edges_ = self._edges(self._ref_profile())
+
+    def _edges(self, ref: ColumnProfile) -> np.ndarray:
+        if self.n_bins == N_BINS or ref.sketch is None:
+            return np.asarray(ref.bin_edges, dtype=np.float64)
+        return ref.sketch.quantile_edges(self.n_bins)
 
     def _score(self, r: np.ndarray, c: np.ndarray, reason: str | None) -> TestResult:
         raise NotImplementedError
@@ -92,76 +111,116 @@ class _CountTest(DriftTest):
             cd = {str(k): v for k, v in cur.distinct.items()}
             _, r, c = counts_table(rd, cd)
             return self._score(r, c, None)
-        r = np.asarray(ref.bin_counts, dtype=np.float64)
-        if cur.bin_edges == ref.bin_edges:
+        edges = self._edges(ref)
+        if self.n_bins == N_BINS:
+            r = np.asarray(ref.bin_counts, dtype=np.float64)
+        else:
+            assert ref.sketch is not None
+            r = ref.sketch.bin_counts(edges)
+        if self.n_bins == N_BINS and cur.bin_edges == ref.bin_edges:
             c = np.asarray(cur.bin_counts, dtype=np.float64)
             reason = None
         else:
             assert cur.sketch is not None
-            c = cur.sketch.bin_counts(np.asarray(ref.bin_edges, dtype=np.float64))
+            c = cur.sketch.bin_counts(edges)
             reason = "current profile has other bin edges: re-binned from its sketch (approximate)"
         return self._score(r, c, reason)
 
 
-class PSITest(_CountTest):
-    """Population Stability Index on ``n_bins`` reference-quantile bins (or categories); drift when >= 0.1.
+class _CalibratedCountTest(_CountTest):
+    """A distance on counts, decided against its null quantile at this size and the floor."""
 
-    PSI = sum((c_i - r_i) * ln(c_i / r_i)) over bin shares, shares of 0 replaced by 1e-4.
+    uses_p_value = False
+    default_threshold = 0.1
+
+    def _rows(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _score(self, r: np.ndarray, c: np.ndarray, reason: str | None) -> TestResult:
+        stat = float(self._rows(r, c[None, :])[0])
+        n_eff = effective_size(int(r.sum()), int(c.sum()))
+        key = (self.name, *sorted(self.get_params().items()), self.alpha_, n_eff, tuple(r.tolist()))
+        q = cached(self._null_owner(), key, lambda: counts_quantile(r, n_eff, self.alpha_, self._rows))
+        return self._result(stat, None, reason, None, q)
+
+
+class PSITest(_CalibratedCountTest):
+    """Population Stability Index on ``n_bins`` reference-quantile bins (or categories).
+
+    PSI = sum((c_i - r_i) * ln(c_i / r_i)) over bin shares, shares of 0 replaced by 1e-4. Drift when PSI
+    exceeds its null quantile at this window size and the floor ``threshold`` (default 0.1).
     """
 
     name = "psi"
+    statistic_name = "psi"
     kinds = (NUMERIC, CATEGORICAL, BINARY)
-    uses_p_value = False
-    default_threshold = 0.1
 
-    def _score(self, r: np.ndarray, c: np.ndarray, reason: str | None) -> TestResult:
-        return self._result(psi(r, c), None, reason)
+    def _rows(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return psi_rows(r, c, PSI_EPS)
 
 
-class JensenShannonTest(_CountTest):
-    """Jensen-Shannon DISTANCE (sqrt of the divergence), natural log by default; drift when >= 0.1.
+class JensenShannonTest(_CalibratedCountTest):
+    """Jensen-Shannon DISTANCE (sqrt of the divergence), natural log by default.
 
-    ``base=math.e`` matches Evidently (its distance lies in [0, sqrt(ln 2)] = [0, 0.833]); ``base=2``
-    matches NannyML and scipy's ``jensenshannon(p, q, base=2)`` (in [0, 1]).
+    Drift when the distance exceeds its null quantile at this window size and the floor ``threshold``
+    (default 0.1). ``base=math.e`` matches Evidently (its distance lies in [0, sqrt(ln 2)] = [0, 0.833]);
+    ``base=2`` matches NannyML and scipy's ``jensenshannon(p, q, base=2)`` (in [0, 1]).
     """
 
     name = "jensenshannon"
+    statistic_name = "js_distance"
     kinds = (NUMERIC, CATEGORICAL, BINARY)
-    uses_p_value = False
-    default_threshold = 0.1
 
-    def __init__(self, *, threshold: float | None = None, n_bins: int = N_BINS, base: float = math.e) -> None:
-        super().__init__(threshold=threshold, n_bins=n_bins)
+    def __init__(self, *, threshold: float | None = None, alpha: float | None = None, n_bins: int = N_BINS,
+                 base: float = math.e) -> None:
+        super().__init__(threshold=threshold, alpha=alpha, n_bins=n_bins)
         self.base = base
 
     def _few_values(self) -> bool:
         return True
 
-    def _score(self, r: np.ndarray, c: np.ndarray, reason: str | None) -> TestResult:
-        return self._result(jensen_shannon(r, c, self.base), None, reason)
+    def _rows(self, r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return js_rows(r, c, self.base)
 
 
 class ChiSquareTest(_CountTest):
-    """Chi-square test of homogeneity on the 2 x k table of reference and current counts; p <= 0.05.
+    """Chi-square test of homogeneity on the 2 x k table of reference and current counts.
 
     Equals ``scipy.stats.chi2_contingency(table, correction=False)``; categories empty on both sides are
-    dropped. (Not a goodness-of-fit test against the reference's shares, which over-flags.)
+    dropped. (Not a goodness-of-fit test against the reference's shares, which over-flags.) Drift when
+    p < alpha (``threshold`` is alpha, default 0.05) AND the effect size exceeds ``floor`` (default 0.1):
+    Cohen's w = sqrt(sum((q_i - p_i)^2 / s_i)) with p, q the two samples' shares and s the pooled shares,
+    so a huge window does not flag a negligible change of shares. A numeric column is compared on its
+    values when it has at most ``FEW_VALUES`` of them, else on the reference's ``n_bins`` quantile bins.
     """
 
     name = "chisquare"
-    kinds = (CATEGORICAL, BINARY)
+    statistic_name = "chi2"
+    kinds = (CATEGORICAL, BINARY, NUMERIC)
+
+    def __init__(self, *, threshold: float | None = None, alpha: float | None = None, n_bins: int = N_BINS,
+                 floor: float = DEFAULT_FLOOR_W) -> None:
+        super().__init__(threshold=threshold, alpha=alpha, n_bins=n_bins)
+        self.floor = floor
+
+    def _few_values(self) -> bool:
+        return True
+
+    def _floor(self) -> float | None:
+        return self.floor
 
     def _score(self, r: np.ndarray, c: np.ndarray, reason: str | None) -> TestResult:
         stat, p, dof = chi2_homogeneity(r, c)
         if dof == 0:
             reason = "; ".join(x for x in (reason, "only one category on both sides") if x)
-        return self._result(stat, p, reason)
+        return self._result(stat, p, reason, cohens_w(r, c))
 
 
 class ZTest(DriftTest):
-    """Pooled two-proportion z-test on the share of ``"1"`` (True) in a binary column; p <= 0.05."""
+    """Pooled two-proportion z-test on the share of ``"1"`` (True) in a binary column; p < alpha."""
 
     name = "ztest"
+    statistic_name = "z"
     kinds = (BINARY,)
 
     def _test_raw(self, ref: ColumnData, cur: ColumnData) -> TestResult:

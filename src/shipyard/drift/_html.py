@@ -15,7 +15,7 @@ CSS = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222}
 table{border-collapse:collapse;font-size:13px}
 td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}
-.drift{color:#b00;font-weight:600}.ok{color:#070}.cards{display:flex;flex-wrap:wrap;gap:16px;margin-top:16px}
+.drift{color:#b00;font-weight:600}.ok{color:#070}.undecided{color:#a60}.cards{display:flex;flex-wrap:wrap;gap:16px;margin-top:16px}
 .card{border:1px solid #ddd;border-radius:6px;padding:8px}.card h3{margin:0 0 4px;font-size:14px}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 10px}
 """
@@ -57,22 +57,23 @@ def _svg(row: ColumnDrift) -> str:
 
 
 def render(report: DriftReport) -> str:
-    verdict = "Dataset drift detected" if report.dataset_drift else "No dataset drift"
+    verdict = {True: "Dataset drift detected", False: "No dataset drift"}.get(
+        report.dataset_drift, "Dataset drift: no column could decide")  # type: ignore[arg-type]
     head = ("<tr><th>column</th><th>type</th><th>role</th><th>test</th><th>statistic</th><th>p-value</th>"
             "<th>threshold</th><th>drifted</th><th>missing ref → cur</th><th>note</th></tr>")
     body = []
     for r in report.rows:
-        cls = "drift" if r.drifted else "ok"
+        cls = "drift" if r.drifted else ("ok" if r.drifted is False else "undecided")
         body.append(
             f"<tr><td>{escape(r.column)}</td><td>{r.type}</td><td>{r.role}</td><td>{r.test}</td>"
             f"<td>{_fmt(r.statistic)}</td><td>{_fmt(r.p_value)}</td><td>{_fmt(r.threshold)}</td>"
-            f'<td class="{cls}">{"yes" if r.drifted else "no"}</td>'
+            f'<td class="{cls}">{"yes" if r.drifted else ("no" if r.drifted is False else "cannot decide")}</td>'
             f"<td>{r.reference_missing_share:.1%} → {r.missing_share:.1%}</td>"
             f"<td>{escape(r.reason or '')}</td></tr>"
         )
     cards = [
         f'<div class="card"><h3 class="{"drift" if r.drifted else "ok"}">{escape(r.column)} '
-        f"({r.test} {_fmt(r.statistic)})</h3>{_svg(r)}</div>"
+        f"({r.test}: {escape(r.statistic_name or 'statistic')} = {_fmt(r.statistic)})</h3>{_svg(r)}</div>"
         for r in report.rows
     ]
     return (

@@ -4,7 +4,9 @@ A numeric column keeps count, missing, min/max, mean and the sum of squared devi
 Chan's parallel algorithm), ``N_BINS`` bins at the reference's quantiles with their counts (for PSI and
 Jensen-Shannon), the distinct values while there are at most ``MAX_DISTINCT`` of them, and a sketch (see
 ``_sketch``) for approximate KS and Wasserstein. A categorical or binary column keeps its category counts,
-at most ``MAX_CATEGORIES`` of them, the rest in an ``other`` bucket. Made with ``reference=``, a profile
+at most ``MAX_CATEGORIES`` of them, the rest in an ``other`` bucket. A numeric column also keeps a
+uniform random sample of at most ``SAMPLE_SIZE`` values (all of them when there are fewer), on which KS
+runs its exact test from a profile. Made with ``reference=``, a profile
 reuses the reference's bin edges and category set, so windows and replicas profiled against one reference
 merge exactly and compare exactly. Format: ``DatasetProfile.to_dict()``; ``FORMAT_VERSION`` is in it.
 """
@@ -27,6 +29,7 @@ FORMAT_VERSION = 1
 N_BINS = 10
 MAX_DISTINCT = 20
 MAX_CATEGORIES = 100
+SAMPLE_SIZE = 2000  # values kept for KS from a profile: about 40 kB of JSON per numeric column
 
 
 @dataclass
@@ -49,6 +52,12 @@ class ColumnProfile:
     categories: dict[str, int] = field(default_factory=dict)
     other: int = 0
     categories_from_reference: bool = False
+    sample: np.ndarray | None = None  # sorted; all the values when ``sample.size == count``
+
+    @property
+    def sample_is_complete(self) -> bool:
+        """Whether ``sample`` holds every non-missing value (then a test on it is the exact raw test)."""
+        return self.sample is not None and self.sample.size == self.count
 
     @property
     def variance(self) -> float | None:
@@ -61,9 +70,10 @@ class ColumnProfile:
         return None if var is None else math.sqrt(max(var, 0.0))
 
     @classmethod
-    def from_data(cls, data: ColumnData, reference: ColumnProfile | None = None) -> ColumnProfile:
+    def from_data(cls, data: ColumnData, reference: ColumnProfile | None = None,
+                  sample_size: int = SAMPLE_SIZE) -> ColumnProfile:
         if isinstance(data, NumericData):
-            return _numeric_profile(data, reference)
+            return _numeric_profile(data, reference, sample_size)
         return _categorical_profile(data, reference)
 
     def merge(self, other: ColumnProfile) -> ColumnProfile:
@@ -85,6 +95,7 @@ class ColumnProfile:
                 distinct=(None if self.distinct is None
                           else [[k, v] for k, v in sorted(self.distinct.items())]),
                 sketch=(self.sketch or Sketch.empty()).to_dict(),
+                sample=None if self.sample is None else self.sample.tolist(),
             )
         else:
             d.update(categories=dict(self.categories), other=self.other,
@@ -103,15 +114,47 @@ class ColumnProfile:
                 edges_from_reference=bool(d["edges_from_reference"]),
                 distinct=None if distinct is None else {float(k): int(v) for k, v in distinct},
                 sketch=Sketch.from_dict(d["sketch"]),
+                sample=None if d.get("sample") is None else np.sort(np.asarray(d["sample"], dtype=np.float64)),
             )
         return cls(**base, categories={str(k): int(v) for k, v in d["categories"].items()},
                    other=int(d["other"]), categories_from_reference=bool(d["categories_from_reference"]))
 
 
-def _numeric_profile(data: NumericData, reference: ColumnProfile | None) -> ColumnProfile:
+def _rng(*seed: int) -> np.random.Generator:
+    return np.random.default_rng([20261207, *seed])  # reproducible: the same data gives the same profile
+
+
+def _sample(v: np.ndarray, size: int) -> np.ndarray:
+    """A uniform random sample of at most ``size`` of the sorted values ``v`` (sorted)."""
+    if v.size <= size:
+        return v.copy()
+    idx = _rng(v.size, size).choice(v.size, size, replace=False)
+    idx.sort()
+    return v[idx]
+
+
+def _merge_samples(a: ColumnProfile, b: ColumnProfile) -> np.ndarray | None:
+    """A uniform sample of the union from uniform samples of each side (hypergeometric split)."""
+    if a.sample is None or b.sample is None:
+        return None
+    if a.sample_is_complete and b.sample_is_complete and a.count + b.count <= SAMPLE_SIZE:
+        return np.sort(np.concatenate([a.sample, b.sample]))
+    size = min(max(a.sample.size, b.sample.size, SAMPLE_SIZE if a.sample_is_complete and b.sample_is_complete
+                   else 0), a.count + b.count)
+    rng = _rng(a.count, b.count, size)
+    from_a = int(rng.hypergeometric(a.count, b.count, size)) if a.count and b.count else (size if a.count else 0)
+    from_a = min(max(from_a, size - b.sample.size), a.sample.size)
+    from_b = min(size - from_a, b.sample.size)
+    parts = [s[np.sort(rng.choice(s.size, k, replace=False))] for s, k in ((a.sample, from_a), (b.sample, from_b))]
+    return np.sort(np.concatenate(parts))
+
+
+def _numeric_profile(data: NumericData, reference: ColumnProfile | None,
+                     sample_size: int = SAMPLE_SIZE) -> ColumnProfile:
     v = data.values
     sketch = Sketch.from_sorted(v)
-    prof = ColumnProfile(NUMERIC, data.dtype, data.count, data.missing, sketch=sketch)
+    prof = ColumnProfile(NUMERIC, data.dtype, data.count, data.missing, sketch=sketch,
+                         sample=_sample(v, sample_size))
     if v.size:
         mean = float(v.mean())
         prof.min, prof.max, prof.mean = float(v[0]), float(v[-1]), mean
@@ -160,6 +203,7 @@ def _merge_numeric(a: ColumnProfile, b: ColumnProfile) -> ColumnProfile:
         for k, v in b.distinct.items():
             merged[k] = merged.get(k, 0) + v
         out.distinct = merged if len(merged) <= MAX_DISTINCT else None
+    out.sample = _merge_samples(a, b)
     sa, sb = a.sketch or Sketch.empty(), b.sketch or Sketch.empty()
     out.sketch = sa.merge(sb, out.min, out.max) if out.count else Sketch.empty()  # type: ignore[arg-type]
     if a.edges_from_reference or b.edges_from_reference:
@@ -244,7 +288,7 @@ class DatasetProfile:
 
 
 def profile(data: Any, *, columns: list[str] | None = None,
-            reference: DatasetProfile | None = None) -> DatasetProfile:
+            reference: DatasetProfile | None = None, sample_size: int = SAMPLE_SIZE) -> DatasetProfile:
     """Profile a DataFrame, dict of arrays, 2-D array (columns f0, f1, ... or ``columns``) or pyarrow Table.
 
     With ``reference``, each column takes the reference column's kind, bin edges and category set (a column
@@ -255,5 +299,5 @@ def profile(data: Any, *, columns: list[str] | None = None,
     out: dict[str, ColumnProfile] = {}
     for name, col in raw.items():
         ref = reference.columns.get(name) if reference is not None else None
-        out[name] = ColumnProfile.from_data(column_data(col, ref.kind if ref else None), ref)
+        out[name] = ColumnProfile.from_data(column_data(col, ref.kind if ref else None), ref, sample_size)
     return DatasetProfile(num_rows, out)

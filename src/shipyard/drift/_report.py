@@ -7,14 +7,22 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-TABLE_FIELDS = ("column", "type", "role", "test", "statistic", "p_value", "threshold", "drifted", "reason",
-                "effect_size", "adjusted_p_value", "reference_missing_share", "missing_share",
-                "reference_count", "current_count")
+TABLE_FIELDS = ("column", "type", "role", "test", "statistic_name", "statistic", "p_value", "threshold",
+                "drifted", "reason", "effect_size", "alpha", "floor", "null_quantile", "adjusted_p_value",
+                "reference_missing_share", "missing_share", "reference_count", "current_count")
 
 
 @dataclass(frozen=True)
 class ColumnDrift:
-    """One row of the report. ``histogram`` holds both sides' shares on shared bins, for plotting."""
+    """One row of the report. ``histogram`` holds both sides' shares on shared bins, for plotting.
+
+    ``test`` and ``statistic_name`` name what ``statistic`` is (``chisquare``/``chi2``, ``ks``/``D``,
+    ``wasserstein``/``wasserstein/std``, ``jensenshannon``/``js_distance``, ``psi``/``psi``, ...).
+    ``drifted`` is True, False or None (the test cannot decide; ``reason`` says why). ``threshold`` is what
+    the verdict compared with: ``alpha`` for a p-value test (drift when p < alpha), the larger of
+    ``null_quantile`` and ``floor`` for a distance (drift when statistic > threshold); equal passes.
+    Chi-square also needs ``effect_size`` (Cohen's w) > ``floor``.
+    """
 
     column: str
     type: str
@@ -23,7 +31,7 @@ class ColumnDrift:
     statistic: float | None
     p_value: float | None
     threshold: float
-    drifted: bool
+    drifted: bool | None
     reason: str | None
     effect_size: float | None
     reference_count: int
@@ -31,6 +39,10 @@ class ColumnDrift:
     reference_missing_share: float
     missing_share: float
     adjusted_p_value: float | None = None
+    statistic_name: str = ""
+    alpha: float | None = None
+    floor: float | None = None
+    null_quantile: float | None = None
     histogram: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def replace(self, **changes: Any) -> ColumnDrift:
@@ -45,22 +57,30 @@ class ColumnDrift:
 
 @dataclass(frozen=True)
 class DriftReport:
-    """Result of ``compare``: per-column results and whether the data set drifted."""
+    """Result of ``compare``: per-column results and whether the data set drifted.
+
+    ``drift_share`` is the share of drifted feature columns among those that could decide; the data set
+    drifted when it is above ``drift_share_threshold`` (equal passes). ``dataset_drift`` is None when
+    no feature column could decide.
+    """
 
     columns: dict[str, ColumnDrift]
-    dataset_drift: bool
+    dataset_drift: bool | None
     drift_share: float
     drift_share_threshold: float
     number_of_columns: int
     number_of_drifted_columns: int
+    number_of_undecided_columns: int = 0
 
     @classmethod
     def from_rows(cls, rows: list[ColumnDrift], threshold: float) -> DriftReport:
         features = [r for r in rows if r.role == "feature"]
-        drifted = sum(r.drifted for r in features)
-        share = drifted / len(features) if features else 0.0
-        return cls({r.column: r for r in rows}, bool(features) and share >= threshold, share, threshold,
-                   len(features), drifted)
+        decided = [r for r in features if r.drifted is not None]
+        drifted = sum(bool(r.drifted) for r in decided)
+        share = drifted / len(decided) if decided else 0.0
+        verdict = (share > threshold) if decided else (None if features else False)
+        return cls({r.column: r for r in rows}, verdict, share, threshold, len(features), drifted,
+                   len(features) - len(decided))
 
     @property
     def rows(self) -> list[ColumnDrift]:
@@ -88,6 +108,7 @@ class DriftReport:
             "drift_share_threshold": self.drift_share_threshold,
             "number_of_columns": self.number_of_columns,
             "number_of_drifted_columns": self.number_of_drifted_columns,
+            "number_of_undecided_columns": self.number_of_undecided_columns,
             "columns": [r.to_dict(histograms) for r in self.rows],
         }
 
