@@ -3,6 +3,7 @@ and how it rides out a server that is restarting."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 
@@ -93,7 +94,7 @@ def test_connection_errors_and_503s_are_retried_until_the_server_answers(caplog)
     with caplog.at_level(logging.WARNING, logger="shipyard._http"):
         assert store.get_run("r" * 32).info.run_id == "r" * 32
     assert len(calls) == 5
-    pauses = [b - a for a, b in zip(calls, calls[1:], strict=False)]
+    pauses = [b - a for a, b in itertools.pairwise(calls)]
     assert 0.1 <= pauses[0] <= 0.3 and pauses[-1] > pauses[0]  # backoff grows
     messages = [r.getMessage() for r in caplog.records]
     assert len(messages) == 2  # once down, once back: not once per try
