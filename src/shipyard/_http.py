@@ -128,6 +128,8 @@ def send(attempt: Callable[[], T], server: str, retry_s: float | None = None) ->
             raise transport_error(server, exc) from exc
         except httpx.TransportError as exc:
             error, why = exc, f"{type(exc).__name__}: {exc}"
+        except httpx.HTTPError as exc:  # a broken answer (bad encoding, redirect loop): not an outage
+            raise transport_error(server, exc) from exc
         else:
             status = getattr(result, "status_code", None)
             if status not in RETRY_STATUSES:
