@@ -346,8 +346,9 @@ class SqlTrackingStore(SqlBase, TrackingStore):
 
     def expire_run_leases(self, now: int | None = None) -> list[str]:
         """Mark every RUNNING run whose lease passed (by ``now``, ms; default the store's clock)
-        FAILED and return their ids; also forgets batch ids older than a day. Not part of the Store
-        interface: ``shipyard server`` calls it on a timer, reads of runs call it now and then."""
+        FAILED and return their ids (one indexed look; a write only when there is work). Not part
+        of the Store interface: ``shipyard server`` calls it on a timer, reads of runs call it at
+        most every 5 s. (Batch ids older than a day are pruned by the writes, about once an hour.)"""
         at = now_ms() if now is None else int(now)
         with self._read() as conn:
             if not leases.any_expired(conn, at):
