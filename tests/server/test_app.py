@@ -131,7 +131,7 @@ def test_health_docs_and_spec(http: httpx.Client) -> None:
 
 
 def test_rest_store_reports_an_unreachable_server_as_store_unavailable() -> None:
-    store = RestStore("http://127.0.0.1:9", None, timeout=2)
+    store = RestStore("http://127.0.0.1:9", None, timeout=2, retry_s=0)  # retries: tests/store/test_rest.py
     with pytest.raises(StoreUnavailable, match="cannot reach"):
         store.get_run("0" * 32)
     store.close()

@@ -428,6 +428,56 @@ class StoreContract:
         with pytest.raises(InvalidInput, match="status"):
             store.end_run(rid, "DONE", 1)
 
+    # ------------------------------------------------------------------ resent batches, run leases
+    def test_a_resent_batch_is_stored_once(self, store: Store) -> None:
+        rid = self.run(store)
+        batch = ([Metric("loss", 0.5, 1000, 1), Metric("loss", 0.25, 1001, 2)], [Param("lr", "0.1")],
+                 [RunTag("phase", "a")])
+        store.log_batch(rid, *batch, batch_id="b-1")
+        store.log_batch(rid, *batch, batch_id="b-1")
+        assert [m.step for m in store.get_metric_history(rid, "loss")] == [1, 2]
+        store.log_batch(rid, [Metric("loss", 0.1, 1002, 3)], batch_id="b-2")
+        store.end_run(rid, "FINISHED", 5000, [Metric("loss", 0.05, 1003, 4)], batch_id="b-end")
+        info = store.end_run(rid, "FINISHED", 5000, [Metric("loss", 0.05, 1003, 4)], batch_id="b-end")
+        assert (info.status, info.end_time) == ("FINISHED", 5000)
+        assert [m.step for m in store.get_metric_history(rid, "loss")] == [1, 2, 3, 4]
+        other = self.run(store)
+        store.log_batch(other, [Metric("loss", 1.0, 1, 1)])  # without an id: written every time
+        store.log_batch(other, [Metric("loss", 1.0, 1, 1)])
+        assert len(store.get_metric_history(other, "loss")) == 2
+        for bad in ("", "x" * 65, "a b", "../x", "é"):
+            with pytest.raises(InvalidInput, match="batch_id"):
+                store.log_batch(other, [Metric("loss", 2.0, 2, 2)], batch_id=bad)
+        assert len(store.get_metric_history(other, "loss")) == 2
+
+    def test_a_run_lease_is_renewed_released_and_checked(self, store: Store) -> None:
+        rid = self.run(store, lease_s=60)
+        assert store.renew_run_lease(rid, 60) is True
+        store.end_run(rid, "FINISHED", 5000)
+        assert store.renew_run_lease(rid, 60) is False  # ended: nothing to hold
+        assert store.get_run(rid).info.status == "FINISHED"
+        with pytest.raises(NotFound):
+            store.renew_run_lease("0" * 32, 60)
+        for bad in (0, 0.5, -1, 10**9, float("nan")):
+            with pytest.raises(InvalidInput, match="lease_s"):
+                store.renew_run_lease(rid, bad)
+        with pytest.raises(InvalidInput, match="lease_s"):
+            self.run(store, lease_s=0)
+
+    def test_a_run_whose_lease_runs_out_is_failed_and_a_late_heartbeat_revives_it(self, store: Store) -> None:
+        abandoned = self.run(store, lease_s=1)
+        kept = self.run(store, lease_s=60)
+        unleased = self.run(store)
+        time.sleep(1.3)
+        runs = {r.info.run_id: r for r in store.search_runs([store.get_run(kept).info.experiment_id])}
+        assert runs[abandoned].info.status == "FAILED" and runs[abandoned].info.end_time is not None
+        assert "no heartbeat" in runs[abandoned].data.tags["shipyard.lease.expired"]
+        assert runs[kept].info.status == "RUNNING" and runs[unleased].info.status == "RUNNING"
+        assert store.renew_run_lease(abandoned, 60) is True  # its process was only cut off
+        back = store.get_run(abandoned)
+        assert back.info.status == "RUNNING" and back.info.end_time is None
+        assert "shipyard.lease.expired" not in back.data.tags
+
     # ------------------------------------------------------------------ deployments
     def _versions(self, store: Store, n: int = 3) -> None:
         for _ in range(n):

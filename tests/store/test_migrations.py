@@ -77,3 +77,24 @@ def test_a_database_from_revision_0001_upgrades_and_keeps_its_data(tmp_path: Pat
     with store._engine.connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD_REVISION
     store.close()
+
+
+def test_runs_from_before_leases_are_never_reaped_and_new_ones_are(tmp_path: Path) -> None:
+    import shutil
+
+    from sqlalchemy import update
+
+    from shipyard.store.sql.schema import runs
+
+    old = tmp_path / "old.sqlite"
+    shutil.copy(Path(__file__).parent / "data" / "shipyard-0001.sqlite", old)
+    store = SqlStore(f"sqlite:///{old}", str(tmp_path))  # upgraded through 0008
+    old_id = "a" + "0" * 30 + "1"
+    with store._engine.begin() as conn:  # as if it had been left RUNNING by an old client
+        conn.execute(update(runs).where(runs.c.run_id == old_id).values(status="RUNNING", end_time=None))
+    leased = store.create_run(store.get_run(old_id).info.experiment_id, lease_s=1).info.run_id
+    far_future = 2**62
+    assert store.expire_run_leases(now=far_future) == [leased]
+    assert store.get_run(old_id).info.status == "RUNNING"
+    assert store.expire_run_leases(now=far_future) == []
+    store.close()

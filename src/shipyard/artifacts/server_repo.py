@@ -3,7 +3,9 @@
 What a remote client uses when the server keeps its artifacts on its own disk: every file goes up
 with a streamed ``PUT`` and comes down with a streamed ``GET`` (never whole in memory), listings
 come from ``GET /api/v1/artifacts?path=...``. The server checks every path and the size limit; the
-token is the one of the REST store (``SHIPYARD_TRACKING_TOKEN``).
+token is the one of the REST store (``SHIPYARD_TRACKING_TOKEN``). Every request, uploads and
+downloads included, rides out a server restart like the REST store's (see :func:`shipyard._http.send`):
+an upload is sent again from the start of its file, a download restarts into an emptied target.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import quote
 
-from shipyard._http import check_response, http_client, transport_error
+from shipyard._http import check_response, http_client, send
 from shipyard.artifacts.base import ArtifactRepository, FileInfo, safe_relpath
 from shipyard.errors import InvalidInput, NotFound
 
@@ -30,7 +32,7 @@ _CHUNK = 1 << 20
 class ServerArtifactRepository(ArtifactRepository):
     """The files under ``root`` (a URL of the server's artifact endpoint, possibly with a path)."""
 
-    def __init__(self, root: str, client: httpx.Client | None = None) -> None:
+    def __init__(self, root: str, client: httpx.Client | None = None, *, retry_s: float | None = None) -> None:
         base, sep, rest = root.rstrip("/").partition(ENDPOINT)
         if not sep or (rest and not rest.startswith("/")):
             raise InvalidInput(f"{root!r} is not a shipyard server artifact URL (…{ENDPOINT}/<path>)")
@@ -38,6 +40,7 @@ class ServerArtifactRepository(ArtifactRepository):
         self.server = base
         self.prefix = safe_relpath(rest.lstrip("/"))
         self._client = client
+        self.retry_s = retry_s  # None: SHIPYARD_HTTP_RETRY_S or its default
 
     @property
     def http(self) -> httpx.Client:
@@ -48,33 +51,35 @@ class ServerArtifactRepository(ArtifactRepository):
         return posixpath.join(self.prefix, rel) if self.prefix and rel else (self.prefix or rel)
 
     def _request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        import httpx
-
-        try:
-            return check_response(self.http.request(method, url, **kwargs))
-        except httpx.HTTPError as exc:
-            raise transport_error(self.server, exc) from exc
+        return check_response(send(lambda: self.http.request(method, url, **kwargs), self.server, self.retry_s))
 
     def _listing(self, path: str | None) -> dict[str, Any]:
         return self._request("GET", f"{self.server}{ENDPOINT}", params={"path": self._rel(path)}).json()  # type: ignore[no-any-return]
 
     # -- writes
-    def _put(self, rel: str, content: Any) -> None:
-        self._request("PUT", f"{self.server}{ENDPOINT}/{quote(self._rel(rel), safe='/')}", content=content,
-                      headers={"Content-Type": "application/octet-stream"})
+    def _put(self, rel: str, source: Path | bytes) -> None:
+        url = f"{self.server}{ENDPOINT}/{quote(self._rel(rel), safe='/')}"
+        headers = {"Content-Type": "application/octet-stream"}
+
+        def upload() -> httpx.Response:
+            if isinstance(source, bytes):
+                return self.http.request("PUT", url, content=source, headers=headers)
+            with source.open("rb") as fh:  # each try streams the file from its start
+                return self.http.request("PUT", url, content=fh, headers=headers)
+
+        check_response(send(upload, self.server, self.retry_s))
 
     def log_file(self, local_file: str | Path, artifact_path: str | None = None) -> str:
         source = Path(local_file)
         if not source.is_file():
             raise NotFound(f"local file {str(local_file)!r} does not exist")
         rel = safe_relpath(posixpath.join(safe_relpath(artifact_path), source.name))
-        with source.open("rb") as fh:
-            self._put(rel, fh)
+        self._put(rel, source)
         return rel
 
     def log_bytes(self, data: bytes, path: str) -> str:
         rel = safe_relpath(path, allow_root=False)
-        self._put(rel, data)
+        self._put(rel, bytes(data))
         return rel
 
     # -- reads
@@ -92,18 +97,20 @@ class ServerArtifactRepository(ArtifactRepository):
         return bool(self._listing(path)["exists"])
 
     def _stream_to(self, rel: str, out: BinaryIO) -> None:
-        import httpx
-
         url = f"{self.server}{ENDPOINT}/{quote(self._rel(rel), safe='/')}"
-        try:
+
+        def download() -> httpx.Response:
+            out.seek(0)
+            out.truncate()  # a try cut off halfway starts over
             with self.http.stream("GET", url) as response:
                 if response.status_code >= 400:
                     response.read()
-                    check_response(response)
+                    return response
                 for chunk in response.iter_bytes(_CHUNK):
                     out.write(chunk)
-        except httpx.HTTPError as exc:
-            raise transport_error(self.server, exc) from exc
+            return response
+
+        check_response(send(download, self.server, self.retry_s))
 
     def read_bytes(self, path: str) -> bytes:
         rel = safe_relpath(path, allow_root=False)

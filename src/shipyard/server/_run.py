@@ -83,6 +83,7 @@ def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
     else:
         say(AUTH_OFF_WARNING.format(url=url))
     stop = threading.Event()
+    threading.Thread(target=_reap_expired_runs, args=(store, stop), name="shipyard-lease-reaper", daemon=True).start()
     scheduler = _start_scheduler(store, options.modules, stop, say) if options.scheduler else None
     say(f"listening on {url} (web UI: {url}/, API: {url}/api/v1, docs: {url}/docs; Ctrl+C to stop)")
     sys.stdout.flush()
@@ -105,6 +106,21 @@ def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
         sock.close()
         store.close()
     return 0 if server.started else 1
+
+
+def _reap_expired_runs(store: Any, stop: threading.Event, every_s: float = 10.0) -> None:
+    """Mark runs whose process stopped renewing their lease FAILED (see shipyard.store.sql.leases)."""
+    from shipyard.errors import ShipyardError
+
+    while not stop.wait(every_s):
+        try:
+            expired = store.expire_run_leases()
+        except ShipyardError as exc:
+            logger.warning("could not check run leases: %s", exc)
+            continue
+        if expired:
+            logger.warning("marked %d run(s) FAILED: their lease ran out with no heartbeat (%s)", len(expired),
+                           ", ".join(expired[:10]) + (" ..." if len(expired) > 10 else ""))
 
 
 def _ignore(signum: int, frame: object) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-from shipyard._http import check_response, dumps, transport_error
+from shipyard._http import check_response, dumps, send
 from shipyard.entities import Alert, Monitor, MonitorResult, PipelineRun, PolicyEvent, Rollout, TaskRun
 from shipyard.errors import InvalidInput
 from shipyard.store._wire import ARTIFACT_SCHEME, from_wire, to_wire
@@ -32,17 +32,14 @@ class RestBase:
     uri: str
     artifacts_url: str
     _http: httpx.Client
+    retry_s: float | None  # None: SHIPYARD_HTTP_RETRY_S or its default (see shipyard._http.send)
 
     def _call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
-        import httpx
-
         content = None if body is None else dumps(body)
         headers = {"Content-Type": "application/json"} if content is not None else None
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        try:
-            response = self._http.request(method, API + path, content=content, params=query, headers=headers)
-        except httpx.HTTPError as exc:
-            raise transport_error(self.uri, exc) from exc
+        response = send(lambda: self._http.request(method, API + path, content=content, params=query,
+                                                    headers=headers), self.uri, self.retry_s)
         check_response(response)
         return response.json() if response.content else None
 

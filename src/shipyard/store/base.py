@@ -93,8 +93,13 @@ class TrackingStore(ABC):
         tags: dict[str, str] | None = None,
         user_id: str = "",
         parent_run_id: str | None = None,
+        lease_s: float | None = None,
     ) -> Run:
-        """Create a RUNNING run. Raises NotFound for an unknown or deleted experiment."""
+        """Create a RUNNING run. Raises NotFound for an unknown or deleted experiment.
+
+        With ``lease_s`` the run holds a lease for that many seconds (see :meth:`renew_run_lease`);
+        without one it never expires (runs created to be logged to by several processes).
+        """
 
     @abstractmethod
     def get_run(self, run_id: str) -> Run:
@@ -119,12 +124,19 @@ class TrackingStore(ABC):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        *,
+        batch_id: str | None = None,
     ) -> None:
         """Write metrics, params and tags in one transaction: all of them or none.
 
         Params are write-once: logging a different value for a logged key raises InvalidInput;
         the same value again is a no-op. Tags overwrite. NaN and ±inf metric values are kept.
         Raises NotFound for an unknown run and InvalidInput for a bad key or value.
+
+        ``batch_id`` (up to 64 letters, digits, ``-`` and ``_``; a uuid4 hex is the usual choice)
+        makes the call idempotent: the id is recorded in the batch's own transaction, and a batch
+        whose id was applied in the last day is not written again (the call returns as if it had
+        been). A client that resends a batch whose answer it never saw so stores it exactly once.
         """
 
     @abstractmethod
@@ -136,10 +148,23 @@ class TrackingStore(ABC):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        *,
+        batch_id: str | None = None,
     ) -> RunInfo:
         """Write a last batch and the run's status and end time in one transaction.
 
-        Same rules as :meth:`log_batch`; raises NotFound for an unknown run.
+        Same rules as :meth:`log_batch` (a replayed ``batch_id`` sets the status and end again but
+        writes no second copy of the batch); releases the run's lease; raises NotFound for an
+        unknown run.
+        """
+
+    @abstractmethod
+    def renew_run_lease(self, run_id: str, lease_s: float) -> bool:
+        """Extend the run's lease to ``lease_s`` seconds from now (the store's clock): the heartbeat
+        of the process running it. True while the run is RUNNING; a run the reaper marked FAILED
+        because its lease ran out goes back to RUNNING (its client was only cut off); any other
+        ended run is left as it is and False returned. Raises NotFound for an unknown run and
+        InvalidInput for ``lease_s`` outside 1 s .. 7 days.
         """
 
     @abstractmethod

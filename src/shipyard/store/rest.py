@@ -5,6 +5,11 @@ auth on, comes from ``SHIPYARD_TRACKING_TOKEN``. Every method is one request to 
 errors come back as the exception class the server raised (``NotFound``, ``InvalidInput``, ...),
 and entities as the same dataclasses a SQL store returns (see :mod:`shipyard.store._wire`).
 
+A server that is restarting is waited for: every call retries connection errors, timeouts and
+502/503/504 answers with backoff for ``retry_s`` seconds (default ``SHIPYARD_HTTP_RETRY_S`` or 120,
+see :mod:`shipyard._http`), and metric/param/tag batches carry a batch id, so one resent after the
+server committed it but before its answer arrived is not stored twice.
+
 Artifact locations the server speaks of as ``shipyard-artifacts:/PATH`` become
 ``http://host:5000/api/v1/artifacts/PATH`` here, which :func:`shipyard.artifacts.get_artifact_repository`
 reads and writes through the server; locations in an object store (``s3://``) are used directly.
@@ -12,6 +17,7 @@ reads and writes through the server; locations in an object store (``s3://``) ar
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,8 +51,12 @@ class RestStore(RestOperations, Store):
     """A Store that is a shipyard server at ``uri``; ``transport`` plugs in an httpx transport (tests)."""
 
     def __init__(self, uri: str, artifact_root: str | None = None, *, token: str | None = None,
-                 transport: httpx.BaseTransport | None = None, timeout: float = 60.0) -> None:
+                 transport: httpx.BaseTransport | None = None, timeout: float = 60.0,
+                 retry_s: float | None = None) -> None:
+        from shipyard._http import retry_budget
+
         self.uri = uri.rstrip("/")
+        self.retry_s = None if retry_s is None else retry_budget(retry_s)
         self.artifacts_url = f"{self.uri}{API}/artifacts"
         self.artifact_root = artifact_root or self.artifacts_url
         self._http = make_client(self.uri, token, transport, timeout)
@@ -93,9 +103,10 @@ class RestStore(RestOperations, Store):
 
     # ------------------------------------------------------------------ runs
     def create_run(self, experiment_id: str, run_name: str | None = None, start_time: int | None = None,
-                   tags: dict[str, str] | None = None, user_id: str = "", parent_run_id: str | None = None) -> Run:
+                   tags: dict[str, str] | None = None, user_id: str = "", parent_run_id: str | None = None,
+                   lease_s: float | None = None) -> Run:
         body = {"experiment_id": experiment_id, "run_name": run_name, "start_time": start_time, "tags": tags,
-                "user_id": user_id, "parent_run_id": parent_run_id}
+                "user_id": user_id, "parent_run_id": parent_run_id, "lease_s": lease_s}
         return self._get(Run, self._call("POST", "/runs", body))
 
     def get_run(self, run_id: str) -> Run:
@@ -128,13 +139,18 @@ class RestStore(RestOperations, Store):
                 "tags": [{"key": t.key, "value": str(t.value)} for t in tags]}
 
     def log_batch(self, run_id: str, metrics: Sequence[Metric] = (), params: Sequence[Param] = (),
-                  tags: Sequence[RunTag] = ()) -> None:
-        self._call("POST", f"/runs/{seg(run_id)}/log-batch", self._batch(metrics, params, tags))
+                  tags: Sequence[RunTag] = (), *, batch_id: str | None = None) -> None:
+        body = {**self._batch(metrics, params, tags), "batch_id": uuid.uuid4().hex if batch_id is None else batch_id}
+        self._call("POST", f"/runs/{seg(run_id)}/log-batch", body)
 
     def end_run(self, run_id: str, status: str, end_time: int, metrics: Sequence[Metric] = (),
-                params: Sequence[Param] = (), tags: Sequence[RunTag] = ()) -> RunInfo:
-        body = {"status": status, "end_time": end_time, **self._batch(metrics, params, tags)}
+                params: Sequence[Param] = (), tags: Sequence[RunTag] = (), *, batch_id: str | None = None) -> RunInfo:
+        body = {"status": status, "end_time": end_time, **self._batch(metrics, params, tags),
+                "batch_id": uuid.uuid4().hex if batch_id is None else batch_id}
         return self._get(RunInfo, self._call("POST", f"/runs/{seg(run_id)}/end", body))
+
+    def renew_run_lease(self, run_id: str, lease_s: float) -> bool:
+        return bool(self._call("POST", f"/runs/{seg(run_id)}/lease", {"lease_s": lease_s})["running"])
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self._call("DELETE", f"/runs/{seg(run_id)}/tags", params={"key": key})

@@ -120,9 +120,25 @@ class TrackingClient:
         tags: dict[str, Any] | None = None,
         parent_run_id: str | None = None,
         user_id: str = "",
+        lease_s: float | None = None,
     ) -> Run:
+        """Create a RUNNING run. With ``lease_s`` this client's background thread renews the run's
+        lease until :meth:`set_terminated`; should the process die, the run is marked FAILED once
+        the lease runs out. Without one (the default here) the run stays RUNNING until ended."""
         str_tags = {k: str(v) for k, v in (tags or {}).items()}
-        return self.store.create_run(experiment_id, run_name, start_time, str_tags, user_id, parent_run_id)
+        run = self.store.create_run(experiment_id, run_name, start_time, str_tags, user_id, parent_run_id,
+                                    lease_s=lease_s)
+        if lease_s is not None:
+            self.batcher.hold_lease(run.info.run_id, lease_s)
+        return run
+
+    def resume_run(self, run_id: str, lease_s: float | None = None) -> RunInfo:
+        """Set an existing run RUNNING again (holding a lease as :meth:`create_run` does)."""
+        info = self.store.update_run_info(run_id, status=RunStatus.RUNNING.value)
+        if lease_s is not None:
+            self.store.renew_run_lease(run_id, lease_s)
+            self.batcher.hold_lease(run_id, lease_s)
+        return info
 
     def get_run(self, run_id: str) -> Run:
         return self.store.get_run(run_id)

@@ -4,7 +4,9 @@ The active runs form a stack held in a context variable, so each thread (and eac
 its own. Metrics are buffered and written in batches by a background thread (see
 :mod:`shipyard.tracking.batcher`); ``end_run`` flushes before it records the end, and runs still open
 at interpreter exit are ended as FINISHED after a flush. A ``with`` block that raises ends its run
-as FAILED, one interrupted by Ctrl-C as KILLED; both keep everything logged before.
+as FAILED, one interrupted by Ctrl-C as KILLED; both keep everything logged before. A run whose
+process dies without ending it (kill -9, a lost machine) holds a lease the process renews every
+15 s: once it runs out (``SHIPYARD_RUN_LEASE_S``, default 300 s) the run is marked FAILED.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import orjson
 from shipyard.entities import Metric, Param, Run, RunStatus, RunTag
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.store import validation as v
+from shipyard.tracking.batcher import run_lease_s
 from shipyard.tracking.client import DEFAULT_EXPERIMENT_NAME, TrackingClient
 
 if TYPE_CHECKING:
@@ -172,7 +175,7 @@ def start_run(
         run = client.get_run(run_id)
         if run.info.lifecycle_stage != "active":
             raise InvalidInput(f"run {run_id!r} is deleted: restore it before resuming it")
-        client.store.update_run_info(run_id, status=RunStatus.RUNNING.value)
+        client.resume_run(run_id, lease_s=run_lease_s())
     else:
         all_tags: dict[str, Any] = {
             "shipyard.source.name": Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "<interactive>",
@@ -184,7 +187,7 @@ def start_run(
         if parent:
             all_tags["shipyard.parentRunId"] = parent
         run = client.create_run(experiment_id or _experiment_id(), run_name=run_name, tags=all_tags,
-                                parent_run_id=parent, user_id=_user())
+                                parent_run_id=parent, user_id=_user(), lease_s=run_lease_s())
     active = ActiveRun(run, client)
     _run_stack.set((*stack, active))
     return active

@@ -46,6 +46,7 @@ class CreateRun(w.Wire):
     tags: dict[str, str] | None = None
     user_id: str = ""
     parent_run_id: str | None = None
+    lease_s: float | None = None
 
 
 class UpdateRun(w.Wire):
@@ -58,6 +59,15 @@ class LogBatch(w.Wire):
     metrics: list[w.Metric] = []
     params: list[w.Param] = []
     tags: list[w.RunTag] = []
+    batch_id: str | None = None  # a batch applied before (a client's resend) is answered as success
+
+
+class RenewLease(w.Wire):
+    lease_s: float
+
+
+class LeaseState(w.Wire):
+    running: bool
 
 
 class EndRun(LogBatch):
@@ -145,7 +155,7 @@ def set_experiment_tag(experiment_id: str, body: Tag, store: StoreDep) -> Respon
 @router.post("/runs", dependencies=[WRITE], response_model=w.Run)
 def create_run(request: Request, body: CreateRun, store: StoreDep) -> Response:
     run = store.create_run(body.experiment_id, body.run_name, body.start_time, body.tags, body.user_id,
-                           body.parent_run_id)
+                           body.parent_run_id, body.lease_s)
     return entity(request, run)
 
 
@@ -185,13 +195,20 @@ def _batch(request: Request, body: LogBatch) -> tuple[list[e.Metric], list[e.Par
 
 @router.post("/runs/{run_id}/log-batch", dependencies=[WRITE])
 def log_batch(request: Request, run_id: str, body: LogBatch, store: StoreDep) -> Response:
-    store.log_batch(run_id, *_batch(request, body))
+    store.log_batch(run_id, *_batch(request, body), batch_id=body.batch_id)
     return ok()
 
 
 @router.post("/runs/{run_id}/end", dependencies=[WRITE], response_model=w.RunInfo)
 def end_run(request: Request, run_id: str, body: EndRun, store: StoreDep) -> Response:
-    return entity(request, store.end_run(run_id, body.status, body.end_time, *_batch(request, body)))
+    info = store.end_run(run_id, body.status, body.end_time, *_batch(request, body), batch_id=body.batch_id)
+    return entity(request, info)
+
+
+@router.post("/runs/{run_id}/lease", dependencies=[WRITE], response_model=LeaseState)
+def renew_run_lease(run_id: str, body: RenewLease, store: StoreDep) -> Response:
+    """The heartbeat of the process running the run: its lease now ends ``lease_s`` from now."""
+    return ok({"running": store.renew_run_lease(run_id, body.lease_s)})
 
 
 @router.delete("/runs/{run_id}/tags", dependencies=[WRITE])

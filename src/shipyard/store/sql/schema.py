@@ -75,7 +75,11 @@ runs = Table(
     Column("lifecycle_stage", String(16), nullable=False),
     Column("user_id", NAME, nullable=False),
     Column("parent_run_id", ID, nullable=True),
+    # When the run's client last promised a heartbeat by (migration 0008): a RUNNING run whose lease
+    # passed is marked FAILED by the reaper; NULL for runs that hold no lease (and after end_run).
+    Column("lease_expires", BigInteger, nullable=True),
     Index(None, "experiment_id", "start_time"),
+    Index(None, "status", "lease_expires"),
 )
 
 params = Table(
@@ -410,4 +414,17 @@ rollouts = Table(
     Column("finished_time", BigInteger, nullable=True),
     Column("reason", Text, nullable=False),
     Index(None, "deployment", "started_time"),
+)
+
+# -- client resilience (migration 0008)
+
+# Batch ids of applied log_batch / end_run calls, written in the batch's own transaction: a client
+# that resends a batch whose answer it never saw gets success and no second copy. Pruned after a day.
+applied_batches = Table(
+    "applied_batches",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("run_id", ID, nullable=False),
+    Column("applied_time", BigInteger, nullable=False),
+    Index(None, "applied_time"),
 )

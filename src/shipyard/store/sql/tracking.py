@@ -29,11 +29,11 @@ from shipyard.errors import AlreadyExists, InvalidInput, NotFound
 from shipyard.store import validation as v
 from shipyard.store.base import TrackingStore
 from shipyard.store.filter import parse_filter, parse_order_by
-from shipyard.store.sql import rawsql
+from shipyard.store.sql import leases, rawsql
 from shipyard.store.sql import schema as s
 from shipyard.store.sql.runpage import load_runs, run_info
 from shipyard.store.sql.search import RUN_COLUMNS, count_runs, decode_page_token, encode_page_token, search_page
-from shipyard.store.sql.sqlbase import SqlBase, _insert_ignore, bulk_insert, chunks, insert_ignore
+from shipyard.store.sql.sqlbase import SqlBase, _insert_ignore, bulk_insert, chunks, insert_ignore, now_ms
 from shipyard.store.sql.words import random_run_name
 
 if TYPE_CHECKING:
@@ -64,12 +64,12 @@ _EXPERIMENT_FOR_RUN = select(s.experiments.c.artifact_location, s.experiments.c.
     s.experiments.c.experiment_id == bindparam("eid"))
 _INSERT_RUN = s.runs.insert().from_select(
     ["run_id", "experiment_id", "name", "status", "start_time", "end_time", "artifact_uri", "lifecycle_stage",
-     "user_id", "parent_run_id"],
+     "user_id", "parent_run_id", "lease_expires"],
     select(bindparam("run_id", type_=String), s.experiments.c.experiment_id, bindparam("name", type_=String),
            literal(RunStatus.RUNNING.value), bindparam("start_time", type_=BigInteger), null(),
            s.experiments.c.artifact_location + bindparam("suffix", type_=String),
            literal(LifecycleStage.ACTIVE.value), bindparam("user_id", type_=String),
-           bindparam("parent_run_id", type_=String))
+           bindparam("parent_run_id", type_=String), bindparam("lease_expires", type_=BigInteger))
     .where(s.experiments.c.experiment_id == bindparam("eid"),
            s.experiments.c.lifecycle_stage == LifecycleStage.ACTIVE.value),
 ).returning(s.runs.c.artifact_uri)
@@ -83,7 +83,8 @@ _UPDATE_SERIES = update(_ms).where(_ms.c.series_id == bindparam("sid")).values(
     value=bindparam("v"), step=bindparam("st"), timestamp=bindparam("ts"))
 _METRIC_COLUMNS = ("series_id", "step", "timestamp", "value")
 _END_RUN = (update(s.runs).where(s.runs.c.run_id == bindparam("rid"))
-            .values(status=bindparam("new_status"), end_time=bindparam("new_end")).returning(*RUN_COLUMNS))
+            .values(status=bindparam("new_status"), end_time=bindparam("new_end"), lease_expires=null())
+            .returning(*RUN_COLUMNS))
 _RUN_BY_ID = select(*RUN_COLUMNS).where(s.runs.c.run_id == bindparam("rid"))
 _m = s.metrics
 _POINTS = (select(_m.c.step, _m.c.timestamp, _m.c.value).select_from(_m.join(_ms, _ms.c.series_id == _m.c.series_id))
@@ -202,7 +203,9 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         tags: dict[str, str] | None = None,
         user_id: str = "",
         parent_run_id: str | None = None,
+        lease_s: float | None = None,
     ) -> Run:
+        lease_ms = None if lease_s is None else leases.check_lease_s(lease_s)
         name = v.check_text(run_name or random_run_name(), "run name", v.MAX_NAME_LENGTH)
         tag_rows = {v.check_key(k, "tag key"): v.check_text(val, "tag value", v.MAX_TAG_VALUE_LENGTH)
                     for k, val in (tags or {}).items()}
@@ -215,7 +218,8 @@ class SqlTrackingStore(SqlBase, TrackingStore):
             # URI from the experiment's location; look at the experiment only when that fails.
             inserted = rawsql.fetch_all(conn, _INSERT_RUN, dict(
                 run_id=run_id, eid=str(experiment_id), name=name, start_time=start, suffix=f"/{run_id}/artifacts",
-                user_id=user_id or "", parent_run_id=parent_run_id))
+                user_id=user_id or "", parent_run_id=parent_run_id,
+                lease_expires=None if lease_ms is None else now_ms() + lease_ms))
             if not inserted:
                 exp = rawsql.fetch_one(conn, _EXPERIMENT_FOR_RUN, {"eid": str(experiment_id)})
                 if exp is None:
@@ -232,6 +236,7 @@ class SqlTrackingStore(SqlBase, TrackingStore):
 
     def get_run(self, run_id: str) -> Run:
         v.check_run_id(run_id)
+        self._reap_if_due()
         with self._read() as conn:
             row = rawsql.fetch_one(conn, _RUN_BY_ID, {"rid": run_id})
             if row is None:
@@ -252,11 +257,14 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         values: dict[str, Any] = {}
         if status is not None:
             values["status"] = _status(status)
+            if values["status"] != RunStatus.RUNNING.value:
+                values["lease_expires"] = None  # ended by hand: nothing left to reap or revive
         if end_time is not None:
             values["end_time"] = int(end_time)
         if run_name is not None:
             values["name"] = v.check_text(run_name, "run name", v.MAX_NAME_LENGTH)
         v.check_run_id(run_id)
+        row: Any
         with self._write() as conn:
             if values:
                 row = conn.execute(update(s.runs).where(s.runs.c.run_id == run_id).values(**values)
@@ -285,21 +293,28 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         metrics: Sequence[Metric] = (),
         params: Sequence[Param] = (),
         tags: Sequence[RunTag] = (),
+        *,
+        batch_id: str | None = None,
     ) -> None:
         batch = _Batch(metrics, params, tags)
+        if batch_id is not None:
+            leases.check_batch_id(batch_id)
         with self._write() as conn:
             _, stage = self._run_row(conn, run_id)
             if stage != LifecycleStage.ACTIVE.value:
                 raise InvalidInput(f"run {run_id!r} is deleted: restore it before logging to it")
-            self._write_batch(conn, run_id, batch)
+            if batch_id is None or self._claim(conn, run_id, batch_id):
+                self._write_batch(conn, run_id, batch)
 
     def end_run(
         self, run_id: str, status: str, end_time: int, metrics: Sequence[Metric] = (),
-        params: Sequence[Param] = (), tags: Sequence[RunTag] = (),
+        params: Sequence[Param] = (), tags: Sequence[RunTag] = (), *, batch_id: str | None = None,
     ) -> RunInfo:
         batch = _Batch(metrics, params, tags)
         status = _status(status)
         v.check_run_id(run_id)
+        if batch_id is not None:
+            leases.check_batch_id(batch_id)
         with self._write() as conn:
             # The UPDATE doubles as the existence check; a refusal below rolls it back.
             ended = rawsql.fetch_all(conn, _END_RUN, {"rid": run_id, "new_status": status, "new_end": int(end_time)})
@@ -308,8 +323,42 @@ class SqlTrackingStore(SqlBase, TrackingStore):
             info = run_info(ended[0])
             if batch and info.lifecycle_stage != LifecycleStage.ACTIVE.value:
                 raise InvalidInput(f"run {run_id!r} is deleted: restore it before logging to it")
-            self._write_batch(conn, run_id, batch)
+            if batch_id is None or self._claim(conn, run_id, batch_id):
+                self._write_batch(conn, run_id, batch)
         return info
+
+    def _claim(self, conn: Connection, run_id: str, batch_id: str) -> bool:
+        """Record the batch id (pruning day-old ids about once an hour); False for a replay."""
+        now = now_ms()
+        if _throttle(self, "_prune_throttle", 3600.0).due():
+            leases.prune_batches(conn, now)
+        return leases.claim_batch(conn, run_id, batch_id, now)
+
+    # ------------------------------------------------------------------ leases
+    def renew_run_lease(self, run_id: str, lease_s: float) -> bool:
+        lease_ms = leases.check_lease_s(lease_s)
+        v.check_run_id(run_id)
+        with self._write() as conn:
+            held = leases.renew_lease(conn, run_id, now_ms() + lease_ms)
+        if held is None:
+            raise NotFound(f"run {run_id!r} not found")
+        return held
+
+    def expire_run_leases(self, now: int | None = None) -> list[str]:
+        """Mark every RUNNING run whose lease passed (by ``now``, ms; default the store's clock)
+        FAILED and return their ids (one indexed look; a write only when there is work). Not part
+        of the Store interface: ``shipyard server`` calls it on a timer, reads of runs call it at
+        most every 5 s. (Batch ids older than a day are pruned by the writes, about once an hour.)"""
+        at = now_ms() if now is None else int(now)
+        with self._read() as conn:
+            if not leases.any_expired(conn, at):
+                return []
+        with self._write() as conn:
+            return leases.expire_leases(conn, at)
+
+    def _reap_if_due(self) -> None:
+        if _throttle(self, "_reap_throttle", 5.0).due():
+            self.expire_run_leases()
 
     def _write_batch(self, conn: Connection, run_id: str, batch: _Batch) -> None:
         if batch.params:
@@ -426,6 +475,7 @@ class SqlTrackingStore(SqlBase, TrackingStore):
             experiment_ids = [experiment_ids]
         limit = _check_max(max_results)
         offset = decode_page_token(page_token)
+        self._reap_if_due()
         node = parse_filter(filter_string)
         ordering = [parse_order_by(c) for c in order_by or []]
         with self._read() as conn:
@@ -436,6 +486,7 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         return PagedList(found, token)
 
     def count_runs(self, experiment_ids: Sequence[str], filter_string: str | None = None) -> int:
+        self._reap_if_due()
         with self._read() as conn:
             return count_runs(conn, list(experiment_ids), _lifecycle("active"), parse_filter(filter_string))
 
@@ -449,6 +500,13 @@ def _new_series(dialect: str, count: int) -> Any:
              "timestamp": bindparam(f"timestamp{i}", type_=BigInteger)} for i in range(count)]
     return _insert_ignore(dialect, _ms, ("run_id", "key")).values(rows).returning(
         _ms.c.series_id, _ms.c.key, _ms.c.step, _ms.c.timestamp)
+
+
+def _throttle(store: object, name: str, every_s: float) -> leases.Throttle:
+    found = store.__dict__.get(name)
+    if found is None:
+        found = store.__dict__[name] = leases.Throttle(every_s)
+    return found  # type: ignore[no-any-return]
 
 
 def _status(status: object) -> str:
