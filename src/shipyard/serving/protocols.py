@@ -25,7 +25,7 @@ from shipyard.errors import InvalidInput, ShipyardError
 
 __all__ = [
     "PayloadTooLarge", "PredictionFailed", "ServiceUnavailable", "parse_json", "parse_rows", "parse_v2",
-    "tensor_datatype", "v2_outputs",
+    "row_count", "tensor_datatype", "v2_outputs",
 ]
 
 
@@ -123,6 +123,19 @@ def parse_rows(doc: Any) -> Any:
     if key == "columns" and not isinstance(doc[key], dict):
         raise InvalidInput("'columns' must be a dict of column -> list of values")
     return _rows_of(doc[key], key)
+
+
+def row_count(data: Any) -> int:
+    """How many rows parsed input holds (an upper bound for shapes the model's adapter may still
+    refuse), without converting it: the row cap is checked before any work is done."""
+    if isinstance(data, list):
+        return len(data)
+    if isinstance(data, np.ndarray):
+        return int(data.shape[0]) if data.ndim else 1
+    if isinstance(data, dict):
+        return max((len(v) if hasattr(v, "__len__") and not isinstance(v, str | bytes | dict) else 1
+                    for v in data.values()), default=0)
+    return len(data) if hasattr(data, "__len__") else 1
 
 
 # --- Open Inference Protocol V2 ------------------------------------------------------------------
