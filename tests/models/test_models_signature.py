@@ -77,7 +77,7 @@ def test_wrong_type_is_named(lr_model, rainfall_arrays):
     record = dict(zip(names, X[0].tolist(), strict=True))
     with pytest.raises(InvalidInput, match="column 'age' row 0: expects float64, got str 'forty'"):
         model.predict([{**record, "age": "forty"}])
-    with pytest.raises(InvalidInput, match="column 'age' row 1: expects float64, got str '41.0'"):
+    with pytest.raises(InvalidInput, match=r"column 'age' row 1: expects float64, got str '41\.0'"):
         model.predict([record, {**record, "age": "41.0"}])  # no silent parsing of text into numbers
     with pytest.raises(InvalidInput, match="column 'income' must hold one value per row"):
         model.predict({**{k: [v] for k, v in record.items()}, "income": [[1, 2]]})

@@ -197,6 +197,8 @@ class InputAdapter:
         # positions of the required columns, checked for NaN on the fast path (None: all of them)
         req = [i for i, r in enumerate(self.required) if r]
         self._nan_check: list[int] | None = None if len(req) == len(self.required) else req
+        # integer columns arriving in a float array (JSON numbers): checked for fractions and range
+        self._int_cols = [i for i, t in enumerate(self.types) if t in NUMERIC_TYPES and np.dtype(t).kind in "iu"]
         numeric = all(t in NUMERIC_TYPES or t == "bool" for t in self.types)
         self.array_dtype = np.result_type(*self.types) if numeric else np.dtype(object)
         # the fast path: every column numeric and the array is float, so any number casts safely
@@ -298,6 +300,11 @@ class InputAdapter:
         """A numeric 2-D array in signature order -> what the model takes."""
         if arr.dtype.kind == "f":
             self._refuse_nan(arr)
+            for i in self._int_cols:
+                coerce(self.names[i], self.types[i], arr[:, i], True)  # raises on a fraction or out of range
+        elif self._int_cols and arr.dtype.kind == "u":
+            for i in self._int_cols:
+                _check_range(self.names[i], self.types[i], arr[:, i])
         arr = arr.astype(self.array_dtype, copy=False)
         if self.mode == "array":
             return arr

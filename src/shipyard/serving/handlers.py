@@ -286,17 +286,30 @@ class Handlers:
                 kinds[rid] = kind
         root = getattr(self.prediction_logger, "root", None)
         if missing and isinstance(root, str):
-            loop = asyncio.get_running_loop()
-            found = await loop.run_in_executor(self.runtime.executor, find_in_log, root, state.name, missing)
-            models = {(s.model, s.version): s for s in (*state.routes, *state.shadows)}
-            for rid, key in found.items():
-                served = models.get(key)  # a version no longer served: any one value will do
-                sig = None if served is None else served.pyfunc.signature
-                kinds[rid] = label_kind(None if sig is None else sig.outputs)
-            missing = [rid for rid in missing if rid not in found]
+            missing = await self._look_in_log(state, root, missing, kinds)
+            # Answered by another replica (worker) a moment ago: found once it wrote its segment,
+            # within the logger's max_seconds. Wait that long once (asleep, not busy) and look again.
+            flush_s = float(getattr(self.prediction_logger, "max_seconds", 2.0)) + 0.5
+            newest = max((served_at_ms(rid) for rid in missing), default=0) / 1000.0
+            wait = newest + flush_s - time.time()
+            if missing and 0 < wait <= flush_s:
+                await asyncio.sleep(wait)
+                missing = await self._look_in_log(state, root, missing, kinds)
         if missing:
             raise unknown_ids(state.name, missing)
         return kinds
+
+    async def _look_in_log(self, state: DeploymentState, root: str, request_ids: list[str],
+                           kinds: dict[str, str]) -> list[str]:
+        """Fill ``kinds`` for the ids the prediction log holds; the ids it does not."""
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(self.runtime.executor, find_in_log, root, state.name, request_ids)
+        models = {(s.model, s.version): s for s in (*state.routes, *state.shadows)}
+        for rid, key in found.items():
+            served = models.get(key)  # a version no longer served: any one value will do
+            sig = None if served is None else served.pyfunc.signature
+            kinds[rid] = label_kind(None if sig is None else sig.outputs)
+        return [rid for rid in request_ids if rid not in found]
 
     # --- MLflow scoring protocol ----------------------------------------------------------------
 
