@@ -318,6 +318,9 @@ class InputAdapter:
     def _refuse_nan(self, arr: np.ndarray) -> None:
         """NaN in a required column of a float 2-D array is a 400 naming the column and row."""
         part = arr if self._nan_check is None else arr[:, self._nan_check]
+        total = np.add.reduce(part, axis=None)  # one pass, no temporary: NaN in, NaN out (inf - inf too)
+        if total == total:
+            return
         if part.size and np.isnan(part).any():
             cols = list(range(arr.shape[1])) if self._nan_check is None else self._nan_check
             row, col = (int(x) for x in np.argwhere(np.isnan(part))[0])

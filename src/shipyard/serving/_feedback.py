@@ -94,7 +94,10 @@ class ServedIds:
         known = self._ids.get(deployment)
         if known is None:
             known = self._ids[deployment] = {}
-        known.update(dict.fromkeys(ids, kind))
+        if len(ids) == 1:
+            known[ids[0]] = kind
+        else:
+            known.update(dict.fromkeys(ids, kind))
         if len(known) > self.capacity + self.capacity // 8:  # forget in chunks: amortized O(1) per id
             for key in list(itertools.islice(known, len(known) - self.capacity)):
                 del known[key]
