@@ -59,7 +59,7 @@ class LocalArtifactRepository(ArtifactRepository):
         try:
             with storage_errors(self.root):
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copytree(base, tmp)
+                _copy_tree(base, tmp)
                 try:
                     os.rename(tmp, target)
                 except OSError:
@@ -138,3 +138,16 @@ class LocalArtifactRepository(ArtifactRepository):
 
     def local_path(self, path: str | None = None) -> Path | None:
         return self._resolve(path)
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """Copy a tree; unlike ``shutil.copytree`` (which gathers them into ``shutil.Error``), the
+    first OS error is raised as it is, so a full disk keeps its errno."""
+    dst.mkdir()
+    for item in sorted(src.rglob("*")):
+        target = dst / item.relative_to(src)
+        if item.is_dir():
+            target.mkdir(exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(item, target)
