@@ -108,12 +108,20 @@ async def test_bad_input_is_4xx_naming_column_and_row_and_never_a_model_failure(
             {"name": "temp", "shape": [1], "datatype": "FP64", "data": [1.0]},
             {"name": "month", "shape": [1], "datatype": "FP64", "data": [1e30]}]})
         assert v2.status_code == 400 and "column 'month' row 0" in v2.json()["message"]
+        v2_null = await c.post("/v2/models/months-api/infer", json={"inputs": [
+            {"name": "temp", "shape": [2], "datatype": "FP64", "data": [1.0, None]},
+            {"name": "month", "shape": [2], "datatype": "INT64", "data": [1, 2]}]})
+        assert v2_null.status_code == 400 and "column 'temp' row 1: a value is required" in v2_null.json()["message"]
+        v2_big = await c.post("/v2/models/months-api/infer", json={"inputs": [
+            {"name": "temp", "shape": [1], "datatype": "FP64", "data": [1.0]},
+            {"name": "month", "shape": [1], "datatype": "INT64", "data": [2**64]}]})
+        assert v2_big.status_code == 400 and "input 'month': data is not INT64" in v2_big.json()["message"]
         last = await c.post("/v1/deployments/months-api/predict", json=good)
         assert last.status_code == 200
         metrics = _errors_by_status((await c.get("/metrics")).content)
     # only the two good requests were logged, with no failure: the error rate is 0 before and after
     assert _error_rate(plog, str(tmp_path / "log")) == (4, 0)
-    assert "500" not in metrics and metrics.get("413") == 1 and metrics.get("400") == len(BAD_INPUTS) - 1 + 2
+    assert "500" not in metrics and metrics.get("413") == 1 and metrics.get("400") == len(BAD_INPUTS) - 1 + 4
 
 
 async def test_the_row_cap_is_configurable(client, make_app):

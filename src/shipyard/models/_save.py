@@ -277,7 +277,8 @@ def _save_into(dest: Path, model: Any, *, flavor: str, signature: Signature | No
             signature = _infer_from_training(model, flavor, training_data)
         if input_example is not None:
             positional = signature is not None and not isinstance(input_example, dict | list)
-            _write_input_example(tmp, input_example, signature.input_names if positional else None)
+            _write_input_example(tmp, input_example,
+                                 signature.input_names if signature is not None and positional else None)
         prediction_profile = None
         if training_data is not None:
             _write_json(tmp / REFERENCE_PROFILE, _reference_profile(training_data, signature))

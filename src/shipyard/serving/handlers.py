@@ -185,6 +185,8 @@ class Handlers:
         Each row keeps its own request's id, time and latency (from the request's start to the
         batch's answer); ``data``, ``preds`` and ``proba`` are those requests' rows, in order."""
         now = time.perf_counter()
+        stamps: int | np.ndarray
+        latency: float | np.ndarray
         try:
             if len(tickets) == 1:
                 one = tickets[0]

@@ -82,6 +82,7 @@ def _rows_of(value: Any, key: str) -> Any:
 
 
 def _array(rows: list[Any], key: str) -> np.ndarray:
+    arr: np.ndarray | None
     try:
         arr = np.array(rows)
     except ValueError:
@@ -157,8 +158,8 @@ def _tensor(spec: Any, i: int) -> tuple[str, np.ndarray]:
     if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape) or len(shape) > 2:
         raise InvalidInput(f"input {name!r}: shape must be [n] or [n, k], got {shape!r}")
     try:
-        arr = np.asarray(spec["data"], dtype=_V2_DTYPES[dtype])
-    except (ValueError, TypeError) as exc:
+        arr: np.ndarray = np.asarray(spec["data"], dtype=_V2_DTYPES[dtype])
+    except (ValueError, TypeError, OverflowError) as exc:  # 2**64 as INT64: refused, not wrapped
         raise InvalidInput(f"input {name!r}: data is not {dtype}: {exc}") from None
     if arr.size != int(np.prod(shape)):
         raise InvalidInput(f"input {name!r}: {arr.size} values do not fill shape {shape}")
