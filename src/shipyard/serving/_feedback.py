@@ -75,6 +75,10 @@ def check_label(request_id: str, label: Any, kind: str) -> None:
 
 def served_at_ms(request_id: str) -> int:
     """The millisecond a UUIDv7 request id was issued at; InvalidInput for anything else."""
+    if len(request_id) == 32 and _HEX.issuperset(request_id) and request_id[12] == "4":
+        raise InvalidInput(f"request id {request_id!r} is a UUIDv4, issued before request ids carried their time: "
+                           "send its feedback through the platform API (POST /api/v1/deployments/{name}/feedback, "
+                           "with a writer token), which does not check ids")
     if len(request_id) != 32 or not _HEX.issuperset(request_id) or request_id[12] != "7":
         raise InvalidInput(f"{request_id[:64]!r} is not a request id this service issued (32 hex digits, UUIDv7)")
     return int(request_id[:12], 16)
