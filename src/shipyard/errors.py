@@ -13,6 +13,7 @@ The REST client turns ``{"error_code", "message"}`` back into the same class wit
     ├── Conflict                        CONFLICT                  409
     ├── IntegrityCheckFailed            INTEGRITY_CHECK_FAILED    422
     ├── StoreUnavailable                STORE_UNAVAILABLE         503
+    ├── StorageFull                     INSUFFICIENT_STORAGE      507
     ├── Unauthenticated                 UNAUTHENTICATED           401
     └── PermissionDenied                PERMISSION_DENIED         403
 
@@ -32,6 +33,7 @@ __all__ = [
     "NotFound",
     "PermissionDenied",
     "ShipyardError",
+    "StorageFull",
     "StoreUnavailable",
     "Unauthenticated",
     "error_from_code",
@@ -107,6 +109,16 @@ class StoreUnavailable(ShipyardError):
     http_status = 503
 
 
+class StorageFull(ShipyardError):
+    """The disk (or quota) of the artifact store or a local directory is full; nothing was kept.
+
+    Writers translate ``ENOSPC``/``EDQUOT`` into this error after removing what they had written,
+    so a full disk never leaves half a file or half a model behind. Free space and retry."""
+
+    error_code = "INSUFFICIENT_STORAGE"
+    http_status = 507
+
+
 class Unauthenticated(ShipyardError):
     error_code = "UNAUTHENTICATED"
     http_status = 401
@@ -128,6 +140,7 @@ _BY_CODE: dict[str, type[ShipyardError]] = {
         Conflict,
         IntegrityCheckFailed,
         StoreUnavailable,
+        StorageFull,
         Unauthenticated,
         PermissionDenied,
     )

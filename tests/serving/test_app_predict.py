@@ -125,7 +125,8 @@ async def test_a_batch_of_concurrent_requests_is_logged_once_per_row_as_few_bloc
     assert len(blocks) < 40  # batches, not requests
     for rid, row, pred in answered:
         rec = by_id[rid]
-        assert uuid.UUID(rid).version == 4 and rid == uuid.UUID(rid).hex
+        assert uuid.UUID(rid).version == 7 and rid == uuid.UUID(rid).hex
+        assert int(rid[:12], 16) == rec["timestamp_ms"]  # the id carries the row's millisecond
         assert rec["features"] == row and rec["prediction"] == pred
         assert rec["prediction"] == local.predict(np.array([list(row.values())]))[0]
         assert started <= rec["timestamp_ms"] <= int(time.time() * 1000) and rec["latency_ms"] > 0

@@ -6,12 +6,13 @@ written first and moved in place.
 
 from __future__ import annotations
 
+import contextlib
 import posixpath
 import uuid
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from shipyard.artifacts.base import ArtifactRepository, FileInfo, safe_relpath
+from shipyard.artifacts.base import ArtifactRepository, FileInfo, safe_relpath, storage_errors
 from shipyard.errors import NotFound
 
 __all__ = ["FsspecArtifactRepository"]
@@ -34,13 +35,25 @@ class FsspecArtifactRepository(ArtifactRepository):
 
     def _put(self, target: str, put: Any) -> None:
         parent = posixpath.dirname(target)
-        self._fs.makedirs(parent, exist_ok=True)
-        if self._atomic_put:
-            put(target)
-            return
-        tmp = posixpath.join(parent, f".{uuid.uuid4().hex}.tmp")
-        put(tmp)
-        self._fs.mv(tmp, target)
+        with storage_errors(self.root):
+            self._fs.makedirs(parent, exist_ok=True)
+            if self._atomic_put:
+                put(target)
+                return
+            tmp = posixpath.join(parent, f".{uuid.uuid4().hex}.tmp")
+            try:
+                put(tmp)
+                self._fs.mv(tmp, target)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    if self._fs.exists(tmp):
+                        self._fs.rm_file(tmp)
+                raise
+
+    def _discard(self, paths: list[str]) -> None:
+        for rel in paths:
+            with contextlib.suppress(Exception):
+                self._fs.rm_file(self._full(rel))
 
     def log_file(self, local_file: str | Path, artifact_path: str | None = None) -> str:
         source = Path(local_file)

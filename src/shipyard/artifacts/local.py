@@ -1,15 +1,21 @@
-"""Artifacts in a local folder; every write goes to a temporary file first and is renamed in place."""
+"""Artifacts in a local folder; every write goes to a temporary file first and is renamed in place.
+
+A directory logged to a path that does not exist yet is copied into a hidden temporary sibling and
+renamed into place in one step, so it appears whole or not at all (a model is never half there).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from shipyard.artifacts.base import ArtifactRepository, FileInfo, safe_relpath
+from shipyard.artifacts.base import ArtifactRepository, FileInfo, safe_relpath, storage_errors
 from shipyard.errors import InvalidInput, NotFound
 
 __all__ = ["LocalArtifactRepository"]
@@ -30,15 +36,43 @@ class LocalArtifactRepository(ArtifactRepository):
         return full
 
     def _write_atomic(self, target: Path, writer) -> None:  # type: ignore[no-untyped-def]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with storage_errors(self.root):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    writer(fh)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+
+    def log_dir(self, local_dir: str | Path, artifact_path: str | None = None, *, last: str | None = None) -> None:
+        """As :meth:`ArtifactRepository.log_dir`; a new directory appears whole, by one rename."""
+        base = Path(local_dir)
+        rel = safe_relpath(artifact_path)
+        target = self._resolve(rel) if rel else None
+        if target is None or target.exists() or not base.is_dir():
+            super().log_dir(local_dir, artifact_path, last=last)  # merged into what is there, ``last`` last
+            return
+        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"  # hidden from list()
         try:
-            with os.fdopen(fd, "wb") as fh:
-                writer(fh)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            with storage_errors(self.root):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _copy_tree(base, tmp)
+                try:
+                    os.rename(tmp, target)
+                except OSError:
+                    if not target.exists():
+                        raise
+                    super().log_dir(local_dir, artifact_path, last=last)  # another writer made it meanwhile
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _discard(self, paths: list[str]) -> None:
+        for rel in paths:
+            with contextlib.suppress(OSError, InvalidInput):
+                self._resolve(rel).unlink(missing_ok=True)
 
     def log_file(self, local_file: str | Path, artifact_path: str | None = None) -> str:
         source = Path(local_file)
@@ -104,3 +138,16 @@ class LocalArtifactRepository(ArtifactRepository):
 
     def local_path(self, path: str | None = None) -> Path | None:
         return self._resolve(path)
+
+
+def _copy_tree(src: Path, dst: Path) -> None:
+    """Copy a tree; unlike ``shutil.copytree`` (which gathers them into ``shutil.Error``), the
+    first OS error is raised as it is, so a full disk keeps its errno."""
+    dst.mkdir()
+    for item in sorted(src.rglob("*")):
+        target = dst / item.relative_to(src)
+        if item.is_dir():
+            target.mkdir(exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(item, target)

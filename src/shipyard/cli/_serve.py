@@ -40,6 +40,8 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="artifact root (models, prediction logs); overrides SHIPYARD_ARTIFACT_URI")
     parser.add_argument("--no-prediction-log", dest="prediction_log", action="store_false",
                         help="do not log predictions (monitoring then has nothing to read)")
+    parser.add_argument("--max-rows", type=positive_int, default=10_000, metavar="N",
+                        help="rows one request may carry; more is answered 413 (default 10000)")
     parser.add_argument("--access-log", action="store_true", help="log a line per request (costs ~10%% throughput)")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="server log level (default info)")
     parser.add_argument("--tracking-uri", metavar="URI", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -72,7 +74,7 @@ def serve(ctx: Context) -> int:
         names=tuple(n for n in a.names if not is_model_uri(n)), models=tuple(n for n in a.names if is_model_uri(n)),
         all=a.all, host=a.host, port=a.port, workers=a.workers,
         store_uri=settings.store_uri, artifact_uri=settings.artifact_uri, prediction_log=a.prediction_log,
-        access_log=a.access_log, log_level=a.log_level, extra_metrics=MONITOR_GAUGES,
+        access_log=a.access_log, log_level=a.log_level, extra_metrics=MONITOR_GAUGES, max_rows=a.max_rows,
     )
     from rich.markup import escape
 

@@ -10,8 +10,11 @@ types and the *mode* the model needs:
 
 Accepted input: a pandas DataFrame, a dict of column -> list/array (or scalars, for one row), a list
 of dict records, or a 2-D NumPy array (matched by position). Extra columns are ignored. Casting is
-safe-only: bool/int -> float, integral floats -> int, any float width -> any float width; text is
-never turned into numbers.
+safe-only: bool/int -> float, integral floats -> int (within the integer type's range: ``2**64``
+into an ``int64`` column is refused, never wrapped), any float width -> any float width (an overflow
+to infinity is refused); text is never turned into numbers. A missing value (JSON ``null``, NaN) in
+a required column (see :class:`~shipyard.models.ColSpec`) is refused. Every refusal is an
+:class:`~shipyard.errors.InvalidInput` that names the column and the (0-based) row.
 """
 
 from __future__ import annotations
@@ -52,50 +55,115 @@ def _as_array(name: str, values: Any) -> np.ndarray:
         raise InvalidInput(f"column {name!r} could not be read as an array: {exc}") from exc
 
 
-def _coerce_object_numeric(name: str, expected: str, arr: np.ndarray) -> np.ndarray:
-    """Object arrays of Python numbers and None (JSON nulls) -> a numeric array, else an error."""
-    out = []
-    for v in arr.ravel().tolist():
-        if v is None:
-            out.append(float("nan"))
-        elif isinstance(v, int | float) and not isinstance(v, str):
-            out.append(v)
-        else:
-            raise InvalidInput(f"column {name!r} expects {expected}, got {_describe(arr)} values")
-    return coerce(name, expected, np.asarray(out, dtype=np.float64).reshape(arr.shape))
+def _cell(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
-def coerce(name: str, expected: str, values: Any) -> np.ndarray:
-    """Check one column against its signature type and cast it safely; errors name the column."""
+def _null_error(name: str, row: int) -> InvalidInput:
+    return InvalidInput(f"column {name!r} row {row}: a value is required (got null/NaN); the model was not "
+                        "trained with missing values in this column")
+
+
+def _first(mask: np.ndarray) -> int:
+    """The row of the first True of a 1-D or 2-D (rows first) mask."""
+    return int(np.argwhere(mask)[0][0])
+
+
+def _check_range(name: str, expected: str, arr: np.ndarray) -> None:
+    """Refuse numbers the target integer type cannot hold (a cast would wrap them silently)."""
+    info = np.iinfo(np.dtype(expected))
+    if arr.dtype.kind == "f":
+        # float(info.max) rounds up to 2**63 for int64: compare against the exclusive upper bound
+        bad = (arr < float(info.min)) | (arr >= float(info.max) + 1.0)
+    elif np.can_cast(arr.dtype, expected):
+        return
+    else:
+        bad = (arr < info.min) | (arr > info.max)
+    if bad.any():
+        row = _first(bad)
+        raise InvalidInput(f"column {name!r} row {row}: {_cell(arr.ravel()[row].item())} is out of range for "
+                           f"{expected} ({info.min} to {info.max})")
+
+
+def _coerce_object_numeric(name: str, expected: str, arr: np.ndarray, required: bool) -> np.ndarray:
+    """Object arrays of Python numbers and None (JSON nulls) -> a numeric array, else an error
+    naming the column and the row."""
+    target = np.dtype(expected)
+    values = arr.ravel().tolist()
+    gaps = False
+    for row, v in enumerate(values):
+        if v is None or (isinstance(v, float) and v != v):
+            if required or target.kind in "iub":
+                raise _null_error(name, row)
+            gaps = True
+        elif not isinstance(v, int | float):
+            raise InvalidInput(f"column {name!r} row {row}: expects {expected}, got "
+                               f"{type(v).__name__} {_cell(v)}")
+    if target.kind in "iu" and not gaps:
+        info = np.iinfo(target)
+        for row, v in enumerate(values):  # exact, before any float rounding: 2**63 must not pass as int64
+            if isinstance(v, int) and not info.min <= v <= info.max:
+                raise InvalidInput(f"column {name!r} row {row}: {_cell(v)} is out of range for {expected} "
+                                   f"({info.min} to {info.max})")
+        if all(isinstance(v, int) for v in values):
+            return np.asarray(values, dtype=target).reshape(arr.shape)
+    floats = np.asarray([float("nan") if v is None else v for v in values], dtype=np.float64)
+    return coerce(name, expected, floats.reshape(arr.shape), required)
+
+
+def coerce(name: str, expected: str, values: Any, required: bool = False) -> np.ndarray:
+    """Check one column against its signature type and cast it safely; errors name the column and
+    the row. ``required`` refuses missing values (None, NaN, NaT)."""
     if expected == "string" and str(getattr(values, "dtype", "")) in _PANDAS_TEXT:
+        if required and values.isna().any():
+            raise _null_error(name, _first(values.isna().to_numpy()))
         return values.array  # keep pandas text/category columns as they are (positionally)
     arr = _as_array(name, values)
     kind = arr.dtype.kind
     if expected in NUMERIC_TYPES:
         target = np.dtype(expected)
         if kind in "biuf":
-            integral = kind != "f" or (np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)))
-            if target.kind in "iu" and not integral:
-                raise InvalidInput(
-                    f"column {name!r} expects {expected}, got {arr.dtype.name} values with fractions or missing values"
-                )
-            return arr.astype(target, copy=False)
+            if kind == "f":
+                missing = np.isnan(arr)
+                if missing.any() and (required or target.kind in "iu"):
+                    raise _null_error(name, _first(missing))
+                if target.kind in "iu" and not np.all(arr == np.floor(arr)):
+                    row = _first(arr != np.floor(arr))
+                    raise InvalidInput(f"column {name!r} row {row}: expects {expected}, got "
+                                       f"{_cell(arr.ravel()[row].item())} (a fraction)")
+            if target.kind in "iu":
+                _check_range(name, expected, arr)
+            out = arr.astype(target, copy=False)
+            if target.kind == "f" and target.itemsize < arr.dtype.itemsize:
+                overflow = np.isinf(out) & ~np.isinf(arr)
+                if overflow.any():
+                    row = _first(overflow)
+                    raise InvalidInput(f"column {name!r} row {row}: {_cell(arr.ravel()[row].item())} is out of "
+                                       f"range for {expected}")
+            return out
         if kind == "O":
-            return _coerce_object_numeric(name, expected, arr)
+            return _coerce_object_numeric(name, expected, arr, required)
     elif expected == "bool":
         if kind == "b":
             return arr
-        if kind == "O" and all(isinstance(v, bool) for v in arr.ravel().tolist()):
+        if kind == "O":
+            _check_cells(name, expected, arr, bool, True)  # no gaps: bool has no missing value
             return arr.astype(bool)
     elif expected == "string":
         if kind in "US":
             return arr
-        if kind == "O" and all(v is None or isinstance(v, str) or v != v for v in arr.ravel().tolist()):
+        if kind == "O":
+            _check_cells(name, expected, arr, str, required)
             return arr
     elif expected == "datetime":
         if kind == "M":
+            if required and np.isnat(arr).any():
+                raise _null_error(name, _first(np.isnat(arr)))
             return arr
         if kind in "UO":
+            if kind == "O" and required:
+                _check_cells(name, expected, arr, object, required)
             try:
                 return arr.astype("datetime64[ns]")
             except (ValueError, TypeError):
@@ -103,6 +171,16 @@ def coerce(name: str, expected: str, values: Any) -> np.ndarray:
     else:  # "object": anything goes
         return arr
     raise InvalidInput(f"column {name!r} expects {expected}, got {_describe(arr)} values")
+
+
+def _check_cells(name: str, expected: str, arr: np.ndarray, cls: type, required: bool) -> None:
+    """Every cell of an object column is a ``cls`` (or a gap, where gaps are allowed)."""
+    for row, v in enumerate(arr.ravel().tolist()):
+        if v is None or (isinstance(v, float) and v != v):
+            if required:
+                raise _null_error(name, row)
+        elif not isinstance(v, cls):
+            raise InvalidInput(f"column {name!r} row {row}: expects {expected}, got {type(v).__name__} {_cell(v)}")
 
 
 class InputAdapter:
@@ -115,6 +193,12 @@ class InputAdapter:
         self.mode = mode
         self.names = signature.input_names
         self.types = [c.type for c in signature.inputs]
+        self.required = [c.required for c in signature.inputs]
+        # positions of the required columns, checked for NaN on the fast path (None: all of them)
+        req = [i for i, r in enumerate(self.required) if r]
+        self._nan_check: list[int] | None = None if len(req) == len(self.required) else req
+        # integer columns arriving in a float array (JSON numbers): checked for fractions and range
+        self._int_cols = [i for i, t in enumerate(self.types) if t in NUMERIC_TYPES and np.dtype(t).kind in "iu"]
         numeric = all(t in NUMERIC_TYPES or t == "bool" for t in self.types)
         self.array_dtype = np.result_type(*self.types) if numeric else np.dtype(object)
         # the fast path: every column numeric and the array is float, so any number casts safely
@@ -200,6 +284,9 @@ class InputAdapter:
         dtypes = df.dtypes.to_numpy()
         picked = [dtypes[i] for i in pos]
         if self.mode == "frame" and all(map(_matches, self._exact, picked)):
+            for i, name, dtype, required in zip(pos, self.names, picked, self.required, strict=True):
+                if required and getattr(dtype, "kind", "") in "fM" and df.iloc[:, i].isna().any():
+                    raise _null_error(name, _first(df.iloc[:, i].isna().to_numpy()))
             return df if pos == list(range(len(columns))) else df.iloc[:, pos]
         if self._fast and all(isinstance(d, np.dtype) and d.kind in "biuf" for d in picked) and len(df):
             if all(isinstance(d, np.dtype) and d.kind in "biuf" for d in dtypes):
@@ -211,6 +298,13 @@ class InputAdapter:
 
     def _finish(self, arr: np.ndarray) -> Any:
         """A numeric 2-D array in signature order -> what the model takes."""
+        if arr.dtype.kind == "f":
+            self._refuse_nan(arr)
+            for i in self._int_cols:
+                coerce(self.names[i], self.types[i], arr[:, i], True)  # raises on a fraction or out of range
+        elif self._int_cols and arr.dtype.kind == "u":
+            for i in self._int_cols:
+                _check_range(self.names[i], self.types[i], arr[:, i])
         arr = arr.astype(self.array_dtype, copy=False)
         if self.mode == "array":
             return arr
@@ -221,8 +315,19 @@ class InputAdapter:
         cols = {n: arr[:, i].astype(t) for i, (n, t) in enumerate(zip(self.names, self.types, strict=True))}
         return pd.DataFrame(cols, columns=self.names)
 
+    def _refuse_nan(self, arr: np.ndarray) -> None:
+        """NaN in a required column of a float 2-D array is a 400 naming the column and row."""
+        part = arr if self._nan_check is None else arr[:, self._nan_check]
+        total = np.add.reduce(part, axis=None)  # one pass, no temporary: NaN in, NaN out (inf - inf too)
+        if total == total:
+            return
+        if part.size and np.isnan(part).any():
+            cols = list(range(arr.shape[1])) if self._nan_check is None else self._nan_check
+            row, col = (int(x) for x in np.argwhere(np.isnan(part))[0])
+            raise _null_error(self.names[cols[col]], row)
+
     def _assemble(self, cols: list[Any]) -> Any:
-        checked = [coerce(n, t, c) for n, t, c in zip(self.names, self.types, cols, strict=True)]
+        checked = [coerce(n, t, c, r) for n, t, c, r in zip(self.names, self.types, cols, self.required, strict=True)]
         for name, col in zip(self.names, checked, strict=True):
             if getattr(col, "ndim", 1) != 1:
                 raise InvalidInput(f"column {name!r} must hold one value per row, got shape {col.shape}")

@@ -168,6 +168,10 @@ def _pickle(model: Any, directory: Path, flavor: str) -> Saved:
         pickler = pickler_class(out)
         try:
             pickler.dump(model)
+        except OSError as exc:
+            if exc.errno is not None:
+                raise  # the disk, not the model (save_model turns a full disk into StorageFull)
+            raise InvalidInput(f"cannot serialize the {_qualname(model)} with {pickler_name}: {exc}") from exc
         except Exception as exc:
             raise InvalidInput(
                 f"cannot serialize the {_qualname(model)} with {pickler_name}: {exc}. Models must pickle: "

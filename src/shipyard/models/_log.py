@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from shipyard.artifacts import get_artifact_repository, safe_relpath
+from shipyard.artifacts.base import storage_errors
+from shipyard.errors import IntegrityCheckFailed
 from shipyard.registry.client import MODEL_DIGEST_TAG, RegistryClient
 
 if TYPE_CHECKING:
@@ -59,18 +61,25 @@ def log_model(
 
     ``training_data`` is profiled into the model's reference profile, which monitoring later
     compares production traffic against.
+
+    Atomic: the model is saved to a local temporary directory and copied into the run's artifacts
+    with its manifest (``MLmodel.yaml``) written last (into a local artifact root, the whole
+    directory appears by one rename). A failure on the way (a full disk is
+    :class:`~shipyard.errors.StorageFull`) leaves no manifest, and :func:`register_model` refuses
+    a model without one or with a listed file missing.
     """
+    from shipyard.models._manifest import MANIFEST_NAME
     from shipyard.models._save import save_model
     from shipyard.tracking.fluent import _current
 
     run = _current("log_model")
     rel = safe_relpath(artifact_path, allow_root=False)
-    with tempfile.TemporaryDirectory(prefix="shipyard-log-model-") as tmp:
+    with storage_errors("the temporary directory"), tempfile.TemporaryDirectory(prefix="shipyard-log-model-") as tmp:
         local = Path(tmp) / "model"
         manifest = save_model(local, model, flavor=flavor, signature=signature, input_example=input_example,
                               training_data=training_data, pip_requirements=pip_requirements,
                               metadata=metadata, code_paths=code_paths)
-        get_artifact_repository(run.info.artifact_uri).log_dir(local, rel)
+        get_artifact_repository(run.info.artifact_uri).log_dir(local, rel, last=MANIFEST_NAME)
     client = run._client
     run_id = run.info.run_id
     history = orjson.loads(client.get_run(run_id).data.tags.get("shipyard.log-model.history", "[]"))
@@ -88,11 +97,14 @@ def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None
                    *, client: RegistryClient | None = None) -> ModelVersion:
     """Register the model at ``model_uri`` as the next version of ``name`` (created if new).
 
-    The model must exist; its manifest digest is recorded on the version and checked at load.
+    The model must exist and be complete (its manifest there, every file it lists present and
+    unchanged: else :class:`~shipyard.errors.IntegrityCheckFailed`); its manifest digest is recorded
+    on the version and checked at load.
     """
     from shipyard.models._resolve import source_digest
 
     client = client or _client()
+    _check_complete(model_uri, client)
     run_id, digest = source_digest(model_uri, client)
     all_tags = {**(tags or {}), MODEL_DIGEST_TAG: digest or ""}
     source = model_uri
@@ -104,6 +116,19 @@ def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None
     elif "://" not in model_uri and not model_uri.startswith("runs:"):
         source = str(Path(model_uri).absolute())
     return client.create_model_version(name, source, run_id=run_id, tags=all_tags, description=description)
+
+
+def _check_complete(model_uri: str, client: RegistryClient) -> None:
+    """Refuse to register a model a broken ``log_model`` left behind (or one changed since)."""
+    from shipyard.models._manifest import read_manifest, verify_files
+    from shipyard.models._resolve import resolve_model
+
+    location = resolve_model(model_uri, client)  # NotFound when there is no manifest
+    try:
+        verify_files(read_manifest(location.path))
+    except IntegrityCheckFailed as exc:
+        raise IntegrityCheckFailed(f"cannot register {model_uri}: the model is incomplete or was changed after "
+                                   f"it was saved ({exc.message}); log the model again") from exc
 
 
 def load_model(model_uri: str, *, client: RegistryClient | None = None) -> PyFuncModel:

@@ -170,7 +170,7 @@ def _hash_file(file: Path) -> str:
 
 def _walk(root: Path) -> list[str]:
     """Relative POSIX paths of every file under ``root``; a symlink is an error."""
-    found = []
+    found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
             full = Path(dirpath, name)

@@ -1,7 +1,8 @@
 """save_model: write a model directory atomically, with its manifest, signature and hashes.
 
 The directory is built in a temporary sibling (``.<name>.tmp-<random>``) and renamed into place
-only when complete, so a reader never sees half a model and a failed save leaves nothing behind.
+only when complete, so a reader never sees half a model and a failed save leaves nothing behind
+(a full disk is a :class:`~shipyard.errors.StorageFull` after the temporary directory is removed).
 Files are not fsync'ed (speed); a model torn by a crash fails its hash check on load instead.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from shipyard.artifacts.base import storage_errors
 from shipyard.errors import Conflict, InvalidInput
 from shipyard.models import _flavors
 from shipyard.models._manifest import MANIFEST_NAME, ModelManifest, hash_tree
@@ -170,6 +172,38 @@ def _infer_from_example(model: Any, flavor: str, example: Any) -> Signature:
     return infer_signature(example, output, feature_names=[c.name for c in inputs.inputs])
 
 
+def _infer_from_training(model: Any, flavor: str, training_data: Any) -> Signature:
+    """The signature of a model logged with ``training_data`` but no input example: column types
+    and gaps from all of the data (so every column that may be null is known), outputs from the
+    model's prediction on a few rows."""
+    from shipyard.models._pyfunc import PyFuncModel
+    from shipyard.models._signature import _is_frame
+
+    positional = not (_is_frame(training_data) or isinstance(training_data, dict | list))
+    inputs = infer_signature(training_data, feature_names=_model_feature_names(model) if positional else None)
+    try:
+        output = PyFuncModel(model, flavor=flavor, signature=inputs).predict(_sample_rows(training_data, 20))
+    except Exception as exc:
+        logger.warning("could not predict on training_data (%r); the signature has no outputs", exc)
+        return inputs
+    return Signature(inputs.inputs, infer_signature(_sample_rows(training_data, 20), output,
+                                                    feature_names=inputs.input_names).outputs)
+
+
+def _optional_from(signature: Signature, training_data: Any) -> Signature:
+    """An inferred signature whose columns that have gaps in the training data are optional (an
+    input example of a few rows seldom shows every column that may be missing)."""
+    from shipyard.models._signature import ColSpec, has_missing
+
+    try:
+        columns = columns_of(training_data, signature.input_names if isinstance(training_data, np.ndarray) else None)
+    except InvalidInput:
+        return signature
+    inputs = tuple(ColSpec(c.name, c.type, False) if c.required and c.name in columns
+                   and has_missing(columns[c.name]) else c for c in signature.inputs)
+    return Signature(inputs, signature.outputs)
+
+
 def _copy_code(tmp: Path, code_paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     names = []
     for item in code_paths:
@@ -220,6 +254,15 @@ def save_model(
     dest = Path(path)
     _check_destination(dest)
     flavor = _flavors.detect_flavor(model, flavor)
+    with storage_errors(str(dest.parent)):
+        return _save_into(dest, model, flavor=flavor, signature=signature, input_example=input_example,
+                          training_data=training_data, pip_requirements=pip_requirements, metadata=metadata,
+                          code_paths=code_paths)
+
+
+def _save_into(dest: Path, model: Any, *, flavor: str, signature: Signature | None, input_example: Any,
+               training_data: Any, pip_requirements: list[str] | None, metadata: dict[str, Any] | None,
+               code_paths: Sequence[str | os.PathLike[str]] | None) -> ModelManifest:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.tmp-{uuid.uuid4().hex[:12]}"
     tmp.mkdir()
@@ -228,9 +271,14 @@ def save_model(
         saved = _flavors.save(flavor, model, tmp)
         if signature is None and input_example is not None:
             signature = _infer_from_example(model, flavor, input_example)
+            if training_data is not None:
+                signature = _optional_from(signature, training_data)
+        elif signature is None and training_data is not None:
+            signature = _infer_from_training(model, flavor, training_data)
         if input_example is not None:
             positional = signature is not None and not isinstance(input_example, dict | list)
-            _write_input_example(tmp, input_example, signature.input_names if positional else None)
+            _write_input_example(tmp, input_example,
+                                 signature.input_names if signature is not None and positional else None)
         prediction_profile = None
         if training_data is not None:
             _write_json(tmp / REFERENCE_PROFILE, _reference_profile(training_data, signature))

@@ -8,6 +8,11 @@ passed through unchecked).
 Columns of a 2-D NumPy array have no names; :func:`infer_signature` names them by position
 ``"f0"``, ``"f1"``, ... (as ``shipyard.drift`` and xgboost do) unless ``feature_names`` is given.
 At predict time a 2-D array is always matched to the signature by position, whatever the names.
+
+A column is *required* (no missing values: no JSON ``null``, no NaN) unless its ``ColSpec`` says
+``required=False``; :func:`infer_signature` makes a column optional exactly when the example data
+has a missing value in it, so a model trained on data with gaps still takes gaps, and a model that
+never saw one gets a 400 naming the column and row instead of failing on a NaN.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["ColSpec", "Signature", "TensorSpec", "columns_of", "infer_signature", "type_of"]
+__all__ = ["ColSpec", "Signature", "TensorSpec", "columns_of", "has_missing", "infer_signature", "type_of"]
 
 NUMERIC_TYPES = frozenset(
     [
@@ -47,6 +52,7 @@ class ColSpec:
 
     name: str
     type: str
+    required: bool = True  # False: missing values (null, NaN) are passed to the model
 
     def __post_init__(self) -> None:
         if self.type not in COLUMN_TYPES:
@@ -54,8 +60,11 @@ class ColSpec:
                 f"column {self.name!r} has unknown type {self.type!r}; use one of {sorted(COLUMN_TYPES)}"
             )
 
-    def to_dict(self) -> dict[str, str]:
-        return {"name": self.name, "type": self.type}
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name, "type": self.type}
+        if not self.required:
+            d["required"] = False  # written only when set, so manifests without gaps read as before
+        return d
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +117,8 @@ class Signature:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Signature:
         try:
-            inputs = tuple(ColSpec(str(c["name"]), str(c["type"])) for c in d["inputs"])
+            inputs = tuple(ColSpec(str(c["name"]), str(c["type"]), c.get("required", True) is not False)
+                           for c in d["inputs"])
             outputs = d.get("outputs")
             return cls(inputs=inputs, outputs=None if outputs is None else TensorSpec.from_dict(outputs))
         except (KeyError, TypeError) as exc:
@@ -199,6 +209,21 @@ def type_of(values: Any) -> str:
     return "object"
 
 
+def has_missing(values: Any) -> bool:
+    """Whether one column (a pandas Series, a NumPy array or a list) holds a null, NaN or NaT."""
+    if type(values).__module__.startswith("pandas"):
+        return bool(values.isna().any())
+    arr = values if isinstance(values, np.ndarray) else np.asarray(values)
+    kind = arr.dtype.kind
+    if kind == "f":
+        return bool(np.isnan(arr).any())
+    if kind == "M":
+        return bool(np.isnat(arr).any())
+    if kind == "O":
+        return any(v is None or (isinstance(v, float) and v != v) for v in arr.ravel().tolist())
+    return False
+
+
 def _output_spec(model_output: Any) -> TensorSpec:
     names = None
     if _is_frame(model_output):
@@ -219,10 +244,11 @@ def infer_signature(
     ``model_input``: a pandas DataFrame, a dict of column -> array/list, a list of dict records, or
     a 2-D NumPy array whose columns are named ``"f0"``, ``"f1"``, ... (or by ``feature_names``).
     ``model_output``: anything ``numpy.asarray`` accepts (or a DataFrame, whose column names are kept).
+    A column with a missing value (null, NaN, NaT) in ``model_input`` is optional (``required=False``).
     """
     columns = columns_of(model_input, feature_names)
     if not columns:
         raise InvalidInput("cannot infer a signature from an input with no columns")
-    inputs = tuple(ColSpec(name, type_of(values)) for name, values in columns.items())
+    inputs = tuple(ColSpec(name, type_of(values), not has_missing(values)) for name, values in columns.items())
     outputs = None if model_output is None else _output_spec(model_output)
     return Signature(inputs=inputs, outputs=outputs)

@@ -8,7 +8,11 @@ input (a :class:`_Ticket`), and every predict call gives the logger one block fo
 it answered (``_log_answered``), so the log costs per batch, not per request. A model that raises
 gives a 500 carrying the request ids, and its rows are logged too, with null predictions and the
 error (so monitoring can count failures); a shadow that raises is logged the same way. Rejected
-input is the client's fault and not logged.
+input is the client's fault and not logged: a request over ``max_rows`` rows (413), a null in a
+required column, a string in a number column or an integer out of its column's range (400, naming
+the column and row) never reaches the model, so it cannot move the error rate monitors and
+rollouts watch. Feedback is checked too (see :mod:`shipyard.serving._feedback`): the request id
+must be one this deployment answered, and the label one value of the type the model predicts.
 """
 
 from __future__ import annotations
@@ -26,13 +30,16 @@ import orjson
 
 from shipyard.entities import Feedback
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
+from shipyard.serving._feedback import ServedIds, check_label, find_in_log, label_kind, served_at_ms, unknown_ids
 from shipyard.serving._predlog_schema import RecordBlock, error_text
 from shipyard.serving.metrics import CONTENT_TYPE_LATEST, ExtraMetrics
 from shipyard.serving.protocols import (
+    PayloadTooLarge,
     PredictionFailed,
     parse_json,
     parse_rows,
     parse_v2,
+    row_count,
     signature_datatype,
     v2_outputs,
 )
@@ -49,15 +56,16 @@ _Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
 _Outcome = tuple[ServedModel, np.ndarray, "np.ndarray | None", list[str]]
 
 
-# uuid4 by hand: the random bits of 16 bytes from the OS, then the version (4) and variant (10) bits
-# set; half the cost of uuid.uuid4().hex, paid for every answered row.
-_UUID4_MASK = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)
-_UUID4_BITS = (0x4 << 76) | (0x2 << 62)
+# UUIDv7 by hand (RFC 9562): the request's millisecond in the top 48 bits, then 80 random bits from
+# the OS with the version (7) and variant (10) bits set; as cheap as uuid4 was, paid for every
+# answered row. The time in the id lets feedback find the row in the prediction log by its date.
+_UUID7_MASK = ~((0xF << 76) | (0x3 << 62)) & ((1 << 80) - 1)
+_UUID7_BITS = (0x7 << 76) | (0x2 << 62)
 
 
-def _request_id() -> str:
-    """A uuid4 as 32 hex digits, as ``uuid.uuid4().hex``."""
-    return "%032x" % (int.from_bytes(os.urandom(16), "big") & _UUID4_MASK | _UUID4_BITS)
+def _request_id(stamp_ms: int) -> str:
+    """A UUIDv7 of the millisecond ``stamp_ms`` as 32 hex digits (like ``uuid.UUID.hex``)."""
+    return "%032x" % ((stamp_ms << 80) | int.from_bytes(os.urandom(10), "big") & _UUID7_MASK | _UUID7_BITS)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -95,6 +103,7 @@ class Handlers:
         self.extra_metrics = extra_metrics
         self._extra_failing = False
         self._shadow_tasks: set[asyncio.Task[None]] = set()
+        self.served_ids = ServedIds(settings.feedback_recent_ids)
         if prediction_logger is not None:
             runtime.on_answered = self._log_answered
 
@@ -105,6 +114,12 @@ class Handlers:
         started = time.perf_counter()
         stamp = int(time.time() * 1000)
         served = served or state.pick(key)
+        if row_count(data) > self.settings.max_rows:
+            self.metrics.error(413, state.name, state.revision, served.model, served.version)
+            big = PayloadTooLarge(f"request has {row_count(data)} rows, over the limit of {self.settings.max_rows} "
+                                  "rows per request: send them in several requests")
+            big.counted = True  # type: ignore[attr-defined]
+            raise big
         try:
             prepared, rows = served.prepare(data)
         except ShipyardError as exc:
@@ -116,7 +131,9 @@ class Handlers:
             bad = InvalidInput(f"input could not be read: {exc}")
             bad.counted = True  # type: ignore[attr-defined]
             raise bad from None
-        ids = [_request_id() for _ in range(rows)]
+        ids = [_request_id(stamp) for _ in range(rows)]
+        sig = served.pyfunc.signature
+        self.served_ids.add(state.name, ids, label_kind(None if sig is None else sig.outputs))
         ticket = None if self.prediction_logger is None else _Ticket(ids, stamp, started, False)
         try:
             preds, proba = await served.predict(prepared, rows, ticket)
@@ -168,6 +185,8 @@ class Handlers:
         Each row keeps its own request's id, time and latency (from the request's start to the
         batch's answer); ``data``, ``preds`` and ``proba`` are those requests' rows, in order."""
         now = time.perf_counter()
+        stamps: int | np.ndarray
+        latency: float | np.ndarray
         try:
             if len(tickets) == 1:
                 one = tickets[0]
@@ -230,21 +249,69 @@ class Handlers:
         return 200, orjson.dumps(answer), _JSON
 
     async def feedback(self, name: str, body: bytes) -> _Answer:
-        self.runtime.get(name)
+        state = self.runtime.get(name)
         doc = parse_json(body)
         items = doc.get("feedback") if isinstance(doc, dict) and "feedback" in doc else [doc]
         if not isinstance(items, list) or not items:
             raise InvalidInput("feedback must be {'request_id', 'label'} or "
                                "{'feedback': [{'request_id', 'label'}, ...]}")
+        if len(items) > self.settings.max_rows:
+            raise PayloadTooLarge(f"{len(items)} feedback items, over the limit of {self.settings.max_rows} "
+                                  "per request: send them in several requests")
         now = int(time.time() * 1000)
         rows = []
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("request_id"), str) or "label" not in item:
                 raise InvalidInput(f"each feedback item needs a string 'request_id' and a 'label', got {item!r}")
-            rows.append(Feedback(name, item["request_id"], item["label"], int(item.get("timestamp", now))))
+            stamp = item.get("timestamp", now)
+            if isinstance(stamp, bool) or not isinstance(stamp, int | float) or not 0 <= stamp < 2**53:
+                raise InvalidInput(f"feedback timestamp must be ms since the epoch, got {stamp!r}")
+            served_at_ms(item["request_id"])  # the id's shape, before any lookup
+            rows.append(Feedback(name, item["request_id"], item["label"], int(stamp)))
+        kinds = await self._served_kinds(state, [r.request_id for r in rows])
+        for row in rows:
+            check_label(row.request_id, row.label, kinds[row.request_id])
         loop = asyncio.get_running_loop()
         stored = await loop.run_in_executor(self.runtime.executor, self.runtime.store.log_feedback, name, rows)
         return 200, orjson.dumps({"stored": stored}), _JSON
+
+    async def _served_kinds(self, state: DeploymentState, request_ids: list[str]) -> dict[str, str]:
+        """The label kind of each id's model; NotFound for an id this deployment did not answer
+        (looked up in this replica's recent ids, then in the prediction log: see ``_feedback``)."""
+        kinds: dict[str, str] = {}
+        missing = []
+        for rid in request_ids:
+            kind = self.served_ids.get(state.name, rid)
+            if kind is None:
+                missing.append(rid)
+            else:
+                kinds[rid] = kind
+        root = getattr(self.prediction_logger, "root", None)
+        if missing and isinstance(root, str):
+            missing = await self._look_in_log(state, root, missing, kinds)
+            # Answered by another replica (worker) a moment ago: found once it wrote its segment,
+            # within the logger's max_seconds. Wait that long once (asleep, not busy) and look again.
+            flush_s = float(getattr(self.prediction_logger, "max_seconds", 2.0)) + 0.5
+            newest = max((served_at_ms(rid) for rid in missing), default=0) / 1000.0
+            wait = newest + flush_s - time.time()
+            if missing and 0 < wait <= flush_s:
+                await asyncio.sleep(wait)
+                missing = await self._look_in_log(state, root, missing, kinds)
+        if missing:
+            raise unknown_ids(state.name, missing)
+        return kinds
+
+    async def _look_in_log(self, state: DeploymentState, root: str, request_ids: list[str],
+                           kinds: dict[str, str]) -> list[str]:
+        """Fill ``kinds`` for the ids the prediction log holds; the ids it does not."""
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(self.runtime.executor, find_in_log, root, state.name, request_ids)
+        models = {(s.model, s.version): s for s in (*state.routes, *state.shadows)}
+        for rid, key in found.items():
+            served = models.get(key)  # a version no longer served: any one value will do
+            sig = None if served is None else served.pyfunc.signature
+            kinds[rid] = label_kind(None if sig is None else sig.outputs)
+        return [rid for rid in request_ids if rid not in found]
 
     # --- MLflow scoring protocol ----------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from shipyard.errors import InvalidInput, ShipyardError
 
 __all__ = [
     "PayloadTooLarge", "PredictionFailed", "ServiceUnavailable", "parse_json", "parse_rows", "parse_v2",
-    "tensor_datatype", "v2_outputs",
+    "row_count", "tensor_datatype", "v2_outputs",
 ]
 
 
@@ -82,6 +82,7 @@ def _rows_of(value: Any, key: str) -> Any:
 
 
 def _array(rows: list[Any], key: str) -> np.ndarray:
+    arr: np.ndarray | None
     try:
         arr = np.array(rows)
     except ValueError:
@@ -125,6 +126,19 @@ def parse_rows(doc: Any) -> Any:
     return _rows_of(doc[key], key)
 
 
+def row_count(data: Any) -> int:
+    """How many rows parsed input holds (an upper bound for shapes the model's adapter may still
+    refuse), without converting it: the row cap is checked before any work is done."""
+    if isinstance(data, list):
+        return len(data)
+    if isinstance(data, np.ndarray):
+        return int(data.shape[0]) if data.ndim else 1
+    if isinstance(data, dict):
+        return max((len(v) if hasattr(v, "__len__") and not isinstance(v, str | bytes | dict) else 1
+                    for v in data.values()), default=0)
+    return len(data) if hasattr(data, "__len__") else 1
+
+
 # --- Open Inference Protocol V2 ------------------------------------------------------------------
 
 _V2_DTYPES = {
@@ -144,8 +158,8 @@ def _tensor(spec: Any, i: int) -> tuple[str, np.ndarray]:
     if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape) or len(shape) > 2:
         raise InvalidInput(f"input {name!r}: shape must be [n] or [n, k], got {shape!r}")
     try:
-        arr = np.asarray(spec["data"], dtype=_V2_DTYPES[dtype])
-    except (ValueError, TypeError) as exc:
+        arr: np.ndarray = np.asarray(spec["data"], dtype=_V2_DTYPES[dtype])
+    except (ValueError, TypeError, OverflowError) as exc:  # 2**64 as INT64: refused, not wrapped
         raise InvalidInput(f"input {name!r}: data is not {dtype}: {exc}") from None
     if arr.size != int(np.prod(shape)):
         raise InvalidInput(f"input {name!r}: {arr.size} values do not fill shape {shape}")

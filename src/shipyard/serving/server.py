@@ -64,6 +64,8 @@ class ServeOptions:
     access_log: bool = False
     log_level: str = "info"
     grace_s: float = 30.0
+    #: Rows one request may carry; more is a 413 (``ServingSettings.max_rows``).
+    max_rows: int = 10_000
     #: Prometheus text appended to /metrics: a callable, or "module:function" (see the module doc).
     extra_metrics: ExtraMetrics | str | None = None
 
@@ -207,9 +209,11 @@ def _serve(options: ServeOptions, sock: Any) -> int:
     plog = PredictionLogger(prediction_log_root(settings)) if options.prediction_log else None
     try:
         from shipyard.serving.adhoc import adhoc_revisions
+        from shipyard.serving.settings import ServingSettings
 
         app = create_app(store, deployments=None if options.all else list(options.names), prediction_logger=plog,
                          extra_metrics=resolve_extra_metrics(options.extra_metrics),
+                         settings=ServingSettings(max_rows=options.max_rows),
                          adhoc=adhoc_revisions(store, options.models))
     except BaseException:
         if plog is not None:

@@ -25,6 +25,10 @@ class ServingSettings:
       the process may call ``runtime.refresh()`` itself).
     - ``warm``: run one predict on each model's input example before it takes traffic.
     - ``probabilities``: answer ``predict_proba`` for models that have it.
+    - ``max_rows``: rows one request may carry (and feedback items one feedback request); more is
+      a 413, so one client cannot stall a replica with a huge batch (560k rows took 6 s).
+    - ``feedback_recent_ids``: request ids per deployment this replica remembers for checking
+      feedback before they reach the prediction log (about 20 MB per 100,000).
     """
 
     max_body_bytes: int = 10 * 1024 * 1024
@@ -35,6 +39,8 @@ class ServingSettings:
     poll_interval_s: float | None = 1.0
     warm: bool = True
     probabilities: bool = True
+    max_rows: int = 10_000
+    feedback_recent_ids: int = 100_000
 
     def batching(self, overrides: dict[str, int] | None) -> tuple[int, float]:
         """(max_batch_size, max_wait_ms) for a revision: its own settings over these defaults."""
