@@ -27,6 +27,7 @@ from shipyard.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
 from shipyard.server._errors import error_response
 from shipyard.server.api import schemas as w
 from shipyard.server.api._common import ERRORS, ok
+from shipyard.server.api._readonly import check_writable
 from shipyard.server.auth import READ, WRITE
 from shipyard.store._wire import to_wire
 
@@ -103,6 +104,7 @@ def download_artifact(request: Request, path: str) -> Response:
             openapi_extra={"requestBody": {"required": True, "content": _BINARY}})
 async def upload_artifact(request: Request, path: str) -> Response:
     rel = safe_relpath(path, allow_root=False)
+    await run_in_threadpool(check_writable, request, rel)  # logged models and the task cache: admins only
     limit: int = request.app.state.max_artifact_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
