@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 __all__ = ["OPERATIONS", "ROLES", "Operation", "markdown_table", "role_of"]
 
-ROLES = ("reader", "writer", "admin")
+ROLES = ("anyone", "reader", "writer", "admin")  # "anyone": no token needed, even with auth on
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +33,11 @@ class Operation:
     effect: str
 
 
-_R, _W, _A = "reader", "writer", "admin"
+_N, _R, _W, _A = "anyone", "reader", "writer", "admin"
 _P = "/api/v1"
 
 OPERATIONS: tuple[Operation, ...] = (
+    Operation("GET", "/health", _N, "reads whether the store answers (for load balancers)"),
     Operation("GET", f"{_P}/server-info", _R, "reads the server's version and artifact settings"),
     Operation("GET", "/metrics", _R, "reads request counters and monitor gauges"),
     Operation("POST", f"{_P}/experiments", _W, "creates an experiment (reserved `shipyard.` tags: admins)"),
