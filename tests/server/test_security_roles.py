@@ -38,8 +38,9 @@ def _declared_roles() -> dict[tuple[str, str], str]:
     for router in routers():
         for route in router.routes:
             roles = [by_dependency[id(d.dependency)] for d in route.dependencies if id(d.dependency) in by_dependency]
+            path = PREFIX + route.path.replace("{path:path}", "{path}")
             for method in route.methods:
-                declared[(method, PREFIX + route.path.replace("{path:path}", "{path}"))] = roles[0] if roles else "anyone"
+                declared[(method, path)] = roles[0] if roles else "anyone"
     return declared
 
 

@@ -16,7 +16,7 @@ records gate verdicts that way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -78,9 +78,10 @@ def _history(value: str | None) -> list[Any]:
     return parsed
 
 
-def check_run_tags(request: Request, store: Store, run_id: str, tags: Mapping[str, str] | Iterable[Any]) -> None:
+def check_run_tags(request: Request, store: Store, run_id: str, tags: Mapping[str, str] | Sequence[Any]) -> None:
     """Run tags from a writer: informational system tags pass, the model history only grows."""
-    pairs = list(tags.items()) if isinstance(tags, Mapping) else [(t.key, t.value) for t in tags]
+    pairs: list[tuple[str, str]] = (list(tags.items()) if isinstance(tags, Mapping)
+                                    else [(t.key, t.value) for t in tags])
     if is_admin(request):
         return
     check_tag_keys(request, [k for k, _ in pairs], informational=True, allow=(LOGGED_MODELS_TAG,))

@@ -13,8 +13,8 @@ from starlette.responses import Response
 
 from shipyard.server.api import schemas as w
 from shipyard.server.api._common import ERRORS, LocationsDep, StoreDep, entities, entity, ok
-from shipyard.server.api.tracking import Tag
 from shipyard.server.api._tags import REGISTRATION_DIGEST_TAG, check_tag_keys
+from shipyard.server.api.tracking import Tag
 from shipyard.server.auth import ADMIN, READ, WRITE
 
 __all__ = ["router"]

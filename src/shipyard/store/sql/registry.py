@@ -16,6 +16,8 @@ from shipyard.store.sql.search import decode_page_token, encode_page_token
 from shipyard.store.sql.sqlbase import SqlBase, chunks, insert_ignore, now_ms
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.engine import Connection
 
 __all__ = ["MODEL_DIGEST_TAG", "SqlRegistryStore"]
@@ -173,7 +175,7 @@ class SqlRegistryStore(SqlBase, RegistryStore):
             self._touch(conn, name)
         return self.get_model_version(name, version)
 
-    def _versions(self, conn: Connection, rows: list[Any]) -> list[ModelVersion]:
+    def _versions(self, conn: Connection, rows: Sequence[Any]) -> list[ModelVersion]:
         keys = [(row.name, row.version) for row in rows]
         tags: dict[tuple[str, int], dict[str, str]] = {k: {} for k in keys}
         aliases: dict[tuple[str, int], list[str]] = {k: [] for k in keys}
