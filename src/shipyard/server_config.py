@@ -23,6 +23,7 @@ database, gets no further than the log).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
 from collections.abc import Mapping
@@ -81,9 +82,15 @@ class ServerConfig:
 
     def check_channel(self, channel: Any) -> None:
         """Raises unless the channel's effect is allowed here (``log`` always is)."""
+        if isinstance(channel, str):
+            channel = {"type": channel}  # the "log" shorthand
+        elif dataclasses.is_dataclass(channel) and not isinstance(channel, type):
+            channel = dataclasses.asdict(channel)  # a typed channel: checked field by field all the same
         if not isinstance(channel, Mapping):
-            return  # not a channel at all: the spec's own validation names it
+            raise InvalidInput(f"a channel is an object with a 'type', got {str(channel)[:100]!r}")
         kind = channel.get("type")
+        if kind not in ("log", "webhook", "command"):
+            raise InvalidInput(f"unknown channel type {str(kind)[:50]!r} (log, webhook or command)")
         if kind == "command":
             self.command_argv(channel)
         elif kind == "webhook":
