@@ -148,6 +148,8 @@ class ModelVersion:
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
     archived: bool = False
+    #: SHA-256 of the model's manifest, recorded once at registration: loading checks the files against it.
+    digest: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,8 +71,6 @@ def test_log_model_through_a_server_with_a_full_disk_leaves_no_model(server_on_s
     np.testing.assert_array_equal(shipyard.load_model("models:/rain/1").predict(X[:20]), model.predict(X[:20]))
 
 
-@pytest.mark.xfail(strict=True, reason="needs server/api/artifacts.py to write the upload inside _file_errors "
-                                       "and map ENOSPC to StorageFull (the roles branch owns that file)")
 def test_an_upload_to_a_full_disk_is_507_with_a_message(server_on_small_disk, forest):
     server, disk = server_on_small_disk
     model, X = forest

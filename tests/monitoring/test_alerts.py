@@ -45,6 +45,14 @@ class Receiver:
         self.server.server_close()
 
 
+def allow(tmp_path, monkeypatch, *commands: list[str]) -> None:
+    """The operator's configuration: webhooks to 127.0.0.1 (the receivers) and these commands."""
+    listed = ", ".join(f"c{i} = {json.dumps(argv)}" for i, argv in enumerate(commands))
+    config = tmp_path / "server.toml"
+    config.write_text(f'[alerts]\ncommands = {{ {listed} }}\nwebhook_hosts = ["127.0.0.1"]\n')
+    monkeypatch.setenv("SHIPYARD_SERVER_CONFIG", str(config))
+
+
 @pytest.fixture
 def receiver():
     made = []
@@ -58,13 +66,15 @@ def receiver():
         r.close()
 
 
-async def test_webhook_delivers_once_after_retries_and_resolves(serve_rainfall, rainfall, receiver, tmp_path):
+async def test_webhook_delivers_once_after_retries_and_resolves(serve_rainfall, rainfall, receiver, tmp_path,
+                                                                 monkeypatch):
     from shipyard import monitoring
 
     X, y, _ = rainfall
     hook, slack = receiver(fail_first=2), receiver()
     marker = tmp_path / "command-alerts.jsonl"
     command = [sys.executable, "-c", f"import sys; open({str(marker)!r}, 'a').write(sys.stdin.read() + '\\n')"]
+    allow(tmp_path, monkeypatch, command)
     served = serve_rainfall()
     monitoring.create_monitor(
         "rain", "rain-api", window=500, checks={**ONLY_PERFORMANCE, "performance": {"accuracy": 0.7}},
@@ -108,8 +118,11 @@ def served_store():
     return shipyard.Client().store
 
 
-async def test_a_failing_channel_is_recorded_and_does_not_stop_the_others(serve_rainfall, rainfall, receiver):
+async def test_a_failing_channel_is_recorded_and_does_not_stop_the_others(serve_rainfall, rainfall, receiver,
+                                                                          tmp_path, monkeypatch):
     from shipyard import monitoring
+
+    allow(tmp_path, monkeypatch)
 
     X, y, _ = rainfall
     down = receiver(fail_first=100)

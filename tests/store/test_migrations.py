@@ -98,3 +98,35 @@ def test_runs_from_before_leases_are_never_reaped_and_new_ones_are(tmp_path: Pat
     assert store.get_run(old_id).info.status == "RUNNING"
     assert store.expire_run_leases(now=far_future) == []
     store.close()
+
+
+def test_0007_moves_the_registration_digest_from_a_tag_into_its_column(tmp_path: Path) -> None:
+    """A version registered before 0007 keeps its digest, now where no tag call reaches it; a tag value
+    that is no SHA-256 (rewritten by hand) is not trusted."""
+    from alembic import command
+    from alembic.config import Config
+
+    import shipyard.store.sql.migrate as migrate
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", str(Path(migrate.__file__).parent / "migrations"))
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0006")
+        conn.execute(text("INSERT INTO registered_models (name, description, creation_time, last_updated_time) "
+                          "VALUES ('m', '', 1, 1)"))
+        for version, digest in ((1, "ab" * 32), (2, "not-a-digest")):
+            conn.execute(text("INSERT INTO model_versions (name, version, source, run_id, description, status, "
+                              "archived, creation_time, last_updated_time) "
+                              "VALUES ('m', :v, '/m', NULL, '', 'READY', 0, 1, 1)"), {"v": version})
+            conn.execute(text("INSERT INTO model_version_tags (name, version, key, value) VALUES "
+                              "('m', :v, 'shipyard.model_digest', :d), ('m', :v, 'team', 'a')"),
+                         {"v": version, "d": digest})
+    engine.dispose()
+    store = SqlStore(url, str(tmp_path))
+    first, second = store.get_model_version("m", 1), store.get_model_version("m", 2)
+    assert (first.digest, first.tags) == ("ab" * 32, {"team": "a"})
+    assert (second.digest, second.tags) == (None, {"team": "a"})
+    store.close()

@@ -27,6 +27,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="also run the scheduler (scheduled pipelines and monitors) in this process")
     parser.add_argument("--module", metavar="M", action="append", default=None,
                         help="with --scheduler: module or .py file defining pipelines (default: shipyard.yaml)")
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help="the operator's configuration (TOML: allowed alert commands and webhook hosts); "
+                             "overrides SHIPYARD_SERVER_CONFIG")
     parser.add_argument("--max-artifact-mb", metavar="MB", type=positive_int, default=None,
                         help="largest artifact file accepted through the server (default 4096)")
     parser.add_argument("--access-log", action="store_true", help="log a line per request")
@@ -35,12 +38,26 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=serve)
 
 
+def use_server_config(path: str | None) -> None:
+    """Check the operator's configuration now (a typo fails the start, not the first alert) and hand it
+    to this process's parts (API checks, the scheduler's deliveries) through the environment."""
+    import os
+    from pathlib import Path
+
+    from shipyard.server_config import CONFIG_ENV, load_server_config
+
+    if path is not None:
+        os.environ[CONFIG_ENV] = str(Path(path).absolute())
+    load_server_config()
+
+
 def serve(ctx: Context) -> int:
     from rich.markup import escape
 
     from shipyard.server._run import ServerOptions, run
 
     a = ctx.args
+    use_server_config(a.config)
     options = ServerOptions(
         host=a.host, port=a.port, store_uri=a.store_uri or ctx.tracking_uri, artifact_uri=a.artifact_uri,
         auth=a.auth, scheduler=a.scheduler, modules=tuple(a.module) if a.module else None,

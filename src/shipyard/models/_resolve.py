@@ -10,9 +10,11 @@ Accepted forms::
     s3://bucket/path (any fsspec URL)  a model directory in an object store (downloaded)
 
 Besides the per-file hashes in the manifest, the SHA-256 of the manifest itself is recorded when
-a model is logged (run tag) and registered (version tag); loading through a ``runs:/`` or
-``models:/`` URI checks it, so a model whose files were replaced together with their hashes is
-refused too.
+a model is logged (the run's ``shipyard.log-model.history``, which writers can only append to) and
+when it is registered (the version's ``digest``, a column written once at registration that no API
+call changes); loading through a ``runs:/`` or ``models:/`` URI checks it, so a model whose files
+were replaced together with their hashes is refused too. A registered version is checked against
+its own digest only: what the run's tags say later cannot vouch for a swapped payload.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import orjson
 
 from shipyard.artifacts import get_artifact_repository, safe_relpath
 from shipyard.errors import InvalidInput, NotFound
-from shipyard.registry.client import MODEL_DIGEST_TAG, RegistryClient
+from shipyard.registry.client import RegistryClient
 
 __all__ = ["LOGGED_MODELS_TAG", "ModelLocation", "parse_model_uri", "resolve_model"]
 
@@ -104,7 +106,7 @@ def resolve_model(uri: str, client: RegistryClient) -> ModelLocation:
         else:
             mv = client.get_model_version(name, which)
         inner = resolve_model(mv.source, client)
-        digest = mv.tags.get(MODEL_DIGEST_TAG) or inner.expected_digest
+        digest = mv.digest or inner.expected_digest  # versions registered without one (by hand) fall back
         return ModelLocation(inner.path, digest, run_id=mv.run_id, name=mv.name, version=mv.version)
     target = rest[0]
     if target.startswith("file://"):

@@ -11,6 +11,10 @@ sends nothing. Channels:
   ``backoff_s`` on a connection error or a non-2xx answer.
 - ``command``: ``argv`` run with the payload as JSON on stdin and ``SHIPYARD_ALERT_*`` variables.
 
+Webhook hosts and commands must be allowed by the operator's server configuration
+(:mod:`shipyard.server_config`), checked here again right before each delivery: a spec in the store
+is data any writer may have written, never a licence to run a program or contact a host.
+
 Payload: ``event`` ("opened"/"resolved"), ``alert_id``, ``monitor``, ``deployment``, ``check``,
 ``model``, ``version``, ``value``, ``threshold``, ``op``, ``message``, ``opened_time``,
 ``resolved_time``. Every delivery (ok or not, attempts, error) is recorded on the alert.
@@ -116,6 +120,10 @@ def deliver(channel: dict[str, Any], event: AlertEvent, transport: httpx.BaseTra
     kind = channel["type"]
     record: dict[str, Any] = {"channel": kind, "event": event.event, "time": int(time.time() * 1000)}
     try:
+        if kind in ("webhook", "command"):
+            from shipyard.server_config import load_server_config
+
+            load_server_config().check_channel(channel)
         if kind == "log":
             logger.log(logging.WARNING if event.event == "opened" else logging.INFO, "%s", event.text())
             record.update(ok=True, attempts=1)
@@ -156,9 +164,12 @@ def _webhook(channel: dict[str, Any], event: AlertEvent, transport: httpx.BaseTr
 
 
 def _command(channel: dict[str, Any], event: AlertEvent) -> dict[str, Any]:
+    from shipyard.server_config import load_server_config
+
+    argv = list(load_server_config().command_argv(channel))  # the operator's argv, never the spec's own
     payload = event.payload()
     env = {**os.environ, **{f"SHIPYARD_ALERT_{k.upper()}": "" if v is None else str(v) for k, v in payload.items()}}
-    done = subprocess.run(channel["argv"], input=orjson.dumps(payload), env=env, capture_output=True,
+    done = subprocess.run(argv, input=orjson.dumps(payload), env=env, capture_output=True,
                           timeout=float(channel.get("timeout_s", 30.0)), check=False)
     if done.returncode == 0:
         return {"ok": True, "attempts": 1}

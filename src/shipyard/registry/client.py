@@ -10,8 +10,10 @@ from shipyard.tracking.client import TrackingClient
 
 __all__ = ["RegistryClient"]
 
-# The tag under which a version records the SHA-256 of its model manifest at registration; loading
-# through the registry checks it, so swapping a registered model's files (hashes and all) is caught.
+# The key under which ``create_model_version``'s tags hand over the SHA-256 of the model manifest at
+# registration. The store keeps it in the version's ``digest`` column (``ModelVersion.digest``),
+# written once and never a tag, so nobody who can swap the model's files can rewrite it too;
+# loading through the registry checks it.
 MODEL_DIGEST_TAG = "shipyard.model_digest"
 
 

@@ -1,4 +1,5 @@
-"""Two small ASGI middlewares of the server: request metrics for ``/metrics``, and a cap on body size.
+"""Small ASGI middlewares of the server: request metrics for ``/metrics``, a cap on body size, and the
+refusal of cross-site requests that change something.
 
 Both are plain ASGI (no BaseHTTPMiddleware), so streamed artifact downloads stay streamed. Metrics
 live in the app's own CollectorRegistry, so two apps in one process never mix their numbers.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -16,7 +18,7 @@ from shipyard.server._errors import error_response
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyLimit", "RequestMetrics", "ServerMetrics"]
+__all__ = ["BodyLimit", "CrossSiteGuard", "RequestMetrics", "ServerMetrics"]
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -117,3 +119,44 @@ class BodyLimit:
         response = error_response(413, "INVALID_PARAMETER_VALUE",
                                   f"request body too large (the limit is {self.max_bytes} bytes)")
         await response(scope, receive, send)
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CrossSiteGuard:
+    """Refuses (403) a state-changing request that a browser says another site's page sent.
+
+    With auth off, or with the UI's session cookie, a page on any site could otherwise make the
+    visitor's browser POST here: a plain HTML form needs no preflight, and the body-less operations
+    (cancel a pipeline run, restore a run, log out) need no JSON either. Browsers mark such requests
+    with ``Origin`` (every cross-origin POST) and ``Sec-Fetch-Site``; the SDK and the CLI send
+    neither, so they pass untouched. ``Origin: null`` (sandboxed frames, some redirects) is refused too.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in _SAFE_METHODS:
+            headers = {k: v for k, v in scope.get("headers", ())}
+            reason = _cross_site(headers)
+            if reason:
+                await error_response(403, "PERMISSION_DENIED", f"cross-site request refused ({reason})")(
+                    scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _cross_site(headers: dict[bytes, bytes]) -> str:
+    fetch_site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
+    if fetch_site == "cross-site":
+        return "Sec-Fetch-Site: cross-site"
+    origin = headers.get(b"origin")
+    if origin is None:
+        return ""
+    host = headers.get(b"host", b"").decode("latin-1").lower()
+    text = origin.decode("latin-1").strip().lower()
+    if text == "null" or urlsplit(text).netloc != host:
+        return f"Origin {text[:100]!r} is not this server"
+    return ""

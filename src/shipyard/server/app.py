@@ -25,7 +25,7 @@ from starlette.responses import PlainTextResponse, Response
 from shipyard.artifacts import get_artifact_repository
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.server._errors import install_error_handlers
-from shipyard.server._middleware import BodyLimit, RequestMetrics, ServerMetrics
+from shipyard.server._middleware import BodyLimit, CrossSiteGuard, RequestMetrics, ServerMetrics
 from shipyard.server.api import PREFIX, routers
 from shipyard.server.api._common import ERRORS, Locations, ok
 from shipyard.server.auth import READ, Authenticator
@@ -89,6 +89,7 @@ def create_app(
     _add_service_routes(app, store, extra_metrics)
     _add_docs(app)
     app.add_middleware(BodyLimit, max_bytes=max_request_bytes, exempt=(f"{PREFIX}/artifacts/",))
+    app.add_middleware(CrossSiteGuard)
     app.add_middleware(RequestMetrics, metrics=metrics, prefix=PREFIX)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

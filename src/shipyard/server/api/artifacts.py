@@ -23,10 +23,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response, StreamingResponse
 
 from shipyard.artifacts import safe_relpath
-from shipyard.errors import Conflict, InvalidInput, NotFound, StoreUnavailable
+from shipyard.errors import Conflict, InvalidInput, NotFound, StorageFull, StoreUnavailable
 from shipyard.server._errors import error_response
 from shipyard.server.api import schemas as w
 from shipyard.server.api._common import ERRORS, ok
+from shipyard.server.api._readonly import check_writable
 from shipyard.server.auth import READ, WRITE
 from shipyard.store._wire import to_wire
 
@@ -60,6 +61,9 @@ def _file_errors(path: str) -> Iterator[None]:
     except (NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
         raise Conflict(f"artifact path {path!r} clashes with an existing file or directory") from exc
     except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFull(f"no space left on the device that holds the artifact store ({exc.strerror}); "
+                              "nothing was kept: free space (or raise the quota) and try again") from exc
         if exc.errno in (errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ):
             raise InvalidInput(f"artifact path {path[:80]!r} is not a usable file name") from exc
         raise StoreUnavailable(f"the artifact store failed: {exc.strerror or type(exc).__name__}") from exc
@@ -103,6 +107,7 @@ def download_artifact(request: Request, path: str) -> Response:
             openapi_extra={"requestBody": {"required": True, "content": _BINARY}})
 async def upload_artifact(request: Request, path: str) -> Response:
     rel = safe_relpath(path, allow_root=False)
+    await run_in_threadpool(check_writable, request, rel)  # logged models and the task cache: admins only
     limit: int = request.app.state.max_artifact_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -119,7 +124,7 @@ async def upload_artifact(request: Request, path: str) -> Response:
         fd, tmp = await run_in_threadpool(tempfile.mkstemp, dir=folder, prefix=".upload-", suffix=".tmp")
     size = 0
     try:
-        with os.fdopen(fd, "wb") as out:
+        with _file_errors(rel), os.fdopen(fd, "wb") as out:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:

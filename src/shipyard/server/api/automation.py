@@ -1,4 +1,9 @@
-"""``/api/v1/policy-events`` and ``/api/v1/rollouts``: the AutomationStore over HTTP (a writer's job)."""
+"""``/api/v1/policy-events`` and ``/api/v1/rollouts``: the AutomationStore over HTTP.
+
+Writing here is an admin's: a rollout moves a deployment's traffic (what ``PATCH /deployments``
+does, admins only), and policy events steer the policies (cool-downs, incidents already handled).
+A scheduler that advances rollouts against a remote server therefore runs with an admin token.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from starlette.responses import Response
 from shipyard import entities as e
 from shipyard.server.api import schemas as w
 from shipyard.server.api._common import ERRORS, StoreDep, entities, entity, parse
-from shipyard.server.auth import READ, WRITE
+from shipyard.server.auth import ADMIN, READ
 
 __all__ = ["router"]
 
@@ -36,7 +41,7 @@ class UpdateRollout(w.Wire):
     event: w.PolicyEvent | None = None  # recorded in the same transaction as the step
 
 
-@router.post("/policy-events", dependencies=[WRITE], response_model=w.PolicyEvent)
+@router.post("/policy-events", dependencies=[ADMIN], response_model=w.PolicyEvent)
 def add_policy_event(request: Request, body: w.PolicyEvent, store: StoreDep) -> Response:
     return entity(request, store.add_policy_event(parse(request, e.PolicyEvent, body)))
 
@@ -48,7 +53,7 @@ def list_policy_events(request: Request, store: StoreDep, policy: str | None = N
     return entities(request, "events", store.list_policy_events(policy, deployment, kinds, since, max_results))
 
 
-@router.post("/rollouts", dependencies=[WRITE], response_model=w.Rollout)
+@router.post("/rollouts", dependencies=[ADMIN], response_model=w.Rollout)
 def create_rollout(request: Request, body: w.Rollout, store: StoreDep) -> Response:
     return entity(request, store.create_rollout(parse(request, e.Rollout, body)))
 
@@ -64,7 +69,7 @@ def get_rollout(request: Request, rollout_id: str, store: StoreDep) -> Response:
     return entity(request, store.get_rollout(rollout_id))
 
 
-@router.post("/rollouts/{rollout_id}/update", dependencies=[WRITE], response_model=w.Rollout)
+@router.post("/rollouts/{rollout_id}/update", dependencies=[ADMIN], response_model=w.Rollout)
 def update_rollout(request: Request, rollout_id: str, body: UpdateRollout, store: StoreDep) -> Response:
     event = parse(request, e.PolicyEvent, body.event) if body.event is not None else None
     rollout = store.update_rollout(rollout_id, body.expected_step, step=body.step, state=body.state,

@@ -1,7 +1,10 @@
 """``/api/v1/monitors``, monitor results and alerts: the MonitorStore over HTTP.
 
 Monitor runs and alert bookkeeping are a writer's job (a scheduler with a writer token can run
-monitors against a remote server); deleting a monitor is an admin's.
+monitors against a remote server); deleting a monitor is an admin's. A spec's ``command`` and
+``webhook`` channels must be ones the server's operator configured (:mod:`shipyard.server_config`),
+whatever the caller's role: what runs on the scheduler's host and which hosts it contacts are the
+operator's choice, never a spec's.
 """
 
 from __future__ import annotations
@@ -64,8 +67,16 @@ class Alerts(w.Wire):
     alerts: list[w.Alert]
 
 
+def _check_channels(spec: dict[str, Any] | None) -> None:
+    from shipyard.server_config import load_server_config
+
+    if spec is not None:
+        load_server_config().check_spec(spec)
+
+
 @router.post("/monitors", dependencies=[WRITE], response_model=w.Monitor)
 def create_monitor(request: Request, body: CreateMonitor, store: StoreDep) -> Response:
+    _check_channels(body.spec)
     return entity(request, store.create_monitor(body.name, body.deployment, body.spec, body.description))
 
 
@@ -81,6 +92,7 @@ def get_monitor(request: Request, name: str, store: StoreDep) -> Response:
 
 @router.patch("/monitors/{name}", dependencies=[WRITE], response_model=w.Monitor)
 def update_monitor(request: Request, name: str, body: UpdateMonitor, store: StoreDep) -> Response:
+    _check_channels(body.spec)
     return entity(request, store.update_monitor(name, body.spec, body.description))
 
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from shipyard.server.api import schemas as w
 from shipyard.server.api._common import ERRORS, LocationsDep, StoreDep, entities, entity, ok
+from shipyard.server.api._tags import REGISTRATION_DIGEST_TAG, check_tag_keys
 from shipyard.server.api.tracking import Tag
 from shipyard.server.auth import ADMIN, READ, WRITE
 
@@ -65,6 +66,7 @@ class AliasHistory(w.Wire):
 
 @router.post("/registered-models", dependencies=[WRITE], response_model=w.RegisteredModel)
 def create_registered_model(request: Request, body: CreateModel, store: StoreDep) -> Response:
+    check_tag_keys(request, body.tags or {})
     return entity(request, store.create_registered_model(body.name, body.tags, body.description))
 
 
@@ -92,13 +94,15 @@ def delete_registered_model(name: str, store: StoreDep) -> Response:
 
 
 @router.post("/registered-models/{name}/tags", dependencies=[WRITE])
-def set_registered_model_tag(name: str, body: Tag, store: StoreDep) -> Response:
+def set_registered_model_tag(request: Request, name: str, body: Tag, store: StoreDep) -> Response:
+    check_tag_keys(request, [body.key])
     store.set_registered_model_tag(name, body.key, body.value)
     return ok()
 
 
 @router.delete("/registered-models/{name}/tags", dependencies=[WRITE])
-def delete_registered_model_tag(name: str, store: StoreDep, key: str = Query()) -> Response:
+def delete_registered_model_tag(request: Request, name: str, store: StoreDep, key: str = Query()) -> Response:
+    check_tag_keys(request, [key])
     store.delete_registered_model_tag(name, key)
     return ok()
 
@@ -106,6 +110,7 @@ def delete_registered_model_tag(name: str, store: StoreDep, key: str = Query()) 
 @router.post("/registered-models/{name}/versions", dependencies=[WRITE], response_model=w.ModelVersion)
 def create_model_version(request: Request, name: str, body: CreateVersion, store: StoreDep,
                          locations: LocationsDep) -> Response:
+    check_tag_keys(request, body.tags or {}, allow=(REGISTRATION_DIGEST_TAG,))
     version = store.create_model_version(name, locations.from_api(body.source), body.run_id, body.tags,
                                          body.description)
     return entity(request, version)
@@ -137,13 +142,16 @@ def search_model_versions(request: Request, store: StoreDep, name: str | None = 
 
 
 @router.post("/registered-models/{name}/versions/{version}/tags", dependencies=[WRITE])
-def set_model_version_tag(name: str, version: Version, body: Tag, store: StoreDep) -> Response:
+def set_model_version_tag(request: Request, name: str, version: Version, body: Tag, store: StoreDep) -> Response:
+    check_tag_keys(request, [body.key])
     store.set_model_version_tag(name, version, body.key, body.value)
     return ok()
 
 
 @router.delete("/registered-models/{name}/versions/{version}/tags", dependencies=[WRITE])
-def delete_model_version_tag(name: str, version: Version, store: StoreDep, key: str = Query()) -> Response:
+def delete_model_version_tag(request: Request, name: str, version: Version, store: StoreDep,
+                             key: str = Query()) -> Response:
+    check_tag_keys(request, [key])
     store.delete_model_version_tag(name, version, key)
     return ok()
 

@@ -150,6 +150,7 @@ class ModelVersion(Wire):
     tags: dict[str, str] = {}
     aliases: list[str] = []
     archived: bool = False
+    digest: str | None = None
 
 
 class RegisteredModel(Wire):

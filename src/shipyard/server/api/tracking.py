@@ -9,6 +9,7 @@ from shipyard import entities as e
 from shipyard.errors import NotFound
 from shipyard.server.api import schemas as w
 from shipyard.server.api._common import ERRORS, LocationsDep, StoreDep, entities, entity, ok, parse
+from shipyard.server.api._tags import check_run_tags, check_tag_keys
 from shipyard.server.auth import ADMIN, READ, WRITE
 
 __all__ = ["router"]
@@ -101,7 +102,8 @@ class LogInputs(w.Wire):
 
 
 @router.post("/experiments", dependencies=[WRITE], response_model=ExperimentId)
-def create_experiment(body: CreateExperiment, store: StoreDep, locations: LocationsDep) -> Response:
+def create_experiment(request: Request, body: CreateExperiment, store: StoreDep, locations: LocationsDep) -> Response:
+    check_tag_keys(request, body.tags or {})
     eid = store.create_experiment(body.name, locations.from_api_opt(body.artifact_location), body.tags)
     return ok({"experiment_id": eid})
 
@@ -144,7 +146,8 @@ def restore_experiment(experiment_id: str, store: StoreDep) -> Response:
 
 
 @router.post("/experiments/{experiment_id}/tags", dependencies=[WRITE])
-def set_experiment_tag(experiment_id: str, body: Tag, store: StoreDep) -> Response:
+def set_experiment_tag(request: Request, experiment_id: str, body: Tag, store: StoreDep) -> Response:
+    check_tag_keys(request, [body.key])
     store.set_experiment_tag(experiment_id, body.key, body.value)
     return ok()
 
@@ -154,6 +157,7 @@ def set_experiment_tag(experiment_id: str, body: Tag, store: StoreDep) -> Respon
 
 @router.post("/runs", dependencies=[WRITE], response_model=w.Run)
 def create_run(request: Request, body: CreateRun, store: StoreDep) -> Response:
+    check_run_tags(request, store, "", body.tags or {})
     run = store.create_run(body.experiment_id, body.run_name, body.start_time, body.tags, body.user_id,
                            body.parent_run_id, body.lease_s)
     return entity(request, run)
@@ -195,12 +199,14 @@ def _batch(request: Request, body: LogBatch) -> tuple[list[e.Metric], list[e.Par
 
 @router.post("/runs/{run_id}/log-batch", dependencies=[WRITE])
 def log_batch(request: Request, run_id: str, body: LogBatch, store: StoreDep) -> Response:
+    check_run_tags(request, store, run_id, body.tags)
     store.log_batch(run_id, *_batch(request, body), batch_id=body.batch_id)
     return ok()
 
 
 @router.post("/runs/{run_id}/end", dependencies=[WRITE], response_model=w.RunInfo)
 def end_run(request: Request, run_id: str, body: EndRun, store: StoreDep) -> Response:
+    check_run_tags(request, store, run_id, body.tags)
     info = store.end_run(run_id, body.status, body.end_time, *_batch(request, body), batch_id=body.batch_id)
     return entity(request, info)
 
@@ -212,7 +218,8 @@ def renew_run_lease(run_id: str, body: RenewLease, store: StoreDep) -> Response:
 
 
 @router.delete("/runs/{run_id}/tags", dependencies=[WRITE])
-def delete_tag(run_id: str, store: StoreDep, key: str = Query()) -> Response:
+def delete_tag(request: Request, run_id: str, store: StoreDep, key: str = Query()) -> Response:
+    check_tag_keys(request, [key], informational=True)
     store.delete_tag(run_id, key)
     return ok()
 

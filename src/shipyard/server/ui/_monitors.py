@@ -52,6 +52,19 @@ def _charts(results: list[MonitorResult]) -> dict[str, Any]:
     return dict(sorted(charts.items(), key=lambda kv: (first.get(kv[0], len(first)), kv[0])))
 
 
+def window_text(spec: Any) -> str | None:
+    """"1000 rows" / "3600 seconds" from a stored spec; None when the spec is not one a monitor can
+    run (written by an older version or straight into the database): the page marks it instead of
+    failing for every viewer."""
+    window = spec.get("window") if isinstance(spec, dict) else None
+    if not (isinstance(window, dict) and len(window) == 1):
+        return None
+    (kind, amount), = window.items()
+    if kind not in ("rows", "seconds") or isinstance(amount, bool) or not isinstance(amount, int):
+        return None
+    return f"{amount} {kind}"
+
+
 @router.get("/monitors")
 def monitors(request: Request, who: ViewerDep) -> Response:
     store = request.app.state.store
@@ -59,7 +72,7 @@ def monitors(request: Request, who: ViewerDep) -> Response:
     for monitor in store.list_monitors():
         last = store.list_monitor_results(monitor.name, max_results=1)
         open_alerts = store.list_alerts(monitor=monitor.name, state="OPEN", max_results=100)
-        rows.append((monitor, last[-1] if last else None, len(open_alerts)))
+        rows.append((monitor, last[-1] if last else None, len(open_alerts), window_text(monitor.spec)))
     return render(request, "monitors.html", rows=rows)
 
 

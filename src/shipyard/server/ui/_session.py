@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import parse_qsl, urlsplit
@@ -104,9 +105,14 @@ async def read_form(request: Request) -> dict[str, str]:
         raise InvalidInput("invalid text: forms must be UTF-8") from None
 
 
+_SAFE_PATH = re.compile(r"/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?#]*")
+
+
 def _safe_next(target: str) -> str:
-    """Only a path of this server (no //host, no scheme) is a place to go back to after logging in."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path of this server is a place to go back to after logging in: it starts with one "/",
+    and holds only URL characters (no whitespace or control character, which browsers drop, turning
+    ``/\t/evil.example`` into ``//evil.example``; no backslash, which they read as "/")."""
+    if not _SAFE_PATH.fullmatch(target) or urlsplit(target).netloc:
         return "/"
     return target
 

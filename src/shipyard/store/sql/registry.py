@@ -16,10 +16,24 @@ from shipyard.store.sql.search import decode_page_token, encode_page_token
 from shipyard.store.sql.sqlbase import SqlBase, chunks, insert_ignore, now_ms
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.engine import Connection
 
-__all__ = ["SqlRegistryStore"]
+__all__ = ["MODEL_DIGEST_TAG", "SqlRegistryStore"]
 
+#: The tag key under which ``create_model_version`` receives the registration's manifest digest; it is
+#: stored in the version's ``digest`` column (written once, here), never as a tag.
+MODEL_DIGEST_TAG = "shipyard.model_digest"
+_SHA256 = frozenset("0123456789abcdef")
+
+
+def _registration_digest(value: str | None) -> str | None:
+    if not value:
+        return None
+    if len(value) != 64 or not set(value) <= _SHA256:
+        raise InvalidInput(f"{MODEL_DIGEST_TAG} must be a SHA-256 in hex, got {value[:80]!r}")
+    return value
 
 
 def _version(version: object) -> int:
@@ -139,8 +153,10 @@ class SqlRegistryStore(SqlBase, RegistryStore):
         v.check_model_name(name)
         if run_id is not None:
             v.check_run_id(run_id)
+        tags = dict(tags or {})
+        digest = _registration_digest(tags.pop(MODEL_DIGEST_TAG, None))
         tag_rows = {v.check_key(k, "tag key"): v.check_text(val, "tag value", v.MAX_TAG_VALUE_LENGTH)
-                    for k, val in (tags or {}).items()}
+                    for k, val in tags.items()}
         now = now_ms()
         with self._write() as conn:
             conn.execute(insert_ignore(conn, s.registered_models, ["name"]).values(
@@ -152,14 +168,14 @@ class SqlRegistryStore(SqlBase, RegistryStore):
                                        .where(mv.c.name == name)).scalar_one()) + 1
             conn.execute(mv.insert().values(
                 name=name, version=version, source=source, run_id=run_id, description=description or "",
-                status="READY", archived=False, creation_time=now, last_updated_time=now))
+                status="READY", archived=False, creation_time=now, last_updated_time=now, digest=digest))
             if tag_rows:
                 conn.execute(s.model_version_tags.insert(), [
                     {"name": name, "version": version, "key": k, "value": val} for k, val in tag_rows.items()])
             self._touch(conn, name)
         return self.get_model_version(name, version)
 
-    def _versions(self, conn: Connection, rows: list[Any]) -> list[ModelVersion]:
+    def _versions(self, conn: Connection, rows: Sequence[Any]) -> list[ModelVersion]:
         keys = [(row.name, row.version) for row in rows]
         tags: dict[tuple[str, int], dict[str, str]] = {k: {} for k in keys}
         aliases: dict[tuple[str, int], list[str]] = {k: [] for k in keys}
@@ -176,7 +192,8 @@ class SqlRegistryStore(SqlBase, RegistryStore):
             name=row.name, version=row.version, source=row.source, run_id=row.run_id,
             creation_timestamp=row.creation_time, last_updated_timestamp=row.last_updated_time,
             description=row.description, status=row.status, tags=tags[(row.name, row.version)],
-            aliases=aliases[(row.name, row.version)], archived=bool(row.archived)) for row in rows]
+            aliases=aliases[(row.name, row.version)], archived=bool(row.archived), digest=row.digest)
+            for row in rows]
 
     def _version_row(self, conn: Connection, name: str, version: object) -> Any:
         number = _version(version)
@@ -248,6 +265,9 @@ class SqlRegistryStore(SqlBase, RegistryStore):
 
     def set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
         v.check_key(key, "tag key")
+        if key == MODEL_DIGEST_TAG:
+            raise InvalidInput(f"{MODEL_DIGEST_TAG} is recorded once, when the version is registered: "
+                               "register the changed model as a new version")
         value = v.check_text(value, "tag value", v.MAX_TAG_VALUE_LENGTH)
         t = s.model_version_tags
         with self._write() as conn:

@@ -179,6 +179,9 @@ model_versions = Table(
     Column("archived", Boolean, nullable=False),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_updated_time", BigInteger, nullable=False),
+    # SHA-256 of the model's manifest, written once at registration and never updated: what loading
+    # the version checks the files against (a tag could be rewritten by whoever swaps the files).
+    Column("digest", String(64), nullable=True),
     PrimaryKeyConstraint("name", "version"),
     Index(None, "run_id"),
 )

@@ -1,7 +1,7 @@
 """run leases and applied batches
 
 Revision ID: 0008
-Revises: 0006 (the integrator relinks it after 0007)
+Revises: 0007
 Create Date: 2026-12-07 03:10:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0008'
-down_revision = '0006'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
