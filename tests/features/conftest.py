@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.cli.conftest import cli  # noqa: F401  (the shipyard command, in process)
+
 pd = pytest.importorskip("pandas")
 pytest.importorskip("duckdb")
 

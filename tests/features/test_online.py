@@ -84,7 +84,7 @@ def test_online_lookup_is_fast_in_process(tmp_path: object) -> None:
     store.materialize(end=_ms(1))
     refs = [f"wide:f{i}" for i in range(10)]
     samples = []
-    for i in range(300):
+    for _ in range(300):
         rows = [{"station_id": int(k)} for k in rng.choice(n, 100, replace=False)]
         start = time.perf_counter()
         got = store.get_online_features(rows, refs)
@@ -120,4 +120,4 @@ def test_on_demand_features_offline_and_online(tmp_path: object) -> None:
 
 def test_bad_online_store_uri_is_a_clear_error() -> None:
     with pytest.raises(InvalidInput, match="sqlite:///path or redis://"):
-        FeatureStore(online_store="mysql://x").online_store
+        _ = FeatureStore(online_store="mysql://x").online_store

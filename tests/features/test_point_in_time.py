@@ -10,8 +10,7 @@ import pytest
 
 from shipyard.errors import InvalidInput
 from shipyard.features import Entity, FeatureStore, FeatureView, ParquetSource
-from tests.features.conftest import minutes, random_entities, random_source, reference_as_known_at, \
-    reference_event_time
+from tests.features.conftest import minutes, random_entities, random_source, reference_as_known_at, reference_event_time
 
 pd = pytest.importorskip("pandas")
 

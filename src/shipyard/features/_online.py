@@ -116,7 +116,7 @@ class RedisOnlineStore:
             for start in range(0, len(rows), 2000):
                 part = rows[start:start + 2000]
                 names = [self._key(view, k) for k, _, _, _ in part]
-                stored = self._redis.mget(names)
+                stored: list[bytes | None] = self._redis.mget(names)  # type: ignore[assignment]
                 pipe = self._redis.pipeline(transaction=False)
                 for name, (_, e, c, payload), old in zip(names, part, stored, strict=True):
                     if old is not None:
@@ -131,7 +131,7 @@ class RedisOnlineStore:
 
     def read(self, view: str, keys: Sequence[str]) -> list[bytes | None]:
         try:
-            values = self._redis.mget([self._key(view, k) for k in keys])
+            values: list[bytes | None] = self._redis.mget([self._key(view, k) for k in keys])  # type: ignore[assignment]
         except self._errors as exc:
             raise StoreUnavailable(f"the Redis online store failed: {exc}") from exc
         return [None if v is None else v[v.index(b"|") + 1:] for v in values]

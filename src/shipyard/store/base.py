@@ -43,8 +43,8 @@ if TYPE_CHECKING:
         TaskRun,
     )
 
-__all__ = ["AutomationStore", "DeploymentStore", "FeatureRegistryStore", "MonitorStore", "PipelineStore", "RegistryStore", "Store",
-           "TrackingStore"]
+__all__ = ["AutomationStore", "DeploymentStore", "FeatureRegistryStore", "MonitorStore", "PipelineStore",
+           "RegistryStore", "Store", "TrackingStore"]
 
 
 class TrackingStore(ABC):

@@ -52,12 +52,12 @@ class SqlFeatureStore(SqlBase):
                 if latest is not None and latest.digest == digest and latest.description == description:
                     return _definition(latest)
                 version = 1 if latest is None else latest.version + 1
-                row = {"kind": kind, "name": name, "version": version, "spec": text, "digest": digest,
-                       "description": description, "created_time": now_ms()}
-                conn.execute(insert(t).values(**row))
+                created = now_ms()
+                conn.execute(insert(t).values(kind=kind, name=name, version=version, spec=text, digest=digest,
+                                              description=description, created_time=created))
         except IntegrityError:
             raise Conflict(f"{kind} {name!r} was applied concurrently: apply it again") from None
-        return FeatureDefinition(kind, name, version, orjson.loads(text), digest, description, row["created_time"])
+        return FeatureDefinition(kind, name, version, orjson.loads(text), digest, description, created)
 
     def get_feature_definition(self, kind: str, name: str, version: int | None = None) -> FeatureDefinition:
         _check(kind, name)
