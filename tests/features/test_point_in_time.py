@@ -103,6 +103,7 @@ def test_parquet_folder_source_and_timezone_aware_rows(tmp_path: Path) -> None:
     source = random_source(rng, 300, ["x"])
     folder = tmp_path / "feats"
     folder.mkdir()
+    source = source.assign(created=source["created"].dt.tz_localize("UTC"))  # aware and naive times mixed
     source.iloc[:150].to_parquet(folder / "part-0.parquet")
     source.iloc[150:].to_parquet(folder / "part-1.parquet")
     store = FeatureStore()
@@ -111,7 +112,8 @@ def test_parquet_folder_source_and_timezone_aware_rows(tmp_path: Path) -> None:
     entities = random_entities(rng, 200)
     aware = entities.assign(event_timestamp=entities["event_timestamp"].dt.tz_localize("UTC"))
     got = store.get_historical_features(aware, ["pq:x"])
-    want = reference_as_known_at(entities, source, ["k1", "k2"], ["x"], timedelta(minutes=9))
+    naive = source.assign(created=source["created"].dt.tz_localize(None))
+    want = reference_as_known_at(entities, naive, ["k1", "k2"], ["x"], timedelta(minutes=9))
     pd.testing.assert_series_equal(got["x"].reset_index(drop=True), want["x"], check_dtype=False)
 
     # Another process (a fresh FeatureStore) rebuilds the view from the store.

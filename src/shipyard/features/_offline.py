@@ -57,9 +57,9 @@ def q(name: str) -> str:
 def _time_us(column: str, type_name: str, what: str) -> str:
     """SQL for microseconds since the epoch, UTC: timestamps (naive ones are UTC), dates, or integer ms."""
     t = type_name.upper()
-    if t.startswith("TIMESTAMP"):
-        return f"epoch_us({q(column)})"
-    if t == "DATE":
+    if t.startswith("TIMESTAMP") or t == "DATE":
+        # TIMESTAMPTZ (any precision) has no epoch_us of its own; the session runs in UTC, so the
+        # cast keeps the instant. Naive timestamps are taken as UTC.
         return f"epoch_us(CAST({q(column)} AS TIMESTAMP))"
     if t in ("BIGINT", "INTEGER", "UBIGINT", "UINTEGER", "HUGEINT"):
         return f"(CAST({q(column)} AS BIGINT) * 1000)"  # integer milliseconds, the store's own time unit
