@@ -80,13 +80,14 @@ class FeatureStore:
         flat: list[Definition] = []
         for d in definitions:
             flat.extend([d] if isinstance(d, Entity | FeatureView | OnDemandFeatureView) else list(d))
-        applied = []
+        applied: dict[tuple[str, str], FeatureDefinition] = {}
         for d in flat:
-            for entity in d.entities if isinstance(d, FeatureView) else ():
-                applied.append(self._apply_one(entity))
-            applied.append(self._apply_one(d))
+            for one in [*(d.entities if isinstance(d, FeatureView) else ()), d]:
+                key = (_KIND.get(type(one), ""), one.name)
+                if key not in applied:
+                    applied[key] = self._apply_one(one)
         self._plans.clear()
-        return applied
+        return list(applied.values())
 
     def _apply_one(self, d: Definition) -> FeatureDefinition:
         kind = _KIND.get(type(d))
@@ -293,7 +294,10 @@ class FeatureStore:
             import pandas as pd
 
             frame = self._apply_on_demand(pd.DataFrame(out), plan, full_feature_names)
-            out = {c: frame[c].tolist() for c in frame.columns}
+            for odfv in plan.on_demand:  # only the computed columns: the others keep their None
+                for f in odfv.features:
+                    name = f"{odfv.name}__{f}" if full_feature_names else f
+                    out[name] = frame[name].tolist()
         for hidden in plan.hidden:
             out.pop(hidden, None)
         return {k: out[k] for k in out if k not in plan.outputs} | {o: out[o] for o in plan.outputs}
