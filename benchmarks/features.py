@@ -83,8 +83,9 @@ def make_entities(folder: Path, n: int, entities: int) -> Path:
         rng = np.random.default_rng(n)
         t0 = pd.Timestamp("2026-01-01").value // 1000
         pd.DataFrame({"row_id": np.arange(n), "driver_id": rng.integers(0, entities, n),
-                      "event_timestamp": _utc(pd.to_datetime(t0 + rng.integers(SPAN_DAYS // 2 * DAY, SPAN_DAYS * DAY, n) * 1_000_000,
-                                                             unit="us"))}).to_parquet(path)
+                      "event_timestamp": _utc(pd.to_datetime(
+                          t0 + rng.integers(SPAN_DAYS // 2 * DAY, SPAN_DAYS * DAY, n) * 1_000_000, unit="us"))}
+                     ).to_parquet(path)
     return path
 
 
@@ -265,7 +266,7 @@ def main() -> None:
         sides.append(("feast", str(feast), version_of(feast, "feast")))
     print(f"# features benchmark: {args.views} views x {args.features} features, {args.feature_rows:,} feature rows, "
           f"{args.entities:,} entities; {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}")
-    print(f"| task | side | s | peak MB | result |\n|---|---|---|---|---|")
+    print("| task | side | s | peak MB | result |\n|---|---|---|---|---|")
     outs = {}
     for n in args.entity_rows:
         entity_file = make_entities(args.data, n, args.entities)
