@@ -29,6 +29,7 @@ __all__ = ["ViewRequest", "connect", "latest_rows", "point_in_time_join", "spine
 
 _ORDER = "__shipyard_order"
 _FILE = "__shipyard_file"
+_MAX = (1 << 63) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +131,9 @@ def point_in_time_join(con: duckdb.DuckDBPyConnection, entity: pa.Table, request
 
     ``entity`` holds the join keys of every view, ``__t`` (microseconds) and ``__row`` (0..n-1)."""
     con.register("__entity", entity)
-    ctes, joins, outputs = [], [], []
+    ctes: list[str] = []
+    outputs: list[str] = []
+    columns: dict[str, Any] = {}
     for i, r in enumerate(requests):
         view = r.view
         missing = [k for k in view.join_keys if k not in entity.column_names]
@@ -157,22 +160,27 @@ def point_in_time_join(con: duckdb.DuckDBPyConnection, entity: pa.Table, request
                      " AND m.__best = b.__r)"
             ctes.append(picked)
         else:
-            # One row per key and event time (the latest created, then the last in the source): one
-            # arg_max per feature over a unique integer (created, order), so all pick the same row.
-            picks = ", ".join(f"arg_max({q(f)}, __tie) AS {q(f)}" for f in r.features)
-            ctes.append(f"t{i} AS (SELECT {key_cols}, __k, {picks} FROM (SELECT *, CAST(__c AS HUGEINT) * {1 << 64}"
-                        f" + __o AS __tie FROM s{i}) GROUP BY {key_cols}, __k)")
-            ctes.append(f"j{i} AS (SELECT en.__row, en.__t, tl.__k AS __e, "
-                        f"{', '.join(f'tl.{q(f)}' for f in r.features)} "
-                        f"FROM __entity en ASOF LEFT JOIN t{i} tl ON {on} AND en.__t >= tl.__k)")
+            # The latest (event, created, order) at or before (t, +inf, +inf): one ASOF JOIN on a struct,
+            # so ties between rows of one event time need no GROUP BY (whose per-group state for every
+            # feature is what held most of the memory).
+            ctes.append(f"j{i} AS (SELECT en.__row, en.__t, tl.__e, {', '.join(f'tl.{q(f)}' for f in r.features)} "
+                        f"FROM __entity en ASOF LEFT JOIN s{i} tl ON {on} AND struct_pack(a := en.__t, b := {_MAX},"
+                        f" c := {_MAX}) >= struct_pack(a := tl.__k, b := tl.__c, c := tl.__o))")
         ttl = None if view.ttl is None else int(view.ttl.total_seconds() * 1_000_000)
         for f, out in zip(r.features, r.outputs, strict=True):
             value = f"j{i}.{q(f)}" if ttl is None else f"CASE WHEN j{i}.__e >= j{i}.__t - {ttl} THEN j{i}.{q(f)} END"
             outputs.append(f"{value} AS {q(out)}")
-        joins.append(f"LEFT JOIN j{i} USING (__row)")
-    sql = (f"WITH {', '.join(ctes)} SELECT {', '.join(outputs)} FROM __entity " + " ".join(joins)
-           + " ORDER BY __entity.__row")
-    return con.sql(sql).to_arrow_table()
+        # One query per view: DuckDB would run every view's join at once, holding all their sorted
+        # sources in memory together; one at a time, the peak is the largest view's, not the sum.
+        sql = (f"WITH {', '.join(ctes)} SELECT {', '.join(outputs)} FROM __entity LEFT JOIN j{i} USING (__row) "
+               "ORDER BY __entity.__row")
+        for name, column in zip(r.outputs, con.sql(sql).to_arrow_table().columns, strict=True):
+            columns[name] = column
+        ctes.clear()
+        outputs.clear()
+    import pyarrow as pa
+
+    return pa.table(columns)
 
 
 def spine(con: duckdb.DuckDBPyConnection, views: Sequence[FeatureView], start_us: int, end_us: int) -> pa.Table:
