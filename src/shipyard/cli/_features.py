@@ -79,7 +79,7 @@ def _summary(spec: dict[str, Any]) -> str:
 def list_definitions(ctx: Context) -> int:
     from shipyard.cli._base import format_time, table
 
-    store = _store(ctx)._store
+    store = _store(ctx).registry
     definitions = store.list_feature_definitions(ctx.args.kind)
     fresh = {}
     for d in definitions:
@@ -104,7 +104,7 @@ def show_definition(ctx: Context) -> int:
     from shipyard.cli._base import format_time, key_values, table
     from shipyard.errors import NotFound
 
-    store = _store(ctx)._store
+    store = _store(ctx).registry
     versions = [d for d in store.list_feature_definitions(ctx.args.kind, ctx.args.name, all_versions=True)]
     if not versions:
         raise NotFound(f"no feature definition named {ctx.args.name!r}")

@@ -74,6 +74,11 @@ class FeatureStore:
         self._defs: dict[tuple[str, str], tuple[Any, int]] = {}
         self._plans: dict[tuple[tuple[str, ...], bool], _Plan] = {}
 
+    @property
+    def registry(self) -> Store:
+        """The shipyard store holding the definitions and the record of materializations."""
+        return self._store
+
     # -- definitions
     def apply(self, *definitions: Definition | Iterable[Definition]) -> list[FeatureDefinition]:
         """Store each definition (a new version if it changed) and use it in this process."""
