@@ -17,6 +17,8 @@ __all__ = [
     "Deployment",
     "DeploymentRevision",
     "Experiment",
+    "FeatureDefinition",
+    "FeatureMaterialization",
     "Feedback",
     "LifecycleStage",
     "Metric",
@@ -410,3 +412,34 @@ class Rollout:
     @property
     def percent(self) -> float:
         return self.steps[self.step]
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureDefinition:
+    """One version of a feature-store definition (an entity, a feature view or an on-demand view).
+
+    ``spec`` is the definition as JSON-able data; ``digest`` its SHA-256, so applying an unchanged
+    definition again keeps its version."""
+
+    kind: str
+    name: str
+    version: int
+    spec: dict[str, Any]
+    digest: str
+    description: str
+    created_time: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureMaterialization:
+    """One materialization of a feature view into an online store: rows whose knowledge time lies in
+    (start_time, end_time], times in milliseconds."""
+
+    materialization_id: str
+    feature_view: str
+    version: int
+    online_store: str
+    start_time: int
+    end_time: int
+    rows: int
+    created_time: int

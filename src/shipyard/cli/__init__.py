@@ -29,6 +29,7 @@ NOUNS: dict[str, str] = {
     "models": "shipyard.cli._models",
     "deployments": "shipyard.cli._deployments",
     "monitors": "shipyard.cli._monitors",
+    "features": "shipyard.cli._features",
     "policies": "shipyard.cli._policies",
     "serve": "shipyard.cli._serve",
     "pipelines": "shipyard.cli._pipelines",

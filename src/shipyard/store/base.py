@@ -23,6 +23,8 @@ if TYPE_CHECKING:
         Deployment,
         DeploymentRevision,
         Experiment,
+        FeatureDefinition,
+        FeatureMaterialization,
         Feedback,
         Metric,
         ModelVersion,
@@ -41,8 +43,8 @@ if TYPE_CHECKING:
         TaskRun,
     )
 
-__all__ = ["AutomationStore", "DeploymentStore", "MonitorStore", "PipelineStore", "RegistryStore", "Store",
-           "TrackingStore"]
+__all__ = ["AutomationStore", "DeploymentStore", "FeatureRegistryStore", "MonitorStore", "PipelineStore",
+           "RegistryStore", "Store", "TrackingStore"]
 
 
 class TrackingStore(ABC):
@@ -524,7 +526,39 @@ class AutomationStore(ABC):
         transaction, so a step is never taken without its record (or recorded without being taken)."""
 
 
-class Store(TrackingStore, RegistryStore, DeploymentStore, PipelineStore, MonitorStore, AutomationStore):
+class FeatureRegistryStore(ABC):
+    """Versioned feature-store definitions (entities, feature views, on-demand views) and the record
+    of materializations into online stores. ``kind`` is ``entity``, ``feature_view`` or
+    ``on_demand_feature_view``; names are unique per kind."""
+
+    @abstractmethod
+    def apply_feature_definition(self, kind: str, name: str, spec: dict[str, object],
+                                 description: str = "") -> FeatureDefinition:
+        """Store ``spec`` as the next version of ``kind``/``name`` unless it equals the latest version's
+        spec, which is then returned unchanged. Raises InvalidInput for a bad kind or name."""
+
+    @abstractmethod
+    def get_feature_definition(self, kind: str, name: str, version: int | None = None) -> FeatureDefinition:
+        """That version (default the latest). Raises NotFound."""
+
+    @abstractmethod
+    def list_feature_definitions(self, kind: str | None = None, name: str | None = None,
+                                 all_versions: bool = False) -> list[FeatureDefinition]:
+        """The latest version of each definition (every version with ``all_versions``), by kind and name."""
+
+    @abstractmethod
+    def log_feature_materialization(self, feature_view: str, version: int, online_store: str, start_time: int,
+                                    end_time: int, rows: int) -> FeatureMaterialization:
+        """Record that rows of ``feature_view`` known in (start_time, end_time] reached ``online_store``."""
+
+    @abstractmethod
+    def list_feature_materializations(self, feature_view: str | None = None, online_store: str | None = None,
+                                      max_results: int = 100) -> list[FeatureMaterialization]:
+        """Materializations, latest ``end_time`` first."""
+
+
+class Store(TrackingStore, RegistryStore, DeploymentStore, PipelineStore, MonitorStore, AutomationStore,
+            FeatureRegistryStore):
     """Everything a shipyard deployment persists."""
 
     uri: str

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from shipyard._http import make_client
 from shipyard.entities import (
@@ -43,7 +43,7 @@ from shipyard.store.base import Store
 if TYPE_CHECKING:
     import httpx
 
-    from shipyard.entities import DatasetInput, Param, RunTag
+    from shipyard.entities import DatasetInput, FeatureDefinition, FeatureMaterialization, Param, RunTag
 
 __all__ = ["RestStore"]
 
@@ -287,3 +287,27 @@ class RestStore(RestOperations, Store):
         body = {"request_ids": None if request_ids is None else list(request_ids), "start": start, "end": end}
         data = self._call("POST", f"/deployments/{seg(deployment)}/feedback/query", body)
         return self._list(Feedback, data["feedback"])
+
+    # -- feature store: not served over HTTP yet; definitions live in the server's database
+    def _no_features(self) -> NoReturn:
+        raise InvalidInput("feature definitions are not available through a shipyard server yet: "
+                           "use the database's URI (sqlite:///... or postgresql://...) as the store URI")
+
+    def apply_feature_definition(self, kind: str, name: str, spec: dict[str, object],
+                                 description: str = "") -> FeatureDefinition:
+        self._no_features()
+
+    def get_feature_definition(self, kind: str, name: str, version: int | None = None) -> FeatureDefinition:
+        self._no_features()
+
+    def list_feature_definitions(self, kind: str | None = None, name: str | None = None,
+                                 all_versions: bool = False) -> list[FeatureDefinition]:
+        self._no_features()
+
+    def log_feature_materialization(self, feature_view: str, version: int, online_store: str, start_time: int,
+                                    end_time: int, rows: int) -> FeatureMaterialization:
+        self._no_features()
+
+    def list_feature_materializations(self, feature_view: str | None = None, online_store: str | None = None,
+                                      max_results: int = 100) -> list[FeatureMaterialization]:
+        self._no_features()

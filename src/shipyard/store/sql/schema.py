@@ -431,3 +431,34 @@ applied_batches = Table(
     Column("applied_time", BigInteger, nullable=False),
     Index(None, "applied_time"),
 )
+
+# -- feature store (migration 0009)
+
+# Versioned definitions: applying a changed spec adds version n+1, an unchanged one keeps n.
+feature_definitions = Table(
+    "feature_definitions",
+    metadata,
+    Column("kind", String(40), nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("spec", Text, nullable=False),  # JSON object
+    Column("digest", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("kind", "name", "version"),
+)
+
+# What was written to which online store: the incremental watermark and the views' freshness.
+feature_materializations = Table(
+    "feature_materializations",
+    metadata,
+    Column("materialization_id", ID, primary_key=True),
+    Column("feature_view", NAME, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("online_store", String(512), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Index(None, "feature_view", "online_store", "end_time"),
+)

@@ -6,6 +6,7 @@ from shipyard.store.base import Store
 from shipyard.store.sql.automation import SqlAutomationStore
 from shipyard.store.sql.deployments import SqlDeploymentStore
 from shipyard.store.sql.engine import make_engine
+from shipyard.store.sql.features import SqlFeatureStore
 from shipyard.store.sql.migrate import upgrade
 from shipyard.store.sql.monitors import SqlMonitorStore
 from shipyard.store.sql.pipelines import SqlPipelineStore
@@ -17,7 +18,7 @@ __all__ = ["SqlStore"]
 
 
 class SqlStore(SqlTrackingStore, SqlRegistryStore, SqlDeploymentStore, SqlPipelineStore, SqlMonitorStore,
-               SqlAutomationStore, Store):
+               SqlAutomationStore, SqlFeatureStore, Store):
     """Opens (and, the first time, creates through migrations) the database at ``uri``."""
 
     def __init__(self, uri: str, artifact_root: str) -> None:

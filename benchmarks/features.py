@@ -1,0 +1,300 @@
+"""Benchmark: shipyard.features against Feast, side by side on the same Parquet files.
+
+Data: ``--views`` feature views (default 10) x ``--features`` float features (10), ``--feature-rows``
+rows in all (10M), over ``--entities`` drivers (100k) and 30 days, each row created up to an hour
+after its event (so the created column breaks ties and matters). Written once to a cache folder.
+
+Tasks, each side in its own subprocess (so peak RSS is that side's alone):
+
+- historical: ``get_historical_features`` of every view's features for N entity rows (``--entity-rows``,
+  default 100k and 1M); event-time semantics on both sides (Feast uses the created column only to
+  break ties: shipyard's ``as_known_at=False``). Results are compared value by value.
+- materialize: ``--materialize-rows`` rows (1M) of one 10-feature view into each side's SQLite
+  online store.
+- online: after that, 100 entities x 10 features per lookup in process, p50/p99 over ``--lookups``.
+
+Feast (current release from PyPI) lives in its own virtualenv (benchmarks/_peer.py), with its file
+offline store and SQLite online store. A side that passes ``--timeout`` seconds is stopped and the
+row says so. ``peak MB`` is the worker's peak RSS (its data included), ``s`` the timed call alone.
+
+    python benchmarks/features.py                                   # the full run
+    python benchmarks/features.py --feature-rows 1000000 --entity-rows 10000 100000 --timeout 300
+    python benchmarks/features.py --no-feast
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_ROOT = Path(os.environ.get("SHIPYARD_BENCH_PEERS") or Path.home() / ".cache" / "shipyard-bench") / "features-data"
+DAY = 86_400
+SPAN_DAYS = 30
+TTL_DAYS = 30  # entity rows fall in the second half of the span, so nearly every row finds a value
+
+
+# -- data (main venv) --------------------------------------------------------------------------------
+
+def make_data(folder: Path, views: int, features: int, rows: int, entities: int, mat_rows: int) -> None:
+    import numpy as np
+    import pandas as pd
+
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = pd.Timestamp("2026-01-01").value // 1000  # microseconds
+    rng = np.random.default_rng(0)
+
+    def view_frame(n: int, prefix: str) -> pd.DataFrame:
+        event = t0 + rng.integers(0, SPAN_DAYS * DAY, n) * 1_000_000
+        frame = pd.DataFrame({"driver_id": rng.integers(0, entities, n),
+                              "event_timestamp": _utc(pd.to_datetime(event, unit="us")),
+                              "created": _utc(pd.to_datetime(event + rng.integers(0, 3600, n) * 1_000_000, unit="us"))})
+        for j in range(features):
+            frame[f"{prefix}_f{j}"] = rng.random(n).round(6)
+        return frame
+
+    for i in range(views):
+        path = folder / f"v{i}.parquet"
+        if not path.exists():
+            view_frame(rows // views, f"v{i}").to_parquet(path, row_group_size=256_000)
+    mat = folder / "mat.parquet"
+    if not mat.exists():
+        view_frame(mat_rows, "m").to_parquet(mat, row_group_size=256_000)
+
+
+def _utc(times: object) -> object:
+    """Nanosecond UTC timestamps: the type Feast's file offline store compares without complaint."""
+    return times.astype("datetime64[ns]").tz_localize("UTC")  # type: ignore[attr-defined]
+
+
+def make_entities(folder: Path, n: int, entities: int) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    path = folder / f"entities-{n}.parquet"
+    if not path.exists():
+        rng = np.random.default_rng(n)
+        t0 = pd.Timestamp("2026-01-01").value // 1000
+        pd.DataFrame({"row_id": np.arange(n), "driver_id": rng.integers(0, entities, n),
+                      "event_timestamp": _utc(pd.to_datetime(
+                          t0 + rng.integers(SPAN_DAYS // 2 * DAY, SPAN_DAYS * DAY, n) * 1_000_000, unit="us"))}
+                     ).to_parquet(path)
+    return path
+
+
+# -- workers (each side's own venv; stdlib at the top) --------------------------------------------------
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _shipyard_worker(args: argparse.Namespace) -> dict[str, object]:
+    from datetime import timedelta
+
+    import pandas as pd
+
+    from shipyard.features import Entity, FeatureStore, FeatureView
+
+    data, work = Path(args.data), Path(args.work)
+    os.environ["SHIPYARD_HOME"] = str(work / "home")
+    driver = Entity("driver", join_keys=["driver_id"])
+    store = FeatureStore(online_store=f"sqlite:///{work / 'online.db'}")
+    if args.task == "historical":
+        views = [FeatureView(f"v{i}", entities=[driver], source=data / f"v{i}.parquet",
+                             features=[f"v{i}_f{j}" for j in range(args.features)], created_timestamp_column="created",
+                             ttl=timedelta(days=TTL_DAYS)) for i in range(args.views)]
+        store.apply(*views)
+        entity_df = pd.read_parquet(args.entity_file)
+        refs = [f"v{i}:v{i}_f{j}" for i in range(args.views) for j in range(args.features)]
+        start = time.perf_counter()
+        result = store.get_historical_features(entity_df, refs, as_known_at=False)
+        seconds = time.perf_counter() - start
+        result.sort_values("row_id").to_parquet(args.out)
+        return {"seconds": seconds, "peak_mb": _peak_mb(), "rows": len(result)}
+    view = FeatureView("mat", entities=[driver], source=data / "mat.parquet", features=[f"m_f{j}" for j in range(10)],
+                       created_timestamp_column="created", ttl=timedelta(days=TTL_DAYS))
+    store.apply(view)
+    start = time.perf_counter()
+    store.materialize(end=pd.Timestamp("2026-03-01").to_pydatetime())
+    seconds = time.perf_counter() - start
+    refs = [f"mat:m_f{j}" for j in range(10)]
+    return {"seconds": seconds, "peak_mb": _peak_mb(),
+            **_lookups(lambda rows: store.get_online_features(rows, refs), args)}
+
+
+def _lookups(call: object, args: argparse.Namespace) -> dict[str, object]:
+    import random
+
+    rnd = random.Random(1)
+    samples = []
+    got = None
+    for i in range(args.lookups + 20):
+        rows = [{"driver_id": rnd.randrange(args.entities)} for _ in range(100)]
+        start = time.perf_counter()
+        got = call(rows)  # type: ignore[operator]
+        if i >= 20:  # warm-up excluded
+            samples.append(time.perf_counter() - start)
+    samples.sort()
+    found = sum(v is not None for v in list(got.values())[-1])  # type: ignore[union-attr]
+    return {"p50_ms": samples[len(samples) // 2] * 1000, "p99_ms": samples[int(len(samples) * 0.99)] * 1000,
+            "found_of_100": found}
+
+
+def _feast_worker(args: argparse.Namespace) -> dict[str, object]:
+    import warnings
+    from datetime import datetime, timedelta
+
+    import pandas as pd
+    from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
+    from feast.types import Float64
+
+    warnings.filterwarnings("ignore")
+    data, work = Path(args.data), Path(args.work)
+    repo = work / "repo"
+    repo.mkdir(parents=True, exist_ok=True)
+    (repo / "feature_store.yaml").write_text(
+        f"project: bench\nregistry: {repo / 'registry.db'}\nprovider: local\noffline_store:\n  type: file\n"
+        f"online_store:\n  type: sqlite\n  path: {repo / 'online.db'}\nentity_key_serialization_version: 3\n")
+    fs = FeatureStore(repo_path=str(repo))
+    driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64)
+
+    def view(name: str, path: Path, prefix: str, n: int) -> FeatureView:
+        source = FileSource(path=str(path), timestamp_field="event_timestamp", created_timestamp_column="created")
+        return FeatureView(name=name, entities=[driver], ttl=timedelta(days=TTL_DAYS), source=source,
+                           schema=[Field(name=f"{prefix}_f{j}", dtype=Float64) for j in range(n)])
+
+    if args.task == "historical":
+        views = [view(f"v{i}", data / f"v{i}.parquet", f"v{i}", args.features) for i in range(args.views)]
+        fs.apply([driver, *views])
+        entity_df = pd.read_parquet(args.entity_file)
+        refs = [f"v{i}:v{i}_f{j}" for i in range(args.views) for j in range(args.features)]
+        start = time.perf_counter()
+        result = fs.get_historical_features(entity_df=entity_df, features=refs).to_df()
+        seconds = time.perf_counter() - start
+        result.sort_values("row_id").to_parquet(args.out)
+        return {"seconds": seconds, "peak_mb": _peak_mb(), "rows": len(result)}
+    mat = view("mat", data / "mat.parquet", "m", 10)
+    fs.apply([driver, mat])
+    start = time.perf_counter()
+    fs.materialize(start_date=datetime(2025, 12, 1), end_date=datetime(2026, 3, 1))
+    seconds = time.perf_counter() - start
+    refs = [f"mat:m_f{j}" for j in range(10)]
+    return {"seconds": seconds, "peak_mb": _peak_mb(),
+            **_lookups(lambda rows: fs.get_online_features(features=refs, entity_rows=rows).to_dict(), args)}
+
+
+# -- driver (main venv) --------------------------------------------------------------------------------
+
+def _run(side: str, python: str, task: str, args: argparse.Namespace, extra: list[str]) -> dict[str, object]:
+    with tempfile.TemporaryDirectory(prefix=f"bench-{side}-") as work:
+        cmd = [python, __file__, "--worker", side, "--task", task, "--work", work, "--data", str(args.data),
+               "--views", str(args.views), "--features", str(args.features), "--entities", str(args.entities),
+               "--lookups", str(args.lookups), *extra]
+        env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
+        except subprocess.TimeoutExpired:
+            return {"error": f"stopped after {args.timeout:.0f} s"}
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["?"]
+            return {"error": f"failed ({done.returncode}): {tail[0][:160]}"}
+        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def _same(a: Path, b: Path) -> str:
+    import numpy as np
+    import pandas as pd
+
+    x, y = pd.read_parquet(a), pd.read_parquet(b)
+    features = [c for c in x.columns if "_f" in c]
+    both = x.merge(y[["row_id", *features]], on="row_id", suffixes=("", "__peer"))
+    bad = 0
+    for c in features:
+        u, v = both[c].to_numpy(dtype=float), both[f"{c}__peer"].to_numpy(dtype=float)
+        bad += int((~np.isclose(u, v, equal_nan=True)).sum())
+    verdict = "identical values" if bad == 0 else f"{bad} values differ"
+    filled = float(x[features].notna().to_numpy().mean())
+    dropped = len(x) - len(y)
+    note = f"Feast returned {len(y):,} of {len(x):,} rows (drops rows lacking a view's value)" if dropped else \
+        "same rows"
+    return f"{verdict} on the {len(both):,} common rows; {note}; shipyard {filled:.1%} of values filled"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--views", type=int, default=10)
+    parser.add_argument("--features", type=int, default=10)
+    parser.add_argument("--feature-rows", type=int, default=10_000_000)
+    parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--entity-rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--materialize-rows", type=int, default=1_000_000)
+    parser.add_argument("--lookups", type=int, default=500)
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--no-feast", action="store_true")
+    parser.add_argument("--feast-max-entity-rows", type=int, default=10**9,
+                        help="skip Feast above this many entity rows (said in the row)")
+    # worker-only
+    parser.add_argument("--worker", default=None)
+    parser.add_argument("--task", default=None)
+    parser.add_argument("--work", default=None)
+    parser.add_argument("--data", default=None)
+    parser.add_argument("--entity-file", default=None)
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    if args.worker:
+        result = (_shipyard_worker if args.worker == "shipyard" else _feast_worker)(args)
+        print(json.dumps(result))
+        return
+
+    args.data = DATA_ROOT / f"{args.views}x{args.features}-{args.feature_rows}-{args.entities}-{args.materialize_rows}"
+    start = time.perf_counter()
+    make_data(args.data, args.views, args.features, args.feature_rows, args.entities, args.materialize_rows)
+    print(f"data: {args.data} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
+    sides = [("shipyard", sys.executable, "")]
+    if not args.no_feast:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from _peer import ensure_peer, version_of
+
+        feast = ensure_peer("feast", ["feast"], ["feast"])
+        sides.append(("feast", str(feast), version_of(feast, "feast")))
+    print(f"# features benchmark: {args.views} views x {args.features} features, {args.feature_rows:,} feature rows, "
+          f"{args.entities:,} entities; {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}")
+    print("| task | side | s | peak MB | result |\n|---|---|---|---|---|")
+    outs = {}
+    for n in args.entity_rows:
+        entity_file = make_entities(args.data, n, args.entities)
+        for side, python, version in sides:
+            label = f"{side} {version}".strip()
+            if side == "feast" and n > args.feast_max_entity_rows:
+                print(f"| historical {n:,} rows | {label} | - | - | not run (over --feast-max-entity-rows) |")
+                continue
+            out = Path(tempfile.gettempdir()) / f"features-bench-{side}-{n}.parquet"
+            r = _run(side, python, "historical", args, ["--entity-file", str(entity_file), "--out", str(out)])
+            if "error" in r:
+                print(f"| historical {n:,} rows | {label} | - | - | {r['error']} |", flush=True)
+                continue
+            outs[(side, n)] = out
+            note = ""
+            if side == "feast" and ("shipyard", n) in outs:
+                note = _same(outs[("shipyard", n)], out)
+            print(f"| historical {n:,} rows | {label} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {note} |", flush=True)
+    for side, python, version in sides:
+        label = f"{side} {version}".strip()
+        r = _run(side, python, "materialize", args, [])
+        if "error" in r:
+            print(f"| materialize {args.materialize_rows:,} rows + online | {label} | - | - | {r['error']} |")
+            continue
+        print(f"| materialize {args.materialize_rows:,} rows | {label} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | |")
+        print(f"| online 100 entities x 10 features | {label} | p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms"
+              f" | | {r['found_of_100']}/100 found in the last lookup |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

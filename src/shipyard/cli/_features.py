@@ -1,0 +1,165 @@
+"""``shipyard features apply|list|show|materialize``: versioned feature definitions and the online store.
+
+Definitions are Python objects (``Entity``, ``FeatureView``, ``OnDemandFeatureView``) at the top
+level of modules or ``.py`` files named on the command line or in the ``features:`` list of
+``shipyard.yaml``, like ``feast apply`` reads a feature repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from shipyard.cli._base import Context, add_verb, add_verbs
+
+HELP = "apply, list and show feature definitions; materialize feature views to the online store"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    verbs = add_verbs(parser)
+    p = add_verb(verbs, "apply", apply_definitions, "store the definitions of modules (a new version where changed)")
+    p.add_argument("modules", metavar="MODULE", nargs="*",
+                   help="module or .py file with the definitions (default: shipyard.yaml's features: list)")
+    p = add_verb(verbs, "list", list_definitions, "the latest version of each definition")
+    p.add_argument("--kind", choices=("entity", "feature_view", "on_demand_feature_view"), default=None)
+    p = add_verb(verbs, "show", show_definition, "a definition's versions and materializations")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--kind", choices=("entity", "feature_view", "on_demand_feature_view"), default=None)
+    p = add_verb(verbs, "materialize", materialize, "write views' new rows to the online store (incremental)")
+    p.add_argument("views", metavar="VIEW", nargs="*", help="feature views (default: all)")
+    p.add_argument("--online-store", metavar="URI", default=None,
+                   help="sqlite:///path (default .shipyard/online_features.db) or redis://host:port/db")
+    p.add_argument("--full", action="store_true", help="read every row again, not only those since the last run")
+
+
+def _setup(ctx: Context) -> None:
+    if ctx.tracking_uri:
+        os.environ["SHIPYARD_TRACKING_URI"] = ctx.tracking_uri
+
+
+def _store(ctx: Context, online: str | None = None) -> Any:
+    from shipyard.features import FeatureStore
+
+    _setup(ctx)
+    return FeatureStore(online_store=online)
+
+
+def apply_definitions(ctx: Context) -> int:
+    from shipyard.cli._project import _import, _yaml
+    from shipyard.errors import InvalidInput
+    from shipyard.features import Entity, FeatureView, OnDemandFeatureView
+
+    modules = list(ctx.args.modules) or list(_yaml().get("features") or [])
+    if not modules:
+        raise InvalidInput("nothing to apply: name a module or .py file, or list them in shipyard.yaml "
+                           "(features: [my_project.features])")
+    found: list[Any] = []
+    for name in modules:
+        for value in vars(_import(name)).values():
+            if isinstance(value, Entity | FeatureView | OnDemandFeatureView) and value not in found:
+                found.append(value)
+    if not found:
+        raise InvalidInput(f"no Entity, FeatureView or OnDemandFeatureView at the top level of {', '.join(modules)}")
+    records = _store(ctx).apply(*found)
+    unique = list({(r.kind, r.name): r for r in records}.values())
+    if ctx.json:
+        ctx.print_json([{"kind": r.kind, "name": r.name, "version": r.version} for r in unique])
+    else:
+        for r in unique:
+            ctx.out.print(f"{r.kind} {r.name}: version {r.version}", markup=False, highlight=False)
+    return 0
+
+
+def _summary(spec: dict[str, Any]) -> str:
+    source = spec.get("source") or {}
+    return source.get("path") or source.get("type") or ""
+
+
+def list_definitions(ctx: Context) -> int:
+    from shipyard.cli._base import format_time, table
+
+    store = _store(ctx).registry
+    definitions = store.list_feature_definitions(ctx.args.kind)
+    fresh = {}
+    for d in definitions:
+        if d.kind == "feature_view":
+            last = store.list_feature_materializations(d.name, max_results=1)
+            fresh[d.name] = last[0].end_time if last else None
+    if ctx.json:
+        ctx.print_json([{"kind": d.kind, "name": d.name, "version": d.version, "spec": d.spec,
+                         "description": d.description, "created_time": d.created_time,
+                         "materialized_until": fresh.get(d.name)} for d in definitions])
+        return 0
+    out = table("Kind", "Name", "Version", "Features / keys", "Source", "Materialized until")
+    for d in definitions:
+        items = d.spec.get("features") or d.spec.get("join_keys") or []
+        out.add_row(d.kind, d.name, str(d.version), ", ".join(items), _summary(d.spec),
+                    format_time(fresh.get(d.name)) if d.kind == "feature_view" else "")
+    ctx.print(out)
+    return 0
+
+
+def show_definition(ctx: Context) -> int:
+    from shipyard.cli._base import format_time, key_values, table
+    from shipyard.errors import NotFound
+
+    store = _store(ctx).registry
+    versions = [d for d in store.list_feature_definitions(ctx.args.kind, ctx.args.name, all_versions=True)]
+    if not versions:
+        raise NotFound(f"no feature definition named {ctx.args.name!r}")
+    kinds = sorted({d.kind for d in versions})
+    if len(kinds) > 1:
+        from shipyard.errors import InvalidInput
+
+        raise InvalidInput(f"{ctx.args.name!r} names a {' and a '.join(kinds)}: pass --kind")
+    runs = store.list_feature_materializations(ctx.args.name) if kinds[0] == "feature_view" else []
+    latest = versions[-1]
+    if ctx.json:
+        ctx.print_json({"kind": latest.kind, "name": latest.name,
+                        "versions": [{"version": d.version, "spec": d.spec, "digest": d.digest,
+                                      "description": d.description, "created_time": d.created_time}
+                                     for d in versions],
+                        "materializations": [{"version": m.version, "online_store": m.online_store,
+                                              "start_time": m.start_time, "end_time": m.end_time, "rows": m.rows,
+                                              "created_time": m.created_time} for m in runs]})
+        return 0
+    rows = [("kind", latest.kind), ("name", latest.name), ("version", latest.version),
+            ("description", latest.description)]
+    rows += [(key, _plain(value) if isinstance(value, list | dict) else value) for key, value in latest.spec.items()]
+    ctx.section(key_values(rows, title=f"{latest.kind} {latest.name}"))
+    history = table("Version", "Created", "Digest", title="Versions")
+    for d in reversed(versions):
+        history.add_row(str(d.version), format_time(d.created_time), d.digest[:12])
+    ctx.section(history)
+    if runs:
+        mats = table("Version", "Online store", "Until", "Rows", "Run at", title="Materializations")
+        for m in runs:
+            mats.add_row(str(m.version), m.online_store, format_time(m.end_time), str(m.rows),
+                         format_time(m.created_time))
+        ctx.section(mats)
+    return 0
+
+
+def _plain(value: Any) -> str:
+    import orjson
+
+    return orjson.dumps(value).decode()
+
+
+def materialize(ctx: Context) -> int:
+    store = _store(ctx, ctx.args.online_store)
+    try:
+        records = store.materialize(ctx.args.views or None, full=ctx.args.full)
+    finally:
+        store.close()
+    if ctx.json:
+        ctx.print_json([{"feature_view": m.feature_view, "version": m.version, "online_store": m.online_store,
+                         "start_time": m.start_time, "end_time": m.end_time, "rows": m.rows} for m in records])
+    else:
+        for m in records:
+            ctx.out.print(f"{m.feature_view} v{m.version}: {m.rows} rows to {m.online_store}", markup=False,
+                          highlight=False)
+        if not records:
+            ctx.note("nothing new to materialize")
+    return 0

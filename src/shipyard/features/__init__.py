@@ -1,0 +1,44 @@
+"""The feature store: features defined once, point-in-time correct training sets, an online store.
+
+::
+
+    from shipyard.features import Entity, FeatureStore, FeatureView
+
+    station = Entity("station", join_keys=["station_id"])
+    trips = FeatureView("trips", entities=[station], source="data/trips/", features=["trips_1h"],
+                        timestamp_column="hour", ttl=timedelta(days=1))
+    store = FeatureStore()
+    store.apply(station, trips)
+    training = store.get_historical_features(entity_df, ["trips:trips_1h"])
+
+DuckDB runs the joins (``pip install 'shipyard[features]'``); see docs/features.md.
+"""
+
+from __future__ import annotations
+
+from shipyard.features._definitions import (
+    DataFrameSource,
+    Entity,
+    FeatureView,
+    OnDemandFeatureView,
+    ParquetSource,
+    RequestSource,
+)
+from shipyard.features._lineage import LINEAGE_TAG, log_training_set
+from shipyard.features._online import RedisOnlineStore, SqliteOnlineStore, open_online_store
+from shipyard.features._store import FeatureStore
+
+__all__ = [
+    "LINEAGE_TAG",
+    "DataFrameSource",
+    "Entity",
+    "FeatureStore",
+    "FeatureView",
+    "OnDemandFeatureView",
+    "ParquetSource",
+    "RedisOnlineStore",
+    "RequestSource",
+    "SqliteOnlineStore",
+    "log_training_set",
+    "open_online_store",
+]
