@@ -10,7 +10,7 @@ from shipyard.store.sql.migrate import upgrade
 from shipyard.store.sql.monitors import SqlMonitorStore
 from shipyard.store.sql.pipelines import SqlPipelineStore
 from shipyard.store.sql.registry import SqlRegistryStore
-from shipyard.store.sql.sqlbase import _translated
+from shipyard.store.sql.sqlbase import _translated, store_boundary
 from shipyard.store.sql.tracking import SqlTrackingStore
 
 __all__ = ["SqlStore"]
@@ -36,3 +36,8 @@ class SqlStore(SqlTrackingStore, SqlRegistryStore, SqlDeploymentStore, SqlPipeli
 
     def __repr__(self) -> str:
         return f"SqlStore({self._engine.url.render_as_string(hide_password=True)!r})"
+
+
+# Metric keys pass check_key (which admits no NUL) and values are numbers: a batch of 10,000 points
+# skips the walk.
+store_boundary(SqlStore, checked_inside={"log_batch": frozenset({"metrics"})})
