@@ -54,4 +54,6 @@ def server_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
 @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
           suppress_health_check=list(HealthCheck))
 def test_api(case, server_url: str) -> None:
-    case.call_and_validate(base_url=server_url, checks=CHECKS)
+    # A generous timeout: this asks for no 5xx, not for speed on a shared CI machine (by the end,
+    # /metrics reads every monitor the fuzzing made).
+    case.call_and_validate(base_url=server_url, checks=CHECKS, timeout=60)
