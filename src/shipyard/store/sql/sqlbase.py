@@ -121,6 +121,8 @@ def _translated() -> Iterator[None]:
 # SQLSTATE classes of PostgreSQL errors that say the database cannot serve right now (08 connection,
 # 53 insufficient resources, 57 operator intervention such as a shutdown, 58 system error, XX internal).
 _UNAVAILABLE_CLASSES = {"08", "53", "57", "58", "XX"}
+# A table, column or function missing: a database at another schema version (as SQLite's "no such table").
+_UNAVAILABLE_STATES = {"42P01", "42703", "42883", "3D000", "3F000"}
 # SQLite result codes (sqlite_errorname) that say the same of the database file.
 _SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN",
                        "SQLITE_READONLY", "SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_PROTOCOL", "SQLITE_NOMEM",
@@ -140,7 +142,7 @@ def _mapped(exc: DBAPIError) -> ShipyardError:
         return InvalidInput(f"the database refused a value: {reason}")
     sqlstate = getattr(orig, "sqlstate", None)
     if isinstance(sqlstate, str):  # PostgreSQL (psycopg)
-        if sqlstate[:2] in _UNAVAILABLE_CLASSES:
+        if sqlstate[:2] in _UNAVAILABLE_CLASSES or sqlstate in _UNAVAILABLE_STATES:
             return StoreUnavailable(f"the database failed: {reason}")
         if sqlstate[:2] in ("22", "54"):  # data exception; program limit exceeded (too deep, too many)
             return InvalidInput(f"the database refused the request: {reason}")
