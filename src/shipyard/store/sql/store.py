@@ -38,6 +38,6 @@ class SqlStore(SqlTrackingStore, SqlRegistryStore, SqlDeploymentStore, SqlPipeli
         return f"SqlStore({self._engine.url.render_as_string(hide_password=True)!r})"
 
 
-# Metric keys pass check_key (which admits no NUL) and values are numbers: a batch of 10,000 points
-# skips the walk.
-store_boundary(SqlStore, checked_inside={"log_batch": frozenset({"metrics"})})
+# log_batch, the hot path, checks its own: keys pass check_key and param and tag values check_text
+# (neither admits NUL), metric values are numbers; a batch of 10,000 points skips the walk.
+store_boundary(SqlStore, checked_inside={"log_batch": frozenset({"metrics", "params", "tags"})})
