@@ -12,7 +12,7 @@ import pytest
 
 from shipyard.entities import DatasetInput, Feedback, Param, Route, RunTag
 from shipyard.errors import FilterSyntaxError, InvalidInput, StoreUnavailable
-from shipyard.store.filter import MAX_FILTER_COMPARISONS, MAX_FILTER_DEPTH, MAX_FILTER_VALUES
+from shipyard.store.filter import MAX_FILTER_COMPARISONS, MAX_FILTER_DEPTH, MAX_FILTER_VALUES, MAX_ORDER_BY_KEYS
 from shipyard.store.sql import SqlStore
 
 
@@ -31,12 +31,23 @@ def _experiment_with_run(store: SqlStore) -> tuple[str, str]:
 # ------------------------------------------------------------------ filter limits
 def test_filters_up_to_the_limits_run_on_the_database(store: SqlStore) -> None:
     eid, run_id = _experiment_with_run(store)
+    store.log_batch(run_id, params=[Param(f"p{i}", "x") for i in range(MAX_FILTER_COMPARISONS)])
+    store.create_run(eid, run_name="other")
     deep = "(" * MAX_FILTER_DEPTH + "params.a = 'x'" + ")" * MAX_FILTER_DEPTH
     wide = " OR ".join(["params.a = 'y'"] * (MAX_FILTER_COMPARISONS - 1) + ["params.a = 'x'"])
+    joined = " AND ".join(f"params.p{i} = 'x'" for i in range(MAX_FILTER_COMPARISONS))  # past SQLite's 64 joins
     listed = "params.a IN (" + ", ".join(["'y'"] * (MAX_FILTER_VALUES - 1) + ["'x'"]) + ")"
-    for flt in (deep, wide, listed):
+    ordered = [f"params.p{i} DESC" for i in range(MAX_ORDER_BY_KEYS)]
+    for flt in (deep, wide, joined, listed):
         assert [r.info.run_id for r in store.search_runs([eid], flt)] == [run_id]
+        assert [r.info.run_id for r in store.search_runs([eid], flt, order_by=ordered)] == [run_id]
         assert store.count_runs([eid], flt) == 1
+
+
+def test_more_order_by_keys_than_the_limit_are_refused(store: SqlStore) -> None:
+    eid, _ = _experiment_with_run(store)
+    with pytest.raises(FilterSyntaxError, match=f"order_by has 70 keys; the limit is {MAX_ORDER_BY_KEYS}"):
+        store.search_runs([eid], order_by=[f"params.p{i}" for i in range(70)])
 
 
 @pytest.mark.parametrize(("flt", "message"), [

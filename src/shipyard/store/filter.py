@@ -18,15 +18,18 @@ This is MLflow's filter language plus OR and parentheses, which MLflow lacks. A 
 raises :class:`~shipyard.errors.FilterSyntaxError` naming the position and what was expected.
 
 Limits, far beyond any filter a person writes, keep a generated one from exhausting the parser's
-stack or the database's (SQLite refuses an expression over 1,000 levels deep; 1,000 ORs are one):
+stack or the database's (SQLite refuses an expression over 1,000 levels deep, and 1,000 ORs are one;
+PostgreSQL's planner takes seconds over 100 ANDed conditions, minutes over 200):
 at most :data:`MAX_FILTER_LENGTH` characters, :data:`MAX_FILTER_DEPTH` nested parentheses,
 :data:`MAX_FILTER_COMPARISONS` comparisons and :data:`MAX_FILTER_VALUES` values (each ``IN`` item
-counts). Past one, the filter is refused with a ``FilterSyntaxError`` that names the limit.
+counts). Past one, the filter is refused with a ``FilterSyntaxError`` that names the limit. An
+``order_by`` list holds at most :data:`MAX_ORDER_BY_KEYS` keys (each is a join; SQLite joins 64 tables).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,6 +41,7 @@ __all__ = [
     "MAX_FILTER_DEPTH",
     "MAX_FILTER_LENGTH",
     "MAX_FILTER_VALUES",
+    "MAX_ORDER_BY_KEYS",
     "And",
     "Comparison",
     "Node",
@@ -45,12 +49,14 @@ __all__ = [
     "OrderBy",
     "parse_filter",
     "parse_order_by",
+    "parse_order_by_list",
 ]
 
 MAX_FILTER_LENGTH = 100_000
 MAX_FILTER_DEPTH = 20
-MAX_FILTER_COMPARISONS = 200
+MAX_FILTER_COMPARISONS = 50
 MAX_FILTER_VALUES = 1_000
+MAX_ORDER_BY_KEYS = 20
 
 Entity = Literal["metric", "param", "tag", "attribute"]
 
@@ -349,3 +355,14 @@ def parse_order_by(clause: str) -> OrderBy:
     if parser.tok.kind != "end":
         raise parser.fail("ASC, DESC or the end of the order-by clause")
     return OrderBy(entity, key, direction)
+
+
+def parse_order_by_list(clauses: Sequence[str] | None) -> list[OrderBy]:
+    """Parse every ``order_by`` entry; at most :data:`MAX_ORDER_BY_KEYS` of them."""
+    if clauses is None:
+        return []
+    if isinstance(clauses, str):
+        clauses = [clauses]
+    if len(clauses) > MAX_ORDER_BY_KEYS:
+        raise FilterSyntaxError(f"order_by has {len(clauses)} keys; the limit is {MAX_ORDER_BY_KEYS}")
+    return [parse_order_by(clause) for clause in clauses]

@@ -113,6 +113,10 @@ _JOINABLE_OPS = {"=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "NOT LIKE", "
                  "IS NOT NULL"}
 
 
+# The first conditions of an AND that become joins; the rest stay EXISTS. SQLite joins at most 64
+# tables, and a planner gains nothing from more than a few of them.
+_MAX_JOINS = 8
+
 _LIMIT = bindparam("limit", type_=Integer)
 _OFFSET = bindparam("offset", type_=Integer)
 
@@ -161,13 +165,17 @@ def _filtered_runs(node: Node | None, experiments: int, stages: int, dialect: st
     Positive conditions on metrics, params and tags at the top level of an AND become inner joins
     (each (run, key) is unique, so no row repeats): the planner can then start from the most
     selective index, e.g. ``metric_series (key, value)`` for ``metrics.acc > 0.99``, instead of
-    visiting every run of the experiment. Everything else stays an EXISTS correlated on ``run_id``.
+    visiting every run of the experiment. Everything else (and past ``_MAX_JOINS``) stays an EXISTS
+    correlated on ``run_id``.
     """
     query = select(*RUN_COLUMNS).where(_experiment_ids(experiments, dialect),
                                        runs.c.lifecycle_stage.in_(_binds("l", stages)))
     conjuncts: tuple[Node, ...] = () if node is None else node.items if isinstance(node, And) else (node,)
+    joined = 0
     for i, item in enumerate(conjuncts):
-        if joins and isinstance(item, Comparison) and item.entity != "attribute" and item.op in _JOINABLE_OPS:
+        if (joins and joined < _MAX_JOINS and isinstance(item, Comparison) and item.entity != "attribute"
+                and item.op in _JOINABLE_OPS):
+            joined += 1
             table = _KEYED[item.entity].alias(f"filter_{i}")
             on = [table.c.run_id == runs.c.run_id, table.c.key == item.key]
             if item.op != "IS NOT NULL":

@@ -129,7 +129,8 @@ _SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_F
                        "SQLITE_PERM", "SQLITE_AUTH")
 # SQLite refusals of a statement that is too big or too deep for it: the input's size, not the store.
 _SQLITE_TOO_BIG = ("too many SQL variables", "Expression tree is too large", "parser stack overflow",
-                   "too many terms", "string or blob too big", "too many columns", "LIKE or GLOB pattern too complex")
+                   "too many terms", "string or blob too big", "tables in a join", "too many FROM clause terms",
+                   "too many columns", "LIKE or GLOB pattern too complex")
 
 
 def _mapped(exc: DBAPIError) -> ShipyardError:
