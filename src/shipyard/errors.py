@@ -82,8 +82,12 @@ class FilterSyntaxError(InvalidInput):
 
     def __init__(self, message: str, *, text: str = "", position: int | None = None) -> None:
         if position is not None and text:
-            pointer = " " * position + "^"
-            message = f"{message} at position {position}:\n  {text}\n  {pointer}"
+            # A window of the text around the position: a generated filter can be kilobytes long.
+            start = max(0, position - 60)
+            end = position + 60
+            shown = ("..." if start else "") + text[start:end] + ("..." if len(text) > end else "")
+            pointer = " " * (position - start + (3 if start else 0)) + "^"
+            message = f"{message} at position {position}:\n  {shown}\n  {pointer}"
         super().__init__(message)
         self.position = position
 

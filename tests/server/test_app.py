@@ -46,12 +46,24 @@ def test_errors_have_one_shape_and_the_status_of_their_class(http: httpx.Client)
     ("GET", "/api/v1/registered-models/m/versions/notanumber", {}),
     ("GET", "/api/v1/registered-models/m/versions/99999999999", {}),
     ("POST", "/api/v1/runs/search", {"json": {"experiment_ids": [], "filter": "metrics.x >"}}),
+    ("POST", "/api/v1/runs/search", {"json": {"experiment_ids": ["e"], "filter": "(" * 330 + "a.x='x'" + ")" * 330}}),
+    ("POST", "/api/v1/runs/search", {"json": {"experiment_ids": ["e"], "filter": " or ".join(["a.run_id='x'"] * 201)}}),
+    ("POST", "/api/v1/runs/search", {"json": {"experiment_ids": ["e"], "filter": "params.a = 'x\x00'"}}),
+    ("POST", "/api/v1/runs/search", {"json": {"experiment_ids": ["e\x00"]}}),
+    ("POST", "/api/v1/experiments", {"json": {"name": "x", "artifact_location": "/tmp/\x00"}}),
 ])
 def test_bad_input_is_a_4xx_with_a_message(http: httpx.Client, method: str, path: str, kwargs: dict) -> None:
     r = http.request(method, path, **kwargs)
     assert 400 <= r.status_code < 500, r.text
     body = r.json()
     assert body["error_code"] in ("INVALID_PARAMETER_VALUE", "INVALID_FILTER") and body["message"]
+
+
+def test_a_runs_table_filter_too_deep_is_an_inline_error(http: httpx.Client, sql_store: SqlStore) -> None:
+    eid = sql_store.create_experiment("e")
+    # The page's first render compiles its templates: seconds on a busy machine.
+    r = http.get(f"/experiments/{eid}", params={"filter": "(" * 330 + "params.a = 'x'" + ")" * 330}, timeout=60)
+    assert r.status_code == 400 and 'id="filter-error"' in r.text and "more than 20 deep" in r.text
 
 
 def test_unknown_paths_and_too_large_bodies(http: httpx.Client) -> None:

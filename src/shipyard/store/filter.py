@@ -16,11 +16,20 @@ Grammar (keywords are case-insensitive)::
 
 This is MLflow's filter language plus OR and parentheses, which MLflow lacks. A malformed filter
 raises :class:`~shipyard.errors.FilterSyntaxError` naming the position and what was expected.
+
+Limits, far beyond any filter a person writes, keep a generated one from exhausting the parser's
+stack or the database's (SQLite refuses an expression over 1,000 levels deep, and 1,000 ORs are one;
+PostgreSQL's planner takes seconds over 100 ANDed conditions, minutes over 200):
+at most :data:`MAX_FILTER_LENGTH` characters, :data:`MAX_FILTER_DEPTH` nested parentheses,
+:data:`MAX_FILTER_COMPARISONS` comparisons and :data:`MAX_FILTER_VALUES` values (each ``IN`` item
+counts). Past one, the filter is refused with a ``FilterSyntaxError`` that names the limit. An
+``order_by`` list holds at most :data:`MAX_ORDER_BY_KEYS` keys (each is a join; SQLite joins 64 tables).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,6 +37,11 @@ from shipyard.errors import FilterSyntaxError
 
 __all__ = [
     "ATTRIBUTES",
+    "MAX_FILTER_COMPARISONS",
+    "MAX_FILTER_DEPTH",
+    "MAX_FILTER_LENGTH",
+    "MAX_FILTER_VALUES",
+    "MAX_ORDER_BY_KEYS",
     "And",
     "Comparison",
     "Node",
@@ -35,7 +49,14 @@ __all__ = [
     "OrderBy",
     "parse_filter",
     "parse_order_by",
+    "parse_order_by_list",
 ]
+
+MAX_FILTER_LENGTH = 100_000
+MAX_FILTER_DEPTH = 20
+MAX_FILTER_COMPARISONS = 50
+MAX_FILTER_VALUES = 1_000
+MAX_ORDER_BY_KEYS = 20
 
 Entity = Literal["metric", "param", "tag", "attribute"]
 
@@ -139,6 +160,9 @@ class _Parser:
         self.text = text
         self.toks = _tokenize(text)
         self.i = 0
+        self.depth = 0  # parentheses open at the current token
+        self.comparisons = 0
+        self.values = 0
 
     # -- helpers
     @property
@@ -182,11 +206,21 @@ class _Parser:
         return items[0] if len(items) == 1 else And(tuple(items))
 
     def atom(self) -> Node:
+        start = self.tok
         if self.punct("("):
+            self.depth += 1
+            if self.depth > MAX_FILTER_DEPTH:
+                raise FilterSyntaxError(f"the filter nests parentheses more than {MAX_FILTER_DEPTH} deep",
+                                        text=self.text, position=start.pos)
             node = self.or_expr()
             if not self.punct(")"):
                 raise self.fail("')'")
+            self.depth -= 1
             return node
+        self.comparisons += 1
+        if self.comparisons > MAX_FILTER_COMPARISONS:
+            raise FilterSyntaxError(f"the filter has more than {MAX_FILTER_COMPARISONS} comparisons: "
+                                    "use IN (...) for a list of values", text=self.text, position=start.pos)
         return self.comparison()
 
     def ident(self) -> tuple[Entity, str, _Tok]:
@@ -266,6 +300,10 @@ class _Parser:
 
     def value(self, entity: Entity, key: str) -> float | str:
         tok = self.tok
+        self.values += 1
+        if self.values > MAX_FILTER_VALUES:
+            raise FilterSyntaxError(f"the filter has more than {MAX_FILTER_VALUES} values (IN items count)",
+                                    text=self.text, position=tok.pos)
         numeric = entity == "metric" or (entity == "attribute" and ATTRIBUTES[key] == "num")
         if tok.kind == "number":
             self.i += 1
@@ -298,6 +336,8 @@ def parse_filter(text: str | None) -> Node | None:
     """Parse a filter string; ``None`` or blank means no filter."""
     if text is None or not text.strip():
         return None
+    if len(text) > MAX_FILTER_LENGTH:
+        raise FilterSyntaxError(f"the filter is {len(text):,} characters long; the limit is {MAX_FILTER_LENGTH:,}")
     return _Parser(text).parse()
 
 
@@ -315,3 +355,14 @@ def parse_order_by(clause: str) -> OrderBy:
     if parser.tok.kind != "end":
         raise parser.fail("ASC, DESC or the end of the order-by clause")
     return OrderBy(entity, key, direction)
+
+
+def parse_order_by_list(clauses: Sequence[str] | None) -> list[OrderBy]:
+    """Parse every ``order_by`` entry; at most :data:`MAX_ORDER_BY_KEYS` of them."""
+    if clauses is None:
+        return []
+    if isinstance(clauses, str):
+        clauses = [clauses]
+    if len(clauses) > MAX_ORDER_BY_KEYS:
+        raise FilterSyntaxError(f"order_by has {len(clauses)} keys; the limit is {MAX_ORDER_BY_KEYS}")
+    return [parse_order_by(clause) for clause in clauses]

@@ -4,12 +4,22 @@ Keys follow MLflow's rules (letters, digits, ``_ - . / :`` and spaces, at most 2
 the path-traversal cases refused outright, since metric and artifact keys become file names in
 exports. Every check raises :class:`~shipyard.errors.InvalidInput` with a message that says what to
 change.
+
+:func:`check_no_nul` refuses a NUL character anywhere in an argument, however nested: PostgreSQL
+cannot store one in text and SQLite would keep it silently, so every backend refuses it the same
+way. ``SqlStore`` applies it to every argument of every public method (see ``sqlbase.store_boundary``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 import math
 import re
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
 
 from shipyard.errors import InvalidInput, NotFound
 
@@ -22,6 +32,7 @@ __all__ = [
     "check_key",
     "check_metric_value",
     "check_model_name",
+    "check_no_nul",
     "check_run_id",
     "check_text",
 ]
@@ -63,6 +74,101 @@ def check_text(value: object, what: str, limit: int) -> str:
     if "\x00" in text:
         raise InvalidInput(f"{what} contains a NUL character")
     return text
+
+
+_JSON_NUL = b"\\u0000"  # how orjson writes a NUL inside a string
+# Dataclasses go to _fields_of: orjson's own writing of slotted ones (all of shipyard's) is slow.
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def check_no_nul(value: object, what: str) -> None:
+    """Raise InvalidInput if a string in ``value`` (a str, or one inside lists, tuples, sets, dict keys
+    and values, dataclasses, at any depth) holds a NUL character; the message names where, e.g.
+    ``tags['team']`` or ``feedback[3].request_id``."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(f"{what} contains a NUL character (\\x00), which no stored text may hold")
+        return
+    if value is None or isinstance(value, int | float | bytes):
+        return
+    # Fast path: orjson writes plain values in C; no escaped NUL in the text means no NUL anywhere.
+    # (A literal backslash-u0000 in a string also matches; the walk then finds nothing.)
+    try:
+        if _JSON_NUL not in orjson.dumps(value, default=_fields_of, option=_JSON_OPTIONS):
+            return
+    except TypeError:
+        pass  # a type orjson does not write: walk it
+    path = _nul_path(value, what)
+    if path is not None:
+        raise InvalidInput(f"{path} contains a NUL character (\\x00), which no stored text may hold")
+
+
+def _fields_of(value: object) -> list[Any]:
+    """orjson's fallback: a dataclass as the list of its field values."""
+    names = _field_names(type(value))
+    if not names:
+        raise TypeError(f"{type(value).__name__} is not a dataclass")
+    return [getattr(value, name) for name in names]
+
+
+_SCALARS = (int, float, bytes, enum.Enum)
+_SEQUENCES = (list, tuple, set, frozenset)
+
+
+def _nul_path(root: object, what: str) -> str | None:
+    """Where in ``root`` a string holds NUL (as ``what[...]...``), or None. Iterative: a value nested
+    thousands deep must not exhaust the stack. Strings are checked where they are met and only
+    containers are stacked, each with the trail that leads to it (spelled out only for the answer)."""
+    stack: list[tuple[object, Any]] = [(root, None)]
+    seen: set[int] = set()
+    while stack:
+        value, trail = stack.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, dict | Mapping):
+            items: Any = value.items()
+            for key, _ in items:
+                if isinstance(key, str) and "\x00" in key:
+                    return "a key of " + _spelled(what, trail)
+            kind = "key"
+        elif isinstance(value, _SEQUENCES):
+            items, kind = enumerate(value), "index"
+        elif _field_names(type(value)):
+            items, kind = ((name, getattr(value, name)) for name in _field_names(type(value))), "field"
+        else:
+            continue
+        for step, item in items:
+            if isinstance(item, str):
+                if "\x00" in item:
+                    return _spelled(what, (trail, kind, step))
+            elif item is not None and not isinstance(item, _SCALARS):
+                stack.append((item, (trail, kind, step)))
+    return None
+
+
+def _spelled(what: str, trail: Any) -> str:
+    steps: list[str] = []
+    while trail is not None:
+        trail, kind, step = trail
+        steps.append(f".{step}" if kind == "field" else f"[{step}]" if kind == "index" else f"[{_shown(step)}]")
+    return what + "".join(reversed(steps))
+
+
+_fields: dict[type, tuple[str, ...]] = {}  # a cache: the same few dataclass types come by
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    """The fields of a dataclass type; () for any other type."""
+    names = _fields.get(cls)
+    if names is None:
+        names = _fields[cls] = tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) else ()
+    return names
+
+
+def _shown(key: object) -> str:
+    text = repr(key)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_metric_value(key: str, value: object) -> float | None:

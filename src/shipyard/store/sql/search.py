@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Integer, String, and_, bindparam, exists, false, func, literal, not_, or_, select, true
+from sqlalchemy import Integer, String, and_, any_, bindparam, exists, false, func, literal, not_, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from shipyard.errors import InvalidInput
 from shipyard.store.filter import And, Comparison, Node, Or, OrderBy
@@ -112,36 +113,69 @@ _JOINABLE_OPS = {"=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "NOT LIKE", "
                  "IS NOT NULL"}
 
 
+# The first conditions of an AND that become joins; the rest stay EXISTS. SQLite joins at most 64
+# tables, and a planner gains nothing from more than a few of them.
+_MAX_JOINS = 8
+
 _LIMIT = bindparam("limit", type_=Integer)
 _OFFSET = bindparam("offset", type_=Integer)
+
+
+# Up to this many experiment ids are bound one parameter each, so the planner sees equalities (with one
+# experiment, the (experiment_id, start_time) index then serves newest-first and stops after a page).
+# More travel as one array parameter, whatever their number: one parameter per id would pass
+# PostgreSQL's 65,535 and SQLite's 32,766 parameters, and compile one statement per list length.
+_INLINE_IDS = 16
 
 
 def _binds(prefix: str, count: int) -> list[Any]:
     return [bindparam(f"{prefix}{i}", type_=String) for i in range(count)]
 
 
-def _bound(experiment_ids: list[str], lifecycle: list[str]) -> dict[str, Any]:
-    """Values of the ``e0..`` (experiment ids) and ``l0..`` (lifecycle stages) parameters."""
-    values = {f"e{i}": e for i, e in enumerate(experiment_ids)}
+def _experiment_ids(experiments: int, dialect: str) -> Any:
+    if experiments <= _INLINE_IDS:
+        return runs.c.experiment_id.in_(_binds("e", experiments))
+    if dialect == "postgresql":
+        return runs.c.experiment_id == any_(bindparam("eids", type_=ARRAY(String)))
+    return runs.c.experiment_id.in_(select(func.json_each(bindparam("eids", type_=String)).table_valued("value")
+                                           .c.value))
+
+
+def _id_count(experiment_ids: list[str]) -> int:
+    """The ``experiments`` a plan is built for: the count if bound one each, else any larger number."""
+    return len(experiment_ids) if len(experiment_ids) <= _INLINE_IDS else _INLINE_IDS + 1
+
+
+def _bound(experiment_ids: list[str], lifecycle: list[str], dialect: str) -> dict[str, Any]:
+    """Values of the experiment id parameters (``e0..`` or ``eids``) and lifecycle stages (``l0..``)."""
+    if len(experiment_ids) <= _INLINE_IDS:
+        values: dict[str, Any] = {f"e{i}": e for i, e in enumerate(experiment_ids)}
+    else:
+        values = {"eids": experiment_ids if dialect == "postgresql" else orjson.dumps(experiment_ids).decode()}
     values.update((f"l{i}", stage) for i, stage in enumerate(lifecycle))
     return values
 
 
-def _filtered_runs(node: Node | None, experiments: int, stages: int, *, joins: bool = True,
+def _filtered_runs(node: Node | None, experiments: int, stages: int, dialect: str, *, joins: bool = True,
                    run_id: Any = runs.c.run_id) -> Select[Any]:
     """SELECT runs matching the filter; the ``experiments`` experiment ids and ``stages`` lifecycle
-    stages are bound parameters ``e0..`` and ``l0..`` (one each: rawsql takes no expanding IN).
+    stages are bound parameters ``e0..`` (or one array ``eids``, see ``_INLINE_IDS``) and ``l0..``
+    (rawsql takes no expanding IN).
 
     Positive conditions on metrics, params and tags at the top level of an AND become inner joins
     (each (run, key) is unique, so no row repeats): the planner can then start from the most
     selective index, e.g. ``metric_series (key, value)`` for ``metrics.acc > 0.99``, instead of
-    visiting every run of the experiment. Everything else stays an EXISTS correlated on ``run_id``.
+    visiting every run of the experiment. Everything else (and past ``_MAX_JOINS``) stays an EXISTS
+    correlated on ``run_id``.
     """
-    query = select(*RUN_COLUMNS).where(runs.c.experiment_id.in_(_binds("e", experiments)),
+    query = select(*RUN_COLUMNS).where(_experiment_ids(experiments, dialect),
                                        runs.c.lifecycle_stage.in_(_binds("l", stages)))
     conjuncts: tuple[Node, ...] = () if node is None else node.items if isinstance(node, And) else (node,)
+    joined = 0
     for i, item in enumerate(conjuncts):
-        if joins and isinstance(item, Comparison) and item.entity != "attribute" and item.op in _JOINABLE_OPS:
+        if (joins and joined < _MAX_JOINS and isinstance(item, Comparison) and item.entity != "attribute"
+                and item.op in _JOINABLE_OPS):
+            joined += 1
             table = _KEYED[item.entity].alias(f"filter_{i}")
             on = [table.c.run_id == runs.c.run_id, table.c.key == item.key]
             if item.op != "IS NOT NULL":
@@ -187,10 +221,10 @@ class _Plan:
 @functools.lru_cache(maxsize=256)
 def _plan(node: Node | None, order_by: tuple[OrderBy, ...], dialect: str, experiments: int, stages: int) -> _Plan:
     if not order_by or order_by[0].entity == "attribute":
-        query, terms = _ordered(_filtered_runs(node, experiments, stages), order_by, 0)
+        query, terms = _ordered(_filtered_runs(node, experiments, stages, dialect), order_by, 0)
         return _Plan(query.order_by(*terms, *_tie_breakers()).limit(_LIMIT).offset(_OFFSET))
     # Filters stay EXISTS here, so the only index that can lead is the order key's, read in order.
-    base = _filtered_runs(node, experiments, stages, joins=False)
+    base = _filtered_runs(node, experiments, stages, dialect, joins=False)
     first = order_by[0]
     key_table = _KEYED[first.entity].alias("order_0")
     key_run_id: Any = key_table.c.run_id
@@ -205,7 +239,8 @@ def _plan(node: Node | None, order_by: tuple[OrderBy, ...], dialect: str, experi
     # The page's filters are correlated on the order key's run_id (equal to runs.run_id by the join):
     # SQLite then tests them on each index entry before looking the run up, which only the matches
     # need (1.2 -> 0.9 ms for a page of 100 over 1,000 runs, 1 in 6 matching).
-    paged = _filtered_runs(node, experiments, stages, joins=False, run_id=key_table.c.run_id).join(key_table, on_key)
+    paged = _filtered_runs(node, experiments, stages, dialect, joins=False,
+                           run_id=key_table.c.run_id).join(key_table, on_key)
     having_ordered, terms = _ordered(paged, order_by, 1)
     lead = key_table.c.value.asc() if first.ascending else key_table.c.value.desc()
     page = having_ordered.order_by(lead, *terms, *_tie_breakers()).limit(_LIMIT).offset(_OFFSET)
@@ -229,8 +264,9 @@ def search_page(
     """
     if not experiment_ids or not lifecycle:
         return []  # IN () matches nothing
-    plan = _plan(node, tuple(order_by), conn.dialect.name, len(experiment_ids), len(lifecycle))
-    bound = _bound(experiment_ids, lifecycle)
+    dialect = conn.dialect.name
+    plan = _plan(node, tuple(order_by), dialect, _id_count(experiment_ids), len(lifecycle))
+    bound = _bound(experiment_ids, lifecycle, dialect)
     rows = rawsql.fetch_all(conn, plan.page, {**bound, "limit": limit, "offset": offset})
     if plan.missing is None or len(rows) == limit:
         return rows
@@ -244,8 +280,12 @@ def search_page(
 
 
 def count_runs(conn: Connection, experiment_ids: list[str], lifecycle: list[str], node: Node | None) -> int:
-    query = select(func.count()).select_from(_filtered_runs(node, len(experiment_ids), len(lifecycle)).subquery())
-    return int(conn.execute(query, _bound(experiment_ids, lifecycle)).scalar_one())
+    if not experiment_ids or not lifecycle:
+        return 0
+    dialect = conn.dialect.name
+    filtered = _filtered_runs(node, _id_count(experiment_ids), len(lifecycle), dialect)
+    query = select(func.count()).select_from(filtered.subquery())
+    return int(conn.execute(query, _bound(experiment_ids, lifecycle, dialect)).scalar_one())
 
 
 def encode_page_token(offset: int) -> str:

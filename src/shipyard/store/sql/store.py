@@ -11,7 +11,7 @@ from shipyard.store.sql.migrate import upgrade
 from shipyard.store.sql.monitors import SqlMonitorStore
 from shipyard.store.sql.pipelines import SqlPipelineStore
 from shipyard.store.sql.registry import SqlRegistryStore
-from shipyard.store.sql.sqlbase import _translated
+from shipyard.store.sql.sqlbase import _translated, store_boundary
 from shipyard.store.sql.tracking import SqlTrackingStore
 
 __all__ = ["SqlStore"]
@@ -37,3 +37,8 @@ class SqlStore(SqlTrackingStore, SqlRegistryStore, SqlDeploymentStore, SqlPipeli
 
     def __repr__(self) -> str:
         return f"SqlStore({self._engine.url.render_as_string(hide_password=True)!r})"
+
+
+# log_batch, the hot path, checks its own: keys pass check_key and param and tag values check_text
+# (neither admits NUL), metric values are numbers; a batch of 10,000 points skips the walk.
+store_boundary(SqlStore, checked_inside={"log_batch": frozenset({"metrics", "params", "tags"})})

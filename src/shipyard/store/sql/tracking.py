@@ -28,7 +28,7 @@ from shipyard.entities import (
 from shipyard.errors import AlreadyExists, InvalidInput, NotFound
 from shipyard.store import validation as v
 from shipyard.store.base import TrackingStore
-from shipyard.store.filter import parse_filter, parse_order_by
+from shipyard.store.filter import parse_filter, parse_order_by_list
 from shipyard.store.sql import leases, rawsql
 from shipyard.store.sql import schema as s
 from shipyard.store.sql.runpage import load_runs, run_info
@@ -477,7 +477,7 @@ class SqlTrackingStore(SqlBase, TrackingStore):
         offset = decode_page_token(page_token)
         self._reap_if_due()
         node = parse_filter(filter_string)
-        ordering = [parse_order_by(c) for c in order_by or []]
+        ordering = parse_order_by_list(order_by)
         with self._read() as conn:
             rows = search_page(conn, [str(e) for e in experiment_ids], _lifecycle(view_type), node, ordering,
                                offset, limit + 1)
