@@ -16,6 +16,17 @@ import pytest
 POSTGRES_URL = os.environ.get("SHIPYARD_TEST_POSTGRES_URL")
 
 
+@pytest.fixture(autouse=True)
+def _shipyard_environment_restored() -> Iterator[None]:
+    """Whatever a test's in-process CLI call put in os.environ (``--tracking-uri`` is exported for the
+    worker processes a command starts) is gone after it, so no later test talks to another store."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("SHIPYARD_")}
+    yield
+    for key in [k for k in os.environ if k.startswith("SHIPYARD_") and k not in before]:
+        del os.environ[key]
+    os.environ.update(before)
+
+
 @contextmanager
 def throwaway_postgres(prefix: str) -> Iterator[str]:
     """A fresh database on the test server (dropped afterwards); skips when none is configured."""
