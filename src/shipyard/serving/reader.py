@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["read_prediction_log"]
 
 TimeLike = dt.datetime | dt.date | str | int | float | None
-_BY_IDS_LIMIT = 50_000  # up to this many request ids, ask the store for just those labels
+_IDS_PER_CALL = 100_000  # request ids per feedback query: bounded request bodies for a REST store
 
 
 def to_ms(value: TimeLike, what: str = "time") -> int | None:
@@ -172,12 +172,13 @@ def _day_name(day: int) -> str:
 def _join_feedback(table: pa.Table, store: Any, deployment: str, found: bool) -> pa.Table:
     """Left join of labels by request id (unique per deployment in the store) without a hash join,
     which Arrow does not support next to list columns such as ``probabilities``."""
-    ids = pc.unique(table["request_id"]) if table.num_rows else pa.array([], pa.string())
+    ids = (pc.unique(table["request_id"]) if table.num_rows else pa.array([], pa.string())).to_pylist()
     try:
-        if len(ids) <= _BY_IDS_LIMIT:  # no ids still asks: the store says whether the deployment exists
-            feedback = store.get_feedback(deployment, request_ids=ids.to_pylist())
-        else:
-            feedback = store.get_feedback(deployment)
+        # Always by the window's ids, so the cost follows the window, never all the feedback the
+        # deployment ever received. No ids still asks: the store says whether the deployment exists.
+        feedback = store.get_feedback(deployment, request_ids=ids[:_IDS_PER_CALL])
+        for lo in range(_IDS_PER_CALL, len(ids), _IDS_PER_CALL):
+            feedback += store.get_feedback(deployment, request_ids=ids[lo:lo + _IDS_PER_CALL])
     except NotFound:
         if not found:
             raise NotFound(f"deployment {deployment!r} has no prediction log and the store does not know it") from None

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import BigInteger, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.entities import Deployment, DeploymentRevision, Feedback, Route
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from shipyard.store import validation as v
 from shipyard.store.base import DeploymentStore
+from shipyard.store.sql import rawsql
 from shipyard.store.sql import schema as s
+from shipyard.store.sql.runpage import _among_ids, _ids_value
 from shipyard.store.sql.sqlbase import SqlBase, chunks, now_ms
 
 if TYPE_CHECKING:
@@ -209,20 +212,39 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
         self, deployment: str, request_ids: Sequence[str] | None = None, start: int | None = None,
         end: int | None = None,
     ) -> list[Feedback]:
-        f = s.feedback
-        query = select(f).where(f.c.deployment == deployment)
-        if start is not None:
-            query = query.where(f.c.timestamp >= start)
-        if end is not None:
-            query = query.where(f.c.timestamp < end)
+        # On the driver's cursor, ids bound as one array per 50,000 and the labels parsed in one
+        # call: a monitor window of 100,000 labeled rows costs what its rows cost (Row objects, an
+        # IN list per 900 ids and a JSON parse per label cost several times more).
+        bound: dict[str, Any] = {"deployment": deployment, "start": -(2**62) if start is None else int(start),
+                                 "end": 2**62 if end is None else int(end)}
         with self._read() as conn:
             self._deployment_row(conn, deployment)
+            dialect = conn.dialect.name
             if request_ids is None:
-                rows = list(conn.execute(query.order_by(f.c.timestamp)))
+                rows = rawsql.fetch_all(conn, _feedback_query(dialect, False), bound)
             else:
-                rows = [row for part in chunks(list(request_ids))
-                        for row in conn.execute(query.where(f.c.request_id.in_(part)))]
-        return [Feedback(row.deployment, row.request_id, orjson.loads(row.label), row.timestamp) for row in rows]
+                ids, rows = list(request_ids), []
+                for lo in range(0, len(ids), _IDS_PER_QUERY):
+                    bound["ids"] = _ids_value(ids[lo:lo + _IDS_PER_QUERY], dialect)
+                    rows += rawsql.fetch_all(conn, _feedback_query(dialect, True), bound)
+        if not rows:
+            return []
+        labels = orjson.loads(b"[" + b",".join(row[1].encode() for row in rows) + b"]")
+        return [Feedback(deployment, row[0], label, row[2]) for row, label in zip(rows, labels, strict=True)]
+
+
+_IDS_PER_QUERY = 50_000
+
+
+@functools.lru_cache(maxsize=4)
+def _feedback_query(dialect: str, by_ids: bool) -> Any:
+    f = s.feedback
+    query = select(f.c.request_id, f.c.label, f.c.timestamp).where(
+        f.c.deployment == bindparam("deployment"), f.c.timestamp >= bindparam("start", type_=BigInteger),
+        f.c.timestamp < bindparam("end", type_=BigInteger))
+    if by_ids:
+        query = query.where(_among_ids(f.c.request_id, dialect))
+    return query.order_by(f.c.timestamp)
 
 
 def _revision(row: Any) -> DeploymentRevision:
