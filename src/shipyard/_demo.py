@@ -216,7 +216,7 @@ def _tick(client: Any, policy: Any, endpoint: _Endpoint, row: int, result: DemoR
         run = monitoring.run_monitor(MONITOR)
         for r in run.results:
             auc = r.check("performance.roc_auc")
-            value = None if auc is None else auc["value"]
+            value = None if auc is None else auc.value
             drifted = [f["column"] for f in r.features if f.get("drifted")]
             result.windows.append({"start": row - WINDOW, "version": r.version, "rows": r.rows, "auc": value,
                                    "drifted": drifted, "status": r.status})

@@ -30,7 +30,7 @@ SAMPLES = [
                   [e.TaskRun("p" * 32, "train[2]", "train", "FAILED", 2, 1, 2, "E", "user", "tb", "logs", "k" * 64,
                              "/art/out", "r" * 32)]),
     e.Monitor("m", "api", {"window": {"rows": 100}, "schedule": "every 10m"}, 1, 2, "d"),
-    e.MonitorResult("m", 5, "churn", 1, "alert", 10, 5, 1, 5, [{"check": "a", "value": 0.5, "passed": False}],
+    e.MonitorResult("m", 5, "churn", 1, "alert", 10, 5, 1, 5, [e.CheckResult("a", "p_value", 0.01, 0.05, "min", False, None, "chisquare", 12.5, {"drifted": ["x"]})],
                     [{"column": "x", "statistic": 0.3}], "id"),
     e.Alert("a" * 32, "m", "performance.accuracy", "churn", 1, "OPEN", 5, math.nan, 0.75, "low", None, "",
             [{"channel": "log", "ok": True}]),

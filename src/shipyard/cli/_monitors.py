@@ -16,6 +16,7 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from shipyard.cli._base import Context, add_verb, add_verbs, positive_int
+from shipyard.monitoring._messages import describe, label, show
 
 if TYPE_CHECKING:
     from shipyard.entities import Alert, Monitor, MonitorResult
@@ -129,7 +130,8 @@ def monitor_dict(m: Monitor) -> dict[str, Any]:
 def result_dict(r: MonitorResult) -> dict[str, Any]:
     return {"result_id": r.result_id, "run_time": r.run_time, "model": r.model, "version": r.version,
             "status": r.status, "rows": r.rows, "labeled_rows": r.labeled_rows, "window_start": r.window_start,
-            "window_end": r.window_end, "checks": r.checks,
+            "window_end": r.window_end,
+            "checks": [{**c.to_dict(), "label": label(c), "message": describe(c)} for c in r.checks],
             "features": [{k: v for k, v in f.items() if k != "histogram"} for f in r.features]}
 
 
@@ -173,11 +175,11 @@ def _checks_table(result: MonitorResult) -> Any:
     out = table("Check", "Value", "Threshold", "Verdict", title=f"{result.model} v{result.version}: "
                 f"{result.rows} rows, {result.labeled_rows} labeled")
     for c in result.checks:
-        value = "-" if c["value"] is None else f"{c['value']:.4g}"
-        bound = "-" if c["threshold"] is None else f"{c['op']} {c['threshold']:g}"
-        undecided = f"[dim]{c['reason'] or 'recorded'}[/]"
-        verdict = {True: "[green]pass[/]", False: "[bold red]ALERT[/]"}.get(c["passed"], undecided)
-        out.add_row(format_value(c["check"]), value, bound, verdict)
+        value = "-" if c.value is None else show(c.value, c.threshold)
+        bound = "-" if c.threshold is None else f"{c.op} {show(c.threshold, c.value)}"
+        undecided = f"[dim]undecided: {c.reason}[/]" if c.reason else "[dim]recorded (no threshold)[/]"
+        verdict = {True: "[green]pass[/]", False: "[bold red]ALERT[/]"}.get(c.passed, undecided)
+        out.add_row(format_value(label(c)), value, bound, verdict)
     return out
 
 
@@ -241,15 +243,15 @@ def results(ctx: Context) -> int:
         return 0
     names = []
     for r in series:  # the columns: every check with a value, in first-seen order
-        names += [c["check"] for c in r.checks if c["value"] is not None and c["check"] not in names]
+        names += [label(c) for c in r.checks if c.value is not None and label(c) not in names]
     out = table("Run", "Version", "Rows", "Status", *names)
     for r in series:
-        values = {c["check"]: c for c in r.checks}
+        values = {label(c): c for c in r.checks}
         cells = []
         for name in names:
             c = values.get(name)
-            text = "-" if c is None or c["value"] is None else f"{c['value']:.3g}"
-            cells.append(f"[bold red]{text}[/]" if c is not None and c["passed"] is False else text)
+            text = "-" if c is None or c.value is None else f"{c.value:.3g}"
+            cells.append(f"[bold red]{text}[/]" if c is not None and c.passed is False else text)
         out.add_row(format_time(r.run_time), str(r.version), str(r.rows), _status(r.status), *cells)
     ctx.print(out)
     return 0
