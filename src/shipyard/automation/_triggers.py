@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from shipyard.monitoring._messages import describe
 from shipyard.errors import InvalidInput
+from shipyard.monitoring._messages import describe
 
 if TYPE_CHECKING:
     from shipyard.store.base import Store

@@ -16,7 +16,8 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from shipyard.cli._base import Context, add_verb, add_verbs, positive_int
-from shipyard.monitoring._messages import describe, label, show
+from shipyard.monitoring._messages import describe, label
+from shipyard.monitoring._messages import show as show_number
 
 if TYPE_CHECKING:
     from shipyard.entities import Alert, Monitor, MonitorResult
@@ -175,8 +176,8 @@ def _checks_table(result: MonitorResult) -> Any:
     out = table("Check", "Value", "Threshold", "Verdict", title=f"{result.model} v{result.version}: "
                 f"{result.rows} rows, {result.labeled_rows} labeled")
     for c in result.checks:
-        value = "-" if c.value is None else show(c.value, c.threshold)
-        bound = "-" if c.threshold is None else f"{c.op} {show(c.threshold, c.value)}"
+        value = "-" if c.value is None else show_number(c.value, c.threshold)
+        bound = "-" if c.threshold is None else f"{c.op} {show_number(c.threshold, c.value)}"
         undecided = f"[dim]undecided: {c.reason}[/]" if c.reason else "[dim]recorded (no threshold)[/]"
         verdict = {True: "[green]pass[/]", False: "[bold red]ALERT[/]"}.get(c.passed, undecided)
         out.add_row(format_value(label(c)), value, bound, verdict)

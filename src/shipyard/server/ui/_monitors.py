@@ -76,7 +76,8 @@ def monitor(request: Request, name: str, who: ViewerDep, result: str = "") -> Re
     drift = [(row, histogram_svg(row.get("histogram"))) for row in (chosen.features if chosen else [])]
     prediction = next((c for c in chosen.checks if c.detail.get("histogram")), None) if chosen else None
     charts = _charts(results)
-    return render(request, "monitor.html", monitor=found, label=label, describe=describe, results=results, recent=list(reversed(results[-PICK:])),
+    return render(request, "monitor.html", monitor=found, label=label, describe=describe, results=results,
+                  recent=list(reversed(results[-PICK:])),
                   chosen=chosen, drift=drift, charts=charts, first_chart=next(iter(charts), ""),
                   prediction=(prediction, histogram_svg(prediction.detail["histogram"])) if prediction else None,
                   alerts=store.list_alerts(monitor=name, max_results=100))
