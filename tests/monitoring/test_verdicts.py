@@ -57,7 +57,6 @@ def test_binary_prediction_share_change_alerts_with_chi_square():
 def test_a_value_equal_to_its_bound_passes_and_says_so():
     at_bound = CheckResult("feature_drift", "drift_share", 0.2, 0.2, "max", True, test="ks")
     assert describe(at_bound) == "feature_drift (share of drifted columns; ks) = 0.2 ≤ maximum 0.2"
-    rng = np.random.default_rng(1)
     x = np.linspace(-1.0, 1.0, 1000)
     x[:100] = 99.0  # exactly 10 % out of the reference's range, the default bound
     reference = profile({"x": np.linspace(-1.0, 1.0, 1000)})

@@ -212,25 +212,33 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
         self, deployment: str, request_ids: Sequence[str] | None = None, start: int | None = None,
         end: int | None = None,
     ) -> list[Feedback]:
-        # On the driver's cursor, ids bound as one array per 50,000 and the labels parsed in one
-        # call: a monitor window of 100,000 labeled rows costs what its rows cost (Row objects, an
-        # IN list per 900 ids and a JSON parse per label cost several times more).
+        rows = self.get_feedback_rows(deployment, request_ids, start, end)
+        if not rows:
+            return []
+        labels = orjson.loads(b"[" + b",".join(row[1].encode() for row in rows) + b"]")  # one parse, not one a row
+        return [Feedback(deployment, row[0], label, row[2]) for row, label in zip(rows, labels, strict=True)]
+
+    def get_feedback_rows(
+        self, deployment: str, request_ids: Sequence[str] | None = None, start: int | None = None,
+        end: int | None = None,
+    ) -> list[tuple[str, str, int]]:
+        """What :meth:`get_feedback` returns as plain ``(request_id, label as JSON text, timestamp)``
+        tuples: the prediction-log reader joins a window's labels from these without building an
+        object per label. Raises NotFound for an unknown deployment."""
+        # On the driver's cursor, ids bound as one array per 50,000: a monitor window of 100,000
+        # labeled rows costs what its rows cost (Row objects and an IN list per 900 ids cost more).
         bound: dict[str, Any] = {"deployment": deployment, "start": -(2**62) if start is None else int(start),
                                  "end": 2**62 if end is None else int(end)}
         with self._read() as conn:
             self._deployment_row(conn, deployment)
             dialect = conn.dialect.name
             if request_ids is None:
-                rows = rawsql.fetch_all(conn, _feedback_query(dialect, False), bound)
-            else:
-                ids, rows = list(request_ids), []
-                for lo in range(0, len(ids), _IDS_PER_QUERY):
-                    bound["ids"] = _ids_value(ids[lo:lo + _IDS_PER_QUERY], dialect)
-                    rows += rawsql.fetch_all(conn, _feedback_query(dialect, True), bound)
-        if not rows:
-            return []
-        labels = orjson.loads(b"[" + b",".join(row[1].encode() for row in rows) + b"]")
-        return [Feedback(deployment, row[0], label, row[2]) for row, label in zip(rows, labels, strict=True)]
+                return rawsql.fetch_all(conn, _feedback_query(dialect, False), bound)  # type: ignore[return-value]
+            ids, rows = list(request_ids), []
+            for lo in range(0, len(ids), _IDS_PER_QUERY):
+                bound["ids"] = _ids_value(ids[lo:lo + _IDS_PER_QUERY], dialect)
+                rows += rawsql.fetch_all(conn, _feedback_query(dialect, True), bound)
+        return rows  # type: ignore[return-value]
 
 
 _IDS_PER_QUERY = 50_000
