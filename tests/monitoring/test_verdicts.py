@@ -154,3 +154,17 @@ def test_open_resolve_and_gone_messages_agree_with_their_numbers(monitored):
     assert gone.alert.resolved_message == message and "closes" in gone.payload()
     assert {a.check for a in gone.closes} == {"prediction_drift", "service.error_rate"}
     assert all(a.state == "RESOLVED" for a in store.list_alerts("mon", max_results=10) if a.version == 2)
+
+
+def test_few_class_integer_predictions_get_chi_square_too():
+    rng = np.random.default_rng(11)
+    reference = profile({"prediction": rng.choice([0, 1, 2], 5000, p=[0.5, 0.3, 0.2])})
+    same = _window(rng.choice([0, 1, 2], 3000, p=[0.5, 0.3, 0.2]), x=np.zeros(3000))
+    moved = _window(rng.choice([0, 1, 2], 3000, p=[0.4, 0.3, 0.3]), x=np.zeros(3000))
+    results = {}
+    for name, table in (("same", same), ("moved", moved)):
+        _, entries, _, _ = run_checks(normalize_spec(window=3000), table, None, reference)
+        results[name] = next(e for e in entries if e.check == "prediction_drift")
+    assert results["moved"].test == "chisquare" and results["moved"].passed is False
+    assert results["moved"].statistic is not None and results["moved"].statistic > 50
+    assert results["same"].test == "chisquare" and results["same"].value is not None and results["same"].value > 0.001

@@ -168,7 +168,8 @@ class WindowChecks:
 
     def _prediction_test(self, cfg: PredictionDriftSettings, ref: DatasetProfile) -> str | None:
         """The forced test, else chi-square on the class counts for binary and categorical predictions
-        (a change of class shares is what matters; the automatic choice's Jensen-Shannon distance
+        (integer predictions with few values get it too, see ``_numeric_classes``; a change of class
+        shares is what matters; the automatic choice's Jensen-Shannon distance
         above 1,000 reference rows barely moves for a shift of the positive share from 0.17 to 0.27)."""
         if cfg.test is not None:
             return cfg.test
@@ -186,7 +187,14 @@ class WindowChecks:
         if reason:
             self._add("prediction_drift", "statistic", None, cfg.threshold, reason=reason, test=test)
             return
-        current = {"prediction": _numpy(self.ok["prediction"])}
+        values = _numpy(self.ok["prediction"])
+        if test is None and (classes := _numeric_classes(ref, values)) is not None:
+            stat, p = classes
+            alpha = 0.05 if cfg.threshold is None else cfg.threshold
+            self._add("prediction_drift", "p_value", p, alpha, "min", passes("min", p, alpha), test="chisquare",
+                      statistic=stat)
+            return
+        current = {"prediction": values}
         try:
             row = compare(ref, current, columns=["prediction"], test=test, thresholds=cfg.threshold).rows[0]
         except DriftInputError as exc:
@@ -282,6 +290,33 @@ class WindowChecks:
             limit = cfg.p99_latency_ms
             self._add("service.p99_latency_ms", "p99_latency_ms", p99, limit, "max",
                       None if limit is None else passes("max", p99, limit))
+
+
+FEW_CLASSES = 20  # numeric predictions with at most this many values are class labels
+
+
+def _numeric_classes(ref: DatasetProfile, values: np.ndarray) -> tuple[float, float] | None:
+    """(chi-square, p-value) on the class counts of integer-valued predictions with few classes (a
+    multi-class model's labels 0..k), or None when the predictions are not such labels."""
+    from shipyard.drift._stats import chi2_homogeneity
+
+    column = ref.columns["prediction"]
+    if column.kind != "numeric" or not column.distinct or len(column.distinct) > FEW_CLASSES:
+        return None
+    if values.dtype.kind not in "iuf" or not len(values):
+        return None
+    numbers = values.astype(np.float64)
+    if not np.all(np.isfinite(numbers)) or not np.all(numbers == np.round(numbers)):
+        return None
+    seen, counts = np.unique(numbers, return_counts=True)
+    if len(seen) > 2 * FEW_CLASSES:
+        return None
+    keys = sorted(set(column.distinct) | set(seen.tolist()))
+    current = dict(zip(seen.tolist(), counts.tolist(), strict=True))
+    r = np.array([column.distinct.get(k, 0) for k in keys], dtype=np.float64)
+    c = np.array([current.get(k, 0) for k in keys], dtype=np.float64)
+    stat, p, _ = chi2_homogeneity(r, c)
+    return float(stat), float(p)
 
 
 def baseline_thresholds(baseline: dict[str, float], cfg: PerformanceSettings) -> list[Threshold]:
