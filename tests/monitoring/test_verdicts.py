@@ -168,3 +168,14 @@ def test_few_class_integer_predictions_get_chi_square_too():
     assert results["moved"].test == "chisquare" and results["moved"].passed is False
     assert results["moved"].statistic is not None and results["moved"].statistic > 50
     assert results["same"].test == "chisquare" and results["same"].value is not None and results["same"].value > 0.001
+
+
+def test_a_significant_but_negligible_change_of_shares_passes_and_says_why():
+    rng = np.random.default_rng(5)
+    reference = profile({"prediction": (rng.random(200_000) < 0.17).astype(np.int64)})
+    table = _window((rng.random(200_000) < 0.18).astype(np.int64), x=np.zeros(200_000))
+    _, entries, _, _ = run_checks(normalize_spec(window=200_000), table, None, reference)
+    pred = next(e for e in entries if e.check == "prediction_drift")
+    assert pred.value is not None and pred.value < 0.05 and pred.detail["effect_size"] < 0.1
+    assert pred.passed is True  # p < alpha, but a one-point move of the positive share is not worth an alert
+    assert describe(pred).endswith(f"effect size w = {pred.detail['effect_size']:.4g} < floor 0.1: negligible")

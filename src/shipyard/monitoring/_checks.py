@@ -188,11 +188,8 @@ class WindowChecks:
             self._add("prediction_drift", "statistic", None, cfg.threshold, reason=reason, test=test)
             return
         values = _numpy(self.ok["prediction"])
-        if test is None and (classes := _numeric_classes(ref, values)) is not None:
-            stat, p = classes
-            alpha = 0.05 if cfg.threshold is None else cfg.threshold
-            self._add("prediction_drift", "p_value", p, alpha, "min", passes("min", p, alpha), test="chisquare",
-                      statistic=stat)
+        if test in (None, "chisquare", "chi2") and (counts := class_counts(ref, values)) is not None:
+            self._class_shares(cfg, *counts)
             return
         current = {"prediction": values}
         try:
@@ -210,6 +207,25 @@ class WindowChecks:
         self._add("prediction_drift", metric, value, row.threshold, op, passed,
                   row.reason if undecided or row.reason else None, test=row.test,
                   statistic=row.statistic if metric == "p_value" else None, histogram=row.histogram)
+
+    def _class_shares(self, cfg: PredictionDriftSettings, reference: np.ndarray, current: np.ndarray) -> None:
+        """Chi-square on the class counts, with Cohen's w as the effect-size floor: a change of class
+        shares alerts when it is significant (p < alpha) and not negligible (w >= min_effect)."""
+        from shipyard.drift._stats import chi2_homogeneity
+
+        stat, p, _ = chi2_homogeneity(reference, current)
+        alpha = 0.05 if cfg.threshold is None else cfg.threshold
+        r, c = reference / max(reference.sum(), 1), current / max(current.sum(), 1)
+        seen = r > 0
+        # Cohen's w of the current shares against the reference's; 0.1 is Cohen's "small" effect. A
+        # class the reference never predicted makes it at least 1 (a large effect).
+        w2 = float(np.sum((c[seen] - r[seen]) ** 2 / r[seen]))
+        w = float(np.sqrt(max(w2, 1.0) if c[~seen].sum() > 0 else w2))
+        significant = not passes("min", p, alpha)
+        passed = not (significant and w >= cfg.min_effect)
+        self._add("prediction_drift", "p_value", p, alpha, "min", passed, test="chisquare", statistic=stat,
+                  effect_size=w, min_effect=cfg.min_effect, shares={"reference": r.round(6).tolist(),
+                                                                    "current": c.round(6).tolist()})
 
     # --- quality from feedback -------------------------------------------------------------------
 
@@ -295,13 +311,24 @@ class WindowChecks:
 FEW_CLASSES = 20  # numeric predictions with at most this many values are class labels
 
 
-def _numeric_classes(ref: DatasetProfile, values: np.ndarray) -> tuple[float, float] | None:
-    """(chi-square, p-value) on the class counts of integer-valued predictions with few classes (a
-    multi-class model's labels 0..k), or None when the predictions are not such labels."""
-    from shipyard.drift._stats import chi2_homogeneity
+def class_counts(ref: DatasetProfile, values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(reference counts, current counts) per class of predictions that are class labels: binary and
+    categorical ones, and integers with at most FEW_CLASSES values (a multi-class model's 0..k);
+    None for other predictions (scores, regression)."""
+    from shipyard.drift._count_tests import OTHER, profile_counts
 
     column = ref.columns["prediction"]
-    if column.kind != "numeric" or not column.distinct or len(column.distinct) > FEW_CLASSES:
+    if column.kind != "numeric":
+        known = profile_counts(column)
+        data = column_data(values, column.kind)
+        got: dict[str, int] = {}
+        for key, n in getattr(data, "counts", {}).items():
+            slot = key if key in known or not column.other else OTHER
+            got[slot] = got.get(slot, 0) + n
+        keys = sorted(set(known) | set(got))
+        return (np.array([known.get(k, 0) for k in keys], dtype=np.float64),
+                np.array([got.get(k, 0) for k in keys], dtype=np.float64))
+    if not column.distinct or len(column.distinct) > FEW_CLASSES:
         return None
     if values.dtype.kind not in "iuf" or not len(values):
         return None
@@ -311,12 +338,10 @@ def _numeric_classes(ref: DatasetProfile, values: np.ndarray) -> tuple[float, fl
     seen, counts = np.unique(numbers, return_counts=True)
     if len(seen) > 2 * FEW_CLASSES:
         return None
-    keys = sorted(set(column.distinct) | set(seen.tolist()))
-    current = dict(zip(seen.tolist(), counts.tolist(), strict=True))
-    r = np.array([column.distinct.get(k, 0) for k in keys], dtype=np.float64)
-    c = np.array([current.get(k, 0) for k in keys], dtype=np.float64)
-    stat, p, _ = chi2_homogeneity(r, c)
-    return float(stat), float(p)
+    classes: list[float] = sorted(set(column.distinct) | set(seen.tolist()))
+    current: dict[float, int] = dict(zip(seen.tolist(), counts.tolist(), strict=True))
+    return (np.array([column.distinct.get(k, 0) for k in classes], dtype=np.float64),
+            np.array([current.get(k, 0) for k in classes], dtype=np.float64))
 
 
 def baseline_thresholds(baseline: dict[str, float], cfg: PerformanceSettings) -> list[Threshold]:

@@ -63,6 +63,10 @@ def _extra(check: CheckResult) -> str:
     undecided = check.detail.get("undecided")
     if undecided:
         parts.append(f"undecided: {', '.join(map(str, undecided))}")
+    effect, floor = check.detail.get("effect_size"), check.detail.get("min_effect")
+    if isinstance(effect, int | float) and isinstance(floor, int | float):
+        shown = f"effect size w = {show(effect, floor)} {'≥' if effect >= floor else '<'} floor {show(floor, effect)}"
+        parts.append(shown if effect >= floor else f"{shown}: negligible")
     if check.detail.get("column"):
         parts.append(f"worst column: {check.detail['column']}")
     return "".join(f"; {p}" for p in parts)

@@ -7,7 +7,7 @@
       "min_rows": 30, "min_labeled": 30,
       "checks": {
         "feature_drift":    {"share": 0.5, "columns": null, "test": null, "thresholds": {}, "correction": null},
-        "prediction_drift": {"test": null, "threshold": null},
+        "prediction_drift": {"test": null, "threshold": null, "min_effect": 0.1},
         "performance":      {"accuracy": 0.75, "mae": {"max": 30}, "relative_drop": 0.1},
         "data_quality":     {"missing_share": 0.1, "out_of_range_share": 0.1, "new_category_share": 0.1},
         "service":          {"error_rate": 0.05, "p99_latency_ms": null}
@@ -44,7 +44,7 @@ DEFAULT_RELATIVE_DROP = 0.1
 
 DEFAULT_CHECKS: dict[str, dict[str, Any]] = {
     "feature_drift": {"share": 0.5, "columns": None, "test": None, "thresholds": {}, "correction": None},
-    "prediction_drift": {"test": None, "threshold": None},
+    "prediction_drift": {"test": None, "threshold": None, "min_effect": 0.1},
     "performance": {},
     "data_quality": {"missing_share": 0.1, "out_of_range_share": 0.1, "new_category_share": 0.1},
     "service": {"error_rate": 0.05, "p99_latency_ms": None},
@@ -124,6 +124,10 @@ def _check(name: str, given: Any) -> dict[str, Any] | bool:
             raise InvalidInput("checks.feature_drift.thresholds must map column names to thresholds")
         if out["correction"] not in (None, "bh"):
             raise InvalidInput("checks.feature_drift.correction must be null or 'bh' (Benjamini-Hochberg)")
+    elif name == "prediction_drift":
+        effect = out["min_effect"]
+        if isinstance(effect, bool) or not isinstance(effect, int | float) or effect < 0:
+            raise InvalidInput(f"checks.prediction_drift.min_effect must be a number >= 0 (Cohen's w), got {effect!r}")
     elif name == "data_quality":
         out = {k: _share(name, k, v) for k, v in out.items()}
     elif name == "service":
@@ -214,6 +218,7 @@ class FeatureDriftSettings:
 class PredictionDriftSettings:
     test: str | None
     threshold: float | None
+    min_effect: float = 0.1  # Cohen's w a change of class shares must reach to alert
 
 
 @dataclass(frozen=True)
@@ -276,7 +281,8 @@ class MonitorSpec:
             feature_drift=None if fd is None else FeatureDriftSettings(
                 fd["share"], None if fd["columns"] is None else tuple(fd["columns"]), fd["test"],
                 dict(fd["thresholds"] or {}), fd["correction"]),
-            prediction_drift=None if pd_ is None else PredictionDriftSettings(pd_["test"], pd_["threshold"]),
+            prediction_drift=None if pd_ is None else PredictionDriftSettings(pd_["test"], pd_["threshold"],
+                                                                                   float(pd_["min_effect"])),
             performance=None if perf is None else PerformanceSettings(
                 tuple(Threshold(m, *next(iter(t.items()))) for m, t in perf.items() if m != "relative_drop"),
                 perf.get("relative_drop", DEFAULT_RELATIVE_DROP)),
