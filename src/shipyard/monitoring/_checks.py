@@ -208,7 +208,8 @@ class WindowChecks:
                   row.reason if undecided or row.reason else None, test=row.test,
                   statistic=row.statistic if metric == "p_value" else None, histogram=row.histogram)
 
-    def _class_shares(self, cfg: PredictionDriftSettings, reference: np.ndarray, current: np.ndarray) -> None:
+    def _class_shares(self, cfg: PredictionDriftSettings, classes: list[str], reference: np.ndarray,
+                      current: np.ndarray) -> None:
         """Chi-square on the class counts, with Cohen's w as the effect-size floor: a change of class
         shares alerts when it is significant (p < alpha) and not negligible (w >= min_effect)."""
         from shipyard.drift._stats import chi2_homogeneity
@@ -224,8 +225,9 @@ class WindowChecks:
         significant = not passes("min", p, alpha)
         passed = not (significant and w >= cfg.min_effect)
         self._add("prediction_drift", "p_value", p, alpha, "min", passed, test="chisquare", statistic=stat,
-                  effect_size=w, min_effect=cfg.min_effect, shares={"reference": r.round(6).tolist(),
-                                                                    "current": c.round(6).tolist()})
+                  effect_size=w, min_effect=cfg.min_effect,
+                  histogram={"kind": "categorical", "categories": classes, "reference": r.round(6).tolist(),
+                             "current": c.round(6).tolist()})
 
     # --- quality from feedback -------------------------------------------------------------------
 
@@ -311,8 +313,8 @@ class WindowChecks:
 FEW_CLASSES = 20  # numeric predictions with at most this many values are class labels
 
 
-def class_counts(ref: DatasetProfile, values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(reference counts, current counts) per class of predictions that are class labels: binary and
+def class_counts(ref: DatasetProfile, values: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray] | None:
+    """(classes, reference counts, current counts) per class of predictions that are class labels: binary and
     categorical ones, and integers with at most FEW_CLASSES values (a multi-class model's 0..k);
     None for other predictions (scores, regression)."""
     from shipyard.drift._count_tests import OTHER, profile_counts
@@ -326,7 +328,7 @@ def class_counts(ref: DatasetProfile, values: np.ndarray) -> tuple[np.ndarray, n
             slot = key if key in known or not column.other else OTHER
             got[slot] = got.get(slot, 0) + n
         keys = sorted(set(known) | set(got))
-        return (np.array([known.get(k, 0) for k in keys], dtype=np.float64),
+        return (keys, np.array([known.get(k, 0) for k in keys], dtype=np.float64),
                 np.array([got.get(k, 0) for k in keys], dtype=np.float64))
     if not column.distinct or len(column.distinct) > FEW_CLASSES:
         return None
@@ -340,7 +342,7 @@ def class_counts(ref: DatasetProfile, values: np.ndarray) -> tuple[np.ndarray, n
         return None
     classes: list[float] = sorted(set(column.distinct) | set(seen.tolist()))
     current: dict[float, int] = dict(zip(seen.tolist(), counts.tolist(), strict=True))
-    return (np.array([column.distinct.get(k, 0) for k in classes], dtype=np.float64),
+    return ([f"{k:g}" for k in classes], np.array([column.distinct.get(k, 0) for k in classes], dtype=np.float64),
             np.array([current.get(k, 0) for k in classes], dtype=np.float64))
 
 
