@@ -179,3 +179,24 @@ def test_a_significant_but_negligible_change_of_shares_passes_and_says_why():
     assert pred.value is not None and pred.value < 0.05 and pred.detail["effect_size"] < 0.1
     assert pred.passed is True  # p < alpha, but a one-point move of the positive share is not worth an alert
     assert describe(pred).endswith(f"effect size w = {pred.detail['effect_size']:.4g} < floor 0.1: negligible")
+
+
+def test_validation_numbers_come_from_the_gate_else_the_training_run():
+    import shipyard
+    from shipyard.entities import Metric, Param
+    from shipyard.monitoring._runner import validation_metrics
+
+    client = shipyard.Client()
+    with shipyard.start_run() as run:
+        shipyard.log_metrics({"val_accuracy": 0.9, "accuracy": 0.99, "mae": 3.0, "loss": 0.1})
+    client.create_model_version("m", "/x", run_id=run.info.run_id)
+    client.create_model_version("m", "/y")
+    store = client.store
+    assert validation_metrics(store, "m", 1) == {"accuracy": 0.9, "mae": 3.0}  # val_ first, then the bare name
+    assert validation_metrics(store, "m", 2) == {}
+    gates = store.create_experiment("shipyard-gates")
+    gate = store.create_run(gates, run_name="m v2", tags={"shipyard.gate.model": "m"})
+    store.log_batch(gate.info.run_id, metrics=[Metric("candidate.roc_auc", 0.8, 1, 0),
+                                               Metric("champion.roc_auc", 0.7, 1, 0)],
+                    params=[Param("candidate_version", "2")])
+    assert validation_metrics(store, "m", 2) == {"roc_auc": 0.8}

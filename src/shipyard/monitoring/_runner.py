@@ -98,11 +98,25 @@ class MonitorRun:
 
 
 def validation_metrics(store: Store, model: str, version: int) -> dict[str, float]:
-    """The version's own quality as its training run logged it: for each metric a monitor knows,
-    the first of ``val_<m>``, ``valid_<m>``, ``validation_<m>``, ``test_<m>``, ``holdout_<m>``,
-    ``eval_<m>`` and ``<m>`` that the run has ({} when the version has no run or logged none)."""
+    """The version's own quality on held-out data: the gate's numbers for it when a gate evaluated
+    it (``candidate.<m>`` of its newest run in experiment ``shipyard-gates``), else what its training
+    run logged: for each metric a monitor knows, the first of ``val_<m>``, ``valid_<m>``,
+    ``validation_<m>``, ``test_<m>``, ``holdout_<m>``, ``eval_<m>`` and ``<m>`` ({} when neither)."""
     from shipyard.monitoring._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 
+    out: dict[str, float] = {}
+    gates = store.get_experiment_by_name("shipyard-gates")
+    if gates is not None:
+        # model names hold no quotes (letters, digits, "_-. "), so the name goes into the filter as is
+        runs = store.search_runs([gates.experiment_id], max_results=1, order_by=["start_time DESC"],
+                                 filter_string=f"tags.`shipyard.gate.model` = '{model}' and "
+                                               f"params.candidate_version = '{int(version)}'")
+        for name, value in (runs[0].data.metrics if runs else {}).items():
+            metric = name.removeprefix("candidate.")
+            if name.startswith("candidate.") and value == value:
+                out[metric] = float(value)
+    if out:
+        return out
     try:
         run_id = store.get_model_version(model, version).run_id
         if not run_id:
@@ -110,14 +124,14 @@ def validation_metrics(store: Store, model: str, version: int) -> dict[str, floa
         logged = store.get_run(run_id).data.metrics
     except NotFound:
         return {}
-    out = {}
     for metric in CLASSIFICATION_METRICS + REGRESSION_METRICS:
         for prefix in _VALIDATION_PREFIXES:
-            value = logged.get(prefix + metric)
-            if value is not None and value == value:  # NaN: not a number to compare with
-                out[metric] = float(value)
+            found = logged.get(prefix + metric)
+            if found is not None and found == found:  # NaN: not a number to compare with
+                out[metric] = float(found)
                 break
     return out
+
 
 
 def _references(store: Store, spec: MonitorSpec, model: str, version: int,
