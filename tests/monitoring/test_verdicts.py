@@ -104,10 +104,17 @@ def test_performance_defaults_to_the_versions_validation_numbers():
     labels = np.array([1.0] * 150 + [0.0] * 50)
     table = _window(np.ones(200)).append_column("label", pa.array(labels))
     spec = normalize_spec(window=200)  # no thresholds at all
-    _, entries, _, _ = run_checks(spec, table, None, None, baseline={"accuracy": 0.9})
+    _, entries, _, _ = run_checks(spec, table, None, None, baseline={"accuracy": 0.9, "precision": 0.95})
     (acc,) = [e for e in entries if e.check == "performance.accuracy"]
     assert acc.value == 0.75 and acc.op == "min" and acc.threshold == pytest.approx(0.81) and acc.passed is False
     assert acc.detail["baseline"] == 0.9
+    # one headline metric is bounded (accuracy before precision): one noisy bound, not one per metric
+    assert next(e for e in entries if e.check == "performance.precision").threshold is None
+    # 40 labeled rows: the margin is two standard errors of a share, wider than 10 % of 0.9
+    small = table.slice(0, 40)
+    _, entries, _, _ = run_checks(spec, small, None, None, baseline={"accuracy": 0.9})
+    acc = next(e for e in entries if e.check == "performance.accuracy")
+    assert acc.threshold == pytest.approx(0.9 - 2 * np.sqrt(0.9 * 0.1 / 40))
     _, entries, _, _ = run_checks(spec, table, None, None, baseline={"accuracy": 0.8})  # 0.75 >= 0.72
     assert next(e for e in entries if e.check == "performance.accuracy").passed is True
     off = normalize_spec(window=200, checks={"performance": {"relative_drop": None}})

@@ -234,7 +234,7 @@ class WindowChecks:
     def _performance(self, cfg: PerformanceSettings) -> None:
         with_labels = labeled(self.ok)
         self.labeled = with_labels.num_rows
-        thresholds = {t.metric: t for t in baseline_thresholds(self.baseline, cfg)}
+        thresholds = {t.metric: t for t in baseline_thresholds(self.baseline, cfg, self.labeled)}
         thresholds.update({t.metric: t for t in cfg.thresholds})
         if self.labeled < self.spec.min_labeled:
             why = f"{self.labeled} labeled rows, fewer than min_labeled={self.spec.min_labeled}"
@@ -346,19 +346,28 @@ def class_counts(ref: DatasetProfile, values: np.ndarray) -> tuple[list[str], np
             np.array([current.get(k, 0) for k in classes], dtype=np.float64))
 
 
-def baseline_thresholds(baseline: dict[str, float], cfg: PerformanceSettings) -> list[Threshold]:
-    """Bounds ``relative_drop`` worse than the version's own validation numbers, in each metric's
-    direction (accuracy 0.90 with 0.1 -> at least 0.81; MAE 2.0 -> at most 2.2)."""
+# One headline metric gets the default bound (several noisy metrics, each with its own bound, would
+# multiply the false alarms): the first of these the version has a validation number for.
+PRIMARY_METRICS = ("roc_auc", "accuracy", "f1", "log_loss", "r2", "mae", "rmse", "mape", "precision", "recall")
+
+
+def baseline_thresholds(baseline: dict[str, float], cfg: PerformanceSettings, labeled_rows: int) -> list[Threshold]:
+    """The default bound: the primary metric ``relative_drop`` worse than the version's own
+    validation number, in the metric's direction (accuracy 0.90 with 0.1 -> at least 0.81; MAE 2.0
+    -> at most 2.2). For accuracy the margin is at least two standard errors of a share over the
+    window's labeled rows, so a small window does not alert on sampling noise alone."""
     if cfg.relative_drop is None:
         return []
-    out = []
-    for metric, value in sorted(baseline.items()):
-        margin = abs(value) * cfg.relative_drop
-        if metric in HIGHER_IS_BETTER:
-            out.append(Threshold(metric, "min", value - margin))
-        else:
-            out.append(Threshold(metric, "max", value + margin))
-    return out
+    metric = next((m for m in PRIMARY_METRICS if m in baseline and cfg.bound(m) is None), None)
+    if metric is None:
+        return []
+    value = baseline[metric]
+    margin = abs(value) * cfg.relative_drop
+    if metric == "accuracy" and labeled_rows > 0:
+        margin = max(margin, 2 * float(np.sqrt(value * (1 - value) / labeled_rows)))
+    if metric in HIGHER_IS_BETTER:
+        return [Threshold(metric, "min", value - margin)]
+    return [Threshold(metric, "max", value + margin)]
 
 
 def probabilities(table: pa.Table) -> np.ndarray | None:
