@@ -227,29 +227,36 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
         object per label. Raises NotFound for an unknown deployment."""
         # On the driver's cursor, ids bound as one array per 50,000: a monitor window of 100,000
         # labeled rows costs what its rows cost (Row objects and an IN list per 900 ids cost more).
-        bound: dict[str, Any] = {"deployment": deployment, "start": -(2**62) if start is None else int(start),
-                                 "end": 2**62 if end is None else int(end)}
+        # Time bounds only when given: with them SQLite would pick the (deployment, timestamp) index
+        # and scan every label of the deployment instead of looking the ids up by primary key.
+        bound: dict[str, Any] = {"deployment": deployment}
+        if start is not None:
+            bound["start"] = int(start)
+        if end is not None:
+            bound["end"] = int(end)
         with self._read() as conn:
             self._deployment_row(conn, deployment)
-            dialect = conn.dialect.name
+            shape = (conn.dialect.name, request_ids is not None, start is not None, end is not None)
             if request_ids is None:
-                return rawsql.fetch_all(conn, _feedback_query(dialect, False), bound)  # type: ignore[return-value]
+                return rawsql.fetch_all(conn, _feedback_query(*shape), bound)  # type: ignore[return-value]
             ids, rows = list(request_ids), []
             for lo in range(0, len(ids), _IDS_PER_QUERY):
-                bound["ids"] = _ids_value(ids[lo:lo + _IDS_PER_QUERY], dialect)
-                rows += rawsql.fetch_all(conn, _feedback_query(dialect, True), bound)
+                bound["ids"] = _ids_value(ids[lo:lo + _IDS_PER_QUERY], conn.dialect.name)
+                rows += rawsql.fetch_all(conn, _feedback_query(*shape), bound)
         return rows  # type: ignore[return-value]
 
 
 _IDS_PER_QUERY = 50_000
 
 
-@functools.lru_cache(maxsize=4)
-def _feedback_query(dialect: str, by_ids: bool) -> Any:
+@functools.lru_cache(maxsize=16)
+def _feedback_query(dialect: str, by_ids: bool, since: bool, until: bool) -> Any:
     f = s.feedback
-    query = select(f.c.request_id, f.c.label, f.c.timestamp).where(
-        f.c.deployment == bindparam("deployment"), f.c.timestamp >= bindparam("start", type_=BigInteger),
-        f.c.timestamp < bindparam("end", type_=BigInteger))
+    query = select(f.c.request_id, f.c.label, f.c.timestamp).where(f.c.deployment == bindparam("deployment"))
+    if since:
+        query = query.where(f.c.timestamp >= bindparam("start", type_=BigInteger))
+    if until:
+        query = query.where(f.c.timestamp < bindparam("end", type_=BigInteger))
     if by_ids:
         query = query.where(_among_ids(f.c.request_id, dialect))
     return query.order_by(f.c.timestamp)
