@@ -211,18 +211,20 @@ def _tick(client: Any, policy: Any, endpoint: _Endpoint, row: int, result: DemoR
     The policy's tick also advances any rollout in progress, the forced one included."""
     from shipyard import monitoring
     from shipyard.automation import RolloutPlan, start_rollout
+    from shipyard.monitoring._messages import describe
 
     if (row - TRAIN_END) % WINDOW == 0:
         run = monitoring.run_monitor(MONITOR)
         for r in run.results:
             auc = r.check("performance.roc_auc")
-            value = None if auc is None else auc["value"]
+            value = None if auc is None else auc.value
             drifted = [f["column"] for f in r.features if f.get("drifted")]
             result.windows.append({"start": row - WINDOW, "version": r.version, "rows": r.rows, "auc": value,
                                    "drifted": drifted, "status": r.status})
             shown = "n/a" if value is None else f"{value:.2f}"
+            prediction = r.check("prediction_drift")
             say(f"rows {row - WINDOW:>6,}-{row:<6,} v{r.version} ({r.rows} rows): AUC {shown}; drift on "
-                f"{', '.join(drifted) or 'nothing'}")
+                f"{', '.join(drifted) or 'nothing'}" + (f"; {describe(prediction)}" if prediction else ""))
         for event in run.events:
             say(f"  monitor: {event.text()}")
     seen = len(client.store.list_policy_events(deployment=DEPLOYMENT, max_results=10_000))

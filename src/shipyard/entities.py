@@ -13,6 +13,7 @@ from typing import Any, Generic, TypeVar
 
 __all__ = [
     "AliasEvent",
+    "CheckResult",
     "DatasetInput",
     "Deployment",
     "DeploymentRevision",
@@ -313,13 +314,61 @@ class Monitor:
     description: str = ""
 
 
+_CHECK_FIELDS = ("check", "metric", "value", "threshold", "op", "passed", "reason", "test", "statistic")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check of one monitor run on one model version.
+
+    ``value`` is what ``metric`` measured (a drift share, a p-value, a distance, a metric from
+    feedback, an error rate) and ``test`` the drift test that produced it (None for checks that are
+    not tests). When ``value`` is a p-value, ``statistic`` holds the test's statistic. ``passed`` is
+    True (``value`` on the good side of ``threshold``, the bound itself included), False (an alert)
+    or None: the check could not decide (too few rows, no feedback, a test that cannot decide from
+    what is stored, or a metric recorded without a threshold); ``reason`` says why. ``op`` is "min"
+    (the value must be at least the threshold) or "max" (at most). ``detail`` holds what only some
+    checks have (``drifted`` columns, the worst ``column``, per-column ``columns`` shares, a plotting
+    ``histogram``, ``errors``). Stored as one flat JSON object: the fields, then ``detail``'s keys.
+    """
+
+    check: str
+    metric: str
+    value: float | None
+    threshold: float | None = None
+    op: str | None = None
+    passed: bool | None = None
+    reason: str | None = None
+    test: str | None = None
+    statistic: float | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {name: getattr(self, name) for name in _CHECK_FIELDS}
+        out.update(self.detail)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        """Reads what :meth:`to_dict` wrote, and the rows stored before this class (the same flat
+        shape, where ``test``/``statistic`` sat among the extra keys of prediction drift only)."""
+        known = {name: data.get(name) for name in _CHECK_FIELDS}
+        statistic = known["statistic"]
+        return cls(check=str(known["check"]), metric=str(known["metric"]),
+                   value=None if known["value"] is None else float(known["value"]),
+                   threshold=None if known["threshold"] is None else float(known["threshold"]),
+                   op=known["op"], passed=known["passed"], reason=known["reason"], test=known["test"],
+                   statistic=float(statistic) if isinstance(statistic, int | float) else None,
+                   detail={k: v for k, v in data.items() if k not in _CHECK_FIELDS})
+
+
 @dataclass(frozen=True, slots=True)
 class MonitorResult:
     """What one run of a monitor found for one model version in one window.
 
     ``status`` is "ok", "alert" (a check crossed its threshold) or "no_data". ``checks`` holds one
-    dict per check (``check``, ``metric``, ``value``, ``threshold``, ``op``, ``passed``, ``reason``);
-    ``features`` one drift row per feature (``column``, ``test``, ``statistic``, ``p_value``, ...).
+    :class:`CheckResult` per check; ``features`` one drift row per feature (``column``, ``test``,
+    ``statistic``, ``p_value``, ...).
     """
 
     monitor: str
@@ -331,13 +380,13 @@ class MonitorResult:
     labeled_rows: int = 0
     window_start: int | None = None
     window_end: int | None = None
-    checks: list[dict[str, Any]] = field(default_factory=list)
+    checks: list[CheckResult] = field(default_factory=list)
     features: list[dict[str, Any]] = field(default_factory=list)
     result_id: str = ""
 
-    def check(self, name: str) -> dict[str, Any] | None:
-        """The entry of check ``name`` (``"performance.accuracy"``), or None."""
-        return next((c for c in self.checks if c["check"] == name), None)
+    def check(self, name: str) -> CheckResult | None:
+        """The result of check ``name`` (``"performance.accuracy"``), or None."""
+        return next((c for c in self.checks if c.check == name), None)
 
 
 @dataclass(frozen=True, slots=True)

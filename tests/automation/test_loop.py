@@ -80,5 +80,5 @@ async def test_drift_retrain_gate_canary_promote(serve_rainfall, rainfall):
     await replay(served, rainfall, 15_000, 16_000)
     run = monitoring.run_monitor("rain")
     (result,) = run.results
-    assert result.version == 2 and result.check("performance.roc_auc")["value"] > 0.75
+    assert result.version == 2 and result.check("performance.roc_auc").value > 0.75
     assert policy.tick(client) is None  # nothing fires: the loop is closed

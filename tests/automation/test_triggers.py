@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shipyard.automation._triggers import parse_trigger
-from shipyard.entities import Alert, MonitorResult, PolicyEvent, Route
+from shipyard.entities import Alert, CheckResult, MonitorResult, PolicyEvent, Route
 from shipyard.errors import InvalidInput
 
 
@@ -25,8 +25,7 @@ def store():
 
 
 def _result(store, t: int, auc: float, drifted=()):
-    checks = [{"check": "performance.roc_auc", "metric": "roc_auc", "value": auc, "threshold": 0.7, "op": "min",
-               "passed": auc >= 0.7, "reason": None}]
+    checks = [CheckResult("performance.roc_auc", "roc_auc", auc, 0.7, "min", auc >= 0.7)]
     features = [{"column": c, "drifted": c in drifted} for c in ("dew point", "visibility", "temperature")]
     store.log_monitor_results([MonitorResult("rain", t, "rain", 1, "ok", 100, 100, checks=checks,
                                              features=features)])

@@ -82,8 +82,8 @@ def test_bikeshare_monitor_over_time_windows(bikes):
         assert drift(june, column)["test"] == "ks"
         assert drift(june, column)["effect_size"] > 3 * drift(february, column)["effect_size"]
     assert not drift(february, "hr")["drifted"] and not drift(june, "hr")["drifted"]
-    mae_feb, mae_jun = feb.check("performance.mae")["value"], jun.check("performance.mae")["value"]
+    mae_feb, mae_jun = feb.check("performance.mae").value, jun.check("performance.mae").value
     assert mae_feb < 60 < mae_jun and mae_jun > 3 * mae_feb
-    assert feb.check("performance.r2")["passed"] is None  # recorded, no threshold: never an alert
+    assert feb.check("performance.r2").passed is None  # recorded, no threshold: never an alert
     assert [e.alert.check for e in june.events if e.event == "opened"].count("performance.mae") == 1
     assert not [e for e in february.events if e.alert.check == "performance.mae"]

@@ -30,7 +30,7 @@ def window(n: int, *, x=None, color=None, errors=0, labels=None, latency=5.0) ->
 def checks_of(table: pa.Table, **spec_kwargs) -> tuple[str, dict[str, dict]]:
     spec = normalize_spec(window=100, **spec_kwargs)
     status, entries, _, _ = run_checks(spec, table, REFERENCE, None)
-    return status, {e["check"]: e for e in entries}
+    return status, {e.check: e.to_dict() for e in entries}
 
 
 def test_a_clean_window_passes():

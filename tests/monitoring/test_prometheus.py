@@ -28,7 +28,7 @@ async def test_gauges_follow_the_latest_run(serve_rainfall, rainfall):
     samples = _samples(monitoring.render_metrics().decode())
     version = {"monitor": "rain", "deployment": "rain-api", "model": "rain", "version": "1"}
     assert samples[("shipyard_monitor_status", frozenset(version.items()))] == 1  # alert
-    accuracy = result.check("performance.accuracy")["value"]
+    accuracy = result.check("performance.accuracy").value
     assert samples[("shipyard_monitor_performance", frozenset({**version, "metric": "accuracy"}.items()))] == \
         pytest.approx(accuracy)
     dew = {**version, "feature": "dew point"}

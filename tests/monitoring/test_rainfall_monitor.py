@@ -46,7 +46,7 @@ async def test_rainfall_monitor_tells_harmless_from_harmful_drift(serve_rainfall
     assert sum(drifted(s, "visibility") for s in before) >= len(before) - 1  # real drift, before the injection
 
     def metric(start: int, name: str) -> float:
-        return runs[start].results[0].check(f"performance.{name}")["value"]
+        return runs[start].results[0].check(f"performance.{name}").value
 
     for name in ("accuracy", "roc_auc"):
         assert min(metric(s, name) for s in before) > 0.7

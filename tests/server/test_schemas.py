@@ -15,7 +15,8 @@ from tests.store.test_wire import SAMPLES
 
 ENTITIES = [e.Experiment, e.RunInfo, e.RunData, e.DatasetInput, e.RunInputs, e.Run, e.Metric, e.Param, e.RunTag,
             e.ModelVersion, e.RegisteredModel, e.AliasEvent, e.Route, e.DeploymentRevision, e.Deployment,
-            e.Feedback, e.TaskRun, e.PipelineRun, e.Monitor, e.MonitorResult, e.Alert, e.PolicyEvent, e.Rollout]
+            e.Feedback, e.TaskRun, e.PipelineRun, e.Monitor, e.CheckResult, e.MonitorResult, e.Alert, e.PolicyEvent,
+            e.Rollout]
 
 
 @pytest.mark.parametrize("cls", ENTITIES, ids=lambda c: c.__name__)

@@ -661,17 +661,20 @@ class StoreContract:
             store.get_monitor("m")
 
     def test_monitor_results_are_a_time_series_per_version(self, store: Store) -> None:
-        from shipyard.entities import MonitorResult
+        from shipyard.entities import CheckResult, MonitorResult
 
         self._monitored(store)
         stored = store.log_monitor_results([
             MonitorResult("m", run_time=t, model="churn", version=1 + t % 2, status="ok", rows=10,
-                          checks=[{"check": "performance.accuracy", "value": float("nan"), "passed": None}])
+                          checks=[CheckResult("performance.accuracy", "accuracy", float("nan"), test="t",
+                                              detail={"column": "x"})])
             for t in range(10)])
         assert all(r.result_id for r in stored)
         series = store.list_monitor_results("m", version=1)
         assert [r.run_time for r in series] == [0, 2, 4, 6, 8]  # oldest first
-        assert series[0].check("performance.accuracy")["value"] is None  # NaN is stored as null
+        check = series[0].check("performance.accuracy")
+        assert check is not None and check.value is None  # NaN is stored as null
+        assert (check.metric, check.test, check.detail) == ("accuracy", "t", {"column": "x"})
         assert [r.run_time for r in store.list_monitor_results("m", max_results=3)] == [7, 8, 9]  # the newest
         assert [r.run_time for r in store.list_monitor_results("m", since=3, until=5)] == [3, 4]
         with pytest.raises(InvalidInput):

@@ -19,14 +19,22 @@ if TYPE_CHECKING:
     from shipyard.automation._holdout import load_holdout, log_holdout
     from shipyard.automation._jobs import PolicyJob, RolloutJob
     from shipyard.automation._policy import Candidate, Outcome, Policy
-    from shipyard.automation._rollout import RolloutPlan, advance_rollout, analyze, start_rollout
+    from shipyard.automation._rollout import (
+        RolloutPlan,
+        StepAnalysis,
+        VersionNumbers,
+        advance_rollout,
+        analyze,
+        start_rollout,
+    )
 
 _LAZY = {
     "GATE_EXPERIMENT": "_gate", "Gate": "_gate", "GateResult": "_gate", "evaluate_gate": "_gate",
     "load_holdout": "_holdout", "log_holdout": "_holdout",
     "PolicyJob": "_jobs", "RolloutJob": "_jobs",
     "Candidate": "_policy", "Outcome": "_policy", "Policy": "_policy",
-    "RolloutPlan": "_rollout", "advance_rollout": "_rollout", "analyze": "_rollout", "start_rollout": "_rollout",
+    "RolloutPlan": "_rollout", "StepAnalysis": "_rollout", "VersionNumbers": "_rollout",
+    "advance_rollout": "_rollout", "analyze": "_rollout", "start_rollout": "_rollout",
 }
 
 __all__ = [
@@ -39,6 +47,8 @@ __all__ = [
     "PolicyJob",
     "RolloutJob",
     "RolloutPlan",
+    "StepAnalysis",
+    "VersionNumbers",
     "advance_rollout",
     "analyze",
     "evaluate_gate",

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from shipyard.errors import InvalidInput, NotFound
+from shipyard.monitoring._messages import passes, show
 from shipyard.monitoring._metrics import CLASSIFICATION_METRICS, HIGHER_IS_BETTER, REGRESSION_METRICS, performance
 
 if TYPE_CHECKING:
@@ -129,12 +130,12 @@ def evaluate_gate(gate: Gate, client: RegistryClient, model: str, candidate_vers
     reasons = []
     for name, bound in gate.minimums.items():
         value = candidate.get(name)
-        if value is None or value < bound:
-            reasons.append(f"{name} {_fmt(value)} < minimum {bound:g}")
+        if value is None or not passes("min", value, bound):
+            reasons.append(f"{name} {show(value, bound)} < minimum {show(bound, value)}")
     for name, bound in gate.maximums.items():
         value = candidate.get(name)
-        if value is None or value > bound:
-            reasons.append(f"{name} {_fmt(value)} > maximum {bound:g}")
+        if value is None or not passes("max", value, bound):
+            reasons.append(f"{name} {show(value, bound)} > maximum {show(bound, value)}")
     if champion is not None:
         cand, champ = candidate.get(gate.metric), champion.get(gate.metric)
         if cand is None or champ is None:

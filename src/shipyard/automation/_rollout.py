@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
     from shipyard.registry.client import RegistryClient
 
-__all__ = ["AUTOMATION_USER", "RolloutPlan", "advance_rollout", "analyze", "start_rollout"]
+__all__ = ["AUTOMATION_USER", "RolloutPlan", "StepAnalysis", "VersionNumbers", "advance_rollout", "analyze",
+           "start_rollout"]
 
 logger = logging.getLogger("shipyard.automation")
 AUTOMATION_USER = "shipyard-automation"
@@ -90,6 +91,58 @@ class RolloutPlan:
         plan = cls(**d)
         plan.dwell_ms  # noqa: B018 (validates the dwell now, not at the first tick)
         return plan
+
+    @classmethod
+    def of(cls, rollout: Rollout) -> RolloutPlan:
+        """The plan a stored rollout runs under (its criteria JSON, steps and dwell), typed again.
+        Settings a plan no longer has are ignored, settings added since take their defaults."""
+        known = set(cls.__dataclass_fields__) - {"steps", "dwell"}
+        return cls.from_dict({**{k: v for k, v in rollout.criteria.items() if k in known},
+                              "steps": rollout.steps, "dwell": rollout.dwell_ms / 1000})
+
+
+@dataclass(frozen=True)
+class VersionNumbers:
+    """One version's numbers in a canary analysis (``metric``: the plan's metric, when labeled enough)."""
+
+    rows: int
+    errors: int
+    error_rate: float | None
+    p99_latency_ms: float | None
+    labeled: int = 0
+    metric: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> VersionNumbers:
+        known: dict[str, Any] = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class StepAnalysis:
+    """The canary analysis of one step: ``verdict`` "pass", "fail" or "wait", and why (``reasons``).
+    Stored in the rollout's events as :meth:`to_dict`."""
+
+    step: int
+    percent: float
+    verdict: str
+    candidate: VersionNumbers
+    stable: VersionNumbers | None
+    reasons: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.step, "percent": self.percent, "verdict": self.verdict,
+                "candidate": self.candidate.to_dict(), "stable": None if self.stable is None else self.stable.to_dict(),
+                "reasons": list(self.reasons)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> StepAnalysis:
+        return cls(int(d["step"]), float(d["percent"]), str(d["verdict"]), VersionNumbers.from_dict(d["candidate"]),
+                   None if d.get("stable") is None else VersionNumbers.from_dict(d["stable"]),
+                   tuple(d.get("reasons", ())))
 
 
 def _now() -> int:
@@ -155,74 +208,67 @@ def _version_rows(table: pa.Table, model: str, version: int) -> pa.Table:
     return table.filter(pc.and_(pc.equal(table["model"], model), pc.equal(table["version"], version)))
 
 
-def _numbers(rows: pa.Table, metric: str | None, min_labeled: int) -> dict[str, Any]:
+def _numbers(rows: pa.Table, metric: str | None, min_labeled: int) -> VersionNumbers:
     answered, failed = split_failed(rows)
     n = rows.num_rows
-    out: dict[str, Any] = {"rows": n, "errors": failed, "error_rate": failed / n if n else None,
-                           "p99_latency_ms": float(np.percentile(answered["latency_ms"].to_numpy(), 99))
-                           if answered.num_rows else None, "labeled": 0, "metric": None}
+    p99 = float(np.percentile(answered["latency_ms"].to_numpy(), 99)) if answered.num_rows else None
+    labeled_rows, value = 0, None
     if metric and answered.num_rows:
         with_labels = labeled(answered)
-        out["labeled"] = with_labels.num_rows
+        labeled_rows = with_labels.num_rows
         if with_labels.num_rows >= min_labeled:
             values = performance(with_labels["label"].to_numpy(zero_copy_only=False),
                                  with_labels["prediction"].to_numpy(zero_copy_only=False), probabilities(with_labels))
-            out["metric"] = values.get(metric)
-    return out
+            value = values.get(metric)
+    return VersionNumbers(n, failed, failed / n if n else None, p99, labeled_rows, value)
 
 
-def analyze(client: RegistryClient, rollout: Rollout, now: int, root: str | None = None) -> dict[str, Any]:
-    """The canary analysis of the current step: {"verdict": "pass"|"fail"|"wait", "reasons", numbers}."""
+def analyze(client: RegistryClient, rollout: Rollout, now: int, root: str | None = None) -> StepAnalysis:
+    """The canary analysis of the current step, under the plan the rollout was started with."""
     from shipyard.serving.reader import read_prediction_log
 
-    c = rollout.criteria
+    plan = RolloutPlan.of(rollout)
     root = root or f"{client.store.artifact_root.rstrip('/')}/prediction-logs"
     table = read_prediction_log(rollout.deployment, rollout.started_time, now, store=client.store, root=root)
     step_rows = table.filter(pc.greater_equal(table["timestamp"].cast("int64"), rollout.step_started_time)) \
         if table.num_rows else table
-    candidate = _numbers(_version_rows(step_rows, rollout.model, rollout.candidate_version), c["metric"],
-                         c["min_labeled"])
-    stable = _numbers(_version_rows(table, rollout.model, rollout.stable_version), c["metric"], c["min_labeled"]) \
+    candidate = _numbers(_version_rows(step_rows, rollout.model, rollout.candidate_version), plan.metric,
+                         plan.min_labeled)
+    stable = _numbers(_version_rows(table, rollout.model, rollout.stable_version), plan.metric, plan.min_labeled) \
         if rollout.stable_version is not None else None
-    out: dict[str, Any] = {"step": rollout.step, "percent": rollout.percent, "candidate": candidate,
-                           "stable": stable, "reasons": []}
-    if candidate["rows"] < c["min_rows"]:
-        waited = now - rollout.step_started_time
-        if waited < _wait_limit(rollout):
-            out["verdict"] = "wait"
-            out["reasons"].append(f"{candidate['rows']} candidate rows so far, waiting for {c['min_rows']}")
-        else:
-            out["verdict"] = "fail"
-            out["reasons"].append(f"only {candidate['rows']} candidate rows after {waited / 1000:.0f} s: "
-                                  "not enough traffic to judge the candidate")
-        return out
+
+    def verdict(word: str, *reasons: str) -> StepAnalysis:
+        return StepAnalysis(rollout.step, rollout.percent, word, candidate, stable, tuple(reasons))
+
     waited = now - rollout.step_started_time
-    if c["metric"] and candidate["labeled"] < c["min_labeled"] and waited < _wait_limit(rollout):
-        out["verdict"] = "wait"  # quality is the point of the canary: wait for its feedback a while
-        out["reasons"].append(f"{candidate['labeled']} labeled candidate rows so far, waiting for {c['min_labeled']}")
-        return out
-    reasons = out["reasons"]
-    base_rate = stable["error_rate"] if stable and stable["error_rate"] is not None else 0.0
-    if candidate["error_rate"] > base_rate + c["max_error_rate_increase"]:
-        reasons.append(f"error rate {candidate['error_rate']:.3f} > stable {base_rate:.3f} + "
-                       f"{c['max_error_rate_increase']:g}")
-    if stable and stable["p99_latency_ms"] is not None and candidate["p99_latency_ms"] is not None:
-        bound = stable["p99_latency_ms"] * c["max_latency_ratio"] + _LATENCY_SLACK_MS
-        if candidate["p99_latency_ms"] > bound:
-            reasons.append(f"p99 latency {candidate['p99_latency_ms']:.1f} ms > {bound:.1f} ms")
-    metric = c["metric"]
-    if metric and stable and candidate["metric"] is not None and stable["metric"] is not None:
-        worse = stable["metric"] - candidate["metric"] if metric in HIGHER_IS_BETTER \
-            else candidate["metric"] - stable["metric"]
-        if worse > c["metric_tolerance"]:
-            reasons.append(f"{metric} {candidate['metric']:.4g} worse than stable {stable['metric']:.4g} "
-                           f"by more than {c['metric_tolerance']:g}")
-    out["verdict"] = "fail" if reasons else "pass"
-    return out
+    if candidate.rows < plan.min_rows:
+        if waited < _wait_limit(rollout, plan):
+            return verdict("wait", f"{candidate.rows} candidate rows so far, waiting for {plan.min_rows}")
+        return verdict("fail", f"only {candidate.rows} candidate rows after {waited / 1000:.0f} s: "
+                               "not enough traffic to judge the candidate")
+    if plan.metric and candidate.labeled < plan.min_labeled and waited < _wait_limit(rollout, plan):
+        # quality is the point of the canary: wait for its feedback a while
+        return verdict("wait", f"{candidate.labeled} labeled candidate rows so far, waiting for {plan.min_labeled}")
+    reasons = []
+    base_rate = stable.error_rate if stable and stable.error_rate is not None else 0.0
+    if candidate.error_rate is not None and candidate.error_rate > base_rate + plan.max_error_rate_increase:
+        reasons.append(f"error rate {candidate.error_rate:.3f} > stable {base_rate:.3f} + "
+                       f"{plan.max_error_rate_increase:g}")
+    if stable and stable.p99_latency_ms is not None and candidate.p99_latency_ms is not None:
+        bound = stable.p99_latency_ms * plan.max_latency_ratio + _LATENCY_SLACK_MS
+        if candidate.p99_latency_ms > bound:
+            reasons.append(f"p99 latency {candidate.p99_latency_ms:.1f} ms > {bound:.1f} ms")
+    metric = plan.metric
+    if metric and stable and candidate.metric is not None and stable.metric is not None:
+        worse = stable.metric - candidate.metric if metric in HIGHER_IS_BETTER else candidate.metric - stable.metric
+        if worse > plan.metric_tolerance:
+            reasons.append(f"{metric} {candidate.metric:.4g} worse than stable {stable.metric:.4g} "
+                           f"by more than {plan.metric_tolerance:g}")
+    return verdict("fail" if reasons else "pass", *reasons)
 
 
-def _wait_limit(rollout: Rollout) -> float:
-    return max(rollout.dwell_ms * rollout.criteria["max_wait_factor"], _MIN_WAIT_MS)
+def _wait_limit(rollout: Rollout, plan: RolloutPlan) -> float:
+    return max(rollout.dwell_ms * plan.max_wait_factor, _MIN_WAIT_MS)
 
 
 def _reconcile(client: RegistryClient, deployment: str) -> Rollout | None:
@@ -256,17 +302,17 @@ def advance_rollout(client: RegistryClient, rollout: Rollout | str, *, now: int 
     if now - current.step_started_time < current.dwell_ms:
         return current
     analysis = analyze(client, current, now, root)
-    if analysis["verdict"] == "wait":
+    if analysis.verdict == "wait":
         return current
     try:
-        if analysis["verdict"] == "fail":
+        if analysis.verdict == "fail":
             return _roll_back(client, current, analysis)
         if current.step + 1 < len(current.steps):
             following = current.steps[current.step + 1]
             moved = client.store.update_rollout(
                 current.rollout_id, current.step, step=current.step + 1, step_started_time=now,
                 event=_make_event(current, "rollout_step", f"canary v{current.candidate_version} passed at "
-                                  f"{current.percent:g}%, now at {following:g}%", analysis=analysis))
+                                  f"{current.percent:g}%, now at {following:g}%", analysis=analysis.to_dict()))
             _apply(client, moved, _routes_for(moved, moved.percent),
                    f"rollout {moved.rollout_id}: {moved.model} v{moved.candidate_version} at {moved.percent:g}%")
             return moved
@@ -276,12 +322,12 @@ def advance_rollout(client: RegistryClient, rollout: Rollout | str, *, now: int 
         return client.store.get_rollout(current.rollout_id)
 
 
-def _promote(client: RegistryClient, rollout: Rollout, analysis: dict[str, Any]) -> Rollout:
+def _promote(client: RegistryClient, rollout: Rollout, analysis: StepAnalysis) -> Rollout:
     message = f"{rollout.model} v{rollout.candidate_version} is champion" + (
         f"; v{rollout.stable_version} keeps alias 'previous'" if rollout.stable_version is not None else "")
     done = client.store.update_rollout(
         rollout.rollout_id, rollout.step, state="PROMOTED", reason=f"passed every step up to {rollout.percent:g}%",
-        event=_make_event(rollout, "promoted", message, analysis=analysis,
+        event=_make_event(rollout, "promoted", message, analysis=analysis.to_dict(),
                           candidate_version=rollout.candidate_version, previous_version=rollout.stable_version))
     _finish_promotion(client, done)
     return done
@@ -301,11 +347,12 @@ def _finish_promotion(client: RegistryClient, done: Rollout) -> None:
     _apply(client, done, _routes_for(done, 100.0), why)
 
 
-def _roll_back(client: RegistryClient, rollout: Rollout, analysis: dict[str, Any]) -> Rollout:
-    reason = "; ".join(analysis["reasons"])
+def _roll_back(client: RegistryClient, rollout: Rollout, analysis: StepAnalysis) -> Rollout:
+    reason = "; ".join(analysis.reasons)
     done = client.store.update_rollout(
         rollout.rollout_id, rollout.step, state="ROLLED_BACK", reason=reason,
         event=_make_event(rollout, "rolled_back", f"canary v{rollout.candidate_version} rolled back at "
-                          f"{rollout.percent:g}%: {reason}; v{rollout.stable_version} serves 100%", analysis=analysis))
+                          f"{rollout.percent:g}%: {reason}; v{rollout.stable_version} serves 100%",
+                          analysis=analysis.to_dict()))
     _apply(client, done, _routes_for(done, None), f"rollout {rollout.rollout_id} rolled back: {reason}"[:8000])
     return done

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInput
+from shipyard.monitoring._messages import describe
 
 if TYPE_CHECKING:
     from shipyard.store.base import Store
@@ -62,14 +63,13 @@ class MonitorTrigger(Trigger):
     def check(self, store: Store, policy: Any, now: int) -> dict[str, Any] | None:
         for result in _latest(store, self.monitor, policy.model):
             failed = [c for c in result.checks
-                      if c["passed"] is False and (not self.checks or c["check"] in self.checks)]
+                      if c.passed is False and (not self.checks or c.check in self.checks)]
             if failed:
                 return {"trigger": self.kind, "monitor": self.monitor, "version": result.version,
-                        "reason": "; ".join(f"{c['check']} = {c['value']:.4g} vs {c['op']} {c['threshold']:g}"
-                                            for c in failed),
-                        "checks": {c["check"]: c["value"] for c in failed},
+                        "reason": "; ".join(describe(c) for c in failed),
+                        "checks": {c.check: c.value for c in failed},
                         "window_start": result.window_start, "window_end": result.window_end,
-                        "incident": _incident(store, self.monitor, [c["check"] for c in failed])}
+                        "incident": _incident(store, self.monitor, [c.check for c in failed])}
         return None
 
     def to_dict(self) -> dict[str, Any]:
@@ -89,7 +89,7 @@ class PerformanceTrigger(Trigger):
     def check(self, store: Store, policy: Any, now: int) -> dict[str, Any] | None:
         for result in _latest(store, self.monitor, policy.model):
             entry = result.check(f"performance.{self.metric}")
-            value = None if entry is None else entry["value"]
+            value = None if entry is None else entry.value
             if value is None:
                 continue
             if (self.below is not None and value < self.below) or (self.above is not None and value > self.above):

@@ -16,9 +16,12 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from shipyard.cli._base import Context, add_verb, add_verbs, positive_int
+from shipyard.monitoring._messages import describe, label
+from shipyard.monitoring._messages import show as show_number
 
 if TYPE_CHECKING:
     from shipyard.entities import Alert, Monitor, MonitorResult
+    from shipyard.monitoring._spec import MonitorSpec
 
 HELP = "monitors: drift, model quality from feedback, data quality and service health over a deployment"
 
@@ -129,7 +132,8 @@ def monitor_dict(m: Monitor) -> dict[str, Any]:
 def result_dict(r: MonitorResult) -> dict[str, Any]:
     return {"result_id": r.result_id, "run_time": r.run_time, "model": r.model, "version": r.version,
             "status": r.status, "rows": r.rows, "labeled_rows": r.labeled_rows, "window_start": r.window_start,
-            "window_end": r.window_end, "checks": r.checks,
+            "window_end": r.window_end,
+            "checks": [{**c.to_dict(), "label": label(c), "message": describe(c)} for c in r.checks],
             "features": [{k: v for k, v in f.items() if k != "histogram"} for f in r.features]}
 
 
@@ -140,9 +144,14 @@ def alert_dict(a: Alert) -> dict[str, Any]:
             "deliveries": a.deliveries}
 
 
-def _window_text(spec: dict[str, Any]) -> str:
-    window = spec["window"]
-    return f"{window['rows']} rows" if "rows" in window else f"{window['seconds']} s"
+def _window_text(spec: MonitorSpec) -> str:  # the spec module (NumPy, SciPy) is imported by the verbs
+    return f"{spec.window_rows} rows" if spec.window_rows is not None else f"{spec.window_seconds} s"
+
+
+def _spec(monitor: Monitor) -> MonitorSpec:
+    from shipyard.monitoring._spec import MonitorSpec
+
+    return MonitorSpec.from_dict(monitor.spec)
 
 
 def _status(status: str) -> str:
@@ -160,8 +169,9 @@ def list_monitors(ctx: Context) -> int:
     out = table("Name", "Deployment", "Window", "Schedule", "Last run", "Status")
     for m in monitors:
         last = latest[m.name][-1] if latest[m.name] else None
-        out.add_row(format_value(m.name), format_value(m.deployment), _window_text(m.spec),
-                    format_value(m.spec.get("schedule") or "-"), format_time(last.run_time if last else None),
+        spec = _spec(m)
+        out.add_row(format_value(m.name), format_value(m.deployment), _window_text(spec),
+                    format_value(spec.schedule or "-"), format_time(last.run_time if last else None),
                     _status(last.status) if last else "-")
     ctx.print(out)
     return 0
@@ -173,11 +183,11 @@ def _checks_table(result: MonitorResult) -> Any:
     out = table("Check", "Value", "Threshold", "Verdict", title=f"{result.model} v{result.version}: "
                 f"{result.rows} rows, {result.labeled_rows} labeled")
     for c in result.checks:
-        value = "-" if c["value"] is None else f"{c['value']:.4g}"
-        bound = "-" if c["threshold"] is None else f"{c['op']} {c['threshold']:g}"
-        undecided = f"[dim]{c['reason'] or 'recorded'}[/]"
-        verdict = {True: "[green]pass[/]", False: "[bold red]ALERT[/]"}.get(c["passed"], undecided)
-        out.add_row(format_value(c["check"]), value, bound, verdict)
+        value = "-" if c.value is None else show_number(c.value, c.threshold)
+        bound = "-" if c.threshold is None else f"{c.op} {show_number(c.threshold, c.value)}"
+        undecided = f"[dim]undecided: {c.reason}[/]" if c.reason else "[dim]recorded (no threshold)[/]"
+        verdict = undecided if c.passed is None else "[green]pass[/]" if c.passed else "[bold red]ALERT[/]"
+        out.add_row(format_value(label(c)), value, bound, verdict)
     return out
 
 
@@ -201,11 +211,14 @@ def show(ctx: Context) -> int:
     if ctx.json:
         ctx.print_json({**monitor_dict(monitor), "latest": [result_dict(r) for r in newest]})
         return 0
-    spec = monitor.spec
+    from shipyard.monitoring._spec import CHECKS
+
+    spec = _spec(monitor)
+    enabled = [name for name in CHECKS if getattr(spec, name) is not None]
     ctx.section(key_values([("deployment", monitor.deployment), ("window", _window_text(spec)),
-                            ("schedule", spec.get("schedule") or "-"), ("reference", str(spec["reference"])),
-                            ("checks", ", ".join(k for k, v in spec["checks"].items() if v is not False)),
-                            ("channels", ", ".join(c["type"] for c in spec["channels"]))], title=monitor.name))
+                            ("schedule", spec.schedule or "-"), ("reference", str(spec.reference)),
+                            ("checks", ", ".join(enabled)),
+                            ("channels", ", ".join(c["type"] for c in spec.channels))], title=monitor.name))
     for result in newest:
         ctx.section(_checks_table(result))
         if result.features:
@@ -241,15 +254,15 @@ def results(ctx: Context) -> int:
         return 0
     names = []
     for r in series:  # the columns: every check with a value, in first-seen order
-        names += [c["check"] for c in r.checks if c["value"] is not None and c["check"] not in names]
+        names += [label(c) for c in r.checks if c.value is not None and label(c) not in names]
     out = table("Run", "Version", "Rows", "Status", *names)
     for r in series:
-        values = {c["check"]: c for c in r.checks}
+        values = {label(c): c for c in r.checks}
         cells = []
         for name in names:
             c = values.get(name)
-            text = "-" if c is None or c["value"] is None else f"{c['value']:.3g}"
-            cells.append(f"[bold red]{text}[/]" if c is not None and c["passed"] is False else text)
+            text = "-" if c is None or c.value is None else f"{c.value:.3g}"
+            cells.append(f"[bold red]{text}[/]" if c is not None and c.passed is False else text)
         out.add_row(format_time(r.run_time), str(r.version), str(r.rows), _status(r.status), *cells)
     ctx.print(out)
     return 0

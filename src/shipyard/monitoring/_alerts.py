@@ -17,7 +17,9 @@ is data any writer may have written, never a licence to run a program or contact
 
 Payload: ``event`` ("opened"/"resolved"), ``alert_id``, ``monitor``, ``deployment``, ``check``,
 ``model``, ``version``, ``value``, ``threshold``, ``op``, ``message``, ``opened_time``,
-``resolved_time``. Every delivery (ok or not, attempts, error) is recorded on the alert.
+``resolved_time``, ``closes`` (the incidents this notice resolves: one, or every open one of a
+version that stopped answering, named in one line). Every delivery (ok or not, attempts, error)
+is recorded on each alert it concerns.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from shipyard.entities import Alert
+from shipyard.monitoring._messages import describe, gone_message, resolved_message
 
 if TYPE_CHECKING:
     import httpx
@@ -45,12 +48,15 @@ logger = logging.getLogger("shipyard.monitoring")
 
 
 class AlertEvent:
-    """An incident that opened or resolved in this run."""
+    """An incident that opened or resolved in this run. ``closes``: when a version stopped answering,
+    every incident of it that this one notice resolves (the first is ``alert``)."""
 
-    __slots__ = ("alert", "deployment", "event", "op")
+    __slots__ = ("alert", "closes", "deployment", "event", "op")
 
-    def __init__(self, event: str, alert: Alert, deployment: str, op: str | None) -> None:
+    def __init__(self, event: str, alert: Alert, deployment: str, op: str | None,
+                 closes: Sequence[Alert] = ()) -> None:
         self.event, self.alert, self.deployment, self.op = event, alert, deployment, op
+        self.closes = tuple(closes) or (alert,)
 
     def payload(self) -> dict[str, Any]:
         a = self.alert
@@ -58,28 +64,17 @@ class AlertEvent:
                 "check": a.check, "model": a.model, "version": a.version, "value": a.value,
                 "threshold": a.threshold, "op": self.op,
                 "message": a.resolved_message if self.event == "resolved" else a.message,
-                "opened_time": a.opened_time, "resolved_time": a.resolved_time}
+                "opened_time": a.opened_time, "resolved_time": a.resolved_time,
+                "closes": [{"alert_id": c.alert_id, "check": c.check} for c in self.closes]}
 
     def text(self) -> str:
         a = self.alert
         if self.event == "opened":
             return f"[shipyard] ALERT {a.monitor}: {a.message} ({a.model} v{a.version}, {self.deployment})"
-        return f"[shipyard] resolved {a.monitor}: {a.resolved_message} ({a.model} v{a.version}, {self.deployment})"
+        return f"[shipyard] {a.monitor}: {a.resolved_message} ({a.model} v{a.version}, {self.deployment})"
 
     def __repr__(self) -> str:
         return f"AlertEvent({self.event} {self.alert.check} {self.alert.model} v{self.alert.version})"
-
-
-def _describe(entry: dict[str, Any]) -> str:
-    value = entry["value"]
-    shown = "n/a" if value is None else f"{value:.4g}"
-    word = {"min": "below the minimum", "max": "above the maximum"}.get(entry["op"] or "", "against")
-    extra = ""
-    if entry.get("drifted"):
-        extra = f"; drifted: {', '.join(entry['drifted'])}"
-    elif entry.get("column"):
-        extra = f"; worst column: {entry['column']}"
-    return f"{entry['check']} = {shown}, {word} {entry['threshold']}{extra}"
 
 
 def update_incidents(store: Store, monitor: Monitor, results: Sequence[MonitorResult], now: int,
@@ -91,26 +86,31 @@ def update_incidents(store: Store, monitor: Monitor, results: Sequence[MonitorRe
     answered = {(r.model, r.version) for r in results if r.rows}
     for result in results:
         for entry in result.checks:
-            key = (entry["check"], result.model, result.version)
-            if entry["passed"] is False and key not in open_now:
+            key = (entry.check, result.model, result.version)
+            if entry.passed is False and key not in open_now:
                 alert, created = store.open_alert(Alert(
-                    "", monitor.name, entry["check"], result.model, result.version, "OPEN", now,
-                    value=entry["value"], threshold=entry["threshold"], message=_describe(entry)))
+                    "", monitor.name, entry.check, result.model, result.version, "OPEN", now,
+                    value=entry.value, threshold=entry.threshold, message=describe(entry)))
                 open_now[key] = alert
                 if created:
-                    events.append(AlertEvent("opened", alert, monitor.deployment, entry["op"]))
-            elif entry["passed"] is True and key in open_now:
-                alert = store.resolve_alert(open_now.pop(key).alert_id, now, f"back to normal: {_describe(entry)}")
-                events.append(AlertEvent("resolved", alert, monitor.deployment, entry["op"]))
+                    events.append(AlertEvent("opened", alert, monitor.deployment, entry.op))
+            elif entry.passed is True and key in open_now:
+                alert = store.resolve_alert(open_now.pop(key).alert_id, now, resolved_message(entry))
+                events.append(AlertEvent("resolved", alert, monitor.deployment, entry.op))
     if answered:  # a version that answered nothing in a non-empty window has left the deployment
+        gone: dict[tuple[str, int], list[Alert]] = {}
         for key in [k for k in open_now if (k[1], k[2]) not in answered]:
-            alert = store.resolve_alert(open_now.pop(key).alert_id, now,
-                                        f"{key[1]} v{key[2]} no longer answers requests of {monitor.deployment}")
-            events.append(AlertEvent("resolved", alert, monitor.deployment, None))
+            gone.setdefault((key[1], key[2]), []).append(open_now.pop(key))
+        for (model, version), alerts in sorted(gone.items()):
+            alerts.sort(key=lambda a: a.check)
+            message = gone_message(model, version, monitor.deployment, [a.check for a in alerts])
+            closed = [store.resolve_alert(a.alert_id, now, message) for a in alerts]
+            events.append(AlertEvent("resolved", closed[0], monitor.deployment, None, closed))
     for event in events:
         for channel in monitor.spec.get("channels", []):
             record = deliver(channel, event, transport=transport)
-            store.add_alert_delivery(event.alert.alert_id, record)
+            for alert in event.closes:  # one notice for the version; recorded on each incident it closes
+                store.add_alert_delivery(alert.alert_id, record)
     return events
 
 

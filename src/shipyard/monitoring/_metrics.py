@@ -17,6 +17,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from shipyard.errors import InvalidInput
+from shipyard.monitoring._messages import passes
 
 __all__ = [
     "CLASSIFICATION_METRICS",
@@ -151,10 +152,6 @@ def parse_threshold(metric: str, spec: Any) -> tuple[str, float]:
     if isinstance(bound, bool) or not isinstance(bound, int | float) or bound != bound:
         raise InvalidInput(f"threshold of {metric} must be a number, got {bound!r}")
     return op, float(bound)
-
-
-def passes(op: str, value: float, bound: float) -> bool:
-    return value >= bound if op == "min" else value <= bound
 
 
 @dataclass(frozen=True)

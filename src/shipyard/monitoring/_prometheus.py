@@ -71,13 +71,13 @@ class MonitorCollector:
                         score.add_metric([*labels, f["column"], f["test"]], f["statistic"])
                     drifted.add_metric([*labels, f["column"]], 1 if f.get("drifted") else 0)
                 for c in r.checks:
-                    if c["value"] is None:
+                    if c.value is None:
                         continue
-                    value.add_metric([*labels, c["check"]], c["value"])
-                    if c["passed"] is not None:
-                        failed.add_metric([*labels, c["check"]], 0 if c["passed"] else 1)
-                    if c["check"].startswith("performance."):
-                        perf.add_metric([*labels, c["metric"]], c["value"])
+                    value.add_metric([*labels, c.check], c.value)
+                    if c.passed is not None:
+                        failed.add_metric([*labels, c.check], 0 if c.passed else 1)
+                    if c.check.startswith("performance."):
+                        perf.add_metric([*labels, c.metric], c.value)
         yield from (status, score, drifted, perf, value, failed, alerts, last)
 
 

@@ -4,7 +4,7 @@
                                        checks={"performance": {"accuracy": 0.75, "roc_auc": 0.7}},
                                        channels=[{"type": "webhook", "url": "https://hooks.example/x"}])
     run = shipyard.monitoring.run_monitor("rain")    # what `shipyard monitors run rain` does
-    run.results[0].check("performance.accuracy")
+    run.results[0].check("performance.accuracy")   # a CheckResult
 
 A run reads the window from the prediction log (the newest N rows, or the last T seconds, with
 feedback labels joined by request id), splits it by model version (a canary and its stable version,
@@ -27,7 +27,7 @@ from shipyard.entities import MonitorResult
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.monitoring._alerts import AlertEvent, update_incidents
 from shipyard.monitoring._checks import run_checks
-from shipyard.monitoring._spec import normalize_spec
+from shipyard.monitoring._spec import MonitorSpec, normalize_spec
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -42,7 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["MonitorJob", "MonitorRun", "create_monitor", "run_monitor", "update_monitor"]
 
 logger = logging.getLogger("shipyard.monitoring")
-_PROFILE_CACHE: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}  # profiles of a version never change
+# profiles and validation numbers of a version never change
+_PROFILE_CACHE: dict[tuple[str, str, str, int], tuple[Any, Any, dict[str, float]]] = {}
+_VALIDATION_PREFIXES = ("val_", "valid_", "validation_", "test_", "holdout_", "eval_", "")
 _CACHE_LOCK = threading.Lock()
 
 
@@ -74,7 +76,7 @@ def update_monitor(name: str, *, store: Store | None = None, **changes: Any) -> 
     allowed = {"window", "reference", "checks", "channels", "schedule", "task", "min_rows", "min_labeled"}
     if unknown := set(changes) - allowed - {"description"}:
         raise InvalidInput(f"unknown monitor setting(s): {', '.join(sorted(unknown))}")
-    merged = {k: changes.get(k, current.get(k)) for k in allowed}
+    merged: dict[str, Any] = {k: changes.get(k, current.get(k)) for k in allowed}
     spec = normalize_spec(**merged)
     return st.update_monitor(name, spec, changes.get("description"))
 
@@ -95,12 +97,50 @@ class MonitorRun:
         return "alert" if "alert" in statuses else "ok" if "ok" in statuses else "no_data"
 
 
-def _references(store: Store, spec: dict[str, Any], model: str, version: int,
-                ) -> tuple[DatasetProfile | None, DatasetProfile | None]:
-    """(feature reference, prediction reference) for one model version, cached per process."""
+def validation_metrics(store: Store, model: str, version: int) -> dict[str, float]:
+    """The version's own quality on held-out data: the gate's numbers for it when a gate evaluated
+    it (``candidate.<m>`` of its newest run in experiment ``shipyard-gates``), else what its training
+    run logged: for each metric a monitor knows, the first of ``val_<m>``, ``valid_<m>``,
+    ``validation_<m>``, ``test_<m>``, ``holdout_<m>``, ``eval_<m>`` and ``<m>`` ({} when neither)."""
+    from shipyard.monitoring._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
+
+    out: dict[str, float] = {}
+    gates = store.get_experiment_by_name("shipyard-gates")
+    if gates is not None:
+        # model names hold no quotes (letters, digits, "_-. "), so the name goes into the filter as is
+        runs = store.search_runs([gates.experiment_id], max_results=1, order_by=["start_time DESC"],
+                                 filter_string=f"tags.`shipyard.gate.model` = '{model}' and "
+                                               f"params.candidate_version = '{int(version)}'")
+        for name, value in (runs[0].data.metrics if runs else {}).items():
+            metric = name.removeprefix("candidate.")
+            if name.startswith("candidate.") and value == value:
+                out[metric] = float(value)
+    if out:
+        return out
+    try:
+        run_id = store.get_model_version(model, version).run_id
+        if not run_id:
+            return {}
+        logged = store.get_run(run_id).data.metrics
+    except NotFound:
+        return {}
+    for metric in CLASSIFICATION_METRICS + REGRESSION_METRICS:
+        for prefix in _VALIDATION_PREFIXES:
+            found = logged.get(prefix + metric)
+            if found is not None and found == found:  # NaN: not a number to compare with
+                out[metric] = float(found)
+                break
+    return out
+
+
+
+def _references(store: Store, spec: MonitorSpec, model: str, version: int,
+                ) -> tuple[DatasetProfile | None, DatasetProfile | None, dict[str, float]]:
+    """(feature reference, prediction reference, validation metrics) for one model version, cached
+    per process."""
     from shipyard.drift import DatasetProfile
 
-    key = (store.uri, str(spec["reference"]), model, version)
+    key = (store.uri, str(spec.reference), model, version)
     with _CACHE_LOCK:
         if key in _PROFILE_CACHE:
             return _PROFILE_CACHE[key]
@@ -113,31 +153,33 @@ def _references(store: Store, spec: dict[str, Any], model: str, version: int,
         path = resolve_model(f"models:/{model}/{version}", RegistryClient(store=store)).path
         raw_pred = load_prediction_profile(path)
         predictions = DatasetProfile.from_dict(raw_pred) if raw_pred else None
-        if spec["reference"] == "model":
+        if spec.reference == "model":
             raw = load_reference_profile(path)
             features = DatasetProfile.from_dict(raw) if raw and raw.get("format") else None
     except NotFound as exc:
         logger.warning("monitor reference of %s v%s: %s", model, version, exc)
-    if spec["reference"] != "model":
-        ds = spec["reference"]["dataset"]
+    if isinstance(spec.reference, dict):
+        ds = spec.reference["dataset"]
         run = store.get_run(ds["run_id"])
         found = [d for d in run.inputs.datasets if d.name == ds["name"] and d.profile]
         if not found:
             raise NotFound(f"run {ds['run_id']} has no logged dataset {ds['name']!r} with a profile")
-        features = DatasetProfile.from_dict(found[-1].profile)
+        features = DatasetProfile.from_dict(found[-1].profile or {})
+    baseline = validation_metrics(store, model, version)
     with _CACHE_LOCK:
-        _PROFILE_CACHE[key] = (features, predictions)
-    return features, predictions
+        _PROFILE_CACHE[key] = (features, predictions, baseline)
+    return features, predictions, baseline
 
 
 def read_window(monitor: Monitor, store: Store, now: int, root: str | None = None) -> pa.Table:
     from shipyard.serving.reader import read_prediction_log
 
     root = root or f"{store.artifact_root.rstrip('/')}/prediction-logs"
-    window = monitor.spec["window"]
-    if "rows" in window:
-        return read_prediction_log(monitor.deployment, None, now, last_rows=window["rows"], store=store, root=root)
-    return read_prediction_log(monitor.deployment, now - window["seconds"] * 1000, now, store=store, root=root)
+    spec = MonitorSpec.from_dict(monitor.spec)
+    if spec.window_rows is not None:
+        return read_prediction_log(monitor.deployment, None, now, last_rows=spec.window_rows, store=store, root=root)
+    seconds = spec.window_seconds or 0
+    return read_prediction_log(monitor.deployment, now - seconds * 1000, now, store=store, root=root)
 
 
 def run_monitor(name: str, *, store: Store | None = None, now: int | None = None, root: str | None = None,
@@ -148,16 +190,17 @@ def run_monitor(name: str, *, store: Store | None = None, now: int | None = None
     (default ``<artifact root>/prediction-logs``); ``transport`` is handed to webhook deliveries."""
     st = _store(store)
     monitor = st.get_monitor(name)
+    spec = MonitorSpec.from_dict(monitor.spec)
     now = int(time.time() * 1000) if now is None else int(now)
     table = read_window(monitor, st, now, root)
-    seconds = monitor.spec["window"].get("seconds")
+    seconds = spec.window_seconds
     start = now - seconds * 1000 if seconds else table["timestamp"][0].value if table.num_rows else None
     results = []
     versions = _versions(table)
     for model, version in versions:
         rows = table.filter(pc.and_(pc.equal(table["model"], model), pc.equal(table["version"], version)))
-        reference, prediction_reference = _references(st, monitor.spec, model, version)
-        status, checks, features, labeled = run_checks(monitor.spec, rows, reference, prediction_reference)
+        reference, prediction_reference, baseline = _references(st, spec, model, version)
+        status, checks, features, labeled = run_checks(spec, rows, reference, prediction_reference, baseline)
         results.append(MonitorResult(
             monitor=name, run_time=now, model=model, version=version, status=status, rows=rows.num_rows,
             labeled_rows=labeled, window_start=_ms(start), window_end=now, checks=checks, features=features))

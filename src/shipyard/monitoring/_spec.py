@@ -7,8 +7,8 @@
       "min_rows": 30, "min_labeled": 30,
       "checks": {
         "feature_drift":    {"share": 0.5, "columns": null, "test": null, "thresholds": {}, "correction": null},
-        "prediction_drift": {"test": null, "threshold": null},
-        "performance":      {"accuracy": 0.75, "mae": {"max": 30}},
+        "prediction_drift": {"test": null, "threshold": null, "min_effect": 0.1},
+        "performance":      {"accuracy": 0.75, "mae": {"max": 30}, "relative_drop": 0.1},
         "data_quality":     {"missing_share": 0.1, "out_of_range_share": 0.1, "new_category_share": 0.1},
         "service":          {"error_rate": 0.05, "p99_latency_ms": null}
       },
@@ -17,24 +17,34 @@
       "schedule": null | "every 10m" | "*/5 * * * *"
     }
 
-Every check is on unless set to ``false``; a check's thresholds default as above. Performance is
-always measured when feedback exists; it alerts only on the metrics given thresholds.
+Every check is on unless set to ``false``; a check's thresholds default as in ``DEFAULT_CHECKS``.
+Performance is always measured when feedback exists. It alerts on the metrics given thresholds
+and, for every other metric that the served version's training run logged (its validation
+numbers, see ``_baseline``), when the window is worse than that number by more than
+``relative_drop`` of it (default 0.1: an accuracy logged as 0.90 alerts below 0.81; ``null``
+turns this off). ``prediction_drift.test`` null means chi-square on the class counts for binary
+and categorical predictions and the automatic choice of ``shipyard.drift`` for numbers.
+
+The stored JSON is what :func:`normalize_spec` returns; code reads it as a :class:`MonitorSpec`.
 """
 
 from __future__ import annotations
 
 import copy
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from shipyard.errors import InvalidInput
 from shipyard.monitoring._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS, parse_threshold
 
-__all__ = ["CHECKS", "DEFAULT_CHECKS", "normalize_spec", "parse_window"]
+__all__ = ["CHECKS", "DEFAULT_CHECKS", "DEFAULT_RELATIVE_DROP", "MonitorSpec", "normalize_spec", "parse_window"]
+
+DEFAULT_RELATIVE_DROP = 0.1
 
 DEFAULT_CHECKS: dict[str, dict[str, Any]] = {
     "feature_drift": {"share": 0.5, "columns": None, "test": None, "thresholds": {}, "correction": None},
-    "prediction_drift": {"test": None, "threshold": None},
+    "prediction_drift": {"test": None, "threshold": None, "min_effect": 0.1},
     "performance": {},
     "data_quality": {"missing_share": 0.1, "out_of_range_share": 0.1, "new_category_share": 0.1},
     "service": {"error_rate": 0.05, "p99_latency_ms": None},
@@ -83,8 +93,16 @@ def _check(name: str, given: Any) -> dict[str, Any] | bool:
     if not isinstance(given, dict):
         raise InvalidInput(f"checks.{name} must be an object of settings, true or false, got {given!r}")
     if name == "performance":
-        out = {}
+        out: dict[str, Any] = {}
+        if "relative_drop" in given:
+            drop = given["relative_drop"]
+            if drop is not None and (isinstance(drop, bool) or not isinstance(drop, int | float) or not 0 < drop < 1):
+                raise InvalidInput(f"checks.performance.relative_drop must be a share between 0 and 1 (or null), "
+                                   f"got {drop!r}")
+            out["relative_drop"] = None if drop is None else float(drop)
         for metric, spec in given.items():
+            if metric == "relative_drop":
+                continue
             if metric not in CLASSIFICATION_METRICS + REGRESSION_METRICS:
                 raise InvalidInput(f"checks.performance: unknown metric {metric!r} "
                                    f"(known: {', '.join(CLASSIFICATION_METRICS + REGRESSION_METRICS)})")
@@ -106,6 +124,10 @@ def _check(name: str, given: Any) -> dict[str, Any] | bool:
             raise InvalidInput("checks.feature_drift.thresholds must map column names to thresholds")
         if out["correction"] not in (None, "bh"):
             raise InvalidInput("checks.feature_drift.correction must be null or 'bh' (Benjamini-Hochberg)")
+    elif name == "prediction_drift":
+        effect = out["min_effect"]
+        if isinstance(effect, bool) or not isinstance(effect, int | float) or effect < 0:
+            raise InvalidInput(f"checks.prediction_drift.min_effect must be a number >= 0 (Cohen's w), got {effect!r}")
     elif name == "data_quality":
         out = {k: _share(name, k, v) for k, v in out.items()}
     elif name == "service":
@@ -170,3 +192,102 @@ def normalize_spec(*, window: Any, reference: Any = "model", checks: dict[str, A
         "channels": [_channel(c) for c in (channels if channels is not None else [{"type": "log"}])],
         "schedule": schedule,
     }
+
+
+# -- the typed view --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Threshold:
+    """A bound on a performance metric: the value must be at least (``op="min"``) or at most ("max") it."""
+
+    metric: str
+    op: str
+    bound: float
+
+
+@dataclass(frozen=True)
+class FeatureDriftSettings:
+    share: float | None
+    columns: tuple[str, ...] | None
+    test: str | None
+    thresholds: dict[str, float]
+    correction: str | None
+
+
+@dataclass(frozen=True)
+class PredictionDriftSettings:
+    test: str | None
+    threshold: float | None
+    min_effect: float = 0.1  # Cohen's w a change of class shares must reach to alert
+
+
+@dataclass(frozen=True)
+class PerformanceSettings:
+    thresholds: tuple[Threshold, ...]
+    relative_drop: float | None = DEFAULT_RELATIVE_DROP
+
+    def bound(self, metric: str) -> Threshold | None:
+        return next((t for t in self.thresholds if t.metric == metric), None)
+
+
+@dataclass(frozen=True)
+class DataQualitySettings:
+    missing_share: float | None
+    out_of_range_share: float | None
+    new_category_share: float | None
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    error_rate: float | None
+    p99_latency_ms: float | None
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    """A monitor's settings as :func:`normalize_spec` checked them; None for a check set to false."""
+
+    window_rows: int | None
+    window_seconds: int | None
+    reference: str | dict[str, Any]
+    task: str | None
+    min_rows: int
+    min_labeled: int
+    feature_drift: FeatureDriftSettings | None
+    prediction_drift: PredictionDriftSettings | None
+    performance: PerformanceSettings | None
+    data_quality: DataQualitySettings | None
+    service: ServiceSettings | None
+    channels: tuple[dict[str, Any], ...]
+    schedule: str | None
+
+    @classmethod
+    def from_dict(cls, spec: dict[str, Any]) -> MonitorSpec:
+        """The typed view of a stored spec (any spec :func:`normalize_spec` ever wrote)."""
+        checks = spec.get("checks", {})
+
+        def on(name: str) -> dict[str, Any] | None:
+            given = checks.get(name, DEFAULT_CHECKS[name])
+            if given is False:
+                return None
+            return {**DEFAULT_CHECKS[name], **(given if isinstance(given, dict) else {})}
+
+        fd, pd_, perf, dq, sv = (on(n) for n in CHECKS)
+        window = spec["window"]
+        return cls(
+            window_rows=window.get("rows"), window_seconds=window.get("seconds"),
+            reference=spec.get("reference", "model"), task=spec.get("task"),
+            min_rows=int(spec.get("min_rows", 30)), min_labeled=int(spec.get("min_labeled", 30)),
+            feature_drift=None if fd is None else FeatureDriftSettings(
+                fd["share"], None if fd["columns"] is None else tuple(fd["columns"]), fd["test"],
+                dict(fd["thresholds"] or {}), fd["correction"]),
+            prediction_drift=None if pd_ is None else PredictionDriftSettings(pd_["test"], pd_["threshold"],
+                                                                                   float(pd_["min_effect"])),
+            performance=None if perf is None else PerformanceSettings(
+                tuple(Threshold(m, *next(iter(t.items()))) for m, t in perf.items() if m != "relative_drop"),
+                perf.get("relative_drop", DEFAULT_RELATIVE_DROP)),
+            data_quality=None if dq is None else DataQualitySettings(
+                dq["missing_share"], dq["out_of_range_share"], dq["new_category_share"]),
+            service=None if sv is None else ServiceSettings(sv["error_rate"], sv["p99_latency_ms"]),
+            channels=tuple(spec.get("channels", ())), schedule=spec.get("schedule"),
+        )

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["read_prediction_log"]
 
 TimeLike = dt.datetime | dt.date | str | int | float | None
-_BY_IDS_LIMIT = 50_000  # up to this many request ids, ask the store for just those labels
+_IDS_PER_CALL = 100_000  # request ids per feedback query: bounded request bodies for a REST store
 
 
 def to_ms(value: TimeLike, what: str = "time") -> int | None:
@@ -171,23 +172,52 @@ def _day_name(day: int) -> str:
 
 def _join_feedback(table: pa.Table, store: Any, deployment: str, found: bool) -> pa.Table:
     """Left join of labels by request id (unique per deployment in the store) without a hash join,
-    which Arrow does not support next to list columns such as ``probabilities``."""
-    ids = pc.unique(table["request_id"]) if table.num_rows else pa.array([], pa.string())
+    which Arrow does not support next to list columns such as ``probabilities``.
+
+    The labels asked for are the window's own (by request id, never all the deployment's feedback),
+    so the cost follows the window. A SQL store hands them over as plain rows with the label still
+    JSON text: one parse for all of them, no object per label."""
+    ids = (pc.unique(table["request_id"]) if table.num_rows else pa.array([], pa.string())).to_pylist()
+    rows_of = getattr(store, "get_feedback_rows", None)
+    keys: list[str] = []
+    values: list[Any] = []
+    stamps: list[int] = []
     try:
-        if len(ids) <= _BY_IDS_LIMIT:  # no ids still asks: the store says whether the deployment exists
-            feedback = store.get_feedback(deployment, request_ids=ids.to_pylist())
-        else:
-            feedback = store.get_feedback(deployment)
+        for lo in range(0, max(len(ids), 1), _IDS_PER_CALL):  # no ids still asks: does the deployment exist?
+            part = ids[lo:lo + _IDS_PER_CALL]
+            if rows_of is not None:
+                rows = rows_of(deployment, request_ids=part)
+                if rows:
+                    key_part, texts, time_part = zip(*rows, strict=True)
+                    keys += key_part
+                    stamps += time_part
+                    values += orjson.loads(b"[" + ",".join(texts).encode() + b"]")
+            else:
+                for f in store.get_feedback(deployment, request_ids=part):
+                    keys.append(f.request_id)
+                    values.append(f.label)
+                    stamps.append(int(f.timestamp))
     except NotFound:
         if not found:
             raise NotFound(f"deployment {deployment!r} has no prediction log and the store does not know it") from None
-        feedback = []  # a deleted deployment: its log outlives it
-    keys = pa.array([f.request_id for f in feedback], type=pa.string())
-    labels = scalar_column([f.label for f in feedback])
-    times = pa.array([int(f.timestamp) for f in feedback], type=pa.int64()).cast(TIMESTAMP)
+        keys, values, stamps = [], [], []  # a deleted deployment: its log outlives it
+    key_array = pa.array(keys, type=pa.string())
+    labels = _label_column(values)
+    times = pa.array(stamps, type=pa.int64()).cast(TIMESTAMP)
     if table.num_rows:
-        index = pc.index_in(table["request_id"], value_set=keys)
+        index = pc.index_in(table["request_id"], value_set=key_array)
         labels, times = labels.take(index), times.take(index)
     else:
         labels, times = labels[:0], times[:0]
     return table.append_column("label", labels).append_column("feedback_timestamp", times)
+
+
+def _label_column(values: list[Any]) -> pa.Array:
+    """``scalar_column`` of the labels, with Arrow's own conversion first for the usual all-number case."""
+    try:
+        array = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return scalar_column(values)
+    if pa.types.is_integer(array.type) or pa.types.is_floating(array.type) or pa.types.is_boolean(array.type):
+        return array.cast(pa.float64())
+    return scalar_column(values)

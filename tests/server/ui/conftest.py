@@ -18,7 +18,18 @@ from typing import Any
 
 import pytest
 
-from shipyard.entities import Alert, Metric, MonitorResult, Param, PolicyEvent, Rollout, Route, RunTag, TaskRun
+from shipyard.entities import (
+    Alert,
+    CheckResult,
+    Metric,
+    MonitorResult,
+    Param,
+    PolicyEvent,
+    Rollout,
+    Route,
+    RunTag,
+    TaskRun,
+)
 from shipyard.store.sql import SqlStore
 
 CHROMIUM = "/usr/bin/chromium"
@@ -68,8 +79,7 @@ def seed_small(store: SqlStore) -> Small:
     store.log_monitor_results([
         MonitorResult("small-monitor", now + k * 1000, "small-model", 1, "alert" if k else "ok", rows=100,
                       labeled_rows=80, window_start=now + k * 1000 - 500, window_end=now + k * 1000,
-                      checks=[{"check": "performance.accuracy", "metric": "accuracy", "value": 0.9 - 0.1 * k,
-                               "threshold": 0.75, "op": "min", "passed": k < 2, "reason": None}],
+                      checks=[CheckResult("performance.accuracy", "accuracy", 0.9 - 0.1 * k, 0.75, "min", k < 2)],
                       features=[{"column": "x", "type": "numeric", "test": "wasserstein", "statistic": 0.1 * k,
                                  "p_value": None, "threshold": 0.1, "drifted": k > 1, "histogram": histogram},
                                 {"column": "colour", "type": "categorical", "test": "jensenshannon",

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 __all__ = [
     "Alert",
     "AliasEvent",
+    "CheckResult",
     "DatasetInput",
     "Deployment",
     "DeploymentRevision",
@@ -256,6 +257,19 @@ class Monitor(Wire):
     description: str = ""
 
 
+class CheckResult(Wire):
+    check: str
+    metric: str
+    value: WireFloat | None
+    threshold: WireFloat | None = None
+    op: Literal["min", "max"] | None = None
+    passed: bool | None = None
+    reason: str | None = None
+    test: str | None = None
+    statistic: WireFloat | None = None
+    detail: dict[str, Any] = {}
+
+
 class MonitorResult(Wire):
     monitor: str
     run_time: Int64
@@ -266,7 +280,7 @@ class MonitorResult(Wire):
     labeled_rows: Int64 = 0
     window_start: Int64 | None = None
     window_end: Int64 | None = None
-    checks: list[dict[str, Any]] = []
+    checks: list[CheckResult] = []
     features: list[dict[str, Any]] = []
     result_id: str = ""
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from starlette.responses import Response
 
+from shipyard.monitoring._messages import describe, label
 from shipyard.server.ui._session import ViewerDep
 from shipyard.server.ui._svg import histogram_svg
 from shipyard.server.ui._web import make_router, render
@@ -37,12 +38,12 @@ def _charts(results: list[MonitorResult]) -> dict[str, Any]:
     for result in results:
         when = (result.window_end or result.run_time) / 1000
         for check in result.checks:
-            value = _number(check.get("value"))
+            value = _number(check.value)
             if value is None:
                 continue
-            chart = charts.setdefault(check["check"], {"metric": check.get("metric"), "threshold": None,
-                                                       "op": check.get("op"), "series": {}})
-            chart["threshold"] = _number(check.get("threshold"))
+            chart = charts.setdefault(label(check), {"metric": check.metric, "threshold": None,
+                                                     "op": check.op, "series": {}})
+            chart["threshold"] = _number(check.threshold)
             line = chart["series"].setdefault(f"{result.model} v{result.version}", {"x": [], "y": []})
             line["x"].append(when)
             line["y"].append(value)
@@ -86,9 +87,10 @@ def monitor(request: Request, name: str, who: ViewerDep, result: str = "") -> Re
         with_drift = [r for r in results if r.features]
         chosen = (with_drift or results or [None])[-1]
     drift = [(row, histogram_svg(row.get("histogram"))) for row in (chosen.features if chosen else [])]
-    prediction = next((c for c in chosen.checks if c.get("histogram")), None) if chosen else None
+    prediction = next((c for c in chosen.checks if c.detail.get("histogram")), None) if chosen else None
     charts = _charts(results)
-    return render(request, "monitor.html", monitor=found, results=results, recent=list(reversed(results[-PICK:])),
+    return render(request, "monitor.html", monitor=found, label=label, describe=describe, results=results,
+                  recent=list(reversed(results[-PICK:])),
                   chosen=chosen, drift=drift, charts=charts, first_chart=next(iter(charts), ""),
-                  prediction=(prediction, histogram_svg(prediction["histogram"])) if prediction else None,
+                  prediction=(prediction, histogram_svg(prediction.detail["histogram"])) if prediction else None,
                   alerts=store.list_alerts(monitor=name, max_results=100))

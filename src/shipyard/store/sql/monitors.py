@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shipyard.entities import ALERT_STATES, Alert, Monitor, MonitorResult
+from shipyard.entities import ALERT_STATES, Alert, CheckResult, Monitor, MonitorResult
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from shipyard.store import validation as v
 from shipyard.store.base import MonitorStore
@@ -94,7 +94,8 @@ class SqlMonitorStore(SqlBase, MonitorStore):
                 "result_id": result_id, "monitor": r.monitor, "run_time": int(r.run_time), "model": r.model,
                 "version": int(r.version), "status": r.status, "rows": int(r.rows),
                 "labeled_rows": int(r.labeled_rows), "window_start": r.window_start, "window_end": r.window_end,
-                "checks": to_json(r.checks, "result checks"), "features": to_json(r.features, "result features")})
+                "checks": to_json([c.to_dict() for c in r.checks], "result checks"),
+                "features": to_json(r.features, "result features")})
             out.append(_replace_id(r, result_id))
         if not rows:
             return out
@@ -203,7 +204,8 @@ def _result(row: Any) -> MonitorResult:
     return MonitorResult(
         monitor=row.monitor, run_time=row.run_time, model=row.model, version=row.version, status=row.status,
         rows=row.rows, labeled_rows=row.labeled_rows, window_start=row.window_start, window_end=row.window_end,
-        checks=orjson.loads(row.checks), features=orjson.loads(row.features), result_id=row.result_id)
+        checks=[CheckResult.from_dict(c) for c in orjson.loads(row.checks)], features=orjson.loads(row.features),
+        result_id=row.result_id)
 
 
 def _alert(row: Any) -> Alert:
