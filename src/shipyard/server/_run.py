@@ -132,7 +132,8 @@ def _start_scheduler(store: Any, modules: tuple[str, ...] | None, stop: threadin
     from shipyard.cli._pipelines import find_pipelines, monitor_jobs
     from shipyard.pipelines import PipelineJob, Scheduler
 
-    pipelines = find_pipelines(list(modules)) if modules or Path("shipyard.yaml").exists() else {}
+    # Without --module, shipyard.yaml's pipelines (find_pipelines(None) reads it).
+    pipelines = find_pipelines(list(modules) if modules else None) if modules or Path("shipyard.yaml").exists() else {}
     jobs: list[Any] = [PipelineJob(p, store) for p in pipelines.values() if p.schedule is not None]
     count = len(jobs)
     jobs += monitor_jobs(store)

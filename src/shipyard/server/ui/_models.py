@@ -3,6 +3,8 @@ alias), and a version's lineage (version -> run -> datasets) with its signature.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
@@ -26,7 +28,7 @@ def models(request: Request, who: ViewerDep, q: str = "", page: str = "") -> Res
     return render(request, "models.html", models=list(found), next_token=found.token, q=q)
 
 
-def _model_context(request: Request, name: str) -> dict[str, object]:
+def _model_context(request: Request, name: str) -> dict[str, Any]:
     store = request.app.state.store
     model = store.get_registered_model(name)
     versions = list(store.search_model_versions(name=name, max_results=1000))

@@ -58,10 +58,9 @@ def insert_ignore(conn: Connection, table: Table, keys: list[str]) -> Insert:
 
 @functools.cache
 def _insert_ignore(dialect: str, table: Table, keys: tuple[str, ...]) -> Insert:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(table).on_conflict_do_nothing(index_elements=list(keys))
 
 
