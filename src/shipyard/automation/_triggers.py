@@ -107,7 +107,7 @@ class PerformanceTrigger(Trigger):
 
 class DriftTrigger(Trigger):
     """Fires when any of ``columns`` drifted in the monitor's newest run, or (no columns) when the
-    share of drifted features is at least ``share``."""
+    share of drifted features (among those that could decide) is above ``share``."""
 
     kind = "drift"
 
@@ -118,8 +118,11 @@ class DriftTrigger(Trigger):
         for result in _latest(store, self.monitor, policy.model):
             drifted = [f["column"] for f in result.features if f.get("drifted")]
             hit = [c for c in drifted if c in self.columns] if self.columns else drifted
-            share = len(drifted) / len(result.features) if result.features else 0.0
-            if (self.columns and hit) or (not self.columns and result.features and share >= self.share):
+            # Over the columns that could decide (an undecided column is neither drifted nor stable); a
+            # share equal to the bound passes, as every bound in shipyard does.
+            decided = [f for f in result.features if f.get("drifted") is not None]
+            share = len(drifted) / len(decided) if decided else 0.0
+            if (self.columns and hit) or (not self.columns and decided and share > self.share):
                 return {"trigger": self.kind, "monitor": self.monitor, "version": result.version,
                         "reason": f"drifted: {', '.join(hit)}", "drifted": hit, "drift_share": share,
                         "window_start": result.window_start, "window_end": result.window_end,

@@ -45,11 +45,10 @@ def _uses_p_value(test: str) -> bool:
 
 
 def column_undecided(row: ColumnDrift) -> bool:
-    """Whether a drift row could not decide: the library says so, or its deciding number is missing
-    (a p-value test without a p-value, such as KS from a profile, never says "no drift")."""
-    verdict = getattr(row, "verdict", None)
-    if isinstance(verdict, str):
-        return verdict == "undecided"
+    """Whether a drift row could not decide: the library says so (``drifted`` is None, e.g. KS from a
+    profile without enough stored reference sample), or its deciding number is missing."""
+    if row.drifted is None:
+        return True
     if row.drifted:
         return False
     if row.statistic is None:

@@ -100,7 +100,7 @@ class SqlMonitorStore(SqlBase, MonitorStore):
         if not rows:
             return out
         with self._write() as conn:
-            for name in {r["monitor"] for r in rows}:
+            for name in {r.monitor for r in results}:
                 self._monitor_row(conn, name)
             conn.execute(s.monitor_results.insert(), rows)
         return out
