@@ -21,7 +21,7 @@ def cli(capsys):
     return run
 
 
-async def test_monitors_from_the_command_line(serve_rainfall, rainfall, cli):
+async def test_monitors_from_the_command_line(serve_rainfall, rainfall, cli, monkeypatch):
     X, y, _ = rainfall
     served = serve_rainfall()
     code, out, _ = cli("monitors", "create", "rain", "--deployment", "rain-api", "--window", "1000 rows",
@@ -47,6 +47,17 @@ async def test_monitors_from_the_command_line(serve_rainfall, rainfall, cli):
     assert accuracy[0]["passed"] is True and accuracy[1]["passed"] is False
     code, out, _ = cli("monitors", "results", "rain")
     assert code == 0 and "performance.accuracy" in out
+    # at 80 columns: whole cells only (never "0.…"), the columns that do not fit named on stderr
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, err = cli("monitors", "results", "rain")
+    assert code == 0 and "…" not in out and all(len(line) <= 80 for line in out.splitlines())
+    assert "hidden to fit 80" in err
+    hidden = err.replace("\n", " ")
+    assert "performance.accuracy" in hidden or f"{accuracy[1]['value']:.3g}" in out  # hidden, or shown whole
+    code, out, _ = cli("monitors", "results", "rain", "--output", "csv", "--columns", "Status,performance.accuracy")
+    assert out.splitlines() == ["Status,performance.accuracy", f"ok,{accuracy[0]['value']}",
+                                f"alert,{accuracy[1]['value']}"]
+    monkeypatch.delenv("COLUMNS")
     code, out, _ = cli("--json", "monitors", "list")
     (listed,) = orjson.loads(out)
     assert listed["spec"]["schedule"] == "every 10m" and listed["latest"][0]["status"] == "alert"

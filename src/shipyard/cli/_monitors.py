@@ -16,10 +16,13 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 from shipyard.cli._base import Context, add_verb, add_verbs, positive_int
+from shipyard.cli._table import add_output_options
 from shipyard.monitoring._messages import describe, label
 from shipyard.monitoring._messages import show as show_number
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from shipyard.entities import Alert, Monitor, MonitorResult
     from shipyard.monitoring._spec import MonitorSpec
 
@@ -72,7 +75,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--reference-dataset", metavar="RUN_ID/NAME", default=None,
                    help="compare with a dataset logged by a run instead of the model's training profile")
     p.add_argument("--description", metavar="TEXT", default="")
-    add_verb(verbs, "list", list_monitors, "list monitors and their latest status")
+    add_output_options(add_verb(verbs, "list", list_monitors, "list monitors and their latest status"))
     p = add_verb(verbs, "show", show, "a monitor's settings and latest result")
     p.add_argument("name", metavar="NAME")
     p = add_verb(verbs, "run", run, "run a monitor once now (exit 3 when a check alerts)")
@@ -81,6 +84,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--version", type=int, metavar="V", default=None, help="only this model version")
     p.add_argument("--max-results", type=positive_int, metavar="N", default=50)
+    add_output_options(p)
     p = add_verb(verbs, "alerts", alerts, "incidents, newest first")
     p.add_argument("name", metavar="NAME", nargs="?", default=None, help="only this monitor's")
     p.add_argument("--open", action="store_true", help="only the open ones")
@@ -159,21 +163,22 @@ def _status(status: str) -> str:
 
 
 def list_monitors(ctx: Context) -> int:
-    from shipyard.cli._base import format_time, format_value, table
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
 
     monitors = ctx.client.list_monitors()
     latest = {m.name: ctx.client.get_monitor_results(m.name, max_results=1) for m in monitors}
-    if ctx.json:
-        ctx.print_json([{**monitor_dict(m), "latest": [result_dict(r) for r in latest[m.name]]} for m in monitors])
-        return 0
-    out = table("Name", "Deployment", "Window", "Schedule", "Last run", "Status")
-    for m in monitors:
-        last = latest[m.name][-1] if latest[m.name] else None
-        spec = _spec(m)
-        out.add_row(format_value(m.name), format_value(m.deployment), _window_text(spec),
-                    format_value(spec.schedule or "-"), format_time(last.run_time if last else None),
-                    _status(last.status) if last else "-")
-    ctx.print(out)
+
+    def last(m: Monitor) -> MonitorResult | None:
+        return latest[m.name][-1] if latest[m.name] else None
+
+    cols = [Col("Name", lambda m: m.name, rank=0), Col("Deployment", lambda m: m.deployment),
+            Col("Window", lambda m: _window_text(_spec(m)), rank=2),
+            Col("Schedule", lambda m: _spec(m).schedule, rank=3),
+            Col("Last run", lambda m: (r := last(m)) and r.run_time, format_time, rank=2),
+            Col("Status", lambda m: (r := last(m)) and r.status, lambda s: _status(s) if s else "-", rank=0)]
+    emit(ctx, cols, monitors,
+         lambda: [{**monitor_dict(m), "latest": [result_dict(r) for r in latest[m.name]]} for m in monitors])
     return 0
 
 
@@ -245,27 +250,35 @@ def run(ctx: Context) -> int:
 
 
 def results(ctx: Context) -> int:
-    from shipyard.cli._base import format_time, table
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
 
     a = ctx.args
     series = ctx.client.get_monitor_results(a.name, version=a.version, max_results=a.max_results)
-    if ctx.json:
-        ctx.print_json([result_dict(r) for r in series])
-        return 0
-    names = []
+    names: list[str] = []
     for r in series:  # the columns: every check with a value, in first-seen order
         names += [label(c) for c in r.checks if c.value is not None and label(c) not in names]
-    out = table("Run", "Version", "Rows", "Status", *names)
-    for r in series:
-        values = {label(c): c for c in r.checks}
-        cells = []
-        for name in names:
-            c = values.get(name)
-            text = "-" if c is None or c.value is None else f"{c.value:.3g}"
-            cells.append(f"[bold red]{text}[/]" if c is not None and c.passed is False else text)
-        out.add_row(format_time(r.run_time), str(r.version), str(r.rows), _status(r.status), *cells)
-    ctx.print(out)
+    checks = [{label(c): c for c in r.checks} for r in series]
+    rows = list(zip(series, checks, strict=True))
+    cols = [Col("Run", lambda row: row[0].run_time, format_time, rank=0),
+            Col("Version", lambda row: row[0].version, rank=0), Col("Rows", lambda row: row[0].rows, rank=3),
+            Col("Status", lambda row: row[0].status, _status, rank=0),
+            *(Col(name, _check_value(name), _check_cell, rank=2, export=lambda c: c and c.value) for name in names)]
+    emit(ctx, cols, rows, lambda: [result_dict(r) for r in series])
     return 0
+
+
+def _check_value(name: str) -> Callable[[tuple[MonitorResult, dict[str, Any]]], Any]:
+    """Reads one check's result of a results row (None when the run did not record it)."""
+    return lambda row: row[1].get(name)
+
+
+def _check_cell(c: Any) -> str:
+    """A check's value, red when it alerted; in CSV and JSON the value itself (see Col.get)."""
+    if c is None or c.value is None:
+        return "-"
+    text = f"{c.value:.3g}"
+    return f"[bold red]{text}[/]" if c.passed is False else text
 
 
 def alerts(ctx: Context) -> int:

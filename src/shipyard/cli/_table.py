@@ -38,13 +38,18 @@ class Col:
 
     header: str
     get: Callable[[Any], Any]
-    show: Callable[[Any], str] | None = None  # the cell text from the raw value (default: format_value)
+    show: Callable[[Any], str] | None = None  # the cell text (rich markup) from the raw value; default format_value
     rank: int = 1  # which columns go first when the terminal is narrow: the highest rank; 0 never goes
     wrap: bool = False  # free text that may wrap over lines instead of widening the table
+    export: Callable[[Any], Any] | None = None  # the CSV/JSON value from the raw one (default: the raw value)
 
     def text(self, item: Any) -> str:
         value = self.get(item)
         return (self.show or _cell)(value)
+
+    def data(self, item: Any) -> Any:
+        value = self.get(item)
+        return value if self.export is None else self.export(value)
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -93,13 +98,22 @@ def _fit(cols: list[Col], texts: list[list[str]], width: int) -> dict[int, int]:
     return need
 
 
+def _width(cell: str) -> int:
+    """Terminal cells of a cell's text (rich markup such as ``[red]ALERT[/]`` takes none)."""
+    if "[" not in cell:
+        return len(cell)
+    from rich.text import Text
+
+    return Text.from_markup(cell).cell_len
+
+
 def _natural(col: Col, texts: list[list[str]], i: int) -> int:
-    return max([len(col.header), *(len(row[i]) for row in texts)])
+    return max([len(col.header), *(_width(row[i]) for row in texts)])
 
 
 def _cells_width(col: Col, texts: list[list[str]], i: int) -> int:
     """The width a column needs: every cell whole, the header folded down to _HEADER_MIN if long."""
-    return max([min(len(col.header), _HEADER_MIN), *(len(row[i]) for row in texts)])
+    return max([min(len(col.header), _HEADER_MIN), *(_width(row[i]) for row in texts)])
 
 
 def emit(ctx: Context, cols: Sequence[Col], items: Sequence[Any], json_records: Callable[[], Any],
@@ -109,7 +123,7 @@ def emit(ctx: Context, cols: Sequence[Col], items: Sequence[Any], json_records: 
     chosen = _chosen(ctx, cols)
     if output == "json":
         if getattr(ctx.args, "columns", None):
-            ctx.print_json([{c.header: c.get(item) for c in chosen} for item in items])
+            ctx.print_json([{c.header: c.data(item) for c in chosen} for item in items])
         else:
             ctx.print_json(json_records())
         return
@@ -117,7 +131,7 @@ def emit(ctx: Context, cols: Sequence[Col], items: Sequence[Any], json_records: 
         writer = csv.writer(sys.stdout, lineterminator="\n")
         writer.writerow([c.header for c in chosen])
         for item in items:
-            writer.writerow(["" if (v := c.get(item)) is None else v for c in chosen])
+            writer.writerow(["" if (v := c.data(item)) is None else v for c in chosen])
         sys.stdout.flush()
         return
     from rich import box
