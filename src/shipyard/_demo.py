@@ -139,6 +139,10 @@ def run_demo(home: str | Path | None = None, *, say: Callable[[str], None] = pri
         os.environ.pop(var, None)
     started = time.monotonic()
     result = DemoResult(home)
+    # Said before the imports and the first fit, which take tens of seconds on a busy machine.
+    say(f"store: {home} (SQLite + artifacts)")
+    say(f"loading the rainfall data and training {MODEL} v1 on rows 0-{TRAIN_END:,} "
+        "(HistGradientBoostingClassifier)...")
     import shipyard
     from shipyard.datasets import RAINFALL_FEATURES, load_rainfall
     from shipyard.tracking import fluent
@@ -151,7 +155,6 @@ def run_demo(home: str | Path | None = None, *, say: Callable[[str], None] = pri
     y = np.asarray(data["rain"], dtype=int)
     client = shipyard.Client()
 
-    say(f"store: {home} (SQLite + artifacts)")
     v1 = _train(X[:TRAIN_END], y[:TRAIN_END], names, "v1 on rows 0-6,000")
     client.set_registered_model_alias(MODEL, "champion", v1, reason="demo: first model")
     client.create_deployment(DEPLOYMENT, routes=[{"model": MODEL, "alias": "champion"}], reason="demo")
