@@ -11,7 +11,7 @@ pytestmark = pytest.mark.anyio
 
 async def test_the_scheduler_runs_a_scheduled_monitor(serve_rainfall, rainfall):
     import shipyard
-    from shipyard.cli._pipelines import monitor_jobs
+    from shipyard.automation import JobList
     from shipyard.pipelines import Scheduler
 
     X, y, _ = rainfall
@@ -23,7 +23,7 @@ async def test_the_scheduler_runs_a_scheduled_monitor(serve_rainfall, rainfall):
     await served.feedback(ids, y[6000:6500])
     served.flush()
 
-    jobs = monitor_jobs(client.store)
+    jobs = JobList(client.store).monitors()
     assert [job.name for job in jobs] == ["monitor.rain"]
     now = datetime.now(UTC)
     scheduler = Scheduler(jobs, client.store, started=now - timedelta(minutes=12))

@@ -634,6 +634,19 @@ class StoreContract:
         assert store.last_tick("nightly") == 19
         assert store.claim_tick("nightly", 5, "late") is False
 
+    def test_old_ticks_are_pruned_but_each_schedules_latest_stays(self, store: Store) -> None:
+        for tick in (1_000, 2_000, 3_000, 9_000):
+            assert store.claim_tick("monitor.often", tick, "a")
+        assert store.claim_tick("policy.rare", 500, "a")  # its only tick, older than the cutoff
+        assert store.prune_ticks(5_000) == 3  # often's 1,000-3,000; rare's latest stays
+        assert (store.last_tick("monitor.often"), store.last_tick("policy.rare")) == (9_000, 500)
+        assert store.claim_tick("policy.rare", 500, "b") is False  # still claimed: it cannot fire twice
+        assert store.claim_tick("monitor.often", 9_000, "b") is False
+        assert store.claim_tick("monitor.often", 10_000, "b")
+        assert store.prune_ticks(20_000) == 1  # 9,000 now; 10,000 is the latest
+        assert store.last_tick("monitor.often") == 10_000
+        assert store.prune_ticks(20_000) == 0
+
     # ------------------------------------------------------------------ monitoring
     def _monitored(self, store: Store) -> None:
         from shipyard.entities import Route

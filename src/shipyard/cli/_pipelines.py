@@ -195,33 +195,24 @@ def cancel_run(ctx: Context) -> int:
     return 0
 
 
-def monitor_jobs(store: Any) -> list[Any]:
-    """A scheduler job for every monitor that has a schedule."""
-    from shipyard.monitoring import MonitorJob
-    from shipyard.pipelines._schedule import Schedule
+def scheduler_jobs(store: Any, modules: list[str] | None) -> Any:
+    """The one job list of ``shipyard scheduler`` and ``shipyard server --scheduler``: the scheduled
+    pipelines and the policies of ``modules`` (or shipyard.yaml), the running rollouts, and the
+    store's scheduled monitors, re-read at every tick (a :class:`shipyard.automation.JobList`)."""
+    from shipyard.automation import JobList
+    from shipyard.cli._project import find_pipelines as find
+    from shipyard.cli._project import find_policies
 
-    return [MonitorJob(m.name, Schedule.parse(m.spec["schedule"]), store) for m in store.list_monitors()
-            if m.spec.get("schedule")]
+    return JobList(store, find(modules, required=False).values(), find_policies(modules, required=False).values())
 
 
 def serve(ctx: Context) -> int:
-    from shipyard.pipelines import PipelineJob, Scheduler
+    from shipyard.pipelines import Scheduler
     from shipyard.pipelines._pipeline import _store
 
     _setup(ctx)
     store = _store()[0]
-    from shipyard.automation import PolicyJob, RolloutJob
-    from shipyard.cli._project import find_pipelines as find
-    from shipyard.cli._project import find_policies
-    from shipyard.registry.client import RegistryClient
-
-    client = RegistryClient(store=store)
-    pipelines = [PipelineJob(p, store) for p in find(ctx.args.module, required=False).values()
-                 if p.schedule is not None]
-    monitors = monitor_jobs(store)
-    policies = [PolicyJob(p, client) for p in find_policies(ctx.args.module, required=False).values()]
-    jobs: list[Any] = [*pipelines, *monitors, *policies, RolloutJob(client)]
-    ctx.note(f"scheduler: {len(pipelines)} scheduled pipeline(s), {len(monitors)} scheduled monitor(s), "
-             f"{len(policies)} policy(ies) and the running rollouts, on {store.uri}")
+    jobs = scheduler_jobs(store, ctx.args.module)
+    ctx.note(f"scheduler: {jobs.describe()}, on {store.uri}")
     Scheduler(jobs, store, poll_s=ctx.args.poll).serve()
     return 0

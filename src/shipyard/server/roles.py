@@ -109,6 +109,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", f"{_P}/task-runs/cached", _R, "reads a cached task run"),
     Operation("POST", f"{_P}/schedule-ticks/claim", _W, "claims a schedule tick (no two schedulers run it twice)"),
     Operation("GET", f"{_P}/schedule-ticks/last", _R, "reads the last tick"),
+    Operation("POST", f"{_P}/schedule-ticks/prune", _W, "prunes old claimed ticks (a scheduler's housekeeping)"),
     Operation("POST", f"{_P}/monitors", _W,
               "creates a monitor; command and webhook channels only as the operator configured them"),
     Operation("GET", f"{_P}/monitors", _R, "reads monitors"),

@@ -112,6 +112,9 @@ class RestOperations(RestBase):
         found = self._call("GET", "/schedule-ticks/last", params={"name": name})["tick_time"]
         return None if found is None else int(found)
 
+    def prune_ticks(self, before: int) -> int:
+        return int(self._call("POST", "/schedule-ticks/prune", {"before": before})["pruned"])
+
     # ------------------------------------------------------------------ monitors
     def create_monitor(self, name: str, deployment: str, spec: dict[str, object], description: str = "") -> Monitor:
         body = {"name": name, "deployment": deployment, "spec": spec, "description": description}

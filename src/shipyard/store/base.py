@@ -422,6 +422,11 @@ class PipelineStore(ABC):
     def last_tick(self, name: str) -> int | None:
         """The latest claimed tick of ``name``, or None."""
 
+    @abstractmethod
+    def prune_ticks(self, before: int) -> int:
+        """Delete claimed ticks older than ``before`` (ms), except each schedule's latest (so
+        :meth:`last_tick` keeps its answer and no pruned tick can be claimed again); the number deleted."""
+
 
 class MonitorStore(ABC):
     """Monitors, the time series of their results, and their alerts (incidents).

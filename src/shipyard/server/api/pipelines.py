@@ -62,6 +62,14 @@ class TickClaimed(w.Wire):
     claimed: bool
 
 
+class PruneTicks(w.Wire):
+    before: w.Int64
+
+
+class TicksPruned(w.Wire):
+    pruned: int
+
+
 class LastTick(w.Wire):
     tick_time: w.Int64 | None
 
@@ -115,6 +123,13 @@ def find_cached_task_run(request: Request, store: StoreDep, task_name: str = Que
 @router.post("/schedule-ticks/claim", dependencies=[WRITE], response_model=TickClaimed)
 def claim_tick(body: ClaimTick, store: StoreDep) -> Response:
     return ok({"claimed": store.claim_tick(body.name, body.tick_time, body.owner)})
+
+
+# A scheduler's housekeeping, so a writer's (the role that claims ticks), not only an admin's: it
+# deletes nothing a schedule still needs (each one's latest tick stays).
+@router.post("/schedule-ticks/prune", dependencies=[WRITE], response_model=TicksPruned)
+def prune_ticks(body: PruneTicks, store: StoreDep) -> Response:
+    return ok({"pruned": store.prune_ticks(body.before)})
 
 
 @router.get("/schedule-ticks/last", dependencies=[READ], response_model=LastTick)

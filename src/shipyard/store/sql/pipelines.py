@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from shipyard.entities import PIPELINE_STATES, TASK_STATES, PipelineRun, TaskRun
 from shipyard.errors import Conflict, InvalidInput, NotFound
@@ -170,6 +170,18 @@ class SqlPipelineStore(SqlBase, PipelineStore):
         with self._read() as conn:
             return conn.execute(select(k.c.tick_time).where(k.c.name == name)
                                 .order_by(k.c.tick_time.desc()).limit(1)).scalar()
+
+    def prune_ticks(self, before: int) -> int:
+        # A tick newer than the schedule's latest can be claimed meanwhile, never an older one, so
+        # "older than the latest" stays true while this runs: no race with claim_tick, nor with
+        # another scheduler pruning at the same time. The primary key (name, tick_time) serves both
+        # the range and the correlated max.
+        k = s.schedule_ticks
+        newer = s.schedule_ticks.alias("newer")
+        latest = select(func.max(newer.c.tick_time)).where(newer.c.name == k.c.name).scalar_subquery()
+        with self._write() as conn:
+            result = conn.execute(delete(k).where(k.c.tick_time < int(before), k.c.tick_time < latest))
+            return max(0, int(result.rowcount or 0))
 
 
 def _pipeline_run(row: Any) -> PipelineRun:
