@@ -68,3 +68,59 @@ def test_bad_names_and_params_are_clear_errors(cli: Cli, module: str) -> None:  
     task = cli("pipelines", "logs", run_id, "--task", "nosuch")
     assert task.code == 1 and "no task 'nosuch'" in task.err
     assert cli("pipelines", "runs", "--json").json()[0]["state"] == "SUCCEEDED"
+
+
+SLOW = '''
+import time
+from shipyard import pipeline, task
+
+@task
+def sleepy() -> None:
+    time.sleep(120)
+
+@pipeline(schedule="every 1s", max_active_runs=1)
+def slow():
+    sleepy()
+'''
+
+
+def test_cancel_ends_a_run_left_running_by_a_killed_scheduler(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    import os
+    import signal
+    import subprocess
+    import sys
+    import shipyard
+    from shipyard.cli._pipelines import scheduler_jobs
+
+    path = tmp_path / "slow_pipelines.py"
+    path.write_text(SLOW)
+    store = shipyard.Client().store
+    proc = subprocess.Popen([sys.executable, "-m", "shipyard", "scheduler", "--module", str(path), "--poll", "0.2"],
+                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (running := store.list_pipeline_runs("slow", states=["RUNNING"])) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert running, proc.stderr.read().decode() if proc.poll() is not None else "no run started"
+        time.sleep(1.5)  # its task is running (and recorded) too
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        proc.stderr.close()
+    (stuck,) = running
+    (job,) = scheduler_jobs(store, [str(path)]).pipelines
+    assert not job.has_room()  # blocked: max_active_runs=1, and the orphan stays RUNNING
+
+    asked = cli("pipelines", "cancel", stuck.run_id, "--wait", "1.5")
+    assert asked.code == 0 and "still RUNNING" in asked.err and "--force" in asked.err
+    assert store.get_pipeline_run(stuck.run_id).state == "RUNNING"  # no driver is left to end it
+
+    forced = cli("--json", "pipelines", "cancel", stuck.run_id, "--force")
+    assert forced.code == 0, forced.err
+    assert forced.json()["state"] == "CANCELLED"
+    ended = store.get_pipeline_run(stuck.run_id)
+    assert ended.state == "CANCELLED" and "force" in (ended.error or "") and ended.end_time
+    assert [t.state for t in ended.task_runs] == ["CANCELLED"] * len(ended.task_runs)
+
+    assert job.has_room()  # the pipeline is unblocked: the next tick starts a run
+    assert cli("pipelines", "cancel", stuck.run_id).code == 1  # finished: nothing to cancel

@@ -46,6 +46,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--task", metavar="T", default=None, help="only this task (its key, e.g. train[2])")
     p = add_verb(verbs, "cancel", cancel_run, "cancel a queued or running pipeline run")
     p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--wait", metavar="S", type=float, default=5.0,
+                   help="seconds to wait for a running run's driver to end it (5)")
+    p.add_argument("--force", action="store_true",
+                   help="end a RUNNING run CANCELLED now, without its driver: for a run whose process is gone "
+                        "(a killed scheduler), which would otherwise block its pipeline's max_active_runs")
     p = add_verb(verbs, "scheduler", serve, "run scheduled and queued pipelines until interrupted")
     p.add_argument("--poll", metavar="S", type=float, default=1.0, help="seconds between checks (1)")
     finder(p)
@@ -190,8 +195,15 @@ def cancel_run(ctx: Context) -> int:
     from shipyard.pipelines import cancel
 
     _setup(ctx)
-    cancel(ctx.args.run_id)
-    ctx.note(f"cancel requested for pipeline run {ctx.args.run_id}")
+    run = cancel(ctx.args.run_id, force=ctx.args.force, wait_s=ctx.args.wait)
+    if run.state == "RUNNING":
+        ctx.note(f"cancel requested for pipeline run {run.run_id}: still RUNNING after {ctx.args.wait:g} s. Its "
+                 "driver ends it once the tasks already running finish; if the process that ran it is gone "
+                 f"(a killed scheduler), end it now with: shipyard pipelines cancel {run.run_id} --force")
+    else:
+        ctx.note(f"pipeline run {run.run_id} is {run.state}" + (f" ({run.error})" if run.error else ""))
+    if ctx.json:
+        ctx.print_json(_run_dict(run, tasks=False))
     return 0
 
 

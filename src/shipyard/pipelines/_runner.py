@@ -8,12 +8,15 @@ few transactions instead of thousands.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from shipyard.entities import PipelineRun, TaskRun
+from shipyard.errors import Conflict
 from shipyard.pipelines._capture import capturing
 from shipyard.pipelines._execute import Outcome, RunSpec
 from shipyard.pipelines._task import substitute
@@ -23,7 +26,9 @@ if TYPE_CHECKING:
     from shipyard.pipelines._task import Node
     from shipyard.store.base import Store
 
-__all__ = ["cancel_local", "run_graph"]
+__all__ = ["cancel_local", "end_run", "run_graph"]
+
+logger = logging.getLogger(__name__)
 
 _FLUSH_EVERY_S = 1.0
 _POLL_S = 0.25
@@ -37,6 +42,22 @@ def cancel_local(run_id: str) -> bool:
     if event is not None:
         event.set()
     return event is not None
+
+
+def end_run(store: Store, run_id: str, state: str, reason: str) -> PipelineRun:
+    """End a run no driver will end (its process is gone): the run and its unfinished task runs
+    get ``state`` (CANCELLED or FAILED) and ``reason``. A run that ends meanwhile keeps its own end."""
+    from shipyard.entities import FINISHED_TASK_STATES
+
+    run = store.get_pipeline_run(run_id)
+    if run.state in ("PENDING", "RUNNING"):
+        now = _ms()
+        open_tasks = [t for t in run.task_runs if t.state not in FINISHED_TASK_STATES]
+        for t in open_tasks:
+            t.state, t.end_time, t.error = "CANCELLED", now, t.error or reason
+        with contextlib.suppress(Conflict):  # its driver (or another canceller) ended it first: that end stands
+            store.finish_pipeline_run(run_id, state, open_tasks, error=reason, end_time=now)
+    return store.get_pipeline_run(run_id)
 
 
 def _ms() -> int:
@@ -95,7 +116,15 @@ def run_graph(store: Store, run: PipelineRun, spec: RunSpec, nodes: list[Node], 
         state, error = "FAILED", f"{len(failed)} task(s) failed: {', '.join(failed[:10])}"
     else:
         state, error = "SUCCEEDED", None
-    store.finish_pipeline_run(run.run_id, state, [recorder.records[i] for i in recorder.dirty], error=error)
+    try:
+        store.finish_pipeline_run(run.run_id, state, [recorder.records[i] for i in recorder.dirty], error=error)
+    except Conflict:
+        # Ended from outside while this driver still ran (``pipelines cancel --force``, or a
+        # scheduler that took it for dead): the stored end stands; this driver's tasks are done anyway.
+        ended = store.get_pipeline_run(run.run_id)
+        logger.warning("pipeline run %s was ended as %s from outside while its driver ran; the driver's "
+                       "outcome (%s) is not recorded", run.run_id, ended.state, state)
+        return ended
     run.state, run.error, run.end_time, run.task_runs = state, error, _ms(), records
     return run
 
