@@ -89,6 +89,7 @@ def test_cancel_ends_a_run_left_running_by_a_killed_scheduler(cli: Cli, tmp_path
     import signal
     import subprocess
     import sys
+
     import shipyard
     from shipyard.cli._pipelines import scheduler_jobs
 
