@@ -311,13 +311,13 @@ def test_cancel_stops_starting_tasks() -> None:
 
 
 @task
-def nap() -> None:
+def long_nap() -> None:
     time.sleep(2.5)
 
 
 @pipeline
 def napping() -> None:
-    nap()
+    long_nap()
 
 
 def test_a_forced_cancel_of_a_live_run_is_the_end_that_stays() -> None:

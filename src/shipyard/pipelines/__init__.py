@@ -54,7 +54,8 @@ __all__ = [
 def cancel(run_id: str, *, force: bool = False, wait_s: float = 0.0) -> PipelineRun:
     """Cancel a pipeline run, whatever process runs it; returns the run as the store has it after.
 
-    A queued (PENDING) run is CANCELLED at once. A RUNNING one is flagged: its driver starts no new
+    A run whose lease ran out (its driver was killed) is marked FAILED at once, saying so (a
+    scheduler would do the same within seconds). A queued (PENDING) run is CANCELLED at once. A RUNNING one is flagged: its driver starts no new
     task and ends it CANCELLED once the tasks already running finish; ``wait_s`` waits that long
     for it to do so. ``force=True`` ends a RUNNING run CANCELLED at once, without its driver: for
     a run whose process is gone (a killed scheduler), which no driver will ever end and which
@@ -67,6 +68,8 @@ def cancel(run_id: str, *, force: bool = False, wait_s: float = 0.0) -> Pipeline
     from shipyard.pipelines._runner import cancel_local, end_run
 
     store, _ = _store()
+    if run_id in store.expire_pipeline_runs():
+        return store.get_pipeline_run(run_id)  # its driver was gone: FAILED now, with the reason
     run = store.request_cancel(run_id)
     local = cancel_local(run_id)
     if run.state != "RUNNING":

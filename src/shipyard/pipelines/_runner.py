@@ -96,10 +96,50 @@ class _Recorder:
         return event.is_set()
 
 
+def lease_s() -> float:
+    """How long a pipeline run's lease lasts (``SHIPYARD_PIPELINE_LEASE_S``, 30 s by default): a run
+    whose driver dies is marked FAILED by a scheduler that long after its last heartbeat, at most."""
+    import os
+
+    from shipyard.errors import InvalidInput
+
+    raw = os.environ.get("SHIPYARD_PIPELINE_LEASE_S", "30")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 3 <= value <= 86_400:
+        raise InvalidInput(f"SHIPYARD_PIPELINE_LEASE_S must be a number of seconds from 3 to 86400, got {raw!r}")
+    return value
+
+
+def _heartbeat(store: Store, run_id: str, lease: float, done: threading.Event, cancel: threading.Event) -> None:
+    """Renew the run's lease every third of it until ``done``; stop the run (as a cancel) when the
+    store says it is not RUNNING any more (ended from outside, or expired after a long outage)."""
+    while True:
+        try:
+            if not store.renew_pipeline_lease(run_id, lease):
+                logger.warning("pipeline run %s is no longer RUNNING in the store; stopping it", run_id)
+                cancel.set()
+                return
+        except Exception as exc:  # a store outage: keep running and try again; the lease says how long
+            logger.warning("could not renew the lease of pipeline run %s: %s", run_id, exc)
+        if done.wait(lease / 3):
+            return
+
+
 def run_graph(store: Store, run: PipelineRun, spec: RunSpec, nodes: list[Node], executor: Executor) -> PipelineRun:
     """Run ``nodes`` (in topological order) for the already-created ``run``; return the finished run."""
+    try:
+        lease = lease_s()
+    except Exception as exc:  # a bad setting: the run ends now, not when its first lease runs out
+        store.finish_pipeline_run(run.run_id, "FAILED", error=str(exc))
+        raise
     recorder = _Recorder(store, run, nodes)
     cancel = _live[run.run_id] = threading.Event()
+    done = threading.Event()
+    threading.Thread(target=_heartbeat, args=(store, run.run_id, lease, done, cancel),
+                     name=f"shipyard-lease-{run.run_id[:8]}", daemon=True).start()
     try:
         with capturing():
             if executor.remote_graph:
@@ -107,6 +147,7 @@ def run_graph(store: Store, run: PipelineRun, spec: RunSpec, nodes: list[Node], 
             else:
                 _run_local(recorder, spec, nodes, executor, cancel)
     finally:
+        done.set()
         _live.pop(run.run_id, None)
     records = list(recorder.records.values())
     failed = [r.key for r in records if r.state in ("FAILED", "TIMED_OUT")]

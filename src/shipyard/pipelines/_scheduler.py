@@ -6,6 +6,8 @@ not one per kind. Each tick is claimed in the store under ``(name, tick time)`` 
 two scheduler processes on one store start it exactly once. Catch-up is off by default: after a
 pause only the latest missed tick fires.
 
+Every few seconds the scheduler also marks FAILED the pipeline runs whose lease ran out (their
+driver, maybe another scheduler, was killed), so they stop counting against ``max_active_runs``.
 The job list may be a callable, asked again at every tick, so definitions kept in the store (a
 monitor created, changed or deleted while the scheduler runs) take effect at the next tick. Once
 an hour the scheduler also prunes claimed ticks older than ``keep_ticks_s`` (a week by default),
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_KEEP_TICKS_S = 7 * 24 * 3600.0
 _PRUNE_EVERY_S = 3600.0
+_EXPIRE_EVERY_S = 5.0
 
 
 class Due(Protocol):
@@ -97,6 +100,7 @@ class Scheduler:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.started = started or datetime.now(UTC)
         self._next_prune = 0.0  # monotonic; the first tick prunes
+        self._next_expire = 0.0
         self._seen: list[Any] = []  # every job object this scheduler fired, for join()
 
     def refresh(self) -> list[Any]:
@@ -113,6 +117,7 @@ class Scheduler:
         """Fire every due tick this scheduler wins; return (job name, tick) for each."""
         now = now or datetime.now(UTC)
         fired: list[tuple[str, datetime]] = []
+        self._maybe_expire()  # first: an expired run frees its pipeline's max_active_runs for this tick
         for job in self.refresh():
             last = self.store.last_tick(job.name)
             since = self.started if last is None else datetime.fromtimestamp(last / 1000, UTC)
@@ -131,6 +136,21 @@ class Scheduler:
         self._start_queued()
         self._maybe_prune(now)
         return fired
+
+    def _maybe_expire(self) -> None:
+        """Mark FAILED the pipeline runs whose driver stopped renewing their lease (any pipeline's:
+        the driver may have been another scheduler, killed)."""
+        if time.monotonic() < self._next_expire:
+            return
+        self._next_expire = time.monotonic() + _EXPIRE_EVERY_S
+        try:
+            expired = self.store.expire_pipeline_runs()
+        except Exception:
+            logger.exception("could not check pipeline run leases")
+            return
+        if expired:
+            logger.warning("marked %d pipeline run(s) FAILED: their driver stopped renewing the lease (%s)",
+                           len(expired), ", ".join(expired[:10]))
 
     def _maybe_prune(self, now: datetime) -> None:
         if self.keep_ticks_s is None or time.monotonic() < self._next_prune:

@@ -109,7 +109,8 @@ def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
 
 
 def _reap_expired_runs(store: Any, stop: threading.Event, every_s: float = 10.0) -> None:
-    """Mark runs whose process stopped renewing their lease FAILED (see shipyard.store.sql.leases)."""
+    """Mark runs (tracking runs and pipeline runs) whose process stopped renewing their lease FAILED
+    (see shipyard.store.sql.leases and SqlPipelineStore.expire_pipeline_runs)."""
     from shipyard.errors import ShipyardError
 
     while not stop.wait(every_s):
@@ -121,6 +122,14 @@ def _reap_expired_runs(store: Any, stop: threading.Event, every_s: float = 10.0)
         if expired:
             logger.warning("marked %d run(s) FAILED: their lease ran out with no heartbeat (%s)", len(expired),
                            ", ".join(expired[:10]) + (" ..." if len(expired) > 10 else ""))
+        try:
+            pipeline_runs = store.expire_pipeline_runs()
+        except ShipyardError as exc:
+            logger.warning("could not check pipeline run leases: %s", exc)
+            continue
+        if pipeline_runs:
+            logger.warning("marked %d pipeline run(s) FAILED: their driver stopped renewing the lease (%s)",
+                           len(pipeline_runs), ", ".join(pipeline_runs[:10]))
 
 
 def _ignore(signum: int, frame: object) -> None:

@@ -94,6 +94,12 @@ class RestOperations(RestBase):
     def request_cancel(self, run_id: str) -> PipelineRun:
         return self._get(PipelineRun, self._call("POST", f"/pipeline-runs/{seg(run_id)}/cancel"))
 
+    def renew_pipeline_lease(self, run_id: str, lease_s: float) -> bool:
+        return bool(self._call("POST", f"/pipeline-runs/{seg(run_id)}/lease", {"lease_s": lease_s})["renewed"])
+
+    def expire_pipeline_runs(self) -> list[str]:
+        return [str(r) for r in self._call("POST", "/pipeline-runs/expire", {})["expired"]]
+
     def claim_pending_run(self, pipelines: Sequence[str] | None = None) -> PipelineRun | None:
         body = {"pipelines": None if pipelines is None else list(pipelines)}
         found = self._call("POST", "/pipeline-runs/claim", body)["pipeline_run"]

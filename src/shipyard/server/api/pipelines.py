@@ -70,6 +70,18 @@ class TicksPruned(w.Wire):
     pruned: int
 
 
+class RenewLease(w.Wire):
+    lease_s: float
+
+
+class LeaseRenewed(w.Wire):
+    renewed: bool
+
+
+class RunsExpired(w.Wire):
+    expired: list[str]
+
+
 class LastTick(w.Wire):
     tick_time: w.Int64 | None
 
@@ -91,6 +103,11 @@ def claim_pending_run(request: Request, body: Claim, store: StoreDep) -> Respons
     return entity(request, store.claim_pending_run(body.pipelines), key="pipeline_run")
 
 
+@router.post("/pipeline-runs/expire", dependencies=[WRITE], response_model=RunsExpired)
+def expire_pipeline_runs(store: StoreDep) -> Response:
+    return ok({"expired": store.expire_pipeline_runs()})
+
+
 @router.get("/pipeline-runs/{run_id}", dependencies=[READ], response_model=w.PipelineRun)
 def get_pipeline_run(request: Request, run_id: str, store: StoreDep) -> Response:
     return entity(request, store.get_pipeline_run(run_id))
@@ -107,6 +124,11 @@ def finish_pipeline_run(request: Request, run_id: str, body: FinishPipelineRun, 
     store.finish_pipeline_run(run_id, body.state, [parse(request, e.TaskRun, t) for t in body.task_runs],
                               body.error, body.end_time)
     return ok()
+
+
+@router.post("/pipeline-runs/{run_id}/lease", dependencies=[WRITE], response_model=LeaseRenewed)
+def renew_pipeline_lease(run_id: str, body: RenewLease, store: StoreDep) -> Response:
+    return ok({"renewed": store.renew_pipeline_lease(run_id, body.lease_s)})
 
 
 @router.post("/pipeline-runs/{run_id}/cancel", dependencies=[WRITE], response_model=w.PipelineRun)
