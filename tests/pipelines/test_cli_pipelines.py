@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -85,11 +89,6 @@ def slow():
 
 
 def test_cancel_ends_a_run_left_running_by_a_killed_scheduler(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
-    import os
-    import signal
-    import subprocess
-    import sys
-
     import shipyard
     from shipyard.cli._pipelines import scheduler_jobs
 
@@ -125,3 +124,45 @@ def test_cancel_ends_a_run_left_running_by_a_killed_scheduler(cli: Cli, tmp_path
 
     assert job.has_room()  # the pipeline is unblocked: the next tick starts a run
     assert cli("pipelines", "cancel", stuck.run_id).code == 1  # finished: nothing to cancel
+
+
+def _start_scheduler(path: Path, lease_s: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SHIPYARD_PIPELINE_LEASE_S": lease_s}
+    return subprocess.Popen([sys.executable, "-m", "shipyard", "scheduler", "--module", str(path), "--poll", "0.2"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_a_live_scheduler_reclaims_the_run_of_a_killed_one_within_the_lease(tmp_path: Path) -> None:
+    import shipyard
+
+    path = tmp_path / "slow_pipelines.py"
+    path.write_text(SLOW)
+    store = shipyard.Client().store
+    first = _start_scheduler(path, "3")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        deadline = time.monotonic() + 60
+        while not (running := store.list_pipeline_runs("slow", states=["RUNNING"])) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (orphan,) = running
+        time.sleep(1.0)
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        killed = time.monotonic()
+        second = _start_scheduler(path, "3")
+        while store.get_pipeline_run(orphan.run_id).state == "RUNNING" and time.monotonic() < killed + 60:
+            time.sleep(0.2)
+        reclaimed_after = time.monotonic() - killed
+        ended = store.get_pipeline_run(orphan.run_id)
+        assert ended.state == "FAILED" and "lease" in (ended.error or ""), ended
+        assert reclaimed_after < 3 + 5 + 5  # the lease, the scheduler's check interval, a slow start
+        assert all(t.state == "FAILED" for t in ended.task_runs)
+        while not (new := [r for r in store.list_pipeline_runs("slow", states=["RUNNING"])]) and \
+                time.monotonic() < killed + 60:
+            time.sleep(0.2)
+        assert new and new[0].run_id != orphan.run_id  # the second scheduler runs the pipeline again
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(30)
