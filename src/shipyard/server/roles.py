@@ -58,6 +58,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", f"{_P}/runs/{{run_id}}/log-batch", _W,
               "records metrics, params and tags; the logged-model history only grows"),
     Operation("POST", f"{_P}/runs/{{run_id}}/end", _W, "ends a run (same tag rules as log-batch)"),
+    Operation("POST", f"{_P}/runs/{{run_id}}/lease", _W, "renews a run's lease (its process's heartbeat)"),
     Operation("DELETE", f"{_P}/runs/{{run_id}}/tags", _W, "deletes a run tag (reserved `shipyard.` tags: admins)"),
     Operation("GET", f"{_P}/runs/{{run_id}}/metrics", _R, "reads a metric's history"),
     Operation("POST", f"{_P}/runs/{{run_id}}/inputs", _W, "records the datasets a run used"),
