@@ -345,3 +345,12 @@ def test_submit_queues_a_checked_run() -> None:
     with pytest.raises(InvalidInput):
         etl.submit(factor=[1])
     assert threading.active_count() >= 1
+
+
+def test_cancel_ends_a_run_whose_lease_ran_out_at_once() -> None:
+    store = _store()[0]
+    orphan = store.create_pipeline_run("napping", {})  # as a scheduler killed right after its heartbeat
+    assert store.renew_pipeline_lease(orphan.run_id, 1)
+    time.sleep(1.2)
+    ended = cancel(orphan.run_id)
+    assert ended.state == "FAILED" and "lease" in (ended.error or "")

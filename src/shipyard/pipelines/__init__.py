@@ -55,12 +55,12 @@ def cancel(run_id: str, *, force: bool = False, wait_s: float = 0.0) -> Pipeline
     """Cancel a pipeline run, whatever process runs it; returns the run as the store has it after.
 
     A run whose lease ran out (its driver was killed) is marked FAILED at once, saying so (a
-    scheduler would do the same within seconds). A queued (PENDING) run is CANCELLED at once. A RUNNING one is flagged: its driver starts no new
-    task and ends it CANCELLED once the tasks already running finish; ``wait_s`` waits that long
-    for it to do so. ``force=True`` ends a RUNNING run CANCELLED at once, without its driver: for
-    a run whose process is gone (a killed scheduler), which no driver will ever end and which
-    otherwise counts against its pipeline's ``max_active_runs`` for good. A finished run is a
-    :class:`~shipyard.errors.Conflict`.
+    scheduler would do the same within seconds). A queued (PENDING) run is CANCELLED at once. A
+    RUNNING one is flagged: its driver starts no new task and ends it CANCELLED once the tasks
+    already running finish; ``wait_s`` waits that long for it to do so. ``force=True`` ends a
+    RUNNING run CANCELLED at once, without its driver: for a run whose process is gone and whose
+    lease has not run out yet, or one started before leases existed (schema revision 0010). A
+    finished run is a :class:`~shipyard.errors.Conflict`.
     """
     import time
 
