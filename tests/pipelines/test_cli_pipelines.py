@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -68,3 +72,97 @@ def test_bad_names_and_params_are_clear_errors(cli: Cli, module: str) -> None:  
     task = cli("pipelines", "logs", run_id, "--task", "nosuch")
     assert task.code == 1 and "no task 'nosuch'" in task.err
     assert cli("pipelines", "runs", "--json").json()[0]["state"] == "SUCCEEDED"
+
+
+SLOW = '''
+import time
+from shipyard import pipeline, task
+
+@task
+def sleepy() -> None:
+    time.sleep(120)
+
+@pipeline(schedule="every 1s", max_active_runs=1)
+def slow():
+    sleepy()
+'''
+
+
+def test_cancel_ends_a_run_left_running_by_a_killed_scheduler(cli: Cli, tmp_path: Path) -> None:  # noqa: F811
+    import shipyard
+    from shipyard.cli._pipelines import scheduler_jobs
+
+    path = tmp_path / "slow_pipelines.py"
+    path.write_text(SLOW)
+    store = shipyard.Client().store
+    proc = subprocess.Popen([sys.executable, "-m", "shipyard", "scheduler", "--module", str(path), "--poll", "0.2"],
+                            env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not (running := store.list_pipeline_runs("slow", states=["RUNNING"])) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert running, proc.stderr.read().decode() if proc.poll() is not None else "no run started"
+        time.sleep(1.5)  # its task is running (and recorded) too
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        proc.stderr.close()
+    (stuck,) = running
+    (job,) = scheduler_jobs(store, [str(path)]).pipelines
+    assert not job.has_room()  # blocked: max_active_runs=1, and the orphan stays RUNNING
+
+    asked = cli("pipelines", "cancel", stuck.run_id, "--wait", "1.5")
+    assert asked.code == 0 and "still RUNNING" in asked.err and "--force" in asked.err
+    assert store.get_pipeline_run(stuck.run_id).state == "RUNNING"  # no driver is left to end it
+
+    forced = cli("--json", "pipelines", "cancel", stuck.run_id, "--force")
+    assert forced.code == 0, forced.err
+    assert forced.json()["state"] == "CANCELLED"
+    ended = store.get_pipeline_run(stuck.run_id)
+    assert ended.state == "CANCELLED" and "force" in (ended.error or "") and ended.end_time
+    assert [t.state for t in ended.task_runs] == ["CANCELLED"] * len(ended.task_runs)
+
+    assert job.has_room()  # the pipeline is unblocked: the next tick starts a run
+    assert cli("pipelines", "cancel", stuck.run_id).code == 1  # finished: nothing to cancel
+
+
+def _start_scheduler(path: Path, lease_s: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SHIPYARD_PIPELINE_LEASE_S": lease_s}
+    return subprocess.Popen([sys.executable, "-m", "shipyard", "scheduler", "--module", str(path), "--poll", "0.2"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_a_live_scheduler_reclaims_the_run_of_a_killed_one_within_the_lease(tmp_path: Path) -> None:
+    import shipyard
+
+    path = tmp_path / "slow_pipelines.py"
+    path.write_text(SLOW)
+    store = shipyard.Client().store
+    first = _start_scheduler(path, "3")
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        deadline = time.monotonic() + 60
+        while not (running := store.list_pipeline_runs("slow", states=["RUNNING"])) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        (orphan,) = running
+        time.sleep(1.0)
+        first.send_signal(signal.SIGKILL)
+        first.wait(30)
+        killed = time.monotonic()
+        second = _start_scheduler(path, "3")
+        while store.get_pipeline_run(orphan.run_id).state == "RUNNING" and time.monotonic() < killed + 60:
+            time.sleep(0.2)
+        reclaimed_after = time.monotonic() - killed
+        ended = store.get_pipeline_run(orphan.run_id)
+        assert ended.state == "FAILED" and "lease" in (ended.error or ""), ended
+        assert reclaimed_after < 3 + 5 + 5  # the lease, the scheduler's check interval, a slow start
+        assert all(t.state == "FAILED" for t in ended.task_runs)
+        while not (new := [r for r in store.list_pipeline_runs("slow", states=["RUNNING"])]) and \
+                time.monotonic() < killed + 60:
+            time.sleep(0.2)
+        assert new and new[0].run_id != orphan.run_id  # the second scheduler runs the pipeline again
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(30)

@@ -310,9 +310,47 @@ def test_cancel_stops_starting_tasks() -> None:
     assert _store()[0].get_pipeline_run(run.run_id).state == "CANCELLED"
 
 
+@task
+def long_nap() -> None:
+    time.sleep(2.5)
+
+
+@pipeline
+def napping() -> None:
+    long_nap()
+
+
+def test_a_forced_cancel_of_a_live_run_is_the_end_that_stays() -> None:
+    store = _store()[0]
+    finished: list[object] = []
+    driver = threading.Thread(target=lambda: finished.append(napping.run()))
+    driver.start()
+    deadline = time.monotonic() + 30
+    while not (running := store.list_pipeline_runs("napping", states=["RUNNING"])) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (run,) = running
+    while not store.get_pipeline_run(run.run_id).task_runs and time.monotonic() < deadline:
+        time.sleep(0.05)  # the task's RUNNING record is written (task runs are written once a second)
+    forced = cancel(run.run_id, force=True)  # as from another process: this one's driver is not told
+    assert forced.state == "CANCELLED" and forced.task_runs and all(t.state == "CANCELLED" for t in forced.task_runs)
+    driver.join(30)
+    (result,) = finished
+    assert result.state == "CANCELLED"  # the driver, finishing later, does not overwrite it nor fail
+    assert store.get_pipeline_run(run.run_id).error == forced.error
+
+
 def test_submit_queues_a_checked_run() -> None:
     queued = etl.submit(factor=5)
     assert queued.state == "PENDING"
     with pytest.raises(InvalidInput):
         etl.submit(factor=[1])
     assert threading.active_count() >= 1
+
+
+def test_cancel_ends_a_run_whose_lease_ran_out_at_once() -> None:
+    store = _store()[0]
+    orphan = store.create_pipeline_run("napping", {})  # as a scheduler killed right after its heartbeat
+    assert store.renew_pipeline_lease(orphan.run_id, 1)
+    time.sleep(1.2)
+    ended = cancel(orphan.run_id)
+    assert ended.state == "FAILED" and "lease" in (ended.error or "")

@@ -94,3 +94,25 @@ def test_tokens_need_the_servers_database(capsys: pytest.CaptureFixture[str]) ->
     assert "server's database" in capsys.readouterr().err
     assert main(["server", "--store-uri", "http://127.0.0.1:5000", "--port", "0"]) == 1
     assert "needs a database" in capsys.readouterr().err
+
+
+def test_server_scheduler_runs_the_same_jobs_as_shipyard_scheduler(home: Path) -> None:
+    """Policies and rollouts too, not only pipelines and monitors: one job list for both commands."""
+    (home / "project.py").write_text(
+        "from shipyard.automation import Policy\n"
+        "def retrain():\n"
+        "    return None\n"
+        "checker = Policy('checker', deployment='nowhere', model='nothing', retrain=retrain, check_every='every 1s')\n")
+    server = ServerProcess(home, "--scheduler", "--module", "project.py")
+    try:
+        assert "1 policy(ies) and the running rollouts" in server.text()
+        deadline = time.monotonic() + 60
+        ticks: dict[str, object] = {}
+        while time.monotonic() < deadline and not all(ticks.get(n) for n in ("policy.checker", "rollouts")):
+            for name in ("policy.checker", "rollouts"):
+                ticks[name] = httpx.get(f"{server.url}/api/v1/schedule-ticks/last",
+                                        params={"name": name}).json()["tick_time"]
+            time.sleep(0.2)
+        assert ticks["policy.checker"] and ticks["rollouts"], (ticks, server.text())
+    finally:
+        assert server.stop() == 0

@@ -634,6 +634,42 @@ class StoreContract:
         assert store.last_tick("nightly") == 19
         assert store.claim_tick("nightly", 5, "late") is False
 
+    def test_a_pipeline_run_whose_lease_runs_out_is_failed_once(self, store: Store) -> None:
+        from shipyard.entities import TaskRun
+
+        orphan = store.create_pipeline_run("leased", {})
+        alive = store.create_pipeline_run("leased", {})
+        queued = store.create_pipeline_run("leased", {}, state="PENDING")
+        store.write_task_runs(orphan.run_id, [TaskRun(orphan.run_id, "train", "train", state="RUNNING")])
+        assert store.expire_pipeline_runs() == []  # a new run is held for its first minute
+        assert store.renew_pipeline_lease(orphan.run_id, 1) and store.renew_pipeline_lease(alive.run_id, 60)
+        with pytest.raises(InvalidInput):
+            store.renew_pipeline_lease(alive.run_id, 0)
+        with pytest.raises(NotFound):
+            store.renew_pipeline_lease("0" * 32, 10)
+        time.sleep(1.2)
+        assert store.expire_pipeline_runs() == [orphan.run_id]
+        assert store.expire_pipeline_runs() == []  # once
+        failed = store.get_pipeline_run(orphan.run_id)
+        assert failed.state == "FAILED" and "lease" in (failed.error or "") and failed.end_time
+        assert [(t.key, t.state) for t in failed.task_runs] == [("train", "FAILED")]
+        assert store.renew_pipeline_lease(orphan.run_id, 10) is False  # its driver, if alive, learns it
+        assert store.get_pipeline_run(alive.run_id).state == "RUNNING"
+        assert store.get_pipeline_run(queued.run_id).state == "PENDING"
+
+    def test_old_ticks_are_pruned_but_each_schedules_latest_stays(self, store: Store) -> None:
+        for tick in (1_000, 2_000, 3_000, 9_000):
+            assert store.claim_tick("monitor.often", tick, "a")
+        assert store.claim_tick("policy.rare", 500, "a")  # its only tick, older than the cutoff
+        assert store.prune_ticks(5_000) == 3  # often's 1,000-3,000; rare's latest stays
+        assert (store.last_tick("monitor.often"), store.last_tick("policy.rare")) == (9_000, 500)
+        assert store.claim_tick("policy.rare", 500, "b") is False  # still claimed: it cannot fire twice
+        assert store.claim_tick("monitor.often", 9_000, "b") is False
+        assert store.claim_tick("monitor.often", 10_000, "b")
+        assert store.prune_ticks(20_000) == 1  # 9,000 now; 10,000 is the latest
+        assert store.last_tick("monitor.often") == 10_000
+        assert store.prune_ticks(20_000) == 0
+
     # ------------------------------------------------------------------ monitoring
     def _monitored(self, store: Store) -> None:
         from shipyard.entities import Route

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shipyard.automation._gate import GATE_EXPERIMENT, Gate, GateResult, evaluate_gate
     from shipyard.automation._holdout import load_holdout, log_holdout
+    from shipyard.automation._joblist import JobList
     from shipyard.automation._jobs import PolicyJob, RolloutJob
     from shipyard.automation._policy import Candidate, Outcome, Policy
     from shipyard.automation._rollout import (
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "GATE_EXPERIMENT": "_gate", "Gate": "_gate", "GateResult": "_gate", "evaluate_gate": "_gate",
     "load_holdout": "_holdout", "log_holdout": "_holdout",
-    "PolicyJob": "_jobs", "RolloutJob": "_jobs",
+    "JobList": "_joblist", "PolicyJob": "_jobs", "RolloutJob": "_jobs",
     "Candidate": "_policy", "Outcome": "_policy", "Policy": "_policy",
     "RolloutPlan": "_rollout", "StepAnalysis": "_rollout", "VersionNumbers": "_rollout",
     "advance_rollout": "_rollout", "analyze": "_rollout", "start_rollout": "_rollout",
@@ -42,6 +43,7 @@ __all__ = [
     "Candidate",
     "Gate",
     "GateResult",
+    "JobList",
     "Outcome",
     "Policy",
     "PolicyJob",

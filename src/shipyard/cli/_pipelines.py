@@ -46,6 +46,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--task", metavar="T", default=None, help="only this task (its key, e.g. train[2])")
     p = add_verb(verbs, "cancel", cancel_run, "cancel a queued or running pipeline run")
     p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--wait", metavar="S", type=float, default=5.0,
+                   help="seconds to wait for a running run's driver to end it (5)")
+    p.add_argument("--force", action="store_true",
+                   help="end a RUNNING run CANCELLED now, without its driver: for a run whose process is gone "
+                        "(a killed scheduler), which would otherwise block its pipeline's max_active_runs")
     p = add_verb(verbs, "scheduler", serve, "run scheduled and queued pipelines until interrupted")
     p.add_argument("--poll", metavar="S", type=float, default=1.0, help="seconds between checks (1)")
     finder(p)
@@ -190,38 +195,36 @@ def cancel_run(ctx: Context) -> int:
     from shipyard.pipelines import cancel
 
     _setup(ctx)
-    cancel(ctx.args.run_id)
-    ctx.note(f"cancel requested for pipeline run {ctx.args.run_id}")
+    run = cancel(ctx.args.run_id, force=ctx.args.force, wait_s=ctx.args.wait)
+    if run.state == "RUNNING":
+        ctx.note(f"cancel requested for pipeline run {run.run_id}: still RUNNING after {ctx.args.wait:g} s. Its "
+                 "driver ends it once the tasks already running finish; if the process that ran it is gone "
+                 f"(a killed scheduler), end it now with: shipyard pipelines cancel {run.run_id} --force")
+    else:
+        ctx.note(f"pipeline run {run.run_id} is {run.state}" + (f" ({run.error})" if run.error else ""))
+    if ctx.json:
+        ctx.print_json(_run_dict(run, tasks=False))
     return 0
 
 
-def monitor_jobs(store: Any) -> list[Any]:
-    """A scheduler job for every monitor that has a schedule."""
-    from shipyard.monitoring import MonitorJob
-    from shipyard.pipelines._schedule import Schedule
+def scheduler_jobs(store: Any, modules: list[str] | None) -> Any:
+    """The one job list of ``shipyard scheduler`` and ``shipyard server --scheduler``: the scheduled
+    pipelines and the policies of ``modules`` (or shipyard.yaml), the running rollouts, and the
+    store's scheduled monitors, re-read at every tick (a :class:`shipyard.automation.JobList`)."""
+    from shipyard.automation import JobList
+    from shipyard.cli._project import find_pipelines as find
+    from shipyard.cli._project import find_policies
 
-    return [MonitorJob(m.name, Schedule.parse(m.spec["schedule"]), store) for m in store.list_monitors()
-            if m.spec.get("schedule")]
+    return JobList(store, find(modules, required=False).values(), find_policies(modules, required=False).values())
 
 
 def serve(ctx: Context) -> int:
-    from shipyard.pipelines import PipelineJob, Scheduler
+    from shipyard.pipelines import Scheduler
     from shipyard.pipelines._pipeline import _store
 
     _setup(ctx)
     store = _store()[0]
-    from shipyard.automation import PolicyJob, RolloutJob
-    from shipyard.cli._project import find_pipelines as find
-    from shipyard.cli._project import find_policies
-    from shipyard.registry.client import RegistryClient
-
-    client = RegistryClient(store=store)
-    pipelines = [PipelineJob(p, store) for p in find(ctx.args.module, required=False).values()
-                 if p.schedule is not None]
-    monitors = monitor_jobs(store)
-    policies = [PolicyJob(p, client) for p in find_policies(ctx.args.module, required=False).values()]
-    jobs: list[Any] = [*pipelines, *monitors, *policies, RolloutJob(client)]
-    ctx.note(f"scheduler: {len(pipelines)} scheduled pipeline(s), {len(monitors)} scheduled monitor(s), "
-             f"{len(policies)} policy(ies) and the running rollouts, on {store.uri}")
+    jobs = scheduler_jobs(store, ctx.args.module)
+    ctx.note(f"scheduler: {jobs.describe()}, on {store.uri}")
     Scheduler(jobs, store, poll_s=ctx.args.poll).serve()
     return 0

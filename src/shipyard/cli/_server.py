@@ -24,9 +24,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--auth", action="store_true",
                         help="require a bearer token on every API call (shipyard tokens create)")
     parser.add_argument("--scheduler", action="store_true",
-                        help="also run the scheduler (scheduled pipelines and monitors) in this process")
+                        help="also run the scheduler in this process (the same jobs as `shipyard scheduler`: "
+                             "scheduled pipelines, policies, rollouts, scheduled monitors)")
     parser.add_argument("--module", metavar="M", action="append", default=None,
-                        help="with --scheduler: module or .py file defining pipelines (default: shipyard.yaml)")
+                        help="with --scheduler: module or .py file defining pipelines and policies "
+                             "(default: shipyard.yaml)")
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="the operator's configuration (TOML: allowed alert commands and webhook hosts); "
                              "overrides SHIPYARD_SERVER_CONFIG")

@@ -8,12 +8,15 @@ few transactions instead of thousands.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import queue
 import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from shipyard.entities import PipelineRun, TaskRun
+from shipyard.errors import Conflict
 from shipyard.pipelines._capture import capturing
 from shipyard.pipelines._execute import Outcome, RunSpec
 from shipyard.pipelines._task import substitute
@@ -23,7 +26,9 @@ if TYPE_CHECKING:
     from shipyard.pipelines._task import Node
     from shipyard.store.base import Store
 
-__all__ = ["cancel_local", "run_graph"]
+__all__ = ["cancel_local", "end_run", "run_graph"]
+
+logger = logging.getLogger(__name__)
 
 _FLUSH_EVERY_S = 1.0
 _POLL_S = 0.25
@@ -37,6 +42,22 @@ def cancel_local(run_id: str) -> bool:
     if event is not None:
         event.set()
     return event is not None
+
+
+def end_run(store: Store, run_id: str, state: str, reason: str) -> PipelineRun:
+    """End a run no driver will end (its process is gone): the run and its unfinished task runs
+    get ``state`` (CANCELLED or FAILED) and ``reason``. A run that ends meanwhile keeps its own end."""
+    from shipyard.entities import FINISHED_TASK_STATES
+
+    run = store.get_pipeline_run(run_id)
+    if run.state in ("PENDING", "RUNNING"):
+        now = _ms()
+        open_tasks = [t for t in run.task_runs if t.state not in FINISHED_TASK_STATES]
+        for t in open_tasks:
+            t.state, t.end_time, t.error = "CANCELLED", now, t.error or reason
+        with contextlib.suppress(Conflict):  # its driver (or another canceller) ended it first: that end stands
+            store.finish_pipeline_run(run_id, state, open_tasks, error=reason, end_time=now)
+    return store.get_pipeline_run(run_id)
 
 
 def _ms() -> int:
@@ -75,10 +96,50 @@ class _Recorder:
         return event.is_set()
 
 
+def lease_s() -> float:
+    """How long a pipeline run's lease lasts (``SHIPYARD_PIPELINE_LEASE_S``, 30 s by default): a run
+    whose driver dies is marked FAILED by a scheduler that long after its last heartbeat, at most."""
+    import os
+
+    from shipyard.errors import InvalidInput
+
+    raw = os.environ.get("SHIPYARD_PIPELINE_LEASE_S", "30")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 3 <= value <= 86_400:
+        raise InvalidInput(f"SHIPYARD_PIPELINE_LEASE_S must be a number of seconds from 3 to 86400, got {raw!r}")
+    return value
+
+
+def _heartbeat(store: Store, run_id: str, lease: float, done: threading.Event, cancel: threading.Event) -> None:
+    """Renew the run's lease every third of it until ``done``; stop the run (as a cancel) when the
+    store says it is not RUNNING any more (ended from outside, or expired after a long outage)."""
+    while True:
+        try:
+            if not store.renew_pipeline_lease(run_id, lease):
+                logger.warning("pipeline run %s is no longer RUNNING in the store; stopping it", run_id)
+                cancel.set()
+                return
+        except Exception as exc:  # a store outage: keep running and try again; the lease says how long
+            logger.warning("could not renew the lease of pipeline run %s: %s", run_id, exc)
+        if done.wait(lease / 3):
+            return
+
+
 def run_graph(store: Store, run: PipelineRun, spec: RunSpec, nodes: list[Node], executor: Executor) -> PipelineRun:
     """Run ``nodes`` (in topological order) for the already-created ``run``; return the finished run."""
+    try:
+        lease = lease_s()
+    except Exception as exc:  # a bad setting: the run ends now, not when its first lease runs out
+        store.finish_pipeline_run(run.run_id, "FAILED", error=str(exc))
+        raise
     recorder = _Recorder(store, run, nodes)
     cancel = _live[run.run_id] = threading.Event()
+    done = threading.Event()
+    threading.Thread(target=_heartbeat, args=(store, run.run_id, lease, done, cancel),
+                     name=f"shipyard-lease-{run.run_id[:8]}", daemon=True).start()
     try:
         with capturing():
             if executor.remote_graph:
@@ -86,6 +147,7 @@ def run_graph(store: Store, run: PipelineRun, spec: RunSpec, nodes: list[Node], 
             else:
                 _run_local(recorder, spec, nodes, executor, cancel)
     finally:
+        done.set()
         _live.pop(run.run_id, None)
     records = list(recorder.records.values())
     failed = [r.key for r in records if r.state in ("FAILED", "TIMED_OUT")]
@@ -95,7 +157,15 @@ def run_graph(store: Store, run: PipelineRun, spec: RunSpec, nodes: list[Node], 
         state, error = "FAILED", f"{len(failed)} task(s) failed: {', '.join(failed[:10])}"
     else:
         state, error = "SUCCEEDED", None
-    store.finish_pipeline_run(run.run_id, state, [recorder.records[i] for i in recorder.dirty], error=error)
+    try:
+        store.finish_pipeline_run(run.run_id, state, [recorder.records[i] for i in recorder.dirty], error=error)
+    except Conflict:
+        # Ended from outside while this driver still ran (``pipelines cancel --force``, or a
+        # scheduler that took it for dead): the stored end stands; this driver's tasks are done anyway.
+        ended = store.get_pipeline_run(run.run_id)
+        logger.warning("pipeline run %s was ended as %s from outside while its driver ran; the driver's "
+                       "outcome (%s) is not recorded", run.run_id, ended.state, state)
+        return ended
     run.state, run.error, run.end_time, run.task_runs = state, error, _ms(), records
     return run
 

@@ -5,6 +5,13 @@ Anything with a name, a :class:`~shipyard.pipelines.Schedule` and a ``fire(tick)
 not one per kind. Each tick is claimed in the store under ``(name, tick time)`` before it fires, so
 two scheduler processes on one store start it exactly once. Catch-up is off by default: after a
 pause only the latest missed tick fires.
+
+Every few seconds the scheduler also marks FAILED the pipeline runs whose lease ran out (their
+driver, maybe another scheduler, was killed), so they stop counting against ``max_active_runs``.
+The job list may be a callable, asked again at every tick, so definitions kept in the store (a
+monitor created, changed or deleted while the scheduler runs) take effect at the next tick. Once
+an hour the scheduler also prunes claimed ticks older than ``keep_ticks_s`` (a week by default),
+always keeping each job's newest one, which is what tells the next tick where to start.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import logging
 import os
 import socket
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,9 +31,13 @@ if TYPE_CHECKING:
     from shipyard.pipelines._schedule import Schedule
     from shipyard.store.base import Store
 
-__all__ = ["Due", "PipelineJob", "Scheduler"]
+__all__ = ["DEFAULT_KEEP_TICKS_S", "Due", "PipelineJob", "Scheduler"]
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_KEEP_TICKS_S = 7 * 24 * 3600.0
+_PRUNE_EVERY_S = 3600.0
+_EXPIRE_EVERY_S = 5.0
 
 
 class Due(Protocol):
@@ -73,20 +86,39 @@ class PipelineJob:
 class Scheduler:
     """``Scheduler(jobs, store).tick()`` fires what is due now; :meth:`serve` loops until stopped.
 
-    Queued runs (``pipeline.submit()``) of the jobs' pipelines are claimed and started too.
+    ``jobs`` is a list, or a callable returning the current list (called at each tick; when it
+    fails, the previous list is kept). Queued runs (``pipeline.submit()``) of the jobs' pipelines
+    are claimed and started too.
     """
 
-    def __init__(self, jobs: list[Any], store: Store, *, owner: str | None = None, poll_s: float = 1.0,
-                 started: datetime | None = None) -> None:
-        self.jobs, self.store, self.poll_s = jobs, store, poll_s
+    def __init__(self, jobs: list[Any] | Callable[[], list[Any]], store: Store, *, owner: str | None = None,
+                 poll_s: float = 1.0, started: datetime | None = None,
+                 keep_ticks_s: float | None = DEFAULT_KEEP_TICKS_S) -> None:
+        self._source = jobs if callable(jobs) else None
+        self.jobs: list[Any] = [] if callable(jobs) else list(jobs)
+        self.store, self.poll_s, self.keep_ticks_s = store, poll_s, keep_ticks_s
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
         self.started = started or datetime.now(UTC)
+        self._next_prune = 0.0  # monotonic; the first tick prunes
+        self._next_expire = 0.0
+        self._seen: list[Any] = []  # every job object this scheduler fired, for join()
+
+    def refresh(self) -> list[Any]:
+        """The current job list (from the callable given, if any)."""
+        if self._source is not None:
+            try:
+                self.jobs = list(self._source())
+            except Exception:
+                logger.exception("could not refresh the scheduler's job list; keeping the previous one "
+                                 "(%d job(s))", len(self.jobs))
+        return self.jobs
 
     def tick(self, now: datetime | None = None) -> list[tuple[str, datetime]]:
         """Fire every due tick this scheduler wins; return (job name, tick) for each."""
         now = now or datetime.now(UTC)
         fired: list[tuple[str, datetime]] = []
-        for job in self.jobs:
+        self._maybe_expire()  # first: an expired run frees its pipeline's max_active_runs for this tick
+        for job in self.refresh():
             last = self.store.last_tick(job.name)
             since = self.started if last is None else datetime.fromtimestamp(last / 1000, UTC)
             due = job.schedule.ticks_between(since, now)
@@ -99,8 +131,40 @@ class Scheduler:
                 if self.store.claim_tick(job.name, int(tick.timestamp() * 1000), self.owner):
                     job.fire(tick)
                     fired.append((job.name, tick))
+                    if job not in self._seen:
+                        self._seen.append(job)
         self._start_queued()
+        self._maybe_prune(now)
         return fired
+
+    def _maybe_expire(self) -> None:
+        """Mark FAILED the pipeline runs whose driver stopped renewing their lease (any pipeline's:
+        the driver may have been another scheduler, killed)."""
+        if time.monotonic() < self._next_expire:
+            return
+        self._next_expire = time.monotonic() + _EXPIRE_EVERY_S
+        try:
+            expired = self.store.expire_pipeline_runs()
+        except Exception:
+            logger.exception("could not check pipeline run leases")
+            return
+        if expired:
+            logger.warning("marked %d pipeline run(s) FAILED: their driver stopped renewing the lease (%s)",
+                           len(expired), ", ".join(expired[:10]))
+
+    def _maybe_prune(self, now: datetime) -> None:
+        if self.keep_ticks_s is None or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + _PRUNE_EVERY_S
+        before = int((now.timestamp() - self.keep_ticks_s) * 1000)
+        try:
+            pruned = self.store.prune_ticks(before)
+        except Exception:
+            logger.exception("could not prune old schedule ticks; trying again in an hour")
+            return
+        if pruned:
+            logger.info("pruned %d schedule tick(s) claimed before %s", pruned,
+                        datetime.fromtimestamp(before / 1000, UTC).isoformat())
 
     def _start_queued(self) -> None:
         pipelines = {job.pipeline.name: job for job in self.jobs if isinstance(job, PipelineJob)}
@@ -112,7 +176,7 @@ class Scheduler:
 
     def serve(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
-        logger.info("scheduler %s: %d job(s)", self.owner, len(self.jobs))
+        logger.info("scheduler %s: %d job(s)", self.owner, len(self.refresh()))
         while not stop.is_set():
             try:
                 self.tick()
@@ -122,6 +186,6 @@ class Scheduler:
 
     def join(self, timeout: float = 30.0) -> None:
         """Wait for the runs this scheduler started (tests, and a clean shutdown)."""
-        for job in self.jobs:
+        for job in [*self._seen, *(j for j in self.jobs if j not in self._seen)]:
             for thread in getattr(job, "threads", []):
                 thread.join(timeout)

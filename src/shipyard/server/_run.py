@@ -2,8 +2,9 @@
 
 At start it says where it keeps things (store, artifacts), whether auth is on (loudly when it is
 off) and where it listens. With ``scheduler=True`` the same process runs the scheduler on a
-background thread: scheduled pipelines (from ``modules`` or ``shipyard.yaml``) and scheduled
-monitors, the single-process local setup.
+background thread: the same job list as ``shipyard scheduler`` (scheduled pipelines and policies
+from ``modules`` or ``shipyard.yaml``, the running rollouts, the store's scheduled monitors), the
+single-process local setup.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from shipyard.errors import InvalidInput
@@ -109,7 +109,8 @@ def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
 
 
 def _reap_expired_runs(store: Any, stop: threading.Event, every_s: float = 10.0) -> None:
-    """Mark runs whose process stopped renewing their lease FAILED (see shipyard.store.sql.leases)."""
+    """Mark runs (tracking runs and pipeline runs) whose process stopped renewing their lease FAILED
+    (see shipyard.store.sql.leases and SqlPipelineStore.expire_pipeline_runs)."""
     from shipyard.errors import ShipyardError
 
     while not stop.wait(every_s):
@@ -121,6 +122,14 @@ def _reap_expired_runs(store: Any, stop: threading.Event, every_s: float = 10.0)
         if expired:
             logger.warning("marked %d run(s) FAILED: their lease ran out with no heartbeat (%s)", len(expired),
                            ", ".join(expired[:10]) + (" ..." if len(expired) > 10 else ""))
+        try:
+            pipeline_runs = store.expire_pipeline_runs()
+        except ShipyardError as exc:
+            logger.warning("could not check pipeline run leases: %s", exc)
+            continue
+        if pipeline_runs:
+            logger.warning("marked %d pipeline run(s) FAILED: their driver stopped renewing the lease (%s)",
+                           len(pipeline_runs), ", ".join(pipeline_runs[:10]))
 
 
 def _ignore(signum: int, frame: object) -> None:
@@ -129,15 +138,12 @@ def _ignore(signum: int, frame: object) -> None:
 
 def _start_scheduler(store: Any, modules: tuple[str, ...] | None, stop: threading.Event,
                      say: Callable[[str], object]) -> threading.Thread:
-    from shipyard.cli._pipelines import find_pipelines, monitor_jobs
-    from shipyard.pipelines import PipelineJob, Scheduler
+    """The same scheduler as ``shipyard scheduler`` (one job list, see ``scheduler_jobs``), on a thread."""
+    from shipyard.cli._pipelines import scheduler_jobs
+    from shipyard.pipelines import Scheduler
 
-    # Without --module, shipyard.yaml's pipelines (find_pipelines(None) reads it).
-    pipelines = find_pipelines(list(modules) if modules else None) if modules or Path("shipyard.yaml").exists() else {}
-    jobs: list[Any] = [PipelineJob(p, store) for p in pipelines.values() if p.schedule is not None]
-    count = len(jobs)
-    jobs += monitor_jobs(store)
-    say(f"scheduler: on, {count} scheduled pipeline(s) and {len(jobs) - count} scheduled monitor(s)")
+    jobs = scheduler_jobs(store, list(modules) if modules else None)
+    say(f"scheduler: on, {jobs.describe()}")
     thread = threading.Thread(target=Scheduler(jobs, store).serve, args=(stop,), name="shipyard-scheduler",
                               daemon=True)
     thread.start()

@@ -94,6 +94,12 @@ class RestOperations(RestBase):
     def request_cancel(self, run_id: str) -> PipelineRun:
         return self._get(PipelineRun, self._call("POST", f"/pipeline-runs/{seg(run_id)}/cancel"))
 
+    def renew_pipeline_lease(self, run_id: str, lease_s: float) -> bool:
+        return bool(self._call("POST", f"/pipeline-runs/{seg(run_id)}/lease", {"lease_s": lease_s})["renewed"])
+
+    def expire_pipeline_runs(self) -> list[str]:
+        return [str(r) for r in self._call("POST", "/pipeline-runs/expire", {})["expired"]]
+
     def claim_pending_run(self, pipelines: Sequence[str] | None = None) -> PipelineRun | None:
         body = {"pipelines": None if pipelines is None else list(pipelines)}
         found = self._call("POST", "/pipeline-runs/claim", body)["pipeline_run"]
@@ -111,6 +117,9 @@ class RestOperations(RestBase):
     def last_tick(self, name: str) -> int | None:
         found = self._call("GET", "/schedule-ticks/last", params={"name": name})["tick_time"]
         return None if found is None else int(found)
+
+    def prune_ticks(self, before: int) -> int:
+        return int(self._call("POST", "/schedule-ticks/prune", {"before": before})["pruned"])
 
     # ------------------------------------------------------------------ monitors
     def create_monitor(self, name: str, deployment: str, spec: dict[str, object], description: str = "") -> Monitor:

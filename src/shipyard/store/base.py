@@ -404,6 +404,16 @@ class PipelineStore(ABC):
         executor stops it. Raises Conflict for a finished run."""
 
     @abstractmethod
+    def renew_pipeline_lease(self, run_id: str, lease_s: float) -> bool:
+        """The driver's heartbeat: the RUNNING run is held ``lease_s`` seconds more. False when the
+        run is not RUNNING any more (ended from outside, or expired): its driver should stop."""
+
+    @abstractmethod
+    def expire_pipeline_runs(self) -> list[str]:
+        """Mark FAILED every RUNNING pipeline run whose lease passed (its driver is gone), with its
+        unfinished task runs; the run ids. Safe to call from any number of schedulers at once."""
+
+    @abstractmethod
     def claim_pending_run(self, pipelines: Sequence[str] | None = None) -> PipelineRun | None:
         """Move the oldest PENDING run (of these pipelines) to RUNNING and return it; each queued
         run is handed to exactly one caller, however many ask at once. None if none is queued."""
@@ -421,6 +431,11 @@ class PipelineStore(ABC):
     @abstractmethod
     def last_tick(self, name: str) -> int | None:
         """The latest claimed tick of ``name``, or None."""
+
+    @abstractmethod
+    def prune_ticks(self, before: int) -> int:
+        """Delete claimed ticks older than ``before`` (ms), except each schedule's latest (so
+        :meth:`last_tick` keeps its answer and no pruned tick can be claimed again); the number deleted."""
 
 
 class MonitorStore(ABC):

@@ -62,6 +62,26 @@ class TickClaimed(w.Wire):
     claimed: bool
 
 
+class PruneTicks(w.Wire):
+    before: w.Int64
+
+
+class TicksPruned(w.Wire):
+    pruned: int
+
+
+class RenewLease(w.Wire):
+    lease_s: float
+
+
+class LeaseRenewed(w.Wire):
+    renewed: bool
+
+
+class RunsExpired(w.Wire):
+    expired: list[str]
+
+
 class LastTick(w.Wire):
     tick_time: w.Int64 | None
 
@@ -83,6 +103,11 @@ def claim_pending_run(request: Request, body: Claim, store: StoreDep) -> Respons
     return entity(request, store.claim_pending_run(body.pipelines), key="pipeline_run")
 
 
+@router.post("/pipeline-runs/expire", dependencies=[WRITE], response_model=RunsExpired)
+def expire_pipeline_runs(store: StoreDep) -> Response:
+    return ok({"expired": store.expire_pipeline_runs()})
+
+
 @router.get("/pipeline-runs/{run_id}", dependencies=[READ], response_model=w.PipelineRun)
 def get_pipeline_run(request: Request, run_id: str, store: StoreDep) -> Response:
     return entity(request, store.get_pipeline_run(run_id))
@@ -101,6 +126,11 @@ def finish_pipeline_run(request: Request, run_id: str, body: FinishPipelineRun, 
     return ok()
 
 
+@router.post("/pipeline-runs/{run_id}/lease", dependencies=[WRITE], response_model=LeaseRenewed)
+def renew_pipeline_lease(run_id: str, body: RenewLease, store: StoreDep) -> Response:
+    return ok({"renewed": store.renew_pipeline_lease(run_id, body.lease_s)})
+
+
 @router.post("/pipeline-runs/{run_id}/cancel", dependencies=[WRITE], response_model=w.PipelineRun)
 def request_cancel(request: Request, run_id: str, store: StoreDep) -> Response:
     return entity(request, store.request_cancel(run_id))
@@ -115,6 +145,13 @@ def find_cached_task_run(request: Request, store: StoreDep, task_name: str = Que
 @router.post("/schedule-ticks/claim", dependencies=[WRITE], response_model=TickClaimed)
 def claim_tick(body: ClaimTick, store: StoreDep) -> Response:
     return ok({"claimed": store.claim_tick(body.name, body.tick_time, body.owner)})
+
+
+# A scheduler's housekeeping, so a writer's (the role that claims ticks), not only an admin's: it
+# deletes nothing a schedule still needs (each one's latest tick stays).
+@router.post("/schedule-ticks/prune", dependencies=[WRITE], response_model=TicksPruned)
+def prune_ticks(body: PruneTicks, store: StoreDep) -> Response:
+    return ok({"pruned": store.prune_ticks(body.before)})
 
 
 @router.get("/schedule-ticks/last", dependencies=[READ], response_model=LastTick)

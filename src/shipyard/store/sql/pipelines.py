@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from shipyard.entities import PIPELINE_STATES, TASK_STATES, PipelineRun, TaskRun
 from shipyard.errors import Conflict, InvalidInput, NotFound
@@ -29,6 +29,10 @@ __all__ = ["SqlPipelineStore"]
 _TASK_COLUMNS = ("run_id", "key", "task_name", "state", "attempts", "start_time", "end_time", "error",
                  "error_kind", "traceback", "logs", "cache_key", "output_uri", "tracking_run_id")
 _FINISHED_RUN = ("SUCCEEDED", "FAILED", "CANCELLED")
+# A run started RUNNING (or claimed) is held this long before its driver's first heartbeat, which
+# comes at once (shipyard.pipelines._runner); a driver that dies before it is reclaimed after this.
+FIRST_LEASE_MS = 60_000
+LEASE_EXPIRED = "its driver stopped renewing the run's lease (the process was killed or lost)"
 
 
 
@@ -57,7 +61,7 @@ class SqlPipelineStore(SqlBase, PipelineStore):
             conn.execute(s.pipeline_runs.insert().values(
                 run_id=run.run_id, pipeline=pipeline, state=state, params=params_json, trigger=run.trigger,
                 logical_date=logical_date, created_time=now, start_time=run.start_time, end_time=None,
-                cancel_requested=False, error=None))
+                cancel_requested=False, error=None, lease_expires=now + FIRST_LEASE_MS if state == "RUNNING" else None))
         return run
 
     def _pipeline_row(self, conn: Connection, run_id: str, lock: bool = False) -> Any:
@@ -131,6 +135,38 @@ class SqlPipelineStore(SqlBase, PipelineStore):
                 conn.execute(update(p).where(p.c.run_id == run_id).values(cancel_requested=True))
         return self.get_pipeline_run(run_id)
 
+    def renew_pipeline_lease(self, run_id: str, lease_s: float) -> bool:
+        from shipyard.store.sql.leases import check_lease_s
+
+        lease_ms = check_lease_s(lease_s)
+        p = s.pipeline_runs
+        with self._write() as conn:
+            done = conn.execute(update(p).where(p.c.run_id == run_id, p.c.state == "RUNNING")
+                                .values(lease_expires=now_ms() + lease_ms))
+            if done.rowcount == 1:
+                return True
+            self._pipeline_row(conn, run_id)  # NotFound for an unknown run
+            return False
+
+    def expire_pipeline_runs(self) -> list[str]:
+        p, t = s.pipeline_runs, s.task_runs
+        now = now_ms()
+        stale = select(p.c.run_id).where(p.c.state == "RUNNING", p.c.lease_expires < now).limit(100)
+        expired: list[str] = []
+        with self._write() as conn:
+            for run_id in conn.execute(stale).scalars().all():
+                # Guarded like claim_pending_run: of two schedulers expiring at once, one marks it; a
+                # heartbeat that renewed it meanwhile wins.
+                done = conn.execute(update(p).where(p.c.run_id == run_id, p.c.state == "RUNNING",
+                                                    p.c.lease_expires < now)
+                                    .values(state="FAILED", end_time=p.c.lease_expires, error=LEASE_EXPIRED))
+                if done.rowcount != 1:
+                    continue
+                conn.execute(update(t).where(t.c.run_id == run_id, t.c.state.in_(["PENDING", "RUNNING"]))
+                             .values(state="FAILED", end_time=now, error=LEASE_EXPIRED))
+                expired.append(run_id)
+        return expired
+
     def claim_pending_run(self, pipelines: Sequence[str] | None = None) -> PipelineRun | None:
         p = s.pipeline_runs
         query = select(p.c.run_id).where(p.c.state == "PENDING").order_by(p.c.created_time).limit(5)
@@ -140,8 +176,9 @@ class SqlPipelineStore(SqlBase, PipelineStore):
             query = query.where(p.c.pipeline.in_(list(pipelines)))
         with self._write() as conn:
             for run_id in conn.execute(query).scalars().all():
+                now = now_ms()
                 done = conn.execute(update(p).where(p.c.run_id == run_id, p.c.state == "PENDING")
-                                    .values(state="RUNNING", start_time=now_ms()))
+                                    .values(state="RUNNING", start_time=now, lease_expires=now + FIRST_LEASE_MS))
                 if done.rowcount == 1:
                     return _pipeline_run(self._pipeline_row(conn, run_id))
         return None
@@ -170,6 +207,18 @@ class SqlPipelineStore(SqlBase, PipelineStore):
         with self._read() as conn:
             return conn.execute(select(k.c.tick_time).where(k.c.name == name)
                                 .order_by(k.c.tick_time.desc()).limit(1)).scalar()
+
+    def prune_ticks(self, before: int) -> int:
+        # A tick newer than the schedule's latest can be claimed meanwhile, never an older one, so
+        # "older than the latest" stays true while this runs: no race with claim_tick, nor with
+        # another scheduler pruning at the same time. The primary key (name, tick_time) serves both
+        # the range and the correlated max.
+        k = s.schedule_ticks
+        newer = s.schedule_ticks.alias("newer")
+        latest = select(func.max(newer.c.tick_time)).where(newer.c.name == k.c.name).scalar_subquery()
+        with self._write() as conn:
+            result = conn.execute(delete(k).where(k.c.tick_time < int(before), k.c.tick_time < latest))
+            return max(0, int(result.rowcount or 0))
 
 
 def _pipeline_run(row: Any) -> PipelineRun:

@@ -274,8 +274,12 @@ pipeline_runs = Table(
     Column("end_time", BigInteger, nullable=True),
     Column("cancel_requested", Boolean, nullable=False),
     Column("error", Text, nullable=True),
+    # migration 0010: until when the run's driver holds it (ms), renewed by its heartbeat; NULL for a
+    # run started before 0010 (never expired; `pipelines cancel --force` ends one left behind).
+    Column("lease_expires", BigInteger, nullable=True),
     Index(None, "pipeline", "created_time"),
     Index(None, "state"),
+    Index(None, "state", "lease_expires"),
 )
 
 task_runs = Table(
