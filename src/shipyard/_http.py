@@ -99,9 +99,13 @@ def transport_error(url: str, exc: Exception, waited_s: float | None = None) -> 
 def retry_budget(retry_s: float | None = None) -> float:
     """Seconds to keep retrying: ``retry_s``, else ``SHIPYARD_HTTP_RETRY_S``, else 120."""
     if retry_s is None:
-        from shipyard.config import seconds_from_env
-
-        return seconds_from_env(RETRY_ENV, DEFAULT_RETRY_S, 0, 7 * 86_400)
+        raw = os.environ.get(RETRY_ENV, "").strip()
+        if not raw:
+            return DEFAULT_RETRY_S
+        try:
+            retry_s = float(raw)
+        except ValueError:
+            raise InvalidInput(f"{RETRY_ENV}={raw!r} is not a number of seconds") from None
     if isinstance(retry_s, bool) or not isinstance(retry_s, int | float) or not (0 <= retry_s < math.inf):
         raise InvalidInput(f"the retry time must be a number of seconds >= 0, got {retry_s!r}")
     return float(retry_s)

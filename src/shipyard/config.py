@@ -11,12 +11,11 @@ Resolution order (the first that is set wins):
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Settings", "default_home", "resolve_settings", "seconds_from_env"]
+__all__ = ["Settings", "default_home", "resolve_settings"]
 
 
 def default_home() -> Path:
@@ -46,22 +45,3 @@ def resolve_settings(store_uri: str | None = None, artifact_uri: str | None = No
         else:
             artifacts = str(home / "artifacts")
     return Settings(store_uri=store, artifact_uri=artifacts)
-
-
-def seconds_from_env(name: str, default: float, low: float, high: float, *, zero: bool = False) -> float:
-    """A duration setting read from the environment variable ``name`` (``default`` when unset): a
-    number of seconds from ``low`` to ``high``, or 0 when ``zero`` allows it (the feature turned off).
-    Raises InvalidInput naming the variable and the range, so a typo fails when it is read."""
-    from shipyard.errors import InvalidInput
-
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if (zero and value == 0) or low <= value <= high:
-        return value
-    allowed = f"0 (off) or {low:g} to {high:g}" if zero else f"{low:g} to {high:g}"
-    raise InvalidInput(f"{name}={raw!r}: use a number of seconds, {allowed}")

@@ -99,9 +99,18 @@ class _Recorder:
 def lease_s() -> float:
     """How long a pipeline run's lease lasts (``SHIPYARD_PIPELINE_LEASE_S``, 30 s by default): a run
     whose driver dies is marked FAILED by a scheduler that long after its last heartbeat, at most."""
-    from shipyard.config import seconds_from_env
+    import os
 
-    return seconds_from_env("SHIPYARD_PIPELINE_LEASE_S", 30.0, 3, 86_400)
+    from shipyard.errors import InvalidInput
+
+    raw = os.environ.get("SHIPYARD_PIPELINE_LEASE_S", "30")
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 3 <= value <= 86_400:
+        raise InvalidInput(f"SHIPYARD_PIPELINE_LEASE_S must be a number of seconds from 3 to 86400, got {raw!r}")
+    return value
 
 
 def _heartbeat(store: Store, run_id: str, lease: float, done: threading.Event, cancel: threading.Event) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 import time
 import uuid
@@ -31,7 +32,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from shipyard.entities import Metric
-from shipyard.errors import NotFound, StoreUnavailable
+from shipyard.errors import InvalidInput, NotFound, StoreUnavailable
 from shipyard.tracking.unsent import UnsentEnd, keep_unsent
 
 if TYPE_CHECKING:
@@ -50,10 +51,18 @@ _MAX_POINTS_PER_REQUEST = 50_000  # about 4 MB of JSON, well under the server's 
 
 def run_lease_s() -> float | None:
     """The lease the fluent API's runs hold: ``SHIPYARD_RUN_LEASE_S`` (seconds; 0 turns leases off)."""
-    from shipyard.config import seconds_from_env
-
-    value = seconds_from_env(LEASE_ENV, DEFAULT_LEASE_S, 1, 7 * 86_400, zero=True)
-    return value or None
+    raw = os.environ.get(LEASE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LEASE_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{LEASE_ENV}={raw!r} is not a number of seconds") from None
+    if value == 0:
+        return None
+    if not 1 <= value <= 7 * 86_400:
+        raise InvalidInput(f"{LEASE_ENV}={raw!r}: use 0 (no lease) or 1 to 604800 seconds")
+    return value
 
 
 class MetricBatcher:
