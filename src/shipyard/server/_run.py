@@ -113,23 +113,17 @@ def _reap_expired_runs(store: Any, stop: threading.Event, every_s: float = 10.0)
     (see shipyard.store.sql.leases and SqlPipelineStore.expire_pipeline_runs)."""
     from shipyard.errors import ShipyardError
 
+    kinds = (("run", store.expire_run_leases), ("pipeline run", store.expire_pipeline_runs))
     while not stop.wait(every_s):
-        try:
-            expired = store.expire_run_leases()
-        except ShipyardError as exc:
-            logger.warning("could not check run leases: %s", exc)
-            continue
-        if expired:
-            logger.warning("marked %d run(s) FAILED: their lease ran out with no heartbeat (%s)", len(expired),
-                           ", ".join(expired[:10]) + (" ..." if len(expired) > 10 else ""))
-        try:
-            pipeline_runs = store.expire_pipeline_runs()
-        except ShipyardError as exc:
-            logger.warning("could not check pipeline run leases: %s", exc)
-            continue
-        if pipeline_runs:
-            logger.warning("marked %d pipeline run(s) FAILED: their driver stopped renewing the lease (%s)",
-                           len(pipeline_runs), ", ".join(pipeline_runs[:10]))
+        for kind, expire in kinds:
+            try:
+                expired = expire()
+            except ShipyardError as exc:
+                logger.warning("could not check %s leases: %s", kind, exc)
+                continue
+            if expired:
+                logger.warning("marked %d %s(s) FAILED: their lease ran out with no heartbeat (%s)", len(expired),
+                               kind, ", ".join(expired[:10]) + (" ..." if len(expired) > 10 else ""))
 
 
 def _ignore(signum: int, frame: object) -> None:
