@@ -56,7 +56,8 @@ class Candidate:
 @dataclass
 class Outcome:
     """How one trigger ended: "rolling_out", "rejected" (by the gate), "failed" (the retraining),
-    "skipped" (cool-down, same incident, rollout in progress) or "advanced" (a rollout tick)."""
+    "skipped" (cool-down, same incident, rollout in progress), "held" (passed the gate, but the
+    deployment has a manual canary a rollout would drop) or "advanced" (a rollout tick)."""
 
     state: str
     message: str
@@ -174,8 +175,13 @@ class Policy:
                                           reason=f"policy {self.name}: passed the gate (run {gate.run_id})")
         self._event(client, "alias_moved", f"challenger -> v{version.version}", alias="challenger",
                     version=int(version.version))
-        rollout = start_rollout(client, self.deployment, self.model, int(version.version), self.rollout,
-                                policy=self.name, reason=f"policy {self.name}: {context.get('reason', '')}")
+        try:
+            rollout = start_rollout(client, self.deployment, self.model, int(version.version), self.rollout,
+                                    policy=self.name, reason=f"policy {self.name}: {context.get('reason', '')}")
+        except Conflict as exc:  # a manual canary on the deployment (or a rollout begun meanwhile): an operator's call
+            self._event(client, "rollout_refused", f"v{version.version} stays challenger: {exc}",
+                        candidate_version=int(version.version), error=str(exc))
+            return Outcome("held", f"rollout refused: {exc}", int(version.version), gate)
         return Outcome("rolling_out", f"v{version.version} rolling out", int(version.version), gate, rollout)
 
     def _retrain(self, client: RegistryClient, context: dict[str, Any]) -> Candidate:
