@@ -42,6 +42,7 @@ class ServerOptions:
     max_artifact_bytes: int | None = None
     log_level: str = "info"
     access_log: bool = False
+    proxy_artifacts: bool = True
 
 
 def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
@@ -63,7 +64,7 @@ def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
     store = open_store(settings.store_uri, settings.artifact_uri)
     assert isinstance(store, SqlStore)
     try:
-        app = create_app(store, auth=options.auth,
+        app = create_app(store, auth=options.auth, proxy_artifacts=options.proxy_artifacts,
                          max_artifact_bytes=options.max_artifact_bytes or DEFAULT_MAX_ARTIFACT_BYTES)
         sock = bind_socket(options.host, options.port)
     except BaseException:
@@ -74,7 +75,7 @@ def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
     say(f"store: {redact(settings.store_uri)}")
     say(f"artifacts: {redact(settings.artifact_uri)}"
         + (" (served to clients through /api/v1/artifacts)" if app.state.locations.proxied else
-           " (clients read and write there directly)"))
+           " (clients read and write there directly, with their own credentials)"))
     if options.auth:
         from shipyard.store.sql.tokens import TokenStore
 
