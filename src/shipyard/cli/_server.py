@@ -60,7 +60,6 @@ def serve(ctx: Context) -> int:
     from rich.markup import escape
 
     from shipyard.server._run import ServerOptions, run
-
     from shipyard.server_config import load_server_config
 
     a = ctx.args
