@@ -32,6 +32,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--module", metavar="M", action="append", default=None,
                         help="with --scheduler: module or .py file defining pipelines and policies "
                              "(default: shipyard.yaml)")
+    parser.add_argument("--executor", metavar="E", default=None,
+                        help="with --scheduler: where pipelines and policy retrainings run (threads, processes, "
+                             "dask://host:8786)")
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="the operator's configuration (TOML: allowed alert commands and webhook hosts); "
                              "overrides SHIPYARD_SERVER_CONFIG")
@@ -67,7 +70,7 @@ def serve(ctx: Context) -> int:
     serve_artifacts = a.serve_artifacts if a.serve_artifacts is not None else load_server_config().serve_artifacts
     options = ServerOptions(
         host=a.host, port=a.port, store_uri=a.store_uri or ctx.tracking_uri, artifact_uri=a.artifact_uri,
-        auth=a.auth, scheduler=a.scheduler, modules=tuple(a.module) if a.module else None,
+        auth=a.auth, scheduler=a.scheduler, modules=tuple(a.module) if a.module else None, executor=a.executor,
         max_artifact_bytes=a.max_artifact_mb * (1 << 20) if a.max_artifact_mb else None, log_level=a.log_level,
         access_log=a.access_log, proxy_artifacts=serve_artifacts,
     )
