@@ -73,7 +73,7 @@ class Topology:
     admin_token: str
 
 
-FLOWS = f'''
+FLOWS = '''
 import time
 
 import shipyard
