@@ -8,6 +8,10 @@ the server's URL and a token.
 from its tasks reaches the server, a scheduler kill -9'd mid-pipeline leaves a run that is failed
 within the lease, and a second scheduler finishes the work.
 
+``test_a_policy_retrains_on_dask_and_starts_a_canary``: a scheduler with only the URL and a token
+runs a policy whose retraining pipeline trains on a Dask worker (its model goes through the server
+into the bucket), passes the gate, and starts the canary on the deployment.
+
 ``test_serving_loop_through_the_server``: the replicas' half (traffic and feedback through two
 replicas writing their prediction log through the server, a monitor and a policy, a retraining on
 Dask, a canary promoted, kill -9 of a replica under load, answered rows = logged rows). It needs
@@ -201,6 +205,90 @@ def test_pipelines_on_dask_survive_a_killed_scheduler(topology: Topology, monkey
     tracked = store.get_run(finished.task("slow_step").tracking_run_id)  # tracking from the Dask worker
     assert tracked.data.metrics["slept"] == 8.0
     assert tracked.data.tags["shipyard.pipeline.run_id"] == finished.run_id
+
+
+POLICY = """
+import os
+
+import numpy as np
+
+import shipyard
+import shipyard.sklearn
+from shipyard import pipeline, task
+from shipyard.automation import Policy, log_holdout
+
+COLUMNS = ["a", "b", "c"]
+
+
+def train_and_log(seed: int) -> int:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    columns = {c: X[:300, i] for i, c in enumerate(COLUMNS)}
+    example = {c: X[:2, i].tolist() for i, c in enumerate(COLUMNS)}
+    with shipyard.start_run(run_name="topo-train"):
+        shipyard.log_param("where", os.path.basename(os.getcwd()))
+        info = shipyard.sklearn.log_model(LogisticRegression().fit(X[:300], y[:300]), "model",
+                                          registered_model_name="topo", input_example=example, training_data=columns)
+        log_holdout(X[300:], y[300:], columns=COLUMNS)
+    return int(info.registered_model_version.version)
+
+
+@task
+def fit() -> int:
+    return train_and_log(1)
+
+
+@pipeline
+def retrain() -> None:
+    fit()
+
+
+topo_retrain = Policy("topo-retrain", deployment="topo-api", model="topo", retrain=retrain,
+                      triggers=[{"schedule": "every 4s"}], gate={"metric": "accuracy", "min_delta": -1.0},
+                      rollout={"steps": [10, 100], "dwell": "1h"}, check_every="every 2s")
+"""
+
+
+def test_a_policy_retrains_on_dask_and_starts_a_canary(topology: Topology, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = topology.folder / "policy-project"
+    project.mkdir()
+    (project / "shipyard.yaml").write_text("pipelines: [topo_flows]\n")
+    (project / "topo_flows.py").write_text(textwrap.dedent(POLICY))
+    monkeypatch.setenv("SHIPYARD_TRACKING_URI", topology.url)
+    monkeypatch.setenv("SHIPYARD_TRACKING_TOKEN", topology.admin_token)
+    monkeypatch.syspath_prepend(str(project))
+    import importlib
+
+    import shipyard
+
+    flows = importlib.import_module("topo_flows")
+    champion = flows.train_and_log(0)  # v1, logged from here through the server
+    client = shipyard.Client()
+    client.set_registered_model_alias("topo", "champion", champion)
+    client.create_deployment("topo-api", routes=[{"model": "topo", "alias": "champion"}])
+    scheduler = _scheduler(topology, project, "scheduler-policy")
+    try:
+        started = _wait(lambda: client.store.list_policy_events("topo-retrain", kinds=["rollout_started"],
+                                                                max_results=1), 120, "the policy's rollout")
+    finally:
+        scheduler.stop()
+    events = [e.kind for e in reversed(client.store.list_policy_events("topo-retrain", max_results=20))]
+    assert events[:2] == ["triggered", "training_started"] and "gate_passed" in events, events
+    routes = {(r.version, r.weight) for r in client.get_deployment("topo-api").current.routes}
+    assert routes == {(1, 90.0), (2, 10.0)}, routes  # the canary at its first step
+    candidate = client.get_model_version("topo", started[0].data["candidate_version"])
+    trained = client.store.get_run(candidate.run_id)
+    assert trained.data.params["where"].startswith("dask-worker-")  # the retraining ran on a Dask worker
+    # The worker had no bucket credentials: its model went through the server into the bucket.
+    import s3fs
+
+    fs = s3fs.S3FileSystem(key=topology.values["AWS_ACCESS_KEY_ID"], secret=topology.values["AWS_SECRET_ACCESS_KEY"],
+                           endpoint_url=topology.values["AWS_ENDPOINT_URL"], skip_instance_cache=True)
+    root = topology.values["SHIPYARD_ARTIFACT_URI"].removeprefix("s3://")
+    assert any(candidate.run_id in path for path in fs.find(root))
 
 
 def _server_ingests_prediction_logs() -> bool:

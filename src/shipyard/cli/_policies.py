@@ -35,6 +35,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = add_verb(verbs, "trigger", trigger, "retrain now: retrain, gate, and start the rollout")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--reason", metavar="R", default="manual trigger from the command line")
+    p.add_argument("--executor", metavar="E", default=None,
+                   help="where a retraining pipeline runs: threads (default), processes, dask://host:8786")
     _finder(p)
     p = add_verb(verbs, "history", history, "every event of a policy, newest first")
     p.add_argument("name", metavar="NAME")
@@ -118,8 +120,10 @@ def _rollouts_table(rollouts: list[Rollout]) -> Any:
 
 
 def trigger(ctx: Context) -> int:
+    from shipyard.pipelines._executors import check_executor
+
     policy = _policy(ctx)
-    outcome = policy.trigger(ctx.client, reason=ctx.args.reason)
+    outcome = policy.trigger(ctx.client, reason=ctx.args.reason, executor=check_executor(ctx.args.executor))
     if ctx.json:
         ctx.print_json({"state": outcome.state, "message": outcome.message,
                         "candidate_version": outcome.candidate_version,
