@@ -157,6 +157,7 @@ class DaskExecutor(Executor):
 
 
 _NAMED = ("thread", "threads", "process", "processes", "dask")
+_DASK_SCHEMES = ("dask://", "tcp://", "tls://")  # dask:// is Dask's tcp://
 
 
 def check_executor(executor: str | None) -> str | None:
@@ -164,12 +165,12 @@ def check_executor(executor: str | None) -> str | None:
     else InvalidInput; nothing is started or contacted."""
     if executor is None or executor in _NAMED:
         return executor
-    if isinstance(executor, str) and executor.startswith("dask://"):
-        host, _, port = executor.removeprefix("dask://").rpartition(":")
+    if isinstance(executor, str) and executor.startswith(_DASK_SCHEMES):
+        host, _, port = executor.partition("://")[2].rpartition(":")
         if host and port.isdigit() and "/" not in host:
             return executor
     raise InvalidInput(f"unknown executor {executor!r}: use 'threads', 'processes', 'dask' or "
-                       "'dask://host:port' (the Dask scheduler's address)")
+                       "'dask://host:port' (the Dask scheduler's address; tls://host:port with Dask's TLS settings)")
 
 
 def resolve_executor(executor: str | Executor | None) -> tuple[Executor, bool]:
@@ -184,5 +185,7 @@ def resolve_executor(executor: str | Executor | None) -> tuple[Executor, bool]:
         return DaskExecutor(), True
     if isinstance(executor, str) and executor.startswith("dask://"):
         return DaskExecutor("tcp://" + executor.removeprefix("dask://")), True
+    if isinstance(executor, str) and executor.startswith(("tcp://", "tls://")):
+        return DaskExecutor(executor), True
     raise InvalidInput(f"unknown executor {executor!r}: use 'threads', 'processes', 'dask', 'dask://host:port' "
                        "or an Executor")
