@@ -95,6 +95,17 @@ def test_no_serve_artifacts_hands_clients_the_bucket(tmp_path: Path, s3: MotoS3)
         experiment = httpx.get(f"{server.url}/api/v1/experiments/{created['experiment_id']}",
                                headers={"Authorization": f"Bearer {token}"}).json()
         assert experiment["artifact_location"].startswith(root + "/")
+        # A client writing to the bucket directly, after the server listed the folder: the server
+        # sees the new file at once (no stale listing cache).
+        headers = {"Authorization": f"Bearer {token}"}
+        s3.fs().pipe_file(f"{s3.bucket}/direct/shared/old.txt", b"an earlier file")
+        listed = httpx.get(f"{server.url}/api/v1/artifacts", params={"path": "shared"}, headers=headers).json()
+        assert [f["path"] for f in listed["files"]] == ["shared/old.txt"]
+        s3.fs().pipe_file(f"{s3.bucket}/direct/shared/new.txt", b"written by a client")
+        listed = httpx.get(f"{server.url}/api/v1/artifacts", params={"path": "shared"}, headers=headers).json()
+        assert [f["path"] for f in listed["files"]] == ["shared/new.txt", "shared/old.txt"]
+        assert httpx.get(f"{server.url}/api/v1/artifacts/shared/new.txt", headers=headers).content == \
+            b"written by a client"
     finally:
         assert server.stop() == 0
 
