@@ -55,3 +55,4 @@ def test_a_pipeline_that_names_its_executor_keeps_it() -> None:
     assert own.executor == "dask://scheduler.internal:8786"
     with pytest.raises(InvalidInput, match="dask://host:port"):
         Pipeline(retrain.fn, name="typo", executor="dask:/scheduler:8786")
+

@@ -45,9 +45,15 @@ def report(worker: str) -> str:
     return f"trained on {worker}"
 
 
+@task(cache=True)
+def prepared(n: int) -> list:
+    return list(range(n))  # its output goes to the task cache through the server, with the worker's token
+
+
 @pipeline(schedule="every 2s")
 def nightly(n: int = 3) -> None:
     report(train(n))
+    prepared(n)
 
 
 @task
@@ -142,6 +148,9 @@ def test_scheduler_runs_pipelines_on_a_dask_cluster_that_knows_nothing(
     assert tracked.data.params["worker"] == "dask-worker-0"
     assert tracked.data.metrics["n"] == 3
     assert tracked.data.tags["shipyard.pipeline.run_id"] == good.run_id
+    cached = good.task("prepared")
+    assert cached.state in ("SUCCEEDED", "CACHED") and cached.output_uri, cached.logs
+    assert "not cached" not in cached.logs and "cache lookup failed" not in cached.logs, cached.logs
     # ... and nothing went to a SQLite file in the worker's folders.
     assert not list(tmp_path.glob("dask-worker-*/**/shipyard.db")) and not (tmp_path / "worker-home").exists()
 

@@ -8,6 +8,7 @@ futures as arguments (``remote_graph``), so results move between workers without
 from __future__ import annotations
 
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -156,6 +157,26 @@ class DaskExecutor(Executor):
             self._cluster.close()
 
 
+# One Dask client per scheduler address in a process, shared by every run that names the address (a
+# scheduler runs several pipelines at once): a client per run cost a connection and a handshake each
+# time, and closing one client while another run waited on its own made distributed cancel that
+# wait (an UnboundLocalError out of distributed.utils.sync).
+_shared: dict[str, DaskExecutor] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_dask(address: str) -> DaskExecutor:
+    """The process's Dask executor for ``address`` (made on first use, made again if closed); the
+    workers' settings are registered again each time (a restarted Dask scheduler forgets them)."""
+    with _shared_lock:
+        executor = _shared.get(address)
+        if executor is None or executor.client.status in ("closing", "closed"):
+            executor = _shared[address] = DaskExecutor(address)
+            return executor
+    executor._configure_workers()
+    return executor
+
+
 _NAMED = ("thread", "threads", "process", "processes", "dask")
 _DASK_SCHEMES = ("dask://", "tcp://", "tls://")  # dask:// is Dask's tcp://
 
@@ -184,8 +205,8 @@ def resolve_executor(executor: str | Executor | None) -> tuple[Executor, bool]:
     if executor == "dask":
         return DaskExecutor(), True
     if isinstance(executor, str) and executor.startswith("dask://"):
-        return DaskExecutor("tcp://" + executor.removeprefix("dask://")), True
+        return shared_dask("tcp://" + executor.removeprefix("dask://")), False
     if isinstance(executor, str) and executor.startswith(("tcp://", "tls://")):
-        return DaskExecutor(executor), True
+        return shared_dask(executor), False
     raise InvalidInput(f"unknown executor {executor!r}: use 'threads', 'processes', 'dask', 'dask://host:port' "
                        "or an Executor")
