@@ -98,8 +98,9 @@ class DaskExecutor(Executor):
     """Dask distributed: ``DaskExecutor()`` starts a LocalCluster (task queuing off, see below);
     ``DaskExecutor("tcp://host:8786")`` uses a running scheduler; ``DaskExecutor(client=client)`` a
     ``distributed.Client`` of yours. The strings ``"dask://host:8786"`` (``tcp://``, ``tls://``) name one
-    executor per address in a process, shared by every run (:func:`shared_dask`). A run sends its whole DAG as one graph and leaves the values on
-    the workers; only the task records come back to the driver.
+    executor per address in a process, shared by every run (:func:`shared_dask`). A run sends its
+    whole DAG as one graph and leaves the values on the workers; only the task records come back to
+    the driver.
 
     ``distributed.scheduler.worker-saturation`` is set to ``inf``: Dask's default of 1.1 queues tasks
     on the scheduler and costs 2-3 ms a task instead of about 0.6 ms.
