@@ -157,3 +157,14 @@ def test_scheduler_runs_pipelines_on_a_dask_cluster_that_knows_nothing(
     assert bad.state == "FAILED"
     message = bad.task("uses_helper").error
     assert "cannot import module 'helperlib'" in message and "Install it on the workers" in message, message
+
+
+def test_a_bad_executor_fails_the_start_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+    from shipyard.cli import main
+
+    assert main(["server", "--scheduler", "--executor", "dask:/typo:8786", "--port", "0"]) != 0
+    assert "unknown executor 'dask:/typo:8786'" in capsys.readouterr().err
+    assert main(["server", "--executor", "dask://h:8786", "--port", "0"]) != 0
+    assert "add --scheduler" in capsys.readouterr().err
+    assert main(["scheduler", "--executor", "sparkle"]) != 0
+    assert "unknown executor 'sparkle'" in capsys.readouterr().err

@@ -62,10 +62,15 @@ def use_server_config(path: str | None) -> None:
 def serve(ctx: Context) -> int:
     from rich.markup import escape
 
+    from shipyard.errors import InvalidInput
+    from shipyard.pipelines._executors import check_executor
     from shipyard.server._run import ServerOptions, run
     from shipyard.server_config import load_server_config
 
     a = ctx.args
+    if a.executor is not None and not a.scheduler:
+        raise InvalidInput("--executor says where the scheduler runs pipelines: add --scheduler")
+    check_executor(a.executor)  # a typo fails the start, before anything listens
     use_server_config(a.config)
     serve_artifacts = a.serve_artifacts if a.serve_artifacts is not None else load_server_config().serve_artifacts
     options = ServerOptions(
