@@ -15,7 +15,23 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Settings", "default_home", "resolve_settings"]
+__all__ = ["Settings", "default_home", "process_tracking_uri", "resolve_settings", "use_tracking_uri"]
+
+# What ``shipyard.set_tracking_uri()`` chose for this process (None: the environment decides). Kept
+# here, not in the fluent API, so every way of opening a store - ``shipyard.Client()``, pipelines,
+# monitors, the registry - sees the same choice rather than only the fluent functions.
+_process_uri: list[str | None] = [None]
+
+
+def use_tracking_uri(uri: str | None) -> None:
+    """Make ``uri`` this process's store (what ``shipyard.set_tracking_uri`` calls); None: back to
+    the environment and the defaults."""
+    _process_uri[0] = uri or None
+
+
+def process_tracking_uri() -> str | None:
+    """The store chosen with :func:`use_tracking_uri` in this process, if any."""
+    return _process_uri[0]
 
 
 def default_home() -> Path:
@@ -32,14 +48,15 @@ def resolve_settings(store_uri: str | None = None, artifact_uri: str | None = No
     """Settings from explicit arguments, then the environment, then the defaults under home."""
     env = os.environ
     home = default_home()
-    store = store_uri or env.get("SHIPYARD_TRACKING_URI") or env.get("SHIPYARD_STORE_URI")
+    chosen = store_uri or _process_uri[0]
+    store = chosen or env.get("SHIPYARD_TRACKING_URI") or env.get("SHIPYARD_STORE_URI")
     if not store:
         store = f"sqlite:///{home / 'shipyard.db'}"
     artifacts = artifact_uri or env.get("SHIPYARD_ARTIFACT_URI")
     if not artifacts:
         if store.startswith(("http://", "https://")):
             artifacts = store.rstrip("/") + "/api/v1/artifacts"  # through the server
-        elif store.startswith("sqlite:///") and not (store_uri or env.get("SHIPYARD_HOME")):
+        elif store.startswith("sqlite:///") and not (chosen or env.get("SHIPYARD_HOME")):
             # Keep the artifacts beside a database file the user named explicitly.
             artifacts = str(Path(store.removeprefix("sqlite:///")).absolute().parent / "artifacts")
         else:

@@ -419,7 +419,8 @@ class PolicyEvent:
     """One step of the automation, kept forever: what happened, why, with the numbers.
 
     ``kind``: triggered, training_started, training_finished, training_failed, gate_passed,
-    gate_rejected, rollout_started, rollout_step, promoted, rolled_back, alias_moved, skipped.
+    gate_rejected, rollout_started, rollout_step, promoted, rolled_back, alias_moved, skipped,
+    rollout_refused (a candidate that passed the gate while the deployment had a manual canary).
     """
 
     policy: str

@@ -14,6 +14,11 @@ operator keeps beside the processes (TOML), named by ``SHIPYARD_SERVER_CONFIG`` 
     # a webhook channel's URL must be http(s) to one of these hosts ("host" any port, "host:port" that one)
     webhook_hosts = ["hooks.slack.com", "alerts.internal:8443"]
 
+    [artifacts]
+    # clients reach an object-store artifact root (s3://...) directly, with their own credentials,
+    # instead of through the server's /api/v1/artifacts (default true: served by the server)
+    serve = false
+
 Without the file (or without a section) nothing is allowed: monitors alert through the ``log``
 channel only. The file is read at each check, so an edit applies without a restart. The server
 checks channels when a spec is written over the API, and the delivery checks them again right
@@ -46,6 +51,7 @@ class ServerConfig:
     commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     webhook_hosts: tuple[str, ...] = ()
     path: str | None = None
+    serve_artifacts: bool = True  # [artifacts] serve: artifacts through the server (read at its start)
 
     def command_argv(self, channel: Mapping[str, Any]) -> tuple[str, ...]:
         """The argv a command channel may run; PermissionDenied when the configuration lacks it."""
@@ -138,4 +144,17 @@ def load_server_config(path: str | os.PathLike[str] | None = None) -> ServerConf
         raise InvalidInput(f"[alerts] commands in {where} must map names to argv lists")
     commands = {str(name): _str_list(argv, f"command {name!r} in {where}") for name, argv in commands_in.items()}
     hosts = _str_list(alerts.get("webhook_hosts", []), f"[alerts] webhook_hosts in {where}")
-    return ServerConfig(commands=commands, webhook_hosts=hosts, path=where)
+    return ServerConfig(commands=commands, webhook_hosts=hosts, path=where,
+                        serve_artifacts=_serve_artifacts(data.get("artifacts", {}), where))
+
+
+def _serve_artifacts(section: Any, where: str) -> bool:
+    if not isinstance(section, dict):
+        raise InvalidInput(f"[artifacts] in {where} must be a table")
+    unknown = set(section) - {"serve"}
+    if unknown:
+        raise InvalidInput(f"unknown setting(s) in [artifacts] of {where}: {', '.join(sorted(unknown))}")
+    serve = section.get("serve", True)
+    if not isinstance(serve, bool):
+        raise InvalidInput(f"[artifacts] serve in {where} must be true or false")
+    return serve

@@ -1,7 +1,7 @@
 """Artifacts on any fsspec file system (``s3://``, ``gs://``, ``memory://``, ...).
 
 Object stores make each put atomic on their own; for other file systems a temporary name is
-written first and moved in place.
+written first and moved in place. Listings are never cached (several processes share a root).
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ class FsspecArtifactRepository(ArtifactRepository):
         import fsspec
 
         self.root = root.rstrip("/")
+        # No cached listings: other processes (another server replica, a replica's prediction log, a
+        # client with --no-serve-artifacts) write under the same root, and a stale listing would
+        # answer "not found" for a file that is there.
+        storage_options.setdefault("use_listings_cache", False)
         self._fs, self._base = fsspec.core.url_to_fs(self.root, **storage_options)
         protocols = self._fs.protocol if isinstance(self._fs.protocol, tuple) else (self._fs.protocol,)
         self._atomic_put = bool(set(protocols) & _OBJECT_STORES)

@@ -36,7 +36,8 @@ class JobList:
         client = RegistryClient(store=store)
         self.store = store
         self.pipelines = [PipelineJob(p, store, executor) for p in pipelines if p.schedule is not None]
-        self.policies = [PolicyJob(p, client) for p in policies]
+        self.policies = [PolicyJob(p, client, executor) for p in policies]
+        self.executor = executor
         self.fixed: list[Any] = [*self.pipelines, *self.policies, RolloutJob(client)]
         self._monitors: dict[str, tuple[str, Any]] = {}  # name -> (schedule text, MonitorJob)
         self._refused: dict[str, str] = {}  # name -> the schedule text already warned about
@@ -76,6 +77,7 @@ class JobList:
 
     def describe(self) -> str:
         """What it runs, for the line a scheduler prints at start."""
+        where = f", pipelines on {self.executor}" if isinstance(self.executor, str) else ""
         return (f"{len(self.pipelines)} scheduled pipeline(s), {len(self.monitors())} scheduled monitor(s) "
                 "(the store's monitors are re-read at every tick), "
-                f"{len(self.policies)} policy(ies) and the running rollouts")
+                f"{len(self.policies)} policy(ies) and the running rollouts{where}")

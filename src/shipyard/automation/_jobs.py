@@ -51,14 +51,17 @@ class _Job:
 
 
 class PolicyJob(_Job):
-    def __init__(self, policy: Policy, client: RegistryClient) -> None:
+    """A policy's ticks; ``executor`` is where a retraining pipeline runs (the scheduler's
+    ``--executor``; the pipeline's own ``executor=`` comes first)."""
+
+    def __init__(self, policy: Policy, client: RegistryClient, executor: Any = None) -> None:
         from shipyard.pipelines._schedule import Schedule
 
         super().__init__(f"policy.{policy.name}", Schedule.parse(policy.check_every))
-        self.policy, self.client = policy, client
+        self.policy, self.client, self.executor = policy, client, executor
 
     def _work(self) -> None:
-        self.policy.tick(self.client)
+        self.policy.tick(self.client, executor=self.executor)
 
 
 class RolloutJob(_Job):

@@ -56,7 +56,8 @@ class Candidate:
 @dataclass
 class Outcome:
     """How one trigger ended: "rolling_out", "rejected" (by the gate), "failed" (the retraining),
-    "skipped" (cool-down, same incident, rollout in progress) or "advanced" (a rollout tick)."""
+    "skipped" (cool-down, same incident, rollout in progress), "held" (passed the gate, but the
+    deployment has a manual canary a rollout would drop) or "advanced" (a rollout tick)."""
 
     state: str
     message: str
@@ -108,8 +109,10 @@ class Policy:
         client.store.add_policy_event(PolicyEvent(self.name, self.deployment, kind, message, data))
         logger.info("policy %s: %s", self.name, message)
 
-    def tick(self, client: RegistryClient, *, now: int | None = None, root: str | None = None) -> Outcome | None:
-        """Advance a rollout in progress, or check the triggers and act on the first that fires."""
+    def tick(self, client: RegistryClient, *, now: int | None = None, root: str | None = None,
+             executor: Any = None) -> Outcome | None:
+        """Advance a rollout in progress, or check the triggers and act on the first that fires.
+        ``executor``: where a retraining pipeline runs (unless the pipeline names its own)."""
         now = int(time.time() * 1000) if now is None else now
         active = client.store.get_active_rollout(self.deployment)
         if active is not None:
@@ -123,7 +126,7 @@ class Policy:
             why_not = self._hold(client, context, now)
             if why_not:
                 return Outcome("skipped", why_not)
-            return self._run(client, context)
+            return self._run(client, context, executor)
         return None
 
     def _hold(self, client: RegistryClient, context: dict[str, Any], now: int) -> str | None:
@@ -137,18 +140,19 @@ class Policy:
             return "this incident started a retraining already"
         return None
 
-    def trigger(self, client: RegistryClient, reason: str = "manual", **context: Any) -> Outcome:
+    def trigger(self, client: RegistryClient, reason: str = "manual", *, executor: Any = None,
+                **context: Any) -> Outcome:
         """Retrain now, whatever the triggers and the cool-down say (not while a rollout runs)."""
         if client.store.get_active_rollout(self.deployment) is not None:
             raise Conflict(f"deployment {self.deployment!r} has a rollout in progress; wait for it to finish")
-        return self._run(client, {"trigger": "manual", "reason": reason, **context})
+        return self._run(client, {"trigger": "manual", "reason": reason, **context}, executor)
 
-    def _run(self, client: RegistryClient, context: dict[str, Any]) -> Outcome:
+    def _run(self, client: RegistryClient, context: dict[str, Any], executor: Any = None) -> Outcome:
         self._event(client, "triggered", f"triggered by {context.get('trigger')}: {context.get('reason', '')}",
                     **context)
         self._event(client, "training_started", f"retraining with {self.describe()['retrain']}")
         try:
-            candidate = self._retrain(client, context)
+            candidate = self._retrain(client, context, executor)
         except Exception as exc:
             self._event(client, "training_failed", f"retraining failed: {type(exc).__name__}: {exc}",
                         error=f"{type(exc).__name__}: {exc}")
@@ -174,15 +178,20 @@ class Policy:
                                           reason=f"policy {self.name}: passed the gate (run {gate.run_id})")
         self._event(client, "alias_moved", f"challenger -> v{version.version}", alias="challenger",
                     version=int(version.version))
-        rollout = start_rollout(client, self.deployment, self.model, int(version.version), self.rollout,
-                                policy=self.name, reason=f"policy {self.name}: {context.get('reason', '')}")
+        try:
+            rollout = start_rollout(client, self.deployment, self.model, int(version.version), self.rollout,
+                                    policy=self.name, reason=f"policy {self.name}: {context.get('reason', '')}")
+        except Conflict as exc:  # a manual canary on the deployment (or a rollout begun meanwhile): an operator's call
+            self._event(client, "rollout_refused", f"v{version.version} stays challenger: {exc}",
+                        candidate_version=int(version.version), error=str(exc))
+            return Outcome("held", f"rollout refused: {exc}", int(version.version), gate)
         return Outcome("rolling_out", f"v{version.version} rolling out", int(version.version), gate, rollout)
 
-    def _retrain(self, client: RegistryClient, context: dict[str, Any]) -> Candidate:
+    def _retrain(self, client: RegistryClient, context: dict[str, Any], executor: Any = None) -> Candidate:
         from shipyard.pipelines import Pipeline
 
         if isinstance(self.retrain, Pipeline):
-            return self._run_pipeline(client, self.retrain, context)
+            return self._run_pipeline(client, self.retrain, context, executor)
         produced = self.retrain(context)
         if isinstance(produced, Candidate):
             return produced
@@ -192,9 +201,10 @@ class Policy:
                                "Candidate")
         return Candidate(int(version))
 
-    def _run_pipeline(self, client: RegistryClient, pipeline: Any, context: dict[str, Any]) -> Candidate:
+    def _run_pipeline(self, client: RegistryClient, pipeline: Any, context: dict[str, Any],
+                      executor: Any = None) -> Candidate:
         params = {"trigger": context} if "trigger" in pipeline.signature.parameters else {}
-        run = pipeline.run(**params)
+        run = pipeline.run(executor=pipeline.executor or executor, **params)
         if run.state != "SUCCEEDED":
             raise RuntimeError(f"pipeline {pipeline.name} run {run.run_id} ended {run.state}: {run.error or ''}")
         run_ids = {t.tracking_run_id for t in run.task_runs if t.tracking_run_id}

@@ -185,20 +185,43 @@ def _stable_version(client: RegistryClient, deployment: str, model: str, candida
     return max(others, key=lambda r: r.weight).version
 
 
+def _left_out(client: RegistryClient, deployment: str, model: str, stable: int | None, candidate: int) -> list[Route]:
+    """Routes carrying traffic that a rollout between ``stable`` and ``candidate`` would drop: a
+    manual canary (another version, or another model) an operator set with ``deployments update``."""
+    kept = {(model, candidate), (model, stable)}
+    return [r for r in client.store.get_deployment(deployment).current.routes
+            if r.weight > 0 and (r.model, r.version) not in kept]
+
+
 def start_rollout(client: RegistryClient, deployment: str, model: str, candidate_version: int,
                   plan: RolloutPlan | dict[str, Any] | None = None, *, policy: str | None = None,
-                  reason: str = "") -> Rollout:
-    """Begin a rollout at its first step. Raises Conflict if one is in progress on ``deployment``."""
+                  reason: str = "", replace_routes: bool = False) -> Rollout:
+    """Begin a rollout at its first step. Raises Conflict if one is in progress on ``deployment``.
+
+    A rollout owns the deployment's traffic split: its routes are the stable version and the
+    candidate. A route to anything else (a manual canary) would be dropped, so the rollout is refused
+    with a Conflict naming it, unless ``replace_routes`` says to drop it (the event then lists it).
+    """
     plan = RolloutPlan.from_dict(plan)
     client.get_model_version(model, candidate_version)  # NotFound before anything changes
     stable = _stable_version(client, deployment, model, int(candidate_version))
+    dropped = _left_out(client, deployment, model, stable, int(candidate_version))
+    if dropped and not replace_routes:
+        names = ", ".join(f"{r.model} v{r.version} ({r.weight:g}%)" for r in dropped)
+        raise Conflict(
+            f"deployment {deployment!r} also routes traffic to {names} besides the stable v{stable}: a rollout of "
+            f"{model} v{candidate_version} would drop that route. End that canary first (shipyard deployments "
+            "update, or rollback), or replace it on purpose (shipyard deployments rollout --replace-routes; "
+            "start_rollout(..., replace_routes=True))")
     rollout = client.store.create_rollout(Rollout(
         "", deployment, model, int(candidate_version), stable, list(plan.steps), plan.dwell_ms, plan.criteria(),
         policy=policy, reason=reason))
     _event(client, rollout, "rollout_started",
            f"rollout of {model} v{candidate_version} against v{stable} started: steps "
-           f"{', '.join(f'{p:g}%' for p in rollout.steps)}, dwell {plan.dwell_ms / 1000:g} s",
-           candidate_version=rollout.candidate_version, stable_version=stable, steps=rollout.steps)
+           f"{', '.join(f'{p:g}%' for p in rollout.steps)}, dwell {plan.dwell_ms / 1000:g} s"
+           + (f"; replacing the routes to {', '.join(f'{r.model} v{r.version}' for r in dropped)}" if dropped else ""),
+           candidate_version=rollout.candidate_version, stable_version=stable, steps=rollout.steps,
+           replaced_routes=[r.to_dict() for r in dropped])
     _apply(client, rollout, _routes_for(rollout, rollout.percent),
            f"rollout {rollout.rollout_id}: {model} v{candidate_version} at {rollout.percent:g}%")
     return rollout

@@ -33,7 +33,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = add_verb(verbs, "run", run_pipeline, "run a pipeline now, in this process")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--param", metavar="K=V", action="append", default=[], help="a parameter (repeatable)")
-    p.add_argument("--executor", metavar="E", default=None, help="threads (default), processes, dask, dask://h:p")
+    p.add_argument("--executor", metavar="E", default=None,
+                   help="threads (default), processes, dask (a local cluster), dask://host:8786")
     finder(p)
     p = add_verb(verbs, "runs", list_runs, "recent pipeline runs, newest first")
     p.add_argument("--pipeline", metavar="NAME", default=None)
@@ -53,7 +54,15 @@ def register(parser: argparse.ArgumentParser) -> None:
                         "(a killed scheduler), which would otherwise block its pipeline's max_active_runs")
     p = add_verb(verbs, "scheduler", serve, "run scheduled and queued pipelines until interrupted")
     p.add_argument("--poll", metavar="S", type=float, default=1.0, help="seconds between checks (1)")
+    add_executor_option(p)
     finder(p)
+
+
+def add_executor_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--executor", metavar="E", default=None,
+                   help="where scheduled pipelines and policy retrainings run: threads (default), processes, "
+                        "dask://host:8786 (a Dask scheduler; its workers get this process's tracking URI and "
+                        "token); a pipeline's own executor= comes first")
 
 
 def _setup(ctx: Context) -> None:
@@ -207,15 +216,18 @@ def cancel_run(ctx: Context) -> int:
     return 0
 
 
-def scheduler_jobs(store: Any, modules: list[str] | None) -> Any:
+def scheduler_jobs(store: Any, modules: list[str] | None, executor: str | None = None) -> Any:
     """The one job list of ``shipyard scheduler`` and ``shipyard server --scheduler``: the scheduled
     pipelines and the policies of ``modules`` (or shipyard.yaml), the running rollouts, and the
-    store's scheduled monitors, re-read at every tick (a :class:`shipyard.automation.JobList`)."""
+    store's scheduled monitors, re-read at every tick (a :class:`shipyard.automation.JobList`).
+    ``executor`` is where pipelines (scheduled, queued, and policies' retrainings) run."""
     from shipyard.automation import JobList
     from shipyard.cli._project import find_pipelines as find
     from shipyard.cli._project import find_policies
+    from shipyard.pipelines._executors import check_executor
 
-    return JobList(store, find(modules, required=False).values(), find_policies(modules, required=False).values())
+    return JobList(store, find(modules, required=False).values(), find_policies(modules, required=False).values(),
+                   executor=check_executor(executor))
 
 
 def serve(ctx: Context) -> int:
@@ -224,7 +236,7 @@ def serve(ctx: Context) -> int:
 
     _setup(ctx)
     store = _store()[0]
-    jobs = scheduler_jobs(store, ctx.args.module)
+    jobs = scheduler_jobs(store, ctx.args.module, ctx.args.executor)
     ctx.note(f"scheduler: {jobs.describe()}, on {store.uri}")
     Scheduler(jobs, store, poll_s=ctx.args.poll).serve()
     return 0

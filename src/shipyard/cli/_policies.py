@@ -35,6 +35,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = add_verb(verbs, "trigger", trigger, "retrain now: retrain, gate, and start the rollout")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--reason", metavar="R", default="manual trigger from the command line")
+    p.add_argument("--executor", metavar="E", default=None,
+                   help="where a retraining pipeline runs: threads (default), processes, dask://host:8786")
     _finder(p)
     p = add_verb(verbs, "history", history, "every event of a policy, newest first")
     p.add_argument("name", metavar="NAME")
@@ -118,8 +120,10 @@ def _rollouts_table(rollouts: list[Rollout]) -> Any:
 
 
 def trigger(ctx: Context) -> int:
+    from shipyard.pipelines._executors import check_executor
+
     policy = _policy(ctx)
-    outcome = policy.trigger(ctx.client, reason=ctx.args.reason)
+    outcome = policy.trigger(ctx.client, reason=ctx.args.reason, executor=check_executor(ctx.args.executor))
     if ctx.json:
         ctx.print_json({"state": outcome.state, "message": outcome.message,
                         "candidate_version": outcome.candidate_version,
@@ -223,6 +227,8 @@ def add_rollout(verbs: Any) -> None:
     p.add_argument("--min-rows", type=positive_int, default=30, help="candidate rows needed to judge a step")
     p.add_argument("--wait", action="store_true", help="drive the rollout here until it promotes or rolls back")
     p.add_argument("--poll", type=float, default=2.0, help="seconds between checks with --wait (2)")
+    p.add_argument("--replace-routes", action="store_true",
+                   help="drop routes to other versions or models (a manual canary); without it the rollout is refused")
     p = add_verb(verbs, "rollout-status", rollout_status, "the deployment's rollouts, newest first")
     p.add_argument("name", metavar="DEPLOYMENT")
 
@@ -240,7 +246,8 @@ def rollout(ctx: Context) -> int:
         raise InvalidInput(f"--candidate MODEL@VERSION and --steps 10,50,100, got {a.candidate!r} and {a.steps!r}") \
             from None
     plan = RolloutPlan(steps=steps, dwell=a.dwell, metric=a.metric, min_rows=a.min_rows)
-    current = start_rollout(ctx.client, a.name, model, candidate, plan, reason="shipyard deployments rollout")
+    current = start_rollout(ctx.client, a.name, model, candidate, plan, reason="shipyard deployments rollout",
+                            replace_routes=a.replace_routes)
     ctx.note(f"rollout {current.rollout_id}: {model} v{candidate} at {current.percent:g}%")
     while a.wait and current.state == "RUNNING":
         time.sleep(a.poll)

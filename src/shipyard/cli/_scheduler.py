@@ -17,6 +17,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll", metavar="S", type=float, default=1.0, help="seconds between checks (1)")
     parser.add_argument("--module", metavar="M", action="append", default=None,
                         help="module or .py file defining pipelines (repeatable; default: shipyard.yaml)")
+    _pipelines.add_executor_option(parser)
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="the operator's configuration (TOML: allowed alert commands and webhook hosts); "
                              "overrides SHIPYARD_SERVER_CONFIG")

@@ -19,8 +19,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store-uri", metavar="URI", default=None,
                         help="database (sqlite:///path, postgresql://...); overrides SHIPYARD_STORE_URI")
     parser.add_argument("--artifact-uri", metavar="URI", default=None,
-                        help="artifact root (a folder, or s3://... which clients then use directly); "
-                             "overrides SHIPYARD_ARTIFACT_URI")
+                        help="artifact root (a folder, or s3://...); overrides SHIPYARD_ARTIFACT_URI")
+    parser.add_argument("--no-serve-artifacts", dest="serve_artifacts", action="store_false", default=None,
+                        help="hand clients an object-store root (s3://...) to use directly, with their own "
+                             "credentials, instead of serving it through /api/v1/artifacts (the default; also "
+                             "[artifacts] serve = false in --config)")
     parser.add_argument("--auth", action="store_true",
                         help="require a bearer token on every API call (shipyard tokens create)")
     parser.add_argument("--scheduler", action="store_true",
@@ -29,6 +32,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--module", metavar="M", action="append", default=None,
                         help="with --scheduler: module or .py file defining pipelines and policies "
                              "(default: shipyard.yaml)")
+    parser.add_argument("--executor", metavar="E", default=None,
+                        help="with --scheduler: where pipelines and policy retrainings run (threads, processes, "
+                             "dask://host:8786)")
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="the operator's configuration (TOML: allowed alert commands and webhook hosts); "
                              "overrides SHIPYARD_SERVER_CONFIG")
@@ -56,14 +62,21 @@ def use_server_config(path: str | None) -> None:
 def serve(ctx: Context) -> int:
     from rich.markup import escape
 
+    from shipyard.errors import InvalidInput
+    from shipyard.pipelines._executors import check_executor
     from shipyard.server._run import ServerOptions, run
+    from shipyard.server_config import load_server_config
 
     a = ctx.args
+    if a.executor is not None and not a.scheduler:
+        raise InvalidInput("--executor says where the scheduler runs pipelines: add --scheduler")
+    check_executor(a.executor)  # a typo fails the start, before anything listens
     use_server_config(a.config)
+    serve_artifacts = a.serve_artifacts if a.serve_artifacts is not None else load_server_config().serve_artifacts
     options = ServerOptions(
         host=a.host, port=a.port, store_uri=a.store_uri or ctx.tracking_uri, artifact_uri=a.artifact_uri,
-        auth=a.auth, scheduler=a.scheduler, modules=tuple(a.module) if a.module else None,
+        auth=a.auth, scheduler=a.scheduler, modules=tuple(a.module) if a.module else None, executor=a.executor,
         max_artifact_bytes=a.max_artifact_mb * (1 << 20) if a.max_artifact_mb else None, log_level=a.log_level,
-        access_log=a.access_log,
+        access_log=a.access_log, proxy_artifacts=serve_artifacts,
     )
     return run(options, say=ctx.note if ctx.json else lambda text: ctx.print(escape(text)))

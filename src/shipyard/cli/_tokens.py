@@ -31,6 +31,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--name", required=True, metavar="NAME", help="who or what the token is for (unique)")
     p.add_argument("--role", required=True, choices=("reader", "writer", "admin"),
                    help="reader: read; writer: also log and register; admin: also delete and deploy")
+    p.add_argument("--from-env", metavar="VAR", default=None,
+                   help="store the token held in environment variable VAR (a deployment's secret, shy_...) "
+                        "instead of making one; nothing is printed")
+    p.add_argument("--exists-ok", action="store_true",
+                   help="with --from-env: succeed when the token of that name is already this one (a re-run bootstrap)")
     store_option(p)
     p = add_verb(verbs, "list", list_tokens, "the tokens (names, roles, last use; never the tokens)")
     store_option(p)
@@ -61,6 +66,23 @@ def _tokens(ctx: Context) -> Iterator[TokenStore]:
 
 
 def create_token(ctx: Context) -> int:
+    import os
+
+    from shipyard.errors import AlreadyExists, InvalidInput
+
+    a = ctx.args
+    if a.from_env is not None:
+        given = os.environ.get(a.from_env, "")
+        if not given:
+            raise InvalidInput(f"--from-env {a.from_env}: that environment variable is not set")
+        with _tokens(ctx) as tokens:
+            try:
+                tokens.create_token(a.name, a.role, given)
+            except AlreadyExists:
+                if not (a.exists_ok and tokens.has_token(a.name, given)):
+                    raise
+        ctx.note(f"token {a.name!r} ({a.role}) stored from ${a.from_env}")
+        return 0
     with _tokens(ctx) as tokens:
         token = tokens.create_token(ctx.args.name, ctx.args.role)
     if ctx.json:

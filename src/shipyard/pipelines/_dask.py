@@ -9,7 +9,7 @@ the run's keys with the values left out, and writes them to the store in one bat
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import time
 from typing import TYPE_CHECKING, Any
 
 from shipyard.pipelines._capture import capturing
@@ -22,12 +22,35 @@ if TYPE_CHECKING:
 __all__ = ["collect_records", "execute_remote", "submit_graph"]
 
 
-@dataclass(frozen=True, slots=True)
 class RemoteRun:
-    """What every task of a run shares; one graph node, so it is sent to each worker once, not per task."""
+    """What every task of a run shares; one graph node, so it is sent to each worker once, not per task.
 
-    spec: RunSpec
-    tasks: tuple[Task, ...]
+    The tasks travel as bytes pickled in the submitting process with the project's modules by value
+    (:mod:`shipyard.pipelines._ship`); a worker unpickles them at its first task of the run, where a
+    missing module fails the task with a message naming it.
+    """
+
+    __slots__ = ("_tasks", "blob", "shipped", "spec")
+
+    def __init__(self, spec: RunSpec, blob: bytes, shipped: tuple[str, ...] = ()) -> None:
+        self.spec, self.blob, self.shipped = spec, blob, shipped
+        self._tasks: tuple[Task, ...] | None = None
+
+    @classmethod
+    def of(cls, spec: RunSpec, tasks: tuple[Task, ...]) -> RemoteRun:
+        from shipyard.pipelines._ship import dumps_tasks
+
+        return cls(spec, *dumps_tasks(tasks))
+
+    def tasks(self, where: str) -> tuple[Task, ...]:
+        if self._tasks is None:
+            from shipyard.pipelines._ship import loads_tasks
+
+            self._tasks = loads_tasks(self.blob, self.spec.pipeline, where)
+        return self._tasks
+
+    def __reduce__(self) -> Any:
+        return (RemoteRun, (self.spec, self.blob, self.shipped))
 
     def __dask_tokenize__(self) -> Any:
         return (RemoteRun.__name__, self.spec.run_id)
@@ -51,9 +74,26 @@ class RemoteCall:
 
 def execute_remote(run: RemoteRun, job: RemoteCall, upstream: list[Outcome]) -> Outcome:
     """Run on a worker: the upstream outcomes arrive as Dask resolved them (from this or another worker)."""
+    from shipyard.pipelines._ship import MissingCode
+
+    try:
+        tasks = run.tasks(_worker_address())
+    except MissingCode as exc:
+        now = int(time.time() * 1000)
+        return Outcome(job.key, "FAILED", attempts=0, start_time=now, end_time=now, error=str(exc),
+                       error_kind="shipyard")
     with capturing():
-        return execute(run.spec, job.key, run.tasks[job.task], job.call,
-                       dict(zip(job.upstream, upstream, strict=True)))
+        return execute(run.spec, job.key, tasks[job.task], job.call, dict(zip(job.upstream, upstream, strict=True)))
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        return f"{worker.name} ({worker.address})"
+    except (ImportError, ValueError):
+        return "(not in a worker)"
 
 
 def dask_key(spec: RunSpec, node: Node) -> tuple[str, int]:
@@ -69,7 +109,7 @@ def submit_graph(client: Any, spec: RunSpec, nodes: list[Node]) -> dict[int, Any
         tasks.setdefault(id(node.task), len(tasks))
     shared = f"shipyard-run-{spec.run_id}"
     keys = {n.index: dask_key(spec, n) for n in nodes}
-    graph: dict[Any, Any] = {shared: RemoteRun(spec, tuple({id(n.task): n.task for n in nodes}.values()))}
+    graph: dict[Any, Any] = {shared: RemoteRun.of(spec, tuple({id(n.task): n.task for n in nodes}.values()))}
     for node in nodes:
         upstream = tuple(sorted(node.upstream))
         job = RemoteCall(node.key, tasks[id(node.task)], substitute((node.args, node.kwargs), Ref), upstream)

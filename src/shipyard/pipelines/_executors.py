@@ -8,6 +8,7 @@ futures as arguments (``remote_graph``), so results move between workers without
 from __future__ import annotations
 
 import os
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -15,7 +16,7 @@ from typing import Any
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["DaskExecutor", "Executor", "ProcessExecutor", "ThreadExecutor", "resolve_executor"]
+__all__ = ["DaskExecutor", "Executor", "ProcessExecutor", "ThreadExecutor", "check_executor", "resolve_executor"]
 
 
 class Executor(ABC):
@@ -96,21 +97,29 @@ class ProcessExecutor(Executor):
 class DaskExecutor(Executor):
     """Dask distributed: ``DaskExecutor()`` starts a LocalCluster (task queuing off, see below);
     ``DaskExecutor("tcp://host:8786")`` uses a running scheduler; ``DaskExecutor(client=client)`` a
-    ``distributed.Client`` of yours. A run sends its whole DAG as one graph and leaves the values on
-    the workers; only the task records come back to the driver.
+    ``distributed.Client`` of yours. The strings ``"dask://host:8786"`` (``tcp://``, ``tls://``) name one
+    executor per address in a process, shared by every run (:func:`shared_dask`). A run sends its
+    whole DAG as one graph and leaves the values on the workers; only the task records come back to
+    the driver.
 
     ``distributed.scheduler.worker-saturation`` is set to ``inf``: Dask's default of 1.1 queues tasks
     on the scheduler and costs 2-3 ms a task instead of about 0.6 ms.
+
+    With ``configure_workers`` (the default) the workers get this process's store, artifact root and
+    token (a worker plugin, :mod:`shipyard.pipelines._dask_worker`), so tracking in tasks reaches the
+    same store; the modules defining the tasks are shipped with each run (:mod:`shipyard.pipelines._ship`).
     """
 
     remote_graph = True
 
     def __init__(self, address: str | None = None, n_workers: int = 2, threads_per_worker: int = 1, *,
-                 client: Any = None) -> None:
+                 client: Any = None, configure_workers: bool = True) -> None:
         self._cluster = None
         self._owns_client = client is None
         if client is not None:  # a Client the caller made (and closes)
             self.client = client
+            if configure_workers:
+                self._configure_workers()
             return
         try:
             import dask
@@ -123,7 +132,17 @@ class DaskExecutor(Executor):
                                              dashboard_address=":0", processes=True)
                 self.client = Client(self._cluster)
         else:
-            self.client = Client(address)
+            try:
+                self.client = Client(address, timeout="30s")
+            except OSError as exc:
+                raise InvalidInput(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+        if configure_workers:
+            self._configure_workers()
+
+    def _configure_workers(self) -> None:
+        from shipyard.pipelines._dask_worker import ShipyardSettings, worker_settings
+
+        self.client.register_plugin(ShipyardSettings(worker_settings()))
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return self.client.submit(fn, *args, pure=False, **kwargs)
@@ -140,6 +159,43 @@ class DaskExecutor(Executor):
             self._cluster.close()
 
 
+# One Dask client per scheduler address in a process, shared by every run that names the address (a
+# scheduler runs several pipelines at once): a client per run cost a connection and a handshake each
+# time, and closing one client while another run waited on its own made distributed cancel that
+# wait (an UnboundLocalError out of distributed.utils.sync).
+_shared: dict[str, DaskExecutor] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_dask(address: str) -> DaskExecutor:
+    """The process's Dask executor for ``address`` (made on first use, made again if closed); the
+    workers' settings are registered again each time (a restarted Dask scheduler forgets them)."""
+    with _shared_lock:
+        executor = _shared.get(address)
+        if executor is None or executor.client.status in ("closing", "closed"):
+            executor = _shared[address] = DaskExecutor(address)
+            return executor
+    executor._configure_workers()
+    return executor
+
+
+_NAMED = ("thread", "threads", "process", "processes", "dask")
+_DASK_SCHEMES = ("dask://", "tcp://", "tls://")  # dask:// is Dask's tcp://
+
+
+def check_executor(executor: str | None) -> str | None:
+    """``executor`` if it names an executor (``threads``, ``processes``, ``dask``, ``dask://host:port``),
+    else InvalidInput; nothing is started or contacted."""
+    if executor is None or executor in _NAMED:
+        return executor
+    if isinstance(executor, str) and executor.startswith(_DASK_SCHEMES):
+        host, _, port = executor.partition("://")[2].rpartition(":")
+        if host and port.isdigit() and "/" not in host:
+            return executor
+    raise InvalidInput(f"unknown executor {executor!r}: use 'threads', 'processes', 'dask' or "
+                       "'dask://host:port' (the Dask scheduler's address; tls://host:port with Dask's TLS settings)")
+
+
 def resolve_executor(executor: str | Executor | None) -> tuple[Executor, bool]:
     """The executor to use and whether this run owns it (and must close it)."""
     if isinstance(executor, Executor):
@@ -151,6 +207,8 @@ def resolve_executor(executor: str | Executor | None) -> tuple[Executor, bool]:
     if executor == "dask":
         return DaskExecutor(), True
     if isinstance(executor, str) and executor.startswith("dask://"):
-        return DaskExecutor("tcp://" + executor.removeprefix("dask://")), True
+        return shared_dask("tcp://" + executor.removeprefix("dask://")), False
+    if isinstance(executor, str) and executor.startswith(("tcp://", "tls://")):
+        return shared_dask(executor), False
     raise InvalidInput(f"unknown executor {executor!r}: use 'threads', 'processes', 'dask', 'dask://host:port' "
                        "or an Executor")

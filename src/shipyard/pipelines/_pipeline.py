@@ -48,7 +48,7 @@ class Pipeline:
 
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None, schedule: str | Schedule | None = None,
                  timezone: str = "UTC", params: dict[str, Any] | None = None, catchup: bool = False,
-                 max_active_runs: int = 1) -> None:
+                 max_active_runs: int = 1, executor: str | None = None) -> None:
         from shipyard.pipelines._schedule import Schedule
 
         self.fn, self.name = fn, name or fn.__name__
@@ -60,6 +60,9 @@ class Pipeline:
                                f"{fn.__name__}() does not take")
         self.schedule = Schedule.parse(schedule, timezone) if isinstance(schedule, str) else schedule
         self.catchup, self.max_active_runs = bool(catchup), int(max_active_runs)
+        from shipyard.pipelines._executors import check_executor
+
+        self.executor = check_executor(executor)  # where its runs go unless a run names another
         self.__doc__ = fn.__doc__
 
     # -- parameters
@@ -111,7 +114,7 @@ class Pipeline:
         nodes = self.build(resolved)
         from shipyard.pipelines._executors import resolve_executor
 
-        chosen, owned = resolve_executor(executor)
+        chosen, owned = resolve_executor(executor if executor is not None else self.executor)
         try:
             store, settings = _store()
             run = store.create_pipeline_run(self.name, resolved, "manual", int(when.timestamp() * 1000))
@@ -121,7 +124,8 @@ class Pipeline:
                 chosen.close()
 
     def run_claimed(self, run: PipelineRun, executor: str | Executor | None = None) -> PipelineRun:
-        """Run a record that is RUNNING already (claimed from the queue or created by the scheduler)."""
+        """Run a record that is RUNNING already (claimed from the queue or created by the scheduler).
+        ``executor`` is the scheduler's default: the pipeline's own ``executor=`` comes first."""
         when = _utc(None if run.logical_date is None else datetime.fromtimestamp(run.logical_date / 1000, UTC))
         store, settings = _store()
         from shipyard.pipelines._executors import resolve_executor
@@ -131,7 +135,7 @@ class Pipeline:
         except Exception as exc:
             store.finish_pipeline_run(run.run_id, "FAILED", error=f"{type(exc).__name__}: {exc}")
             raise
-        chosen, owned = resolve_executor(executor)
+        chosen, owned = resolve_executor(self.executor if self.executor is not None else executor)
         try:
             return self._drive(store, settings, run, run.params, when, nodes, chosen)
         finally:
@@ -226,7 +230,9 @@ def pipeline(fn: Callable[..., Any] | None = None, **settings: Any) -> Any:
     params={"day": "{{ ds }}"}, catchup=False, max_active_runs=1, name=...)``.
 
     ``schedule`` is a preset (@hourly, @daily, @weekly, @monthly, @yearly), a cron expression, or
-    ``"every 15m"``; ``{{ ds }}`` in ``params`` is the run's logical date (YYYY-MM-DD).
+    ``"every 15m"``; ``{{ ds }}`` in ``params`` is the run's logical date (YYYY-MM-DD). ``executor``
+    ("threads", "processes", "dask", "dask://host:8786") is where its runs go when a run does not
+    name one; it comes before the scheduler's ``--executor``.
     """
     if fn is None:
         return lambda f: Pipeline(f, **settings)

@@ -146,6 +146,14 @@ def run_graph(store: Store, run: PipelineRun, spec: RunSpec, nodes: list[Node], 
                 _run_remote(recorder, spec, nodes, executor, cancel)
             else:
                 _run_local(recorder, spec, nodes, executor, cancel)
+    except Exception as exc:  # the executor broke (a lost Dask scheduler...): end the run now, saying why,
+        # rather than leaving it RUNNING until its lease runs out
+        try:
+            store.finish_pipeline_run(run.run_id, "FAILED", [recorder.records[i] for i in recorder.dirty],
+                                      error=f"the executor failed: {type(exc).__name__}: {exc}")
+        except Exception:
+            logger.exception("could not record the end of pipeline run %s", run.run_id)
+        raise
     finally:
         done.set()
         _live.pop(run.run_id, None)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import importlib
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,7 +153,7 @@ class Task:
             found = functools.reduce(getattr, qualname.split("."), importlib.import_module(module or ""))
         except (ImportError, AttributeError, ValueError):
             found = None
-        if found is self and module != "__main__":  # another process's __main__ is not this one
+        if found is self and module != "__main__" and not _by_value(module):  # another process's __main__ differs
             return (_load_task, (module, qualname))
         # By value through cloudpickle: a task defined in a script (``__main__``) or a notebook is not
         # importable in a worker process, and the standard pickler sends functions by name only.
@@ -162,6 +163,12 @@ class Task:
 
     def __repr__(self) -> str:
         return f"<task {self.name}>"
+
+
+def _by_value(module: str | None) -> bool:
+    """Whether the module's code is being shipped by value (to Dask workers, see ``_ship``)."""
+    cloudpickle = sys.modules.get("cloudpickle")
+    return cloudpickle is not None and module in cloudpickle.list_registry_pickle_by_value()
 
 
 def _task_by_value(state: bytes) -> Task:

@@ -39,9 +39,11 @@ class ServerOptions:
     auth: bool = False
     scheduler: bool = False
     modules: tuple[str, ...] | None = None
+    executor: str | None = None
     max_artifact_bytes: int | None = None
     log_level: str = "info"
     access_log: bool = False
+    proxy_artifacts: bool = True
 
 
 def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
@@ -63,7 +65,7 @@ def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
     store = open_store(settings.store_uri, settings.artifact_uri)
     assert isinstance(store, SqlStore)
     try:
-        app = create_app(store, auth=options.auth,
+        app = create_app(store, auth=options.auth, proxy_artifacts=options.proxy_artifacts,
                          max_artifact_bytes=options.max_artifact_bytes or DEFAULT_MAX_ARTIFACT_BYTES)
         sock = bind_socket(options.host, options.port)
     except BaseException:
@@ -74,7 +76,7 @@ def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
     say(f"store: {redact(settings.store_uri)}")
     say(f"artifacts: {redact(settings.artifact_uri)}"
         + (" (served to clients through /api/v1/artifacts)" if app.state.locations.proxied else
-           " (clients read and write there directly)"))
+           " (clients read and write there directly, with their own credentials)"))
     if options.auth:
         from shipyard.store.sql.tokens import TokenStore
 
@@ -84,7 +86,7 @@ def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
         say(AUTH_OFF_WARNING.format(url=url))
     stop = threading.Event()
     threading.Thread(target=_reap_expired_runs, args=(store, stop), name="shipyard-lease-reaper", daemon=True).start()
-    scheduler = _start_scheduler(store, options.modules, stop, say) if options.scheduler else None
+    scheduler = _start_scheduler(store, options.modules, options.executor, stop, say) if options.scheduler else None
     say(f"listening on {url} (web UI: {url}/, API: {url}/api/v1, docs: {url}/docs; Ctrl+C to stop)")
     sys.stdout.flush()
     _configure_logging(options.log_level)
@@ -130,13 +132,13 @@ def _ignore(signum: int, frame: object) -> None:
     """Stands in for the default action of SIGTERM/SIGINT after uvicorn's graceful stop."""
 
 
-def _start_scheduler(store: Any, modules: tuple[str, ...] | None, stop: threading.Event,
+def _start_scheduler(store: Any, modules: tuple[str, ...] | None, executor: str | None, stop: threading.Event,
                      say: Callable[[str], object]) -> threading.Thread:
     """The same scheduler as ``shipyard scheduler`` (one job list, see ``scheduler_jobs``), on a thread."""
     from shipyard.cli._pipelines import scheduler_jobs
     from shipyard.pipelines import Scheduler
 
-    jobs = scheduler_jobs(store, list(modules) if modules else None)
+    jobs = scheduler_jobs(store, list(modules) if modules else None, executor)
     say(f"scheduler: on, {jobs.describe()}")
     thread = threading.Thread(target=Scheduler(jobs, store).serve, args=(stop,), name="shipyard-scheduler",
                               daemon=True)

@@ -56,11 +56,14 @@ def create_app(
     extra_metrics: Callable[[], bytes | str] | None = None,
     extra_routers: Sequence[APIRouter] = (),
     ui: bool = True,
+    proxy_artifacts: bool = True,
 ) -> FastAPI:
     """The API over ``store``. With ``auth``, tokens are checked against ``tokens`` (by default the
     ``api_tokens`` table of ``store``, which must then be a SQL store). With ``ui``, the web UI's pages
     (:mod:`shipyard.server.ui`) are served at the root beside the API; ``extra_routers`` are mounted
-    there too."""
+    there too. With ``proxy_artifacts`` (the default) clients read and write artifacts through
+    ``/api/v1/artifacts`` whatever the root is; without it, an object-store root is handed to clients
+    to use directly (they then need its credentials)."""
     from shipyard import __version__
 
     authenticator = None
@@ -73,7 +76,7 @@ def create_app(
     metrics = ServerMetrics()
     app.state.store = store
     app.state.authenticator = authenticator
-    app.state.locations = Locations(store.artifact_root)
+    app.state.locations = Locations(store.artifact_root, proxy=proxy_artifacts)
     app.state.artifacts = get_artifact_repository(store.artifact_root)
     app.state.max_artifact_bytes = max_artifact_bytes
     app.state.metrics = metrics

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from shipyard.config import use_tracking_uri
 from shipyard.entities import Metric, Param, Run, RunStatus, RunTag
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.store import validation as v
@@ -94,10 +95,13 @@ def _now() -> int:
 
 
 def set_tracking_uri(uri: str | None) -> None:
-    """Use this store (``sqlite:///path``, ``postgresql://...``); None goes back to the default."""
+    """Use this store (``sqlite:///path``, ``postgresql://...``, ``http://server``) in this process:
+    the fluent functions and everything that opens the configured store (``shipyard.Client()``,
+    pipelines, monitors); None goes back to the environment and the defaults."""
     if _run_stack.get():
         raise InvalidInput("end the active run before changing the tracking URI")
     _session.reset(uri)
+    use_tracking_uri(uri)
 
 
 def get_tracking_uri() -> str:

@@ -36,14 +36,17 @@ _LOCAL_SCHEMES = ("file://", "memory://")
 class Locations:
     """Artifact locations between the server's artifact root and the API.
 
-    When the root is on the server's own disk (a path, ``file://``), clients cannot reach it: the API
-    speaks of ``shipyard-artifacts:/<path>`` instead, served by ``/api/v1/artifacts/<path>``.
-    Object-store roots (``s3://``, ``gs://``) are left as they are: clients read and write there directly.
+    By default the API speaks of every file under the root as ``shipyard-artifacts:/<path>``, served
+    by ``/api/v1/artifacts/<path>``: clients need only the server's URL and a token, never the
+    bucket's credentials. With ``proxy=False`` (``shipyard server --no-serve-artifacts``) an
+    object-store root (``s3://``, ``gs://``) is left as it is and clients read and write there
+    directly; a root on the server's own disk (a path, ``file://``) is proxied all the same, as
+    nothing else could reach it.
     """
 
-    def __init__(self, root: str) -> None:
+    def __init__(self, root: str, *, proxy: bool = True) -> None:
         self.root = root.rstrip("/")
-        self.proxied = "://" not in root or root.startswith(_LOCAL_SCHEMES)
+        self.proxied = proxy or "://" not in root or root.startswith(_LOCAL_SCHEMES)
 
     def to_api(self, uri: str) -> str:
         if self.proxied and (uri == self.root or uri.startswith(self.root + "/")):

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 __all__ = ["EVENT_KINDS", "SqlAutomationStore"]
 
 EVENT_KINDS = ("triggered", "skipped", "training_started", "training_finished", "training_failed", "gate_passed",
-               "gate_rejected", "rollout_started", "rollout_step", "promoted", "rolled_back", "alias_moved")
+               "gate_rejected", "rollout_started", "rollout_step", "promoted", "rolled_back", "alias_moved",
+               "rollout_refused")
 
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = ["ROLES", "ApiToken", "TokenStore", "hash_token"]
 
 ROLES = ("reader", "writer", "admin")
 _PREFIX = "shy_"
+_GIVEN = re.compile(r"shy_[A-Za-z0-9_-]{32,190}")
 _TOUCH_EVERY_MS = 60_000  # last_used_time is written at most once a minute per token
 
 
@@ -64,13 +66,21 @@ class TokenStore(SqlBase):
         self._engine = store._engine
         self.artifact_root = store.artifact_root
 
-    def create_token(self, name: str, role: str) -> str:
-        """Store a new token and return it (the only time it is seen). Raises AlreadyExists."""
+    def create_token(self, name: str, role: str, token: str | None = None) -> str:
+        """Store a new token and return it (the only time it is seen). Raises AlreadyExists.
+
+        ``token`` stores a token made elsewhere (a deployment's secret, so the processes that use it
+        and the database agree without anyone copying it by hand): ``shy_`` and at least 32 more
+        URL-safe characters; InvalidInput otherwise."""
         if not isinstance(name, str) or not name.strip() or len(name) > 256 or any(ord(c) < 32 for c in name):
             raise InvalidInput(f"token name must be a non-empty line of at most 256 characters, got {name!r}")
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}, got {role!r}")
-        token = _PREFIX + secrets.token_urlsafe(32)
+        if token is None:
+            token = _PREFIX + secrets.token_urlsafe(32)
+        elif not _GIVEN.fullmatch(token):
+            raise InvalidInput("a given token must be 'shy_' followed by 32 to 190 URL-safe characters "
+                               "(e.g. shy_$(openssl rand -hex 32))")
         try:
             with self._write() as conn:
                 conn.execute(insert(s.api_tokens).values(name=name, token_hash=hash_token(token), role=role,
@@ -78,6 +88,12 @@ class TokenStore(SqlBase):
         except IntegrityError:
             raise AlreadyExists(f"a token named {name!r} exists already: revoke it or choose another name") from None
         return token
+
+    def has_token(self, name: str, token: str) -> bool:
+        """Whether the token named ``name`` is ``token`` (for an idempotent bootstrap)."""
+        with self._read() as conn:
+            row = conn.execute(select(s.api_tokens.c.token_hash).where(s.api_tokens.c.name == name)).first()
+        return row is not None and hmac.compare_digest(row.token_hash, hash_token(token))
 
     def list_tokens(self) -> list[ApiToken]:
         """Every token, by name."""

@@ -1,0 +1,318 @@
+"""The compose topology as local processes on 127.0.0.1, started with deploy/compose.yaml's own
+commands and environment variable names (hosts, ports and secrets swapped for local ones):
+``shipyard server --auth`` on PostgreSQL with S3 artifacts (moto's server), tokens stored by the
+bootstrap commands, a Dask scheduler and two workers from the Dask CLI, and schedulers holding only
+the server's URL and a token.
+
+``test_pipelines_on_dask_survive_a_killed_scheduler``: a scheduled pipeline runs on Dask, tracking
+from its tasks reaches the server, a scheduler kill -9'd mid-pipeline leaves a run that is failed
+within the lease, and a second scheduler finishes the work.
+
+``test_a_policy_retrains_on_dask_and_starts_a_canary``: a scheduler with only the URL and a token
+runs a policy whose retraining pipeline trains on a Dask worker (its model goes through the server
+into the bucket), passes the gate, and starts the canary on the deployment.
+
+``test_serving_loop_through_the_server``: the replicas' half (traffic and feedback through two
+replicas writing their prediction log through the server, a monitor and a policy, a retraining on
+Dask, a canary promoted, kill -9 of a replica under load, answered rows = logged rows). It needs
+the server's prediction-log ingest endpoint; until the server has one it is skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests._topology import BIN, MotoS3, Process, free_port, without_cloud_credentials
+from tests.conftest import throwaway_postgres
+
+pytest.importorskip("distributed")
+pytest.importorskip("s3fs")
+pytest.importorskip("moto")
+pytestmark = [pytest.mark.integration, pytest.mark.postgres]
+
+COMPOSE = yaml.safe_load((Path(__file__).resolve().parents[2] / "deploy" / "compose.yaml").read_text())["services"]
+LEASE_S = 6  # SHIPYARD_PIPELINE_LEASE_S of the schedulers: a short lease keeps the test short
+
+
+def _command(service: str, swaps: dict[str, str]) -> list[str]:
+    """The service's compose command, each argument swapped for its local value where ``swaps`` says."""
+    argv = [swaps.get(arg, arg) for arg in COMPOSE[service]["command"]]
+    if argv[0] == "dask":
+        return [str(BIN / "dask"), *argv[1:]]  # the Dask CLI of this environment
+    assert argv[0] == "shipyard"
+    return [sys.executable, "-m", "shipyard", *argv[1:]]  # the shipyard of this checkout
+
+
+def _env(service: str, values: dict[str, str], home: Path) -> dict[str, str]:
+    """The service's compose variables (names only: every one must get a local value) over a clean
+    environment: no database URL or bucket credentials unless the service itself names them."""
+    names = set(COMPOSE[service].get("environment", {}))
+    missing = names - values.keys()
+    assert not missing, f"{service}: no local value for {sorted(missing)}"
+    base = {k: v for k, v in without_cloud_credentials(os.environ).items() if not k.startswith("SHIPYARD_")}
+    return {**base, "SHIPYARD_HOME": str(home / f"{service}-home"), **{n: values[n] for n in names}}
+
+
+@dataclass
+class Topology:
+    folder: Path
+    values: dict[str, str]
+    server: Process
+    url: str
+    dask_address: str
+    serve_token: str
+    scheduler_token: str
+    admin_token: str
+
+
+FLOWS = '''
+import time
+
+import shipyard
+from shipyard import pipeline, task
+
+
+@task
+def slow_step(seconds: float) -> float:
+    shipyard.log_metric("slept", seconds)
+    time.sleep(seconds)
+    return seconds
+
+
+@pipeline(schedule="every 2s")
+def slow(seconds: float = 8.0) -> None:
+    slow_step(seconds)
+'''
+
+
+@pytest.fixture(scope="module")
+def topology(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topology]:
+    folder = tmp_path_factory.mktemp("topology")
+    started: list[Any] = []
+    with throwaway_postgres("topology") as database:
+        s3 = MotoS3(folder)
+        started.append(s3)
+        tokens = {name: "shy_" + secrets.token_hex(32) for name in ("SERVE_TOKEN", "SCHEDULER_TOKEN")}
+        values = {"SHIPYARD_STORE_URI": database, "SHIPYARD_ARTIFACT_URI": f"s3://{s3.bucket}/artifacts",
+                  **s3.env, **tokens}
+        try:
+            for bootstrap in ("tokens", "tokens-scheduler"):
+                done = subprocess.run(_command(bootstrap, {}), env=_env(bootstrap, values, folder), cwd=folder,
+                                      capture_output=True, text=True, timeout=120)
+                assert done.returncode == 0, done.stderr
+            from shipyard.store import open_store
+            from shipyard.store.sql.tokens import TokenStore
+
+            store = open_store(database, values["SHIPYARD_ARTIFACT_URI"])
+            admin = TokenStore(store).create_token("test-admin", "admin")
+            store.close()
+            server = Process(_command("server", {"5000": "0", "0.0.0.0": "127.0.0.1"}), folder / "server.log",
+                             _env("server", values, folder), cwd=folder)
+            started.append(server)
+            url = server.wait_for(r"listening on (http://\S+)").group(1)
+            port = str(free_port())
+            dask = Process(_command("dask-scheduler", {"8786": port, "0.0.0.0": "127.0.0.1", ":8787": ":0"}),
+                           folder / "dask-scheduler.log", _env("dask-scheduler", values, folder), cwd=folder)
+            started.append(dask)
+            dask.wait_for(r"Scheduler at:\s+tcp://")
+            address = f"tcp://127.0.0.1:{port}"
+            for i in range(2):
+                workdir = folder / f"dask-worker-{i}"
+                workdir.mkdir()
+                worker = Process(
+                    [*_command("dask-worker", {"tcp://dask-scheduler:8786": address, "/tmp/dask": str(workdir)}),
+                     "--host", "127.0.0.1", "--dashboard-address", ":0", "--name", f"w{i}"],
+                    folder / f"dask-worker-{i}.log", _env("dask-worker", values, folder), cwd=workdir)
+                started.append(worker)
+                worker.wait_for(r"Registered to:\s+tcp://")
+            yield Topology(folder, values, server, url, address, tokens["SERVE_TOKEN"], tokens["SCHEDULER_TOKEN"],
+                           admin)
+        finally:
+            for process in reversed(started):
+                process.stop()
+            from shipyard import _http
+            from shipyard.tracking.client import _stores
+
+            for key in [k for k in _stores if k[0].startswith("http")]:
+                _stores.pop(key).close()
+            while _http._clients:
+                _http._clients.popitem()[1].close()
+
+
+def _scheduler(topo: Topology, project: Path, name: str) -> Process:
+    values = {**topo.values, "SHIPYARD_TRACKING_URI": topo.url, "SHIPYARD_TRACKING_TOKEN": topo.scheduler_token}
+    env = {**_env("scheduler", values, topo.folder), "SHIPYARD_PIPELINE_LEASE_S": str(LEASE_S)}
+    assert not any(k.startswith("AWS_") or k == "SHIPYARD_STORE_URI" for k in env)  # only the URL and a token
+    process = Process([*_command("scheduler", {"dask://dask-scheduler:8786": topo.dask_address.replace(
+        "tcp://", "dask://")}), "--poll", "0.5"], topo.folder / f"{name}.log", env, cwd=project)
+    process.wait_for(r"pipelines on dask://")
+    return process
+
+
+def _wait(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.3)
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def test_pipelines_on_dask_survive_a_killed_scheduler(topology: Topology, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = topology.folder / "project"
+    project.mkdir()
+    (project / "shipyard.yaml").write_text("pipelines: [flows]\n")
+    (project / "flows.py").write_text(textwrap.dedent(FLOWS))
+    monkeypatch.setenv("SHIPYARD_TRACKING_URI", topology.url)
+    monkeypatch.setenv("SHIPYARD_TRACKING_TOKEN", topology.admin_token)
+    import shipyard
+
+    store = shipyard.Client().store
+    first = _scheduler(topology, project, "scheduler-a")
+    try:
+        orphan = _wait(lambda: next(iter(store.list_pipeline_runs("slow", states=["RUNNING"], max_results=1)), None),
+                       60, "a RUNNING run of the slow pipeline")
+        time.sleep(3.0)  # its 8-second task is on a Dask worker now: mid-pipeline
+        first.kill()
+        killed_at = time.monotonic()
+        second = _scheduler(topology, project, "scheduler-b")
+        try:
+            failed = _wait(lambda: (r := store.get_pipeline_run(orphan.run_id)).state == "FAILED" and r,
+                           LEASE_S * 2 + 20, "the orphaned run failed by the lease")
+            reclaimed_s = time.monotonic() - killed_at
+            done = _wait(lambda: next(iter(store.list_pipeline_runs("slow", states=["SUCCEEDED"], max_results=1)),
+                                      None), 90, "the second scheduler finishing a run of slow")
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+    assert "lease" in (failed.error or ""), failed.error
+    assert reclaimed_s < LEASE_S + 15  # the lease, plus the reaper's few seconds and the second start
+    finished = store.get_pipeline_run(done.run_id)
+    tracked = store.get_run(finished.task("slow_step").tracking_run_id)  # tracking from the Dask worker
+    assert tracked.data.metrics["slept"] == 8.0
+    assert tracked.data.tags["shipyard.pipeline.run_id"] == finished.run_id
+
+
+POLICY = """
+import os
+
+import numpy as np
+
+import shipyard
+import shipyard.sklearn
+from shipyard import pipeline, task
+from shipyard.automation import Policy, log_holdout
+
+COLUMNS = ["a", "b", "c"]
+
+
+def train_and_log(seed: int) -> int:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    columns = {c: X[:300, i] for i, c in enumerate(COLUMNS)}
+    example = {c: X[:2, i].tolist() for i, c in enumerate(COLUMNS)}
+    with shipyard.start_run(run_name="topo-train"):
+        shipyard.log_param("where", os.path.basename(os.getcwd()))
+        info = shipyard.sklearn.log_model(LogisticRegression().fit(X[:300], y[:300]), "model",
+                                          registered_model_name="topo", input_example=example, training_data=columns)
+        log_holdout(X[300:], y[300:], columns=COLUMNS)
+    return int(info.registered_model_version.version)
+
+
+@task
+def fit() -> int:
+    return train_and_log(1)
+
+
+@pipeline
+def retrain() -> None:
+    fit()
+
+
+topo_retrain = Policy("topo-retrain", deployment="topo-api", model="topo", retrain=retrain,
+                      triggers=[{"schedule": "every 4s"}], gate={"metric": "accuracy", "min_delta": -1.0},
+                      rollout={"steps": [10, 100], "dwell": "1h"}, check_every="every 2s")
+"""
+
+
+def test_a_policy_retrains_on_dask_and_starts_a_canary(topology: Topology, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = topology.folder / "policy-project"
+    project.mkdir()
+    (project / "shipyard.yaml").write_text("pipelines: [topo_flows]\n")
+    (project / "topo_flows.py").write_text(textwrap.dedent(POLICY))
+    monkeypatch.setenv("SHIPYARD_TRACKING_URI", topology.url)
+    monkeypatch.setenv("SHIPYARD_TRACKING_TOKEN", topology.admin_token)
+    monkeypatch.syspath_prepend(str(project))
+    import importlib
+
+    import shipyard
+
+    flows = importlib.import_module("topo_flows")
+    champion = flows.train_and_log(0)  # v1, logged from here through the server
+    client = shipyard.Client()
+    client.set_registered_model_alias("topo", "champion", champion)
+    client.create_deployment("topo-api", routes=[{"model": "topo", "alias": "champion"}])
+    scheduler = _scheduler(topology, project, "scheduler-policy")
+    try:
+        started = _wait(lambda: client.store.list_policy_events("topo-retrain", kinds=["rollout_started"],
+                                                                max_results=1), 120, "the policy's rollout")
+    finally:
+        scheduler.stop()
+    events = [e.kind for e in reversed(client.store.list_policy_events("topo-retrain", max_results=20))]
+    assert events[:2] == ["triggered", "training_started"] and "gate_passed" in events, events
+    routes = {(r.version, r.weight) for r in client.get_deployment("topo-api").current.routes}
+    assert routes == {(1, 90.0), (2, 10.0)}, routes  # the canary at its first step
+    candidate = client.get_model_version("topo", started[0].data["candidate_version"])
+    trained = client.store.get_run(candidate.run_id)
+    assert trained.data.params["where"].startswith("dask-worker-")  # the retraining ran on a Dask worker
+    # The worker had no bucket credentials: its model went through the server into the bucket.
+    import s3fs
+
+    fs = s3fs.S3FileSystem(key=topology.values["AWS_ACCESS_KEY_ID"], secret=topology.values["AWS_SECRET_ACCESS_KEY"],
+                           endpoint_url=topology.values["AWS_ENDPOINT_URL"], skip_instance_cache=True)
+    root = topology.values["SHIPYARD_ARTIFACT_URI"].removeprefix("s3://")
+    assert any(candidate.run_id in path for path in fs.find(root))
+
+
+def _server_ingests_prediction_logs() -> bool:
+    from shipyard.server import create_app
+    from shipyard.store.sql import SqlStore
+
+    store = SqlStore("sqlite://", "memory://ingest-probe")
+    try:
+        return any("prediction-log" in getattr(r, "path", "") and "POST" in getattr(r, "methods", ())
+                   for r in create_app(store).routes)
+    finally:
+        store.close()
+
+
+def test_serving_loop_through_the_server(topology: Topology) -> None:
+    if not _server_ingests_prediction_logs():
+        pytest.skip("the server has no prediction-log ingest endpoint yet: replicas holding only a URL and a "
+                    "token cannot write their log (issue 13, the replicas' half of this test)")
+    # To be completed with the ingest endpoint (the steps the issue's "Must show" lists):
+    # 1. register a model through the server (admin token) and create the deployment;
+    # 2. start serve-a and serve-b from COMPOSE["serve-a"]["command"] with SHIPYARD_TRACKING_URI/TOKEN only
+    #    (_env("serve-a", ...) with the serve token), on free ports;
+    # 3. send traffic and feedback through both; kill -9 one replica under load and restart it;
+    # 4. assert answered request ids == logged request ids, read through the server (none lost, none twice);
+    # 5. a monitor and a policy (retrain = a pipeline, scheduler with --executor dask://) through the server:
+    #    the retraining runs on Dask, the canary is promoted.
+    pytest.fail("the ingest endpoint exists now: write steps 1-5 of this test")
