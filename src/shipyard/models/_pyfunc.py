@@ -23,7 +23,7 @@ from shipyard.errors import IntegrityCheckFailed, InvalidInput
 from shipyard.models import _flavors
 from shipyard.models._enforce import InputAdapter
 from shipyard.models._manifest import ModelManifest, read_manifest, read_verified, verify_files
-from shipyard.models._python_model import PythonModel, PythonModelContext
+from shipyard.models._python_model import PythonModel, PythonModelContext, predict_call
 from shipyard.models._signature import NUMERIC_TYPES, ColSpec, Signature, _is_frame
 
 __all__ = ["PyFuncModel", "load_local_model", "load_native", "load_prediction_profile", "load_reference_profile"]
@@ -49,6 +49,9 @@ def _predictors(model: Any, flavor: str) -> tuple[Any, Any]:
     if flavor == "xgboost" and cls.__name__ == "Booster":
         return model.inplace_predict, None
     proba = getattr(model, "predict_proba", None)
+    if isinstance(model, PythonModel):
+        call, _ = predict_call(model, getattr(model, "_shipyard_context", None))
+        return call, proba if callable(proba) else None
     return model.predict, proba if callable(proba) else None
 
 
@@ -120,9 +123,18 @@ class PyFuncModel:
             return pd.DataFrame(data)
         return data
 
-    def predict(self, data: Any) -> np.ndarray:
-        """Predict on ``data`` (see the class docstring for what is accepted); a NumPy array."""
-        return _to_numpy(self._predict(self.prepare(data)))
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> np.ndarray:
+        """Predict on ``data`` (see the class docstring for what is accepted); a NumPy array.
+
+        ``params`` go to a model whose ``predict`` takes them (MLflow's ``predict(context,
+        model_input, params=None)``); InvalidInput for a model that takes none.
+        """
+        if params is None:
+            return _to_numpy(self._predict(self.prepare(data)))
+        call, takes_params = predict_call(self.raw_model, getattr(self.raw_model, "_shipyard_context", None))
+        if not takes_params:
+            raise InvalidInput(f"{type(self.raw_model).__name__}.predict takes no params; call predict(data)")
+        return _to_numpy(call(self.prepare(data), params))
 
     def predict_proba(self, data: Any) -> np.ndarray:
         """Class probabilities, for models that have ``predict_proba`` (classifiers)."""
@@ -187,7 +199,13 @@ def _load(manifest: ModelManifest) -> Any:
         model = _flavors.load(manifest, data)
         if isinstance(model, PythonModel):
             assert manifest.path is not None
-            model.load_context(PythonModelContext(manifest.path, code_dir, dict(manifest.metadata)))
+            context = PythonModelContext(manifest.path, code_dir, dict(manifest.metadata),
+                                         {k: str(manifest.path / rel) for k, rel in manifest.artifacts.items()},
+                                         dict(manifest.model_config))
+            model.load_context(context)
+            # MLflow's predict(context, model_input) gets the same context (an attribute, as MLflow
+            # keeps it on its wrapper; the model is a fresh unpickled object of this load)
+            object.__setattr__(model, "_shipyard_context", context)
     return model
 
 

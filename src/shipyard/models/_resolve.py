@@ -6,6 +6,7 @@ Accepted forms::
     models:/<name>/<version>           a registered version
     models:/<name>@<alias>             the version an alias points to (champion, challenger, ...)
     models:/<name>/latest              the newest non-archived version
+    models:/<name>/Production          the newest version in an MLflow stage (Staging, Production)
     /a/local/path, file:///a/path      a model directory on disk
     s3://bucket/path (any fsspec URL)  a model directory in an object store (downloaded)
 
@@ -103,6 +104,11 @@ def resolve_model(uri: str, client: RegistryClient) -> ModelLocation:
             mv = client.get_model_version_by_alias(name, which)
         elif which.lower() == "latest":
             mv = client.get_latest_version(name)
+        elif which.lower() in ("staging", "production", "archived"):  # MLflow's stages
+            found = client.get_latest_versions(name, [which])
+            if not found:
+                raise NotFound(f"model {name!r} has no version in stage {which!r}")
+            mv = found[0]
         else:
             mv = client.get_model_version(name, which)
         inner = resolve_model(mv.source, client)
