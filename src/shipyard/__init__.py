@@ -65,7 +65,7 @@ _LAZY: dict[str, str] = {
     "MlflowClient": _FACE,
     "search_model_versions": _FACE,
     "search_registered_models": _FACE,
-    "evaluate": "shipyard._evaluate",
+    "evaluate": "shipyard.models._evaluate",
     "Client": "shipyard._client",
     "load_model": "shipyard.models._log",
     "log_model": "shipyard.models._log",
@@ -116,9 +116,9 @@ if TYPE_CHECKING:
         xgboost,
     )
     from shipyard._client import Client
-    from shipyard._evaluate import evaluate
     from shipyard._mlflow_face import MlflowClient, search_model_versions, search_registered_models
     from shipyard.errors import ShipyardError
+    from shipyard.models._evaluate import evaluate
     from shipyard.models._log import load_model, log_model, register_model
     from shipyard.pipelines import pipeline, task
     from shipyard.tracking._fluent_more import (

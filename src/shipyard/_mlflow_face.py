@@ -32,7 +32,8 @@ def _client() -> Client:
 
 
 def search_model_versions(filter_string: str | None = None, max_results: int = 10_000,
-                          order_by: Sequence[str] | None = None, page_token: str | None = None) -> PagedList[ModelVersion]:
+                          order_by: Sequence[str] | None = None,
+                          page_token: str | None = None) -> PagedList[ModelVersion]:
     """Model versions matching an MLflow filter such as ``"name = 'churn'"`` (see ``Client``)."""
     return _client().search_model_versions(filter_string, max_results, order_by, page_token)
 

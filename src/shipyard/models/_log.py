@@ -58,8 +58,8 @@ def _client() -> RegistryClient:
 # its LoggedModel entity, which shipyard's run artifacts stand in for).
 _MLFLOW_ONLY = frozenset({"conda_env", "extra_pip_requirements", "await_registration_for", "serialization_format",
                           "pyfunc_predict_fn", "params", "tags", "model_type", "step", "model_id",
-                          "infer_code_paths", "streamable", "resources", "auth_policy", "prompts", "example_no_conversion",
-                          "skops_trusted_types"})
+                          "infer_code_paths", "streamable", "resources", "auth_policy", "prompts",
+                          "example_no_conversion", "skops_trusted_types"})
 
 
 def model_path(name: str | None, artifact_path: str | None) -> str:

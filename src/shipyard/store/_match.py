@@ -42,13 +42,11 @@ def _compare(c: Comparison, actual: Any) -> bool:
         return actual is not None
     if actual is None:
         return False
-    if isinstance(want, float):
-        actual = float(actual)
-    else:
-        actual = str(actual)
+    values: tuple[Any, ...] = want if isinstance(want, tuple) else (want,)
+    numeric = bool(values) and isinstance(values[0], float)  # the parser typed the values by attribute
+    actual = float(actual) if numeric else str(actual)
     if op in ("IN", "NOT IN"):
-        values = want if isinstance(want, tuple) else (want,)
-        inside = actual in {float(x) if isinstance(actual, float) else str(x) for x in values}
+        inside = actual in {float(x) if numeric else str(x) for x in values}
         return inside if op == "IN" else not inside
     if op in ("LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE"):
         found = _like(str(want), str(actual), "ILIKE" in op)

@@ -103,7 +103,7 @@ class TrackingClient:
         (``"name ASC"``, ``"creation_time DESC"``). MLflow's positional order (view_type,
         max_results) works too."""
         if isinstance(name_like, int):
-            name_like, max_results = None, name_like
+            max_results, name_like = name_like, None
         found = self.store.search_experiments(_view(view_type), name_like,
                                               max_results if filter_string is None else 50_000)
         if filter_string is None and not order_by:

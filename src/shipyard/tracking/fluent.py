@@ -336,13 +336,23 @@ def set_tags(tags: dict[str, Any]) -> None:
     run._client.log_batch(run.info.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
 
-def log_input(data: Any, name: str = "dataset", *, targets: Any = None, context: str = "training",
-              source: str = "", profile: bool = True) -> None:
-    """Record a dataset the run used: content digest, schema, row count and a drift profile."""
-    from shipyard.tracking.datasets import dataset_input
+def log_input(data: Any, name: str | None = None, *, targets: Any = None, context: str | None = None,
+              source: str = "", profile: bool = True, tags: dict[str, str] | None = None,
+              model: Any = None) -> None:
+    """Record a dataset the run used: content digest, schema, row count and a drift profile.
+
+    ``data`` is a table (DataFrame, dict of arrays, 2-D array) with ``name`` (default "dataset"),
+    or a :mod:`shipyard.data` dataset object as MLflow's ``log_input(dataset, context="training")``
+    takes it (then the second argument is the context). MLflow's ``tags`` and ``model`` are accepted.
+    """
+    from shipyard.tracking.datasets import Dataset, dataset_input
 
     run = _current("log_input")
-    dataset = dataset_input(data, name, targets=targets, context=context, source=source, profile=profile)
+    if isinstance(data, Dataset):
+        dataset = data.to_input(context=context or name or "", profile=profile)
+    else:
+        dataset = dataset_input(data, name or "dataset", targets=targets,
+                                context="training" if context is None else context, source=source, profile=profile)
     run._client.log_inputs(run.info.run_id, [dataset])
 
 
