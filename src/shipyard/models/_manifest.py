@@ -151,6 +151,10 @@ def _manifest_file(path: str | os.PathLike[str]) -> Path:
 def read_manifest(path: str | os.PathLike[str]) -> ModelManifest:
     """Read ``MLmodel.yaml`` of a model directory (or the file itself). Verifies nothing else."""
     file = _manifest_file(path)
+    if not file.is_file() and (file.parent / "MLmodel").is_file():  # a model directory MLflow wrote
+        from shipyard.models._mlflow_dir import mlflow_manifest
+
+        return mlflow_manifest(file.parent)
     try:
         raw = file.read_bytes()
     except FileNotFoundError:

@@ -83,7 +83,8 @@ def logged_model_digest(client: RegistryClient, run_id: str, artifact_path: str)
 
 def _local(root_uri: str, rel: str, what: str) -> Path:
     repo = get_artifact_repository(root_uri)
-    if not repo.exists(f"{rel}/MLmodel.yaml" if rel else "MLmodel.yaml"):
+    prefix = f"{rel}/" if rel else ""
+    if not repo.exists(f"{prefix}MLmodel.yaml") and not repo.exists(f"{prefix}MLmodel"):  # MLmodel: MLflow's
         raise NotFound(f"no model at {what} (no MLmodel.yaml there)")
     local = repo.local_path(rel)
     if local is not None:
@@ -120,7 +121,7 @@ def resolve_model(uri: str, client: RegistryClient) -> ModelLocation:
     if "://" in target:
         return ModelLocation(_local(target, "", uri), None)
     path = Path(target)
-    if not (path / "MLmodel.yaml").is_file():
+    if not (path / "MLmodel.yaml").is_file() and not (path / "MLmodel").is_file():
         raise NotFound(f"no model at {uri!r} (no MLmodel.yaml there)")
     return ModelLocation(path, None)
 
