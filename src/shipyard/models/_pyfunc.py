@@ -14,7 +14,7 @@ import os
 import platform
 import sys
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -165,8 +165,14 @@ def _code_on_path(manifest: ModelManifest) -> Iterator[Path | None]:
         yield None
         return
     code_dir = manifest.path / "code"
-    if str(code_dir) not in sys.path:
-        sys.path.insert(0, str(code_dir))
+    # code/ itself, and (as MLflow does) each folder given as a code path that is no package, so
+    # code_paths=[os.getcwd()] makes the modules of that folder importable
+    folders = [code_dir] + [code_dir / PurePosixPath(rel).name for rel in manifest.code_paths
+                            if (code_dir / PurePosixPath(rel).name).is_dir()
+                            and not (code_dir / PurePosixPath(rel).name / "__init__.py").exists()]
+    for folder in reversed(folders):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
     before = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
     try:
