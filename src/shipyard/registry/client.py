@@ -40,6 +40,10 @@ class RegistryClient(TrackingClient):
     def delete_registered_model(self, name: str) -> None:
         self.store.delete_registered_model(name)
 
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Rename a model with its versions, tags and aliases (Conflict while a deployment routes to it)."""
+        return self.store.rename_registered_model(name, new_name)
+
     def search_registered_models(self, filter_string: str | None = None, max_results: int = 100,
                                  order_by: Sequence[str] | None = None, page_token: str | None = None, *,
                                  name_like: str | None = None) -> PagedList[RegisteredModel]:
