@@ -32,7 +32,7 @@ WINE_URL = "https://raw.githubusercontent.com/mlflow/mlflow/master/tests/dataset
 WINE_COLUMNS = ["fixed acidity", "volatile acidity", "citric acid", "residual sugar", "chlorides",
                 "free sulfur dioxide", "total sulfur dioxide", "density", "pH", "sulphates", "alcohol", "quality"]
 
-pytestmark = pytest.mark.skipif(not EXAMPLES, reason="set SHIPYARD_MLFLOW_EXAMPLES to a folder holding MLflow's "
+needs_examples = pytest.mark.skipif(not EXAMPLES, reason="set SHIPYARD_MLFLOW_EXAMPLES to a folder holding MLflow's "
                                 "examples (sklearn_elasticnet_wine, sklearn_logistic_regression, pyfunc)")
 
 _SITECUSTOMIZE = '''
@@ -108,6 +108,7 @@ def test_renaming_rewrites_only_the_imports() -> None:
                              "from shipyard.models import infer_signature\nx = 'mlflow'\n")
 
 
+@needs_examples
 def test_sklearn_elasticnet_wine(tmp_path: Path) -> None:
     home = tmp_path / "home"
     out = _run("sklearn_elasticnet_wine", tmp_path, home)
@@ -124,6 +125,7 @@ def test_sklearn_elasticnet_wine(tmp_path: Path) -> None:
     assert model.predict({c: [5.0] for c in WINE_COLUMNS[:-1]}).shape == (1,)
 
 
+@needs_examples
 def test_sklearn_logistic_regression(tmp_path: Path) -> None:
     home = tmp_path / "home"
     out = _run("sklearn_logistic_regression", tmp_path, home)
@@ -136,6 +138,7 @@ def test_sklearn_logistic_regression(tmp_path: Path) -> None:
     assert model.predict(np.array([[-2.0], [2.0]])).tolist() == [0, 1]
 
 
+@needs_examples
 def test_pyfunc(tmp_path: Path) -> None:
     home = tmp_path / "home"
     _run("pyfunc", tmp_path, home)

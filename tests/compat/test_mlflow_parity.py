@@ -57,6 +57,18 @@ def test_tracking_nested_runs_and_search_by_system_tags() -> None:
     assert len(everything) == 3
 
 
+def test_client_runs_take_name_and_parent_from_mlflow_tags() -> None:
+    client = MlflowClient()
+    experiment_id = client.create_experiment("client-runs")
+    parent = client.create_run(experiment_id, tags={"mlflow.runName": "outer"})
+    child = client.create_run(experiment_id, tags={"mlflow.parentRunId": parent.info.run_id})
+    assert parent.info.run_name == "outer"
+    assert client.get_run(child.info.run_id).info.parent_run_id == parent.info.run_id
+    assert client.get_run(child.info.run_id).data.tags["mlflow.runName"] == child.info.run_name
+    client.update_run(parent.info.run_id, name="renamed")
+    assert client.get_run(parent.info.run_id).data.tags["mlflow.runName"] == "renamed"
+
+
 def test_experiments_module_functions() -> None:
     experiment_id = mlflow.create_experiment("exp-a", tags={"team": "risk"})
     mlflow.create_experiment("exp-b")
@@ -170,7 +182,7 @@ def test_datasets_and_evaluate() -> None:
     [logged] = mlflow.get_run(run.info.run_id).inputs.datasets
     assert (logged.name, logged.context, logged.source, logged.num_rows) == ("train", "training",
                                                                           "s3://bucket/train.csv", 200)
-    assert logged.digest == dataset.digest
+    assert logged.digest == dataset.digest and logged.targets == "label"
     expected = (clf.predict(df[["x1", "x2"]]) == df.label).mean()
     assert result.metrics["accuracy_score"] == pytest.approx(expected)
     assert {"precision_score", "recall_score", "f1_score", "log_loss", "roc_auc", "true_positives"} <= set(

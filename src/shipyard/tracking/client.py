@@ -138,8 +138,18 @@ class TrackingClient:
     ) -> Run:
         """Create a RUNNING run. With ``lease_s`` this client's background thread renews the run's
         lease until :meth:`set_terminated`; should the process die, the run is marked FAILED once
-        the lease runs out. Without one (the default here) the run stays RUNNING until ended."""
+        the lease runs out. Without one (the default here) the run stays RUNNING until ended.
+
+        As MLflow's client does, the name may come as the tag ``mlflow.runName`` and the parent as
+        ``mlflow.parentRunId``; both tags are written, so MLflow code that searches by them finds the run."""
+        from shipyard.store.sql.words import random_run_name
+
         str_tags = {k: str(v) for k, v in (tags or {}).items()}
+        run_name = run_name or str_tags.get("mlflow.runName") or random_run_name()
+        str_tags["mlflow.runName"] = run_name
+        parent_run_id = parent_run_id or str_tags.get("mlflow.parentRunId")
+        if parent_run_id:
+            str_tags.setdefault("mlflow.parentRunId", parent_run_id)
         run = self.store.create_run(experiment_id, run_name, start_time, str_tags, user_id, parent_run_id,
                                     lease_s=lease_s)
         if lease_s is not None:
@@ -166,7 +176,10 @@ class TrackingClient:
         return self.store.end_run(run_id, status_text, end_time or _now())
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> RunInfo:
-        return self.store.update_run_info(run_id, status=status, run_name=name)
+        info = self.store.update_run_info(run_id, status=status, run_name=name)
+        if name is not None:  # the tag MLflow code reads the name from follows it
+            self.store.log_batch(run_id, tags=[RunTag("mlflow.runName", name)])
+        return info
 
     def delete_run(self, run_id: str) -> None:
         self.store.delete_run(run_id)

@@ -105,7 +105,10 @@ class Dataset:
     def to_input(self, context: str = "", profile: bool = True) -> DatasetInput:
         targets = self.targets
         if isinstance(targets, str):  # MLflow's from_pandas(df, targets="label") names a column
-            targets = None
+            columns = getattr(self.data, "columns", None)
+            if columns is None or targets not in columns:
+                raise InvalidInput(f"dataset {self.name!r}: no column {targets!r} to use as targets")
+            targets = self.data[targets]
         return dataset_input(self.data, self.name, targets=targets, context=context, source=self.source,
                              profile=profile)
 
