@@ -165,8 +165,8 @@ def fetch_uri(uri: str, dst: Path, client: RegistryClient) -> Path:
     return get_artifact_repository(uri).download(None, dst)
 
 
-def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None, description: str = "",
-                   *, client: RegistryClient | None = None) -> ModelVersion:
+def register_model(model_uri: str, name: str, tags: dict[str, Any] | int | None = None, description: str = "",
+                   *, client: RegistryClient | None = None, await_registration_for: int | None = None) -> ModelVersion:
     """Register the model at ``model_uri`` as the next version of ``name`` (created if new).
 
     The model must exist and be complete (its manifest there, every file it lists present and
@@ -175,6 +175,8 @@ def register_model(model_uri: str, name: str, tags: dict[str, Any] | None = None
     """
     from shipyard.models._resolve import source_digest
 
+    if isinstance(tags, int):  # MLflow's third positional is await_registration_for (registration is immediate)
+        tags = None
     client = client or _client()
     _check_complete(model_uri, client)
     run_id, digest = source_digest(model_uri, client)

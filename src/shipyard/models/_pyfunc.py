@@ -100,6 +100,10 @@ class PyFuncModel:
         where = "" if self.manifest is None or self.manifest.path is None else f" from {self.manifest.path}"
         return f"<PyFuncModel {self.flavor} {type(self.raw_model).__name__}{where}>"
 
+    def unwrap_python_model(self) -> Any:
+        """The model object itself (MLflow's name; ``raw_model`` here)."""
+        return self.raw_model
+
     @property
     def input_mode(self) -> str:
         """``"array"`` or ``"frame"``: what the model is handed (``"raw"`` without a signature)."""

@@ -154,6 +154,14 @@ class RegistryClient(TrackingClient):
         self.store.set_model_version_tag(name, mv.version, STAGE_TAG, target)
         return self.get_model_version(name, mv.version)
 
+    def get_model_version_download_uri(self, name: str, version: int | str) -> str:
+        """Where the version's files are: the run's artifact location for a ``runs:/`` source."""
+        source = self.get_model_version(name, version).source
+        if source.startswith("runs:/"):
+            run_id, _, rel = source.removeprefix("runs:/").partition("/")
+            return f"{self.get_run(run_id).info.artifact_uri.rstrip('/')}/{rel}"
+        return source
+
     def copy_model_version(self, src_model_uri: str, dst_name: str) -> ModelVersion:
         """Register the model of ``models:/<name>/<version>`` (or ``@alias``) as the next version of
         ``dst_name`` (created if new), with its files, run, tags and recorded digest."""

@@ -166,10 +166,19 @@ def start_run(
     nested: bool = False,
     tags: dict[str, Any] | None = None,
     description: str | None = None,
+    *,
+    parent_run_id: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
-    """Start a run (or resume ``run_id``) and make it active; use it as a context manager."""
+    """Start a run (or resume ``run_id``) and make it active; use it as a context manager.
+
+    ``parent_run_id`` (MLflow's) makes it the child of that run, which must be the active run when
+    one is; ``log_system_metrics`` is accepted and unused.
+    """
     stack = _run_stack.get()
-    if stack and not nested:
+    if parent_run_id is not None and stack and stack[-1].info.run_id != parent_run_id:
+        raise InvalidInput(f"parent_run_id {parent_run_id!r} is not the active run {stack[-1].info.run_id}")
+    if stack and not nested and parent_run_id is None:
         raise InvalidInput(
             f"run {stack[-1].info.run_id} is already active: end it first, or pass nested=True for a child run"
         )
@@ -180,7 +189,7 @@ def start_run(
             raise InvalidInput(f"run {run_id!r} is deleted: restore it before resuming it")
         client.resume_run(run_id, lease_s=run_lease_s())
     else:
-        parent = stack[-1].info.run_id if stack else None
+        parent = stack[-1].info.run_id if stack else parent_run_id
         # MLflow takes the name from an ``mlflow.runName`` tag when none is given; the name is made
         # here, not by the store, so the tag MLflow code searches by holds it from the start.
         name = run_name or (tags or {}).get(RUN_NAME_TAG) or random_run_name()
