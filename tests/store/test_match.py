@@ -7,6 +7,7 @@ import pytest
 from shipyard.entities import ModelVersion
 from shipyard.errors import FilterSyntaxError, InvalidInput
 from shipyard.store import _match
+from shipyard.store.filter import parse_filter
 
 V = _match.VERSION_ATTRIBUTES
 
@@ -39,6 +40,11 @@ def test_bad_filters_say_what_is_wrong() -> None:
         names("version_number = '2'")  # a number is written without quotes
     with pytest.raises(FilterSyntaxError, match="expected creation_timestamp"):
         names("colour = 'red'")
+    for cut_short in ("name = 'x' AND", "(", "name ="):  # a filter that ends early is a syntax error
+        with pytest.raises(FilterSyntaxError, match="end of input"):
+            names(cut_short)
+        with pytest.raises(FilterSyntaxError, match="end of input"):
+            parse_filter(cut_short.replace("name", "tags.name"))
     with pytest.raises(InvalidInput, match="metrics"):
         names("metrics.acc > 1")
 

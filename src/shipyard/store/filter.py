@@ -229,7 +229,7 @@ class _Parser:
 
     def ident(self) -> tuple[Entity, str, _Tok]:
         start = self.tok
-        after = self.toks[self.i + 1]
+        after = self.toks[min(self.i + 1, len(self.toks) - 1)]  # the filter may end here
         if (self.bare and start.kind == "word" and start.text.lower() in self.attributes
                 and not (after.kind == "punct" and after.text == ".")):
             self.i += 1
