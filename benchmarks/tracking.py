@@ -156,7 +156,7 @@ def w_runs(side: str, tmp: Path, n: int, mode: str) -> dict:
 
         def search():  # type: ignore[no-untyped-def]
             return sy.search_runs(experiment_names=[EXPERIMENT], filter_string=FILTER, order_by=ORDER_BY,
-                                  max_results=100)
+                                  max_results=100, output_format="list")
     else:
         mlflow, _ = _mlflow_setup(tmp)
         t0 = time.perf_counter()
@@ -229,7 +229,7 @@ def w_search_large(side: str, tmp: Path, n: int, mode: str) -> dict:
     for _ in range(7):
         t1 = time.perf_counter()
         found = sy.search_runs(experiment_names=[EXPERIMENT], filter_string=FILTER, order_by=ORDER_BY,
-                               max_results=100)
+                               max_results=100, output_format="list")
         times.append(time.perf_counter() - t1)
     data = [_run_values(i) for i in range(n)]
     expected = sorted((m["m1"] for p, m in data if m["m0"] > 0.5 and p["p0"] == "a"), reverse=True)[:100]

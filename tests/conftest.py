@@ -145,7 +145,7 @@ def serve_rainfall(rainfall: tuple[np.ndarray, np.ndarray, list[str]], shipyard_
             info = shipyard.sklearn.log_model(model, "model", registered_model_name="rain", input_example=example,
                                               training_data={n: X[train, i] for i, n in enumerate(names)})
         client = shipyard.Client()
-        version = info.registered_model_version.version
+        version = info.registered_model_version
         client.set_registered_model_alias("rain", "champion", version, reason="first model")
         client.create_deployment("rain-api", routes=[{"model": "rain", "version": version}])
         logger = PredictionLogger(f"{client.store.artifact_root}/prediction-logs", replica_id="test")

@@ -1,6 +1,7 @@
 """shipyard: the whole MLOps loop in one package.
 
-The fluent face reads like MLflow's::
+The fluent face reads like MLflow's, so MLflow code runs with ``import shipyard as mlflow`` (see
+docs/mlflow.md for what differs)::
 
     import shipyard
     shipyard.set_experiment("churn")
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _FLUENT = "shipyard.tracking.fluent"
+_MORE = "shipyard.tracking._fluent_more"
+_FACE = "shipyard._mlflow_face"
 _LAZY: dict[str, str] = {
     "ActiveRun": _FLUENT,
     "active_run": _FLUENT,
@@ -46,6 +49,23 @@ _LAZY: dict[str, str] = {
     "set_tags": _FLUENT,
     "set_tracking_uri": _FLUENT,
     "start_run": _FLUENT,
+    "create_experiment": _MORE,
+    "delete_experiment": _MORE,
+    "delete_tag": _MORE,
+    "get_experiment": _MORE,
+    "get_experiment_by_name": _MORE,
+    "get_parent_run": _MORE,
+    "get_run": _MORE,
+    "load_table": _MORE,
+    "log_image": _MORE,
+    "log_table": _MORE,
+    "search_experiments": _MORE,
+    "set_experiment_tag": _MORE,
+    "set_experiment_tags": _MORE,
+    "MlflowClient": _FACE,
+    "search_model_versions": _FACE,
+    "search_registered_models": _FACE,
+    "evaluate": "shipyard.models._evaluate",
     "Client": "shipyard._client",
     "load_model": "shipyard.models._log",
     "log_model": "shipyard.models._log",
@@ -54,8 +74,8 @@ _LAZY: dict[str, str] = {
     "pipeline": "shipyard.pipelines",
     "task": "shipyard.pipelines",
 }
-_SUBMODULES = {"artifacts", "automation", "datasets", "drift", "entities", "errors", "lightgbm", "models",
-               "monitoring", "pyfunc", "registry", "serving", "sklearn", "store", "tracking", "xgboost"}
+_SUBMODULES = {"artifacts", "automation", "client", "data", "datasets", "drift", "entities", "errors", "lightgbm",
+               "models", "monitoring", "pyfunc", "registry", "serving", "sklearn", "store", "tracking", "xgboost"}
 
 __all__ = sorted([*_LAZY, *_SUBMODULES, "__version__"],
                  key=lambda n: (0 if n.isupper() else 1 if n[:1].isupper() else 2, n))
@@ -79,6 +99,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from shipyard import (
         artifacts,
+        client,
+        data,
         datasets,
         drift,
         entities,
@@ -94,9 +116,26 @@ if TYPE_CHECKING:
         xgboost,
     )
     from shipyard._client import Client
+    from shipyard._mlflow_face import MlflowClient, search_model_versions, search_registered_models
     from shipyard.errors import ShipyardError
+    from shipyard.models._evaluate import evaluate
     from shipyard.models._log import load_model, log_model, register_model
     from shipyard.pipelines import pipeline, task
+    from shipyard.tracking._fluent_more import (
+        create_experiment,
+        delete_experiment,
+        delete_tag,
+        get_experiment,
+        get_experiment_by_name,
+        get_parent_run,
+        get_run,
+        load_table,
+        log_image,
+        log_table,
+        search_experiments,
+        set_experiment_tag,
+        set_experiment_tags,
+    )
     from shipyard.tracking.fluent import (
         ActiveRun,
         active_run,

@@ -110,7 +110,7 @@ def _train(X: np.ndarray, y: np.ndarray, names: list[str], run_name: str, *, hol
             training_data={n: X[:cut, i] for i, n in enumerate(names)})
         if holdout:
             log_holdout(X[cut:], y[cut:], columns=names)
-    return int(info.registered_model_version.version)
+    return int(info.registered_model_version)
 
 
 def _retrain_on_incident(names: list[str]) -> Callable[[dict[str, Any]], int]:

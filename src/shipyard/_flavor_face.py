@@ -8,13 +8,21 @@ from typing import Any
 
 __all__ = ["flavor_functions"]
 
+_MODEL_ARG = {"sklearn": "sk_model", "xgboost": "xgb_model", "lightgbm": "lgb_model"}
+
 
 def flavor_functions(flavor: str) -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]]:
     """(log_model, save_model, load_model) for one flavor, with MLflow's signatures."""
 
-    def log_model(model: Any, artifact_path: str = "model", **kwargs: Any) -> Any:
+    def log_model(*args: Any, **kwargs: Any) -> Any:
+        # MLflow's spellings: log_model(model, "model"), log_model(model, name="model"),
+        # log_model(sk_model=model, artifact_path="model") (xgb_model / lgb_model for the others)
         from shipyard.models._log import log_model as _log
 
+        if len(args) > 2:
+            raise TypeError("log_model takes the model and its artifact path positionally; pass the rest by name")
+        model = args[0] if args else kwargs.pop(_MODEL_ARG.get(flavor, "model"), kwargs.pop("model", None))
+        artifact_path = args[1] if len(args) > 1 else kwargs.pop("artifact_path", None)
         return _log(model, artifact_path, flavor=flavor, **kwargs)
 
     def save_model(model: Any, path: str | os.PathLike[str], **kwargs: Any) -> Any:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 __all__ = [
+    "STAGES",
+    "STAGE_TAG",
     "AliasEvent",
     "CheckResult",
     "DatasetInput",
@@ -34,9 +36,16 @@ __all__ = [
     "RunInputs",
     "RunStatus",
     "RunTag",
+    "ViewType",
 ]
 
 T = TypeVar("T")
+
+#: The model-version tag holding MLflow's stage (``transition_model_version_stage``). Not under
+#: ``shipyard.``: moving a stage is a writer's operation, like moving an alias, and nothing that
+#: serves traffic reads it (deployments name versions or aliases).
+STAGE_TAG = "mlflow.current_stage"
+STAGES = ("None", "Staging", "Production", "Archived")
 
 
 class RunStatus(enum.StrEnum):
@@ -54,6 +63,14 @@ class RunStatus(enum.StrEnum):
 class LifecycleStage(enum.StrEnum):
     ACTIVE = "active"
     DELETED = "deleted"
+
+
+class ViewType(enum.StrEnum):
+    """Which runs or experiments a search returns; MLflow's names for shipyard's view types."""
+
+    ACTIVE_ONLY = "active"
+    DELETED_ONLY = "deleted"
+    ALL = "all"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +170,11 @@ class ModelVersion:
     archived: bool = False
     #: SHA-256 of the model's manifest, recorded once at registration: loading checks the files against it.
     digest: str | None = None
+
+    @property
+    def current_stage(self) -> str:
+        """MLflow's (deprecated) stage: None, Staging, Production or Archived, kept in a version tag."""
+        return self.tags.get(STAGE_TAG, "None")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,9 @@
 """Custom Python models: subclass ``PythonModel`` (or pass any object with ``predict``).
 
     class Ensemble(shipyard.pyfunc.PythonModel):
-        def predict(self, model_input): ...
+        def predict(self, model_input): ...           # or MLflow's predict(self, context, model_input, params=None)
 
-    shipyard.pyfunc.log_model(python_model=Ensemble(), artifact_path="model")
+    shipyard.pyfunc.log_model(python_model=Ensemble(), name="model", artifacts={"rf": "runs:/<run>/rf"})
     model = shipyard.pyfunc.load_model("models:/churn@champion")   # PyFuncModel, any flavor
 """
 
@@ -17,9 +17,15 @@ from shipyard.models import PythonModel, PythonModelContext
 __all__ = ["PythonModel", "PythonModelContext", "load_model", "log_model", "save_model"]
 
 
-def log_model(artifact_path: str = "model", python_model: Any = None, **kwargs: Any) -> Any:
+def log_model(artifact_path: str | None = None, python_model: Any = None, **kwargs: Any) -> Any:
+    """Log a custom model (MLflow's ``name=``, ``artifacts=``, ``code_paths=`` work; see
+    :func:`shipyard.models._log.log_model`)."""
+    from shipyard.errors import InvalidInput
     from shipyard.models._log import log_model as _log
 
+    for unsupported in ("loader_module", "data_path"):
+        if kwargs.pop(unsupported, None) is not None:
+            raise InvalidInput(f"pyfunc.log_model({unsupported}=...) is not supported: pass python_model=")
     return _log(python_model, artifact_path, flavor="pyfunc", **kwargs)
 
 

@@ -39,7 +39,7 @@ def retrain_on_recent_rows(rows: int = 2000, *, bad: bool = False) -> Any:
             info = shipyard.sklearn.log_model(model, "model", registered_model_name="rain", input_example=example,
                                               training_data=columns)
             log_holdout(X[cut:], y[cut:], columns=list(RAINFALL_FEATURES))
-        return info.registered_model_version.version  # the gate reads the logged held-out rows
+        return info.registered_model_version  # the gate reads the logged held-out rows
 
     return retrain
 

@@ -57,7 +57,7 @@ def broken_retrain(context):
                                          registered_model_name="rain",
                                          input_example={c: X[:60, i].tolist() for i, c in enumerate(RAINFALL_FEATURES)})
     holdout = ({c: X[1500:, i] for i, c in enumerate(RAINFALL_FEATURES)}, y[1500:])
-    return Candidate(info.registered_model_version.version, holdout)
+    return Candidate(info.registered_model_version, holdout)
 
 
 def _policy(retrain, **kwargs):

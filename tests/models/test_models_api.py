@@ -11,12 +11,15 @@ def test_public_surface_is_sorted_and_complete():
     assert names == sorted(names)
     assert set(names) == {
         "ColSpec",
+        "EvaluationResult",
         "ModelManifest",
+        "ModelSignature",
         "PyFuncModel",
         "PythonModel",
         "PythonModelContext",
         "Signature",
         "TensorSpec",
+        "evaluate",
         "infer_signature",
         "load_local_model",
         "load_native",

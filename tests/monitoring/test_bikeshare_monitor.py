@@ -50,7 +50,7 @@ def test_bikeshare_monitor_over_time_windows(bikes):
                                           input_example={c: X[:2, i].tolist() for i, c in enumerate(FEATURES)},
                                           training_data={c: X[january, i] for i, c in enumerate(FEATURES)})
     client = shipyard.Client()
-    client.create_deployment("bikes-api", routes=[{"model": "bikes", "version": info.registered_model_version.version}])
+    client.create_deployment("bikes-api", routes=[{"model": "bikes", "version": info.registered_model_version}])
     served = (data["mnth"] == "Feb") | (data["mnth"] == "June")
     preds = model.predict(X[served])
     ids = [f"r{i}" for i in range(int(served.sum()))]

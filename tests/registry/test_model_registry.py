@@ -30,7 +30,7 @@ def test_log_register_alias_load(rain) -> None:
         shipyard.log_input(X, name="train", targets=y)
         info = shipyard.sklearn.log_model(model, "model", input_example=X.iloc[:5], training_data=X,
                                           registered_model_name="rain")
-    assert info.model_uri == f"runs:/{run.info.run_id}/model" and info.registered_model_version.version == 1
+    assert info.model_uri == f"runs:/{run.info.run_id}/model" and info.registered_model_version == 1
     client = shipyard.Client()
     v2 = shipyard.register_model(info.model_uri, "rain")
     assert v2.version == 2 and v2.run_id == run.info.run_id

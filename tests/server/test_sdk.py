@@ -60,7 +60,7 @@ def test_fluent_run_model_registry_and_alias_over_http(remote: str, sql_store: S
     local = client.download_artifacts(run.info.run_id, "config", tmp_path / "dl")
     assert orjson.loads((local / "features.json").read_bytes()) == {"features": ["a", "b", "c"]}
 
-    version = info.registered_model_version.version
+    version = info.registered_model_version
     again = client.register_model(f"runs:/{run.info.run_id}/model", "churn")
     assert again.version == version + 1
     assert sql_store.get_model_version("churn", again.version).run_id == run.info.run_id

@@ -189,7 +189,7 @@ def test_a_writer_cannot_swap_a_registered_model(platform: Platform, tmp_path: P
     with shipyard.start_run() as run:
         info = shipyard.sklearn.log_model(model, "model", registered_model_name="swap")
     run_id = run.info.run_id
-    assert info.registered_model_version is not None and info.registered_model_version.digest == info.digest
+    assert info.model_version is not None and info.model_version.digest == info.digest
     assert shipyard.load_model("models:/swap/1").predict(X[:2]) is not None
 
     with platform.client("writer") as writer:

@@ -58,7 +58,7 @@ def register(rain: tuple[np.ndarray, np.ndarray, list[str]]) -> Callable[..., in
             model.fit(train, y)
         with shipyard.start_run():
             info = shipyard.sklearn.log_model(model, "model", registered_model_name=name, input_example=example)
-        return int(info.registered_model_version.version)
+        return int(info.registered_model_version)
 
     return go
 

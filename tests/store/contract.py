@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from shipyard.entities import DatasetInput, Metric, Param, RunStatus, RunTag
+from shipyard.entities import DatasetInput, Metric, Param, Route, RunStatus, RunTag
 from shipyard.errors import AlreadyExists, Conflict, FilterSyntaxError, InvalidInput, NotFound
 from shipyard.store.base import Store
 
@@ -329,6 +329,26 @@ class StoreContract:
             store.get_registered_model("nope")
         with pytest.raises(InvalidInput):
             store.create_registered_model("bad/name")
+
+    def test_rename_moves_versions_tags_and_aliases_unless_deployed(self, store: Store) -> None:
+        for _ in range(2):
+            store.create_model_version("churn", "/m", tags={"k": "v"})
+        store.set_registered_model_tag("churn", "owner", "ann")
+        store.set_registered_model_alias("churn", "champion", 2)
+        renamed = store.rename_registered_model("churn", "churn-v2")
+        assert (renamed.name, renamed.tags, renamed.aliases) == ("churn-v2", {"owner": "ann"}, {"champion": 2})
+        assert [(v.version, v.tags) for v in store.search_model_versions(name="churn-v2")] == [(2, {"k": "v"}),
+                                                                                              (1, {"k": "v"})]
+        assert [e.version for e in store.get_alias_history("churn-v2")] == [2]
+        with pytest.raises(NotFound):
+            store.get_registered_model("churn")
+        store.create_model_version("other", "/o")
+        with pytest.raises(AlreadyExists):
+            store.rename_registered_model("churn-v2", "other")
+        store.create_deployment("api", [Route("churn-v2", 1, 100)])
+        with pytest.raises(Conflict, match="api"):
+            store.rename_registered_model("churn-v2", "churn-v3")
+        assert store.get_model_version_by_alias("churn-v2", "champion").version == 2
 
     def test_version_tags_and_description(self, store: Store) -> None:
         store.create_model_version("churn", "/a")

@@ -122,9 +122,9 @@ def test_search_runs_entities_and_pandas() -> None:
             shipyard.log_param("model", model)
             shipyard.log_metric("acc", 0.8 + i * 0.05)
     runs = shipyard.search_runs(experiment_names=["search"], filter_string="params.model = 'rf'",
-                                order_by=["metrics.acc DESC"])
+                                order_by=["metrics.acc DESC"], output_format="list")
     assert [r.info.run_name for r in runs] == ["r2", "r0"]
-    df = shipyard.search_runs(experiment_names=["search"], output_format="pandas", order_by=["metrics.acc"])
+    df = shipyard.search_runs(experiment_names=["search"], order_by=["metrics.acc"])  # a DataFrame, as MLflow
     assert list(df["tags.shipyard.source.name"].notna()) == [True] * 3
     assert df["metrics.acc"].round(2).tolist() == [0.8, 0.85, 0.9]
     assert set(df.columns) >= {"run_id", "status", "start_time", "params.model"}

@@ -4,6 +4,7 @@ shipyard server's artifact endpoint (``http(s)://host/api/v1/artifacts/...``) fo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from shipyard.artifacts.base import ArtifactRepository, FileInfo, safe_relpath
 
@@ -42,3 +43,13 @@ def _on_configured_server(uri: str) -> str:
         raise InvalidInput(f"{uri!r} names an artifact on a shipyard server: set SHIPYARD_TRACKING_URI to it")
     rel = safe_relpath(uri.removeprefix("shipyard-artifacts:").lstrip("/"))
     return f"{server.rstrip('/')}/api/v1/artifacts/{rel}".rstrip("/")
+
+
+def __getattr__(name: str) -> Any:
+    # MLflow's ``mlflow.artifacts.download_artifacts(run_id=..., artifact_path=...)`` needs the
+    # tracking store, a layer above this one: it lives in the face and is imported only when asked for.
+    if name == "download_artifacts":
+        from shipyard._mlflow_face import download_artifacts
+
+        return download_artifacts
+    raise AttributeError(f"module 'shipyard.artifacts' has no attribute {name!r}")

@@ -16,6 +16,7 @@ The tracking and registry layers upload these directories and resolve ``runs:/``
 
 from __future__ import annotations
 
+from shipyard.models._evaluate import EvaluationResult, evaluate
 from shipyard.models._manifest import ModelManifest, read_manifest
 from shipyard.models._pyfunc import (
     PyFuncModel,
@@ -28,14 +29,19 @@ from shipyard.models._python_model import PythonModel, PythonModelContext
 from shipyard.models._save import save_model
 from shipyard.models._signature import ColSpec, Signature, TensorSpec, infer_signature
 
+ModelSignature = Signature  # MLflow's name: from mlflow.models import ModelSignature
+
 __all__ = [
     "ColSpec",
+    "EvaluationResult",
     "ModelManifest",
+    "ModelSignature",
     "PyFuncModel",
     "PythonModel",
     "PythonModelContext",
     "Signature",
     "TensorSpec",
+    "evaluate",
     "infer_signature",
     "load_local_model",
     "load_native",

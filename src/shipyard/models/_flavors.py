@@ -214,6 +214,10 @@ def load(manifest: Any, data: bytes) -> Any:
     kind = manifest.serialization
     if kind in ("cloudpickle", "pickle"):
         return pickle.loads(data)
+    if kind.startswith("mlflow-"):
+        from shipyard.models._mlflow_dir import load_mlflow_model
+
+        return load_mlflow_model(manifest, data)
     if kind == "xgboost-ubj":
         import xgboost
 

@@ -56,6 +56,9 @@ class ModelManifest:
     code_paths: list[str] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
+    #: name -> path in the directory of each ``artifacts={...}`` entry (``PythonModelContext.artifacts``)
+    artifacts: dict[str, str] = field(default_factory=dict)
+    model_config: dict[str, Any] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
     digest: str | None = field(default=None, compare=False)
 
@@ -67,6 +70,11 @@ class ModelManifest:
         return self.path / self.reference_profile
 
     def to_dict(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}  # written only when used, so other manifests keep their bytes
+        if self.artifacts:
+            extra["artifacts"] = dict(sorted(self.artifacts.items()))
+        if self.model_config:
+            extra["model_config"] = dict(self.model_config)
         return {
             "format_version": self.format_version,
             "flavor": self.flavor,
@@ -85,6 +93,7 @@ class ModelManifest:
             "prediction_profile": self.prediction_profile,
             "code_paths": list(self.code_paths),
             "metadata": dict(self.metadata),
+            **extra,
             "files": dict(sorted(self.files.items())),
         }
 
@@ -117,6 +126,8 @@ class ModelManifest:
                 code_paths=[str(p) for p in d.get("code_paths") or []],
                 metadata=dict(d.get("metadata") or {}),
                 files={str(k): str(v) for k, v in (d.get("files") or {}).items()},
+                artifacts={str(k): _safe_relpath(str(v)) for k, v in (d.get("artifacts") or {}).items()},
+                model_config=dict(d.get("model_config") or {}),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, InvalidInput):
@@ -140,6 +151,10 @@ def _manifest_file(path: str | os.PathLike[str]) -> Path:
 def read_manifest(path: str | os.PathLike[str]) -> ModelManifest:
     """Read ``MLmodel.yaml`` of a model directory (or the file itself). Verifies nothing else."""
     file = _manifest_file(path)
+    if not file.is_file() and (file.parent / "MLmodel").is_file():  # a model directory MLflow wrote
+        from shipyard.models._mlflow_dir import mlflow_manifest
+
+        return mlflow_manifest(file.parent)
     try:
         raw = file.read_bytes()
     except FileNotFoundError:

@@ -14,7 +14,7 @@ import os
 import platform
 import sys
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ from shipyard.errors import IntegrityCheckFailed, InvalidInput
 from shipyard.models import _flavors
 from shipyard.models._enforce import InputAdapter
 from shipyard.models._manifest import ModelManifest, read_manifest, read_verified, verify_files
-from shipyard.models._python_model import PythonModel, PythonModelContext
+from shipyard.models._python_model import PythonModel, PythonModelContext, predict_call
 from shipyard.models._signature import NUMERIC_TYPES, ColSpec, Signature, _is_frame
 
 __all__ = ["PyFuncModel", "load_local_model", "load_native", "load_prediction_profile", "load_reference_profile"]
@@ -49,6 +49,9 @@ def _predictors(model: Any, flavor: str) -> tuple[Any, Any]:
     if flavor == "xgboost" and cls.__name__ == "Booster":
         return model.inplace_predict, None
     proba = getattr(model, "predict_proba", None)
+    if isinstance(model, PythonModel):
+        call, _ = predict_call(model, getattr(model, "_shipyard_context", None))
+        return call, proba if callable(proba) else None
     return model.predict, proba if callable(proba) else None
 
 
@@ -97,6 +100,10 @@ class PyFuncModel:
         where = "" if self.manifest is None or self.manifest.path is None else f" from {self.manifest.path}"
         return f"<PyFuncModel {self.flavor} {type(self.raw_model).__name__}{where}>"
 
+    def unwrap_python_model(self) -> Any:
+        """The model object itself (MLflow's name; ``raw_model`` here)."""
+        return self.raw_model
+
     @property
     def input_mode(self) -> str:
         """``"array"`` or ``"frame"``: what the model is handed (``"raw"`` without a signature)."""
@@ -120,9 +127,18 @@ class PyFuncModel:
             return pd.DataFrame(data)
         return data
 
-    def predict(self, data: Any) -> np.ndarray:
-        """Predict on ``data`` (see the class docstring for what is accepted); a NumPy array."""
-        return _to_numpy(self._predict(self.prepare(data)))
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> np.ndarray:
+        """Predict on ``data`` (see the class docstring for what is accepted); a NumPy array.
+
+        ``params`` go to a model whose ``predict`` takes them (MLflow's ``predict(context,
+        model_input, params=None)``); InvalidInput for a model that takes none.
+        """
+        if params is None:
+            return _to_numpy(self._predict(self.prepare(data)))
+        call, takes_params = predict_call(self.raw_model, getattr(self.raw_model, "_shipyard_context", None))
+        if not takes_params:
+            raise InvalidInput(f"{type(self.raw_model).__name__}.predict takes no params; call predict(data)")
+        return _to_numpy(call(self.prepare(data), params))
 
     def predict_proba(self, data: Any) -> np.ndarray:
         """Class probabilities, for models that have ``predict_proba`` (classifiers)."""
@@ -153,8 +169,14 @@ def _code_on_path(manifest: ModelManifest) -> Iterator[Path | None]:
         yield None
         return
     code_dir = manifest.path / "code"
-    if str(code_dir) not in sys.path:
-        sys.path.insert(0, str(code_dir))
+    # code/ itself, and (as MLflow does) each folder given as a code path that is no package, so
+    # code_paths=[os.getcwd()] makes the modules of that folder importable
+    folders = [code_dir] + [code_dir / PurePosixPath(rel).name for rel in manifest.code_paths
+                            if (code_dir / PurePosixPath(rel).name).is_dir()
+                            and not (code_dir / PurePosixPath(rel).name / "__init__.py").exists()]
+    for folder in reversed(folders):
+        if str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
     before = sys.dont_write_bytecode
     sys.dont_write_bytecode = True
     try:
@@ -187,7 +209,13 @@ def _load(manifest: ModelManifest) -> Any:
         model = _flavors.load(manifest, data)
         if isinstance(model, PythonModel):
             assert manifest.path is not None
-            model.load_context(PythonModelContext(manifest.path, code_dir, dict(manifest.metadata)))
+            context = PythonModelContext(manifest.path, code_dir, dict(manifest.metadata),
+                                         {k: str(manifest.path / rel) for k, rel in manifest.artifacts.items()},
+                                         dict(manifest.model_config))
+            model.load_context(context)
+            # MLflow's predict(context, model_input) gets the same context (an attribute, as MLflow
+            # keeps it on its wrapper; the model is a fresh unpickled object of this load)
+            object.__setattr__(model, "_shipyard_context", context)
     return model
 
 

@@ -6,6 +6,7 @@ Accepted forms::
     models:/<name>/<version>           a registered version
     models:/<name>@<alias>             the version an alias points to (champion, challenger, ...)
     models:/<name>/latest              the newest non-archived version
+    models:/<name>/Production          the newest version in an MLflow stage (Staging, Production)
     /a/local/path, file:///a/path      a model directory on disk
     s3://bucket/path (any fsspec URL)  a model directory in an object store (downloaded)
 
@@ -82,7 +83,8 @@ def logged_model_digest(client: RegistryClient, run_id: str, artifact_path: str)
 
 def _local(root_uri: str, rel: str, what: str) -> Path:
     repo = get_artifact_repository(root_uri)
-    if not repo.exists(f"{rel}/MLmodel.yaml" if rel else "MLmodel.yaml"):
+    prefix = f"{rel}/" if rel else ""
+    if not repo.exists(f"{prefix}MLmodel.yaml") and not repo.exists(f"{prefix}MLmodel"):  # MLmodel: MLflow's
         raise NotFound(f"no model at {what} (no MLmodel.yaml there)")
     local = repo.local_path(rel)
     if local is not None:
@@ -103,6 +105,11 @@ def resolve_model(uri: str, client: RegistryClient) -> ModelLocation:
             mv = client.get_model_version_by_alias(name, which)
         elif which.lower() == "latest":
             mv = client.get_latest_version(name)
+        elif which.lower() in ("staging", "production", "archived"):  # MLflow's stages
+            found = client.get_latest_versions(name, [which])
+            if not found:
+                raise NotFound(f"model {name!r} has no version in stage {which!r}")
+            mv = found[0]
         else:
             mv = client.get_model_version(name, which)
         inner = resolve_model(mv.source, client)
@@ -114,7 +121,7 @@ def resolve_model(uri: str, client: RegistryClient) -> ModelLocation:
     if "://" in target:
         return ModelLocation(_local(target, "", uri), None)
     path = Path(target)
-    if not (path / "MLmodel.yaml").is_file():
+    if not (path / "MLmodel.yaml").is_file() and not (path / "MLmodel").is_file():
         raise NotFound(f"no model at {uri!r} (no MLmodel.yaml there)")
     return ModelLocation(path, None)
 

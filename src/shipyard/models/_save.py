@@ -222,6 +222,27 @@ def _copy_code(tmp: Path, code_paths: Sequence[str | os.PathLike[str]]) -> list[
     return names
 
 
+def _copy_artifacts(tmp: Path, artifacts: dict[str, str | os.PathLike[str]]) -> dict[str, str]:
+    """Copy each local file or folder of ``artifacts`` under ``artifacts/<name>/``; name -> path."""
+    import re
+
+    out = {}
+    for name, local in artifacts.items():
+        if not re.fullmatch(r"[\w.\-]+", name) or name in (".", ".."):
+            raise InvalidInput(f"artifact name {name!r} may hold only letters, digits, '_', '-' and '.'")
+        src = Path(local)
+        target = tmp / "artifacts" / name / src.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_dir():
+            shutil.copytree(src, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        elif src.is_file():
+            shutil.copy2(src, target)
+        else:
+            raise InvalidInput(f"artifact {name!r}: nothing at {str(local)!r}")
+        out[name] = target.relative_to(tmp).as_posix()
+    return out
+
+
 def save_model(
     path: str | os.PathLike[str],
     model: Any,
@@ -233,6 +254,8 @@ def save_model(
     pip_requirements: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
     code_paths: Sequence[str | os.PathLike[str]] | None = None,
+    artifacts: dict[str, str | os.PathLike[str]] | None = None,
+    model_config: dict[str, Any] | None = None,
 ) -> ModelManifest:
     """Save ``model`` as a directory at ``path`` and return its manifest.
 
@@ -243,6 +266,9 @@ def save_model(
       model's predictions on it into ``prediction_profile.json`` (the prediction-drift reference).
     - ``pip_requirements``: recorded as given; by default ``name==version`` of the libraries found.
     - ``code_paths``: files or folders copied into ``code/`` and put on ``sys.path`` at load.
+    - ``artifacts``: ``{name: local file or folder}`` copied into ``artifacts/``; a custom model finds
+      them in ``context.artifacts[name]`` (MLflow's spelling). ``model_config`` reaches it as
+      ``context.model_config``.
 
     Security: sklearn, LightGBM-wrapper and custom models are pickled (cloudpickle when installed).
     Unpickling runs code, so ``load_local_model`` only unpickles after every file's SHA-256 matched
@@ -257,17 +283,20 @@ def save_model(
     with storage_errors(str(dest.parent)):
         return _save_into(dest, model, flavor=flavor, signature=signature, input_example=input_example,
                           training_data=training_data, pip_requirements=pip_requirements, metadata=metadata,
-                          code_paths=code_paths)
+                          code_paths=code_paths, artifacts=artifacts, model_config=model_config)
 
 
 def _save_into(dest: Path, model: Any, *, flavor: str, signature: Signature | None, input_example: Any,
                training_data: Any, pip_requirements: list[str] | None, metadata: dict[str, Any] | None,
-               code_paths: Sequence[str | os.PathLike[str]] | None) -> ModelManifest:
+               code_paths: Sequence[str | os.PathLike[str]] | None,
+               artifacts: dict[str, str | os.PathLike[str]] | None = None,
+               model_config: dict[str, Any] | None = None) -> ModelManifest:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.parent / f".{dest.name}.tmp-{uuid.uuid4().hex[:12]}"
     tmp.mkdir()
     try:
         code = _copy_code(tmp, code_paths or [])
+        copied = _copy_artifacts(tmp, artifacts or {})
         saved = _flavors.save(flavor, model, tmp)
         if signature is None and input_example is not None:
             signature = _infer_from_example(model, flavor, input_example)
@@ -305,6 +334,8 @@ def _save_into(dest: Path, model: Any, *, flavor: str, signature: Signature | No
             code_paths=code,
             metadata=dict(metadata or {}),
             files=hash_tree(tmp, saved.hashes),
+            artifacts=copied,
+            model_config=dict(model_config or {}),
         )
         raw = manifest.dump()
         (tmp / MANIFEST_NAME).write_bytes(raw)

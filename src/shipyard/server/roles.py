@@ -68,6 +68,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", f"{_P}/registered-models/{{name}}", _R, "reads a registered model"),
     Operation("PATCH", f"{_P}/registered-models/{{name}}", _W, "changes a model's description"),
     Operation("DELETE", f"{_P}/registered-models/{{name}}", _A, "deletes a model and its versions"),
+    Operation("POST", f"{_P}/registered-models/{{name}}/rename", _A,
+              "renames a model (what `models:/` URIs, monitors and policies name)"),
     Operation("POST", f"{_P}/registered-models/{{name}}/tags", _W,
               "sets a model tag (reserved `shipyard.` tags: admins)"),
     Operation("DELETE", f"{_P}/registered-models/{{name}}/tags", _W,

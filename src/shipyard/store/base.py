@@ -219,6 +219,12 @@ class RegistryStore(ABC):
         """Delete the model and all its versions. Raises Conflict while any alias is set."""
 
     @abstractmethod
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Rename a model with its versions, tags, aliases and alias history, in one transaction.
+        Raises NotFound, AlreadyExists if ``new_name`` is taken, and Conflict while any revision of a
+        deployment routes to the model (a rollback would route to a name that no longer exists)."""
+
+    @abstractmethod
     def search_registered_models(
         self, name_like: str | None = None, max_results: int = 100, page_token: str | None = None
     ) -> PagedList[RegisteredModel]:

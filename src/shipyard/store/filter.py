@@ -156,8 +156,12 @@ def _tokenize(text: str) -> list[_Tok]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, attributes: dict[str, str] | None = None) -> None:
         self.text = text
+        # Other searches (model versions, registered models, experiments) name their own attributes,
+        # written bare as MLflow does: ``name = 'churn'``, ``version_number > 2``.
+        self.bare = attributes is not None
+        self.attributes = ATTRIBUTES if attributes is None else attributes
         self.toks = _tokenize(text)
         self.i = 0
         self.depth = 0  # parentheses open at the current token
@@ -225,7 +229,14 @@ class _Parser:
 
     def ident(self) -> tuple[Entity, str, _Tok]:
         start = self.tok
+        after = self.toks[min(self.i + 1, len(self.toks) - 1)]  # the filter may end here
+        if (self.bare and start.kind == "word" and start.text.lower() in self.attributes
+                and not (after.kind == "punct" and after.text == ".")):
+            self.i += 1
+            return "attribute", start.text.lower(), start
         if start.kind != "word" or start.text.lower() not in _ENTITIES:
+            if self.bare:
+                raise self.fail(f"{', '.join(sorted(self.attributes))} or tags.<key>")
             raise self.fail("metrics.<key>, params.<key>, tags.<key> or attributes.<name>")
         entity = _ENTITIES[start.text.lower()]
         self.i += 1
@@ -233,10 +244,10 @@ class _Parser:
             raise self.fail(f"'.' after {start.text!r}")
         key = self.key()
         if entity == "attribute":
-            name = _ATTRIBUTE_ALIASES.get(key.lower(), key.lower())
-            if name not in ATTRIBUTES:
+            name = key.lower() if self.bare else _ATTRIBUTE_ALIASES.get(key.lower(), key.lower())
+            if name not in self.attributes:
                 raise FilterSyntaxError(
-                    f"unknown attribute {key!r} (known: {', '.join(sorted(ATTRIBUTES))})",
+                    f"unknown attribute {key!r} (known: {', '.join(sorted(self.attributes))})",
                     text=self.text,
                     position=start.pos,
                 )
@@ -304,7 +315,7 @@ class _Parser:
         if self.values > MAX_FILTER_VALUES:
             raise FilterSyntaxError(f"the filter has more than {MAX_FILTER_VALUES} values (IN items count)",
                                     text=self.text, position=tok.pos)
-        numeric = entity == "metric" or (entity == "attribute" and ATTRIBUTES[key] == "num")
+        numeric = entity == "metric" or (entity == "attribute" and self.attributes[key] == "num")
         if tok.kind == "number":
             self.i += 1
             if not numeric:
@@ -332,13 +343,17 @@ def _unquote(s: str) -> str:
     return re.sub(r"\\(.)", r"\1", body)
 
 
-def parse_filter(text: str | None) -> Node | None:
-    """Parse a filter string; ``None`` or blank means no filter."""
+def parse_filter(text: str | None, attributes: dict[str, str] | None = None) -> Node | None:
+    """Parse a filter string; ``None`` or blank means no filter.
+
+    ``attributes`` (name -> "num" or "str") replaces the run attributes for searches of other things,
+    whose attributes are written bare (``name LIKE 'churn%'``); ``tags.<key>`` works in both.
+    """
     if text is None or not text.strip():
         return None
     if len(text) > MAX_FILTER_LENGTH:
         raise FilterSyntaxError(f"the filter is {len(text):,} characters long; the limit is {MAX_FILTER_LENGTH:,}")
-    return _Parser(text).parse()
+    return _Parser(text, attributes).parse()
 
 
 def parse_order_by(clause: str) -> OrderBy:

@@ -188,6 +188,9 @@ class RestStore(RestOperations, Store):
     def delete_registered_model(self, name: str) -> None:
         self._call("DELETE", self._model(name))
 
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        return self._get(RegisteredModel, self._call("POST", f"{self._model(name)}/rename", {"new_name": new_name}))
+
     def search_registered_models(self, name_like: str | None = None, max_results: int = 100,
                                  page_token: str | None = None) -> PagedList[RegisteredModel]:
         data = self._call("GET", "/registered-models", params={"name_like": name_like, "max_results": max_results,

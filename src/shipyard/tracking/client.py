@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from shipyard.store.base import Store
     from shipyard.tracking.batcher import MetricBatcher
 
-__all__ = ["DEFAULT_EXPERIMENT_NAME", "TrackingClient", "shared_store"]
+__all__ = ["DEFAULT_EXPERIMENT_NAME", "TrackingClient", "shared_store", "view_type"]
 
 DEFAULT_EXPERIMENT_NAME = "Default"
 # One store (engine and connection pool) per (store URI, artifact root) in a process, shared by the
@@ -95,9 +95,23 @@ class TrackingClient:
                 raise
             return again.experiment_id
 
-    def search_experiments(self, view_type: str = "active", name_like: str | None = None,
-                           max_results: int = 1000) -> list[Experiment]:
-        return self.store.search_experiments(view_type, name_like, max_results)
+    def search_experiments(self, view_type: str | int = "active", name_like: str | int | None = None,
+                           max_results: int = 1000, *, filter_string: str | None = None,
+                           order_by: Sequence[str] | None = None) -> list[Experiment]:
+        """Experiments (newest first) whose name is LIKE ``name_like`` and that match an MLflow
+        ``filter_string`` (``"name = 'x'"``, ``"tags.team = 'risk'"``), ordered by ``order_by``
+        (``"name ASC"``, ``"creation_time DESC"``). MLflow's positional order (view_type,
+        max_results) works too."""
+        if isinstance(name_like, int):
+            max_results, name_like = name_like, None
+        found = self.store.search_experiments(_view(view_type), name_like,
+                                              max_results if filter_string is None else 50_000)
+        if filter_string is None and not order_by:
+            return found
+        from shipyard.store import _match as _filter
+
+        attrs = _filter.EXPERIMENT_ATTRIBUTES
+        return _filter.order(_filter.filter_items(found, filter_string, attrs), order_by, attrs)[:max_results]
 
     def rename_experiment(self, experiment_id: str, new_name: str) -> None:
         self.store.rename_experiment(experiment_id, new_name)
@@ -124,8 +138,18 @@ class TrackingClient:
     ) -> Run:
         """Create a RUNNING run. With ``lease_s`` this client's background thread renews the run's
         lease until :meth:`set_terminated`; should the process die, the run is marked FAILED once
-        the lease runs out. Without one (the default here) the run stays RUNNING until ended."""
+        the lease runs out. Without one (the default here) the run stays RUNNING until ended.
+
+        As MLflow's client does, the name may come as the tag ``mlflow.runName`` and the parent as
+        ``mlflow.parentRunId``; both tags are written, so MLflow code that searches by them finds the run."""
+        from shipyard.store.sql.words import random_run_name
+
         str_tags = {k: str(v) for k, v in (tags or {}).items()}
+        run_name = run_name or str_tags.get("mlflow.runName") or random_run_name()
+        str_tags["mlflow.runName"] = run_name
+        parent_run_id = parent_run_id or str_tags.get("mlflow.parentRunId")
+        if parent_run_id:
+            str_tags.setdefault("mlflow.parentRunId", parent_run_id)
         run = self.store.create_run(experiment_id, run_name, start_time, str_tags, user_id, parent_run_id,
                                     lease_s=lease_s)
         if lease_s is not None:
@@ -152,7 +176,10 @@ class TrackingClient:
         return self.store.end_run(run_id, status_text, end_time or _now())
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> RunInfo:
-        return self.store.update_run_info(run_id, status=status, run_name=name)
+        info = self.store.update_run_info(run_id, status=status, run_name=name)
+        if name is not None:  # the tag MLflow code reads the name from follows it
+            self.store.log_batch(run_id, tags=[RunTag("mlflow.runName", name)])
+        return info
 
     def delete_run(self, run_id: str) -> None:
         self.store.delete_run(run_id)
@@ -164,13 +191,13 @@ class TrackingClient:
         self,
         experiment_ids: Sequence[str] | str,
         filter_string: str | None = None,
-        run_view_type: str = "active",
+        run_view_type: str | int = "active",
         max_results: int = 1000,
         order_by: Sequence[str] | None = None,
         page_token: str | None = None,
     ) -> PagedList[Run]:
         ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
-        return self.store.search_runs(ids, filter_string, run_view_type, max_results, order_by, page_token)
+        return self.store.search_runs(ids, filter_string, _view(run_view_type), max_results, order_by, page_token)
 
     # ------------------------------------------------------------------ logging
     def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
@@ -237,8 +264,26 @@ class TrackingClient:
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self.artifact_repository(run_id).list(path)
 
-    def download_artifacts(self, run_id: str, path: str | None, dst_path: str | Path) -> Path:
-        return self.artifact_repository(run_id).download(path, dst_path)
+    def download_artifacts(self, run_id: str, path: str | None, dst_path: str | Path | None = None) -> Path:
+        """Copy an artifact (file or folder) into ``dst_path`` (a new temporary folder when None)."""
+        import tempfile
+
+        dst = dst_path if dst_path is not None else tempfile.mkdtemp(prefix="shipyard-artifacts-")
+        return self.artifact_repository(run_id).download(path, dst)
+
+
+def view_type(value: str | int) -> str:
+    """shipyard's view type for MLflow's ``ViewType`` (1, 2, 3 or ACTIVE_ONLY, ...) or shipyard's own."""
+    names = {1: "active", 2: "deleted", 3: "all", "active_only": "active", "deleted_only": "deleted"}
+    if isinstance(value, int):
+        if value not in names:
+            raise InvalidInput(f"view type must be 1 (active), 2 (deleted) or 3 (all), got {value}")
+        return names[value]
+    text = str(value).lower()
+    return str(names.get(text, text))
+
+
+_view = view_type
 
 
 def _param_str(value: Any) -> str:

@@ -8,6 +8,7 @@ profile is the drift package's mergeable column summary, the reference later win
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from shipyard.entities import DatasetInput
 from shipyard.errors import InvalidInput
 
-__all__ = ["as_columns", "dataset_input"]
+__all__ = ["Dataset", "as_columns", "dataset_input"]
 
 
 def as_columns(data: Any, default_name: str = "value") -> dict[str, np.ndarray]:
@@ -88,3 +89,45 @@ def dataset_input(
         profile=_profile(columns) if profile else None,
         targets=target_name,
     )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset object as MLflow's ``mlflow.data`` builds them (``shipyard.data.from_pandas``):
+    the data, its targets, where it came from and a name; ``log_input(dataset, context=...)``
+    records it. ``digest``, ``schema`` and ``num_rows`` are computed from the content."""
+
+    data: Any
+    name: str = "dataset"
+    targets: Any = None
+    source: str = ""
+
+    def to_input(self, context: str = "", profile: bool = True) -> DatasetInput:
+        targets = self.targets
+        if isinstance(targets, str):  # MLflow's from_pandas(df, targets="label") names a column
+            columns = getattr(self.data, "columns", None)
+            if columns is None or targets not in columns:
+                raise InvalidInput(f"dataset {self.name!r}: no column {targets!r} to use as targets")
+            targets = self.data[targets]
+        return dataset_input(self.data, self.name, targets=targets, context=context, source=self.source,
+                             profile=profile)
+
+    @property
+    def digest(self) -> str:
+        return self.to_input(profile=False).digest
+
+    @property
+    def schema(self) -> list[dict[str, Any]]:
+        return self.to_input(profile=False).schema
+
+    @property
+    def num_rows(self) -> int:
+        return self.to_input(profile=False).num_rows
+
+    @property
+    def df(self) -> Any:  # MLflow's PandasDataset.df
+        return self.data
+
+    @property
+    def features(self) -> Any:  # MLflow's NumpyDataset.features
+        return self.data

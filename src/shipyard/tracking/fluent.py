@@ -30,8 +30,9 @@ from shipyard.config import use_tracking_uri
 from shipyard.entities import Metric, Param, Run, RunStatus, RunTag
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.store import validation as v
+from shipyard.store.sql.words import random_run_name
 from shipyard.tracking.batcher import run_lease_s
-from shipyard.tracking.client import DEFAULT_EXPERIMENT_NAME, TrackingClient
+from shipyard.tracking.client import DEFAULT_EXPERIMENT_NAME, TrackingClient, view_type
 
 if TYPE_CHECKING:
     from shipyard.entities import Experiment, PagedList
@@ -63,6 +64,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+RUN_NAME_TAG = "mlflow.runName"
 
 
 class _Session:
@@ -167,10 +170,19 @@ def start_run(
     nested: bool = False,
     tags: dict[str, Any] | None = None,
     description: str | None = None,
+    *,
+    parent_run_id: str | None = None,
+    log_system_metrics: bool | None = None,
 ) -> ActiveRun:
-    """Start a run (or resume ``run_id``) and make it active; use it as a context manager."""
+    """Start a run (or resume ``run_id``) and make it active; use it as a context manager.
+
+    ``parent_run_id`` (MLflow's) makes it the child of that run, which must be the active run when
+    one is; ``log_system_metrics`` is accepted and unused.
+    """
     stack = _run_stack.get()
-    if stack and not nested:
+    if parent_run_id is not None and stack and stack[-1].info.run_id != parent_run_id:
+        raise InvalidInput(f"parent_run_id {parent_run_id!r} is not the active run {stack[-1].info.run_id}")
+    if stack and not nested and parent_run_id is None:
         raise InvalidInput(
             f"run {stack[-1].info.run_id} is already active: end it first, or pass nested=True for a child run"
         )
@@ -181,16 +193,16 @@ def start_run(
             raise InvalidInput(f"run {run_id!r} is deleted: restore it before resuming it")
         client.resume_run(run_id, lease_s=run_lease_s())
     else:
-        all_tags: dict[str, Any] = {
-            "shipyard.source.name": Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "<interactive>",
-            **(tags or {}),
-        }
+        parent = stack[-1].info.run_id if stack else parent_run_id
+        # MLflow takes the name from an ``mlflow.runName`` tag when none is given; the name is made
+        # here, not by the store, so the tag MLflow code searches by holds it from the start.
+        name = run_name or (tags or {}).get(RUN_NAME_TAG) or random_run_name()
+        all_tags: dict[str, Any] = {**system_tags(parent), RUN_NAME_TAG: name, **(tags or {})}
+        all_tags[RUN_NAME_TAG] = name
         if description is not None:
             all_tags["shipyard.note.content"] = description
-        parent = stack[-1].info.run_id if stack else None
-        if parent:
-            all_tags["shipyard.parentRunId"] = parent
-        run = client.create_run(experiment_id or _experiment_id(), run_name=run_name, tags=all_tags,
+            all_tags["mlflow.note.content"] = description
+        run = client.create_run(experiment_id or _experiment_id(), run_name=name, tags=all_tags,
                                 parent_run_id=parent, user_id=_user(), lease_s=run_lease_s())
     active = ActiveRun(run, client)
     _run_stack.set((*stack, active))
@@ -203,6 +215,58 @@ def _user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return ""
+
+
+def system_tags(parent_run_id: str | None) -> dict[str, str]:
+    """The tags MLflow writes on every run (``mlflow.user``, ``mlflow.source.*``, ``mlflow.parentRunId``),
+    so MLflow code that searches by them finds shipyard's runs, and shipyard's own equivalents."""
+    script = sys.argv[0] if sys.argv and sys.argv[0] and sys.argv[0] != "-c" else ""
+    tags = {
+        "mlflow.user": _user(),
+        "mlflow.source.name": script or "<interactive>",
+        "mlflow.source.type": "LOCAL",
+        "shipyard.source.name": Path(script).name if script else "<interactive>",
+    }
+    commit = git_commit(str(Path(script).absolute().parent) if script else os.getcwd())
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+    if parent_run_id:
+        tags["mlflow.parentRunId"] = parent_run_id
+        tags["shipyard.parentRunId"] = parent_run_id
+    return tags
+
+
+@functools.cache
+def git_commit(folder: str) -> str | None:
+    """The commit checked out in the git work tree holding ``folder`` (read from .git, no git process)."""
+    here = Path(folder)
+    for candidate in (here, *here.parents):
+        dot_git = candidate / ".git"
+        if dot_git.exists():
+            break
+    else:
+        return None
+    try:
+        if dot_git.is_file():  # a worktree or submodule: "gitdir: <path>"
+            dot_git = (candidate / dot_git.read_text().split(":", 1)[1].strip()).resolve()
+        head = (dot_git / "HEAD").read_text().strip()
+        if not head.startswith("ref:"):
+            return head or None
+        ref = head.split(":", 1)[1].strip()
+        common = dot_git
+        if (dot_git / "commondir").is_file():
+            common = (dot_git / (dot_git / "commondir").read_text().strip()).resolve()
+        for base in (dot_git, common):
+            if (base / ref).is_file():
+                return (base / ref).read_text().strip() or None
+        packed = common / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                if line.endswith(" " + ref):
+                    return line.split(" ", 1)[0]
+    except (OSError, IndexError):
+        return None
+    return None
 
 
 def active_run() -> ActiveRun | None:
@@ -285,13 +349,23 @@ def set_tags(tags: dict[str, Any]) -> None:
     run._client.log_batch(run.info.run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
 
-def log_input(data: Any, name: str = "dataset", *, targets: Any = None, context: str = "training",
-              source: str = "", profile: bool = True) -> None:
-    """Record a dataset the run used: content digest, schema, row count and a drift profile."""
-    from shipyard.tracking.datasets import dataset_input
+def log_input(data: Any, name: str | None = None, *, targets: Any = None, context: str | None = None,
+              source: str = "", profile: bool = True, tags: dict[str, str] | None = None,
+              model: Any = None) -> None:
+    """Record a dataset the run used: content digest, schema, row count and a drift profile.
+
+    ``data`` is a table (DataFrame, dict of arrays, 2-D array) with ``name`` (default "dataset"),
+    or a :mod:`shipyard.data` dataset object as MLflow's ``log_input(dataset, context="training")``
+    takes it (then the second argument is the context). MLflow's ``tags`` and ``model`` are accepted.
+    """
+    from shipyard.tracking.datasets import Dataset, dataset_input
 
     run = _current("log_input")
-    dataset = dataset_input(data, name, targets=targets, context=context, source=source, profile=profile)
+    if isinstance(data, Dataset):
+        dataset = data.to_input(context=context or name or "", profile=profile)
+    else:
+        dataset = dataset_input(data, name or "dataset", targets=targets,
+                                context="training" if context is None else context, source=source, profile=profile)
     run._client.log_inputs(run.info.run_id, [dataset])
 
 
@@ -349,34 +423,44 @@ def flush() -> None:
 
 
 def search_runs(
-    experiment_ids: Sequence[str] | None = None,
+    experiment_ids: Sequence[str] | str | None = None,
     filter_string: str | None = None,
-    run_view_type: str = "active",
+    run_view_type: str | int = "active",
     max_results: int = 1000,
     order_by: Sequence[str] | None = None,
-    output_format: str = "list",
+    output_format: str = "pandas",
+    search_all_experiments: bool = False,
     experiment_names: Sequence[str] | None = None,
     page_token: str | None = None,
 ) -> PagedList[Run] | Any:
-    """Search runs; ``output_format="pandas"`` returns a DataFrame (one row per run, MLflow's columns)."""
+    """Search runs, as MLflow: a pandas DataFrame by default (one row per run, columns ``run_id``,
+    ``experiment_id``, ``status``, ``start_time``, ..., ``metrics.<key>``, ``params.<key>``,
+    ``tags.<key>``); ``output_format="list"`` returns the :class:`~shipyard.entities.Run` objects
+    (with ``.token`` for the next page). Without experiments, the active one (every experiment with
+    ``search_all_experiments=True``)."""
     client = _session.client
-    ids = list(experiment_ids or [])
+    ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids or [])
     for name in experiment_names or []:
         experiment = client.get_experiment_by_name(name)
         if experiment is None:
             raise NotFound(f"experiment {name!r} not found")
         ids.append(experiment.experiment_id)
-    if not ids:
+    if not ids and search_all_experiments:
+        ids = [e.experiment_id for e in client.search_experiments("all", max_results=50_000)]
+    elif not ids:
         ids = [_experiment_id()]
     if output_format not in ("list", "pandas"):
         raise InvalidInput(f"output_format must be 'list' or 'pandas', got {output_format!r}")
-    runs = client.search_runs(ids, filter_string, run_view_type, max_results, order_by, page_token)
+    runs = client.search_runs(ids, filter_string, view_type(run_view_type), max_results, order_by, page_token)
     return runs if output_format == "list" else runs_to_pandas(runs)
 
 
 def runs_to_pandas(runs: Sequence[Run]) -> Any:
     import pandas as pd
 
+    if not runs:  # MLflow's columns even for no runs, so df["run_id"] works on an empty result
+        return pd.DataFrame(columns=["run_id", "experiment_id", "run_name", "status", "artifact_uri",
+                                     "start_time", "end_time"])
     records = []
     for run in runs:
         row: dict[str, Any] = {

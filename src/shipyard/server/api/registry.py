@@ -93,6 +93,15 @@ def delete_registered_model(name: str, store: StoreDep) -> Response:
     return ok()
 
 
+class RenameModel(w.Wire):
+    new_name: str
+
+
+@router.post("/registered-models/{name}/rename", dependencies=[ADMIN], response_model=w.RegisteredModel)
+def rename_registered_model(request: Request, name: str, body: RenameModel, store: StoreDep) -> Response:
+    return entity(request, store.rename_registered_model(name, body.new_name))
+
+
 @router.post("/registered-models/{name}/tags", dependencies=[WRITE])
 def set_registered_model_tag(request: Request, name: str, body: Tag, store: StoreDep) -> Response:
     check_tag_keys(request, [body.key])

@@ -112,6 +112,35 @@ class SqlRegistryStore(SqlBase, RegistryStore):
             conn.execute(delete(s.registered_model_tags).where(s.registered_model_tags.c.name == name))
             conn.execute(delete(s.registered_models).where(s.registered_models.c.name == name))
 
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        v.check_model_name(new_name)
+        with self._write() as conn:
+            row = self._model_row(conn, name, lock=True)
+            if new_name == name:
+                return self._registered_model(conn, row)
+            if conn.execute(select(s.registered_models.c.name).where(s.registered_models.c.name == new_name)).first():
+                raise AlreadyExists(f"registered model {new_name!r} already exists")
+            self._refuse_if_deployed(conn, name)
+            conn.execute(s.registered_models.insert().values(
+                name=new_name, description=row.description, creation_time=row.creation_time,
+                last_updated_time=now_ms()))
+            for table in (s.registered_model_tags, s.model_versions, s.model_version_tags, s.model_aliases,
+                          s.alias_history):
+                conn.execute(update(table).where(table.c.name == name).values(name=new_name))
+            conn.execute(delete(s.registered_models).where(s.registered_models.c.name == name))
+        return self.get_registered_model(new_name)
+
+    @staticmethod
+    def _refuse_if_deployed(conn: Connection, name: str) -> None:
+        import orjson
+
+        r = s.deployment_revisions
+        for deployment, routes, shadow in conn.execute(select(r.c.name, r.c.routes, r.c.shadow)).all():
+            if any(route.get("model") == name for route in [*orjson.loads(routes), *orjson.loads(shadow)]):
+                raise Conflict(f"deployment {deployment!r} routes (or routed) traffic to model {name!r}: a renamed "
+                               "model would break it and its rollbacks; register the versions under the new name "
+                               "(copy_model_version) instead")
+
     def search_registered_models(
         self, name_like: str | None = None, max_results: int = 100, page_token: str | None = None
     ) -> PagedList[RegisteredModel]:
