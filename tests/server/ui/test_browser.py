@@ -310,6 +310,7 @@ def test_scheduled_pipelines_show_their_next_run_and_run_now_queues_one(goto: Ca
     result.locator("a").click()
     page.wait_for_url(f"**/pipelines/runs/{queued.run_id}")
     assert "PENDING" in page.locator("h1").inner_text()
+    assert "with the pipeline's default parameters" in page.locator("main").inner_text()
     assert page.problems == []
 
 
