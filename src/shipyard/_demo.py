@@ -252,7 +252,7 @@ def _tick(client: Any, policy: Any, endpoint: _Endpoint, row: int, result: DemoR
             say(f"rows {row - WINDOW:>6,}-{row:<6,} v{r.version} ({r.rows} rows): AUC {shown}; drift on "
                 f"{', '.join(drifted) or 'nothing'}" + (f"; {describe(prediction)}" if prediction else ""))
         for event in run.events:
-            say(f"  monitor: {event.text()}")
+            say(f"  monitor at row {row:,}: {event.text()}")  # the row: the same alert may open again later
     seen = len(client.store.list_policy_events(deployment=DEPLOYMENT, max_results=10_000))
     outcome = policy.tick(client)
     endpoint.app.runtime.refresh()  # a new revision takes effect now (the endpoint also polls)
