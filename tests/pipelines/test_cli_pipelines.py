@@ -168,7 +168,7 @@ def test_a_live_scheduler_reclaims_the_run_of_a_killed_one_within_the_lease(tmp_
                 proc.wait(30)
 
 
-def test_list_without_code_shows_what_schedulers_announced(cli: Cli, tmp_path, monkeypatch) -> None:
+def test_list_without_code_shows_what_schedulers_announced(cli: Cli, tmp_path, monkeypatch) -> None:  # noqa: F811
     from shipyard.entities import PipelineInfo
     from shipyard.pipelines._pipeline import _store
 
