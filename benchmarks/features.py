@@ -255,6 +255,7 @@ def main() -> None:
 
     args.data = DATA_ROOT / f"{args.views}x{args.features}-{args.feature_rows}-{args.entities}-{args.materialize_rows}"
     start = time.perf_counter()
+    print(f"preparing the data in {args.data} (once per size) ...", file=sys.stderr, flush=True)
     make_data(args.data, args.views, args.features, args.feature_rows, args.entities, args.materialize_rows)
     print(f"data: {args.data} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     sides = [("shipyard", sys.executable, "")]

@@ -136,6 +136,7 @@ def main() -> None:
     new_join = reader._join_feedback
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
+        print(f"writing {args.history:,} older and {args.rows:,} recent labeled rows ...", file=sys.stderr, flush=True)
         store, root, recent = build(Path(tmp), args.rows, args.history)
         print(f"setup: {args.history:,} older + {args.rows:,} recent labeled rows in {time.perf_counter() - t0:.1f} s")
         cases = [

@@ -145,6 +145,8 @@ def main() -> int:
     store = SqlStore(f"sqlite:///{tmp / 'shipyard.db'}", str(tmp / "artifacts"))
     exp = store.create_experiment("bench")
     t0 = time.perf_counter()
+    print(f"writing {args.runs:,} runs and a {HISTORY_POINTS:,}-point history into {tmp} ...", file=sys.stderr,
+          flush=True)
     fill(store, exp, args.runs)
     history_run = long_history(store, exp)
     setup = time.perf_counter() - t0

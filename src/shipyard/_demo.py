@@ -34,10 +34,18 @@ DEPLOYMENT, MODEL, MONITOR, POLICY = "rain-api", "rain", "rain-monitor", "rain-r
 TRAIN_END, DRIFT_AT, END = 6000, 12_000, 18_000
 REQUEST_ROWS, WINDOW = 50, 1000
 # The replay runs faster than real traffic, so the canary is paced by rows, not by a dwell time: each
-# step is judged once it has 100 answered and 30 labeled rows. The latency bound is loose because
-# on a shared 2-core machine the replay's own load is the noise.
+# step is judged once it has 100 answered and 30 labeled rows. The demo's canary judges quality:
+# latency is left out (a ratio no spike reaches), because with the replay, the server and the
+# training on the same two busy cores a p99 is noise - at a load of 15 one spike (55 ms against
+# 3.4 ms) rolled the good v2 back.
 CANARY = {"steps": [25, 100], "dwell": 0, "metric": "roc_auc", "min_rows": 100, "min_labeled": 30,
-          "max_latency_ratio": 10}
+          "max_latency_ratio": 1000}
+
+
+# The models fit and predict on one OpenMP thread: the first fit takes 0.45 s so and 36-56 s with
+# two threads on two cores busy with other work (measured at a load of 11-15: OpenMP's threads spin
+# waiting for each other), which was the demo's long silence before its first step.
+_ONE_THREAD = "1"
 
 
 @dataclass
@@ -49,6 +57,7 @@ class DemoResult:
     events: list[Any] = field(default_factory=list)
     rollouts: list[Any] = field(default_factory=list)
     seconds: float = 0.0
+    held: bool = False  # the "quality holds" line was said
 
     def auc(self, version: int, start: int, stop: int) -> float | None:
         values = [w["auc"] for w in self.windows if w["version"] == version and start <= w["start"] < stop
@@ -95,13 +104,15 @@ class _Endpoint:
 def _train(X: np.ndarray, y: np.ndarray, names: list[str], run_name: str, *, holdout: float = 0.0) -> int:
     """Fit, log (with the training profile and held-out rows) and register; returns the version."""
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
 
     import shipyard
     import shipyard.sklearn
     from shipyard.automation import log_holdout
 
     cut = int(len(y) * (1 - holdout))
-    model = HistGradientBoostingClassifier(max_iter=100, random_state=0).fit(X[:cut], y[:cut])
+    with threadpool_limits(1, user_api="openmp"):  # see _ONE_THREAD
+        model = HistGradientBoostingClassifier(max_iter=100, random_state=0).fit(X[:cut], y[:cut])
     with shipyard.start_run(run_name=run_name):
         shipyard.log_params({"rows": cut, "model": "HistGradientBoostingClassifier", "max_iter": 100})
         info = shipyard.sklearn.log_model(
@@ -139,6 +150,18 @@ def run_demo(home: str | Path | None = None, *, say: Callable[[str], None] = pri
         os.environ.pop(var, None)
     started = time.monotonic()
     result = DemoResult(home)
+    omp = os.environ.get("OMP_NUM_THREADS")
+    if omp is None:  # read by OpenMP when scikit-learn first loads it; put back at the end
+        os.environ["OMP_NUM_THREADS"] = _ONE_THREAD
+    try:
+        return _run(home, result, started, say, progress)
+    finally:
+        if omp is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+
+
+def _run(home: Path, result: DemoResult, started: float, say: Callable[[str], None],
+         progress: Callable[[int, int], None] | None) -> DemoResult:
     # Said before the imports and the first fit, which take tens of seconds on a busy machine.
     say(f"store: {home} (SQLite + artifacts)")
     say(f"loading the rainfall data and training {MODEL} v1 on rows 0-{TRAIN_END:,} "
@@ -229,12 +252,15 @@ def _tick(client: Any, policy: Any, endpoint: _Endpoint, row: int, result: DemoR
             say(f"rows {row - WINDOW:>6,}-{row:<6,} v{r.version} ({r.rows} rows): AUC {shown}; drift on "
                 f"{', '.join(drifted) or 'nothing'}" + (f"; {describe(prediction)}" if prediction else ""))
         for event in run.events:
-            say(f"  monitor: {event.text()}")
+            say(f"  monitor at row {row:,}: {event.text()}")  # the row: the same alert may open again later
     seen = len(client.store.list_policy_events(deployment=DEPLOYMENT, max_results=10_000))
     outcome = policy.tick(client)
     endpoint.app.runtime.refresh()  # a new revision takes effect now (the endpoint also polls)
-    if outcome is None and TRAIN_END < row <= DRIFT_AT and (row - TRAIN_END) % WINDOW == 0:
-        say("  policy: quality holds; no retraining (drift without harm)")
+    if outcome is None and TRAIN_END < row <= DRIFT_AT and (row - TRAIN_END) % WINDOW == 0 and not result.held:
+        # Said once: the windows' lines show the AUC holding after that.
+        result.held = True
+        say(f"  policy {POLICY}: its triggers performance.roc_auc and performance.accuracy pass, so no "
+            "retraining (drift without harm); it retrains when one of them alerts")
     events = client.store.list_policy_events(deployment=DEPLOYMENT, max_results=10_000)
     for event in reversed(events[: len(events) - seen]):
         say(f"  {event.kind}: {event.message}")

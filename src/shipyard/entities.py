@@ -288,6 +288,9 @@ class TaskRun:
     cache_key: str | None = None
     output_uri: str | None = None
     tracking_run_id: str | None = None
+    # The keys of the tasks this one waited for (its DAG edges), as the run's driver built them; empty
+    # for a task without upstream tasks and for task runs recorded before migration 0011.
+    upstream: list[str] = field(default_factory=list)
 
     @property
     def duration_ms(self) -> int | None:
@@ -316,6 +319,26 @@ class PipelineRun:
             if task_run.key == key:
                 return task_run
         raise KeyError(f"pipeline run {self.run_id} has no task {key!r}")
+
+
+@dataclass(slots=True)
+class PipelineInfo:
+    """A scheduled pipeline as the scheduler serving it announced it to the store, so the server (which
+    never imports the pipelines' code) can show its schedule and next run and queue a run of it.
+
+    ``schedule`` is the spec as written (``@daily``, ``every 15m``, a cron expression) in ``timezone``;
+    ``parameters`` are the function's parameter names; ``seen_time`` is when a scheduler last
+    announced it (ms), which says whether a queued run will be started soon.
+    """
+
+    name: str
+    schedule: str
+    timezone: str = "UTC"
+    parameters: list[str] = field(default_factory=list)
+    max_active_runs: int = 1
+    description: str = ""
+    owner: str = ""
+    seen_time: int = 0
 
 
 # -- monitoring -----------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def test_demo_closes_the_loop(tmp_path, capsys):
+def test_demo_closes_the_loop(tmp_path, capsys, monkeypatch):
     from shipyard.cli import main
+
+    monkeypatch.setenv("COLUMNS", "1000")  # one narration line per line, unwrapped
 
     code = main(["--json", "demo", "--no-serve", "--dir", str(tmp_path / "demo")])
     out = capsys.readouterr()
@@ -23,6 +25,9 @@ def test_demo_closes_the_loop(tmp_path, capsys):
     assert summary["retrainings"] == 1  # drift before row 12,000 started none
     log = out.err
     assert "drift without harm" in log and "gate passed" in log and "rolled back" in log
+    lines = [line for line in log.splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)), [line for line in lines if lines.count(line) > 1]  # nothing said twice
+    assert "performance.roc_auc and performance.accuracy pass" in log  # the policy names the checks it watches
 
     import shipyard
 

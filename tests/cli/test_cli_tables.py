@@ -76,6 +76,38 @@ def test_every_list_command_takes_output_and_columns() -> None:
 
     parser = build_parser()
     for argv in (["runs", "list"], ["experiments", "list"], ["models", "list"], ["models", "versions", "m"],
-                 ["deployments", "list"], ["pipelines", "runs"], ["tokens", "list"]):
+                 ["deployments", "list"], ["deployments", "history", "d"], ["pipelines", "list"],
+                 ["pipelines", "runs"], ["tokens", "list"], ["monitors", "list"], ["monitors", "results", "m"],
+                 ["monitors", "alerts"], ["policies", "list"], ["policies", "history", "p"], ["features", "list"]):
         args = parser.parse_args([*argv, "--output", "csv", "--columns", "a"])
         assert args.output == "csv" and args.columns == "a"
+
+
+@pytest.mark.parametrize("columns", ["80", "100"])
+def test_history_and_alert_listings_fit_and_export(cli: Cli, wide: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                   columns: str) -> None:
+    from shipyard.entities import Alert, PolicyEvent, Route
+
+    client = shipyard.Client()
+    name = "deployment-with-a-long-name-0"
+    client.store.update_deployment(name, routes=[Route("m", 1, 50.0)], created_by="alice",
+                                   reason="halve the traffic while the new features are checked " * 2)
+    client.store.add_policy_event(PolicyEvent("nightly-retrain", name, "gate_rejected",
+                                              message="roc_auc 0.812345 is below the champion's 0.823456"))
+    client.store.create_monitor("mon", name, {"window": {"rows": 100}, "checks": {}})
+    client.store.open_alert(Alert("", "mon", "performance.roc_auc", "m", 1, "OPEN", 1_767_225_600_000, value=0.712345,
+                                  threshold=0.75, message="roc_auc = 0.712345, below the minimum 0.75"))
+    monkeypatch.setenv("COLUMNS", columns)
+    for argv, whole in ((["deployments", "history", name], ["alice", "m v1"]),
+                        (["policies", "history", "nightly-retrain"], ["gate_rejected", "0.812345"]),
+                        (["monitors", "alerts"], ["performance.roc_auc", "0.712345"])):
+        result = cli(*argv)
+        assert result.code == 0, result.err
+        assert all(len(line) <= int(columns) for line in result.out.splitlines()), argv
+        assert "…" not in result.out and all(text in result.out for text in whole), (argv, result.out)
+    rows = list(csv.DictReader(io.StringIO(cli("deployments", "history", name, "-o", "csv").out)))
+    assert [r["Revision"] for r in rows] == ["2", "1"] and rows[0]["By"] == "alice"
+    assert cli("monitors", "alerts", "-o", "json", "--columns", "Check,State").json() == [
+        {"Check": "performance.roc_auc", "State": "OPEN"}]
+    picked = cli("policies", "history", "nightly-retrain", "--columns", "event")
+    assert picked.code == 0 and "gate_rejected" in picked.out and "0.812345" not in picked.out

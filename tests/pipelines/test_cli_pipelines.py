@@ -166,3 +166,19 @@ def test_a_live_scheduler_reclaims_the_run_of_a_killed_one_within_the_lease(tmp_
             if proc is not None and proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(30)
+
+
+def test_list_without_code_shows_what_schedulers_announced(cli: Cli, tmp_path, monkeypatch) -> None:  # noqa: F811
+    from shipyard.entities import PipelineInfo
+    from shipyard.pipelines._pipeline import _store
+
+    monkeypatch.chdir(tmp_path)  # no shipyard.yaml here, no --module
+    empty = cli("pipelines", "list")
+    assert empty.code == 0 and "no scheduler has announced a pipeline" in empty.err
+    _store()[0].announce_pipelines([PipelineInfo("nightly", "@daily", "Europe/Berlin", ["day"], owner="host:9")])
+    listed = cli("pipelines", "list", "--json").json()
+    assert [(p["name"], p["schedule"], p["scheduler"]) for p in listed] == [
+        ("nightly", "@daily (Europe/Berlin)", "host:9")]
+    assert listed[0]["next_run"] > time.time() * 1000
+    table = cli("pipelines", "list")
+    assert "nightly" in table.out and "announced" in table.err

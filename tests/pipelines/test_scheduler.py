@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shipyard import pipeline, task
-from shipyard.errors import InvalidInput
+from shipyard.errors import InvalidInput, NotFound
 from shipyard.pipelines import PipelineJob, Schedule, Scheduler
 from shipyard.pipelines._pipeline import _store
 
@@ -108,3 +108,43 @@ def test_the_scheduler_starts_queued_runs_once() -> None:
     scheduler.join()
     assert store.get_pipeline_run(queued.run_id).state == "SUCCEEDED"
     assert len(store.list_pipeline_runs("nightly")) == 1
+
+
+@task
+def extract(day: str) -> list[int]:
+    return [1, 2, 3]
+
+
+@task
+def total(rows: list[int], day: str) -> int:
+    return sum(rows)
+
+
+@pipeline(schedule="every 1h", params={"day": "{{ ds }}"})
+def hourly_report(day: str, scale: int = 2) -> None:
+    """Sums the rows of a day.
+
+    More text the announcement leaves out."""
+    rows = extract(day)
+    total(rows, day) >> noop(day)
+
+
+def test_the_scheduler_announces_its_pipelines_and_runs_one_queued_from_the_server_with_defaults() -> None:
+    from shipyard.server.api.pipelines import queue_run_now
+
+    store = _store()[0]
+    with pytest.raises(NotFound, match=r"no scheduled pipeline 'hourly_report'.*shipyard scheduler"):
+        queue_run_now(store, "hourly_report")
+    scheduler = Scheduler([PipelineJob(hourly_report, store)], store, owner="host:7", started=datetime.now(UTC))
+    scheduler.tick()
+    [info] = store.list_pipelines()
+    assert (info.name, info.schedule, info.parameters, info.description, info.owner) == (
+        "hourly_report", "every 1h", ["day", "scale"], "Sums the rows of a day.", "host:7")
+    queued = queue_run_now(store, "hourly_report")  # what the UI's button and POST /pipelines/{name}/runs do
+    assert (queued.state, queued.trigger, queued.params) == ("PENDING", "run-now", {})
+    scheduler.tick()
+    scheduler.join()
+    run = store.get_pipeline_run(queued.run_id)
+    assert run.state == "SUCCEEDED", run.error
+    # the DAG's edges, as the driver built them: data flow and `>>` alike
+    assert {t.key: t.upstream for t in run.task_runs} == {"extract": [], "total": ["extract"], "noop": ["total"]}

@@ -690,6 +690,37 @@ class StoreContract:
         assert store.last_tick("monitor.often") == 10_000
         assert store.prune_ticks(20_000) == 0
 
+    def test_task_runs_keep_their_upstream_edges(self, store: Store) -> None:
+        from shipyard.entities import TaskRun
+
+        run = store.create_pipeline_run("etl", {})
+        store.write_task_runs(run.run_id, [TaskRun(run.run_id, "extract", "extract", "SUCCEEDED", 1, 1, 2),
+                                           TaskRun(run.run_id, "train[0]", "train", upstream=["extract"])])
+        store.finish_pipeline_run(run.run_id, "SUCCEEDED", [
+            TaskRun(run.run_id, "report", "report", "SUCCEEDED", 1, 5, 6, upstream=["extract", "train[0]"])])
+        got = {t.key: t.upstream for t in store.get_pipeline_run(run.run_id).task_runs}
+        assert got == {"extract": [], "train[0]": ["extract"], "report": ["extract", "train[0]"]}
+
+    def test_scheduled_pipelines_are_announced_and_replaced_by_name(self, store: Store) -> None:
+        from shipyard.entities import PipelineInfo
+
+        assert store.list_pipelines() == []
+        store.announce_pipelines([PipelineInfo("nightly", "@daily", "Europe/Berlin", ["day"], 1, "Train.", "host:1"),
+                                  PipelineInfo("hourly", "every 1h", parameters=[], owner="host:1")])
+        before = time.time() * 1000
+        store.announce_pipelines([PipelineInfo("nightly", "0 6 * * *", "UTC", ["day", "n"], 2, "", "host:2")])
+        found = {p.name: p for p in store.list_pipelines()}
+        assert sorted(found) == ["hourly", "nightly"]
+        nightly = found["nightly"]
+        assert (nightly.schedule, nightly.timezone, nightly.parameters, nightly.max_active_runs, nightly.owner) == (
+            "0 6 * * *", "UTC", ["day", "n"], 2, "host:2")
+        assert nightly.seen_time >= before - 1000 and found["hourly"].schedule == "every 1h"
+        with pytest.raises(InvalidInput):
+            store.announce_pipelines([PipelineInfo("bad/name", "@daily")])
+        with pytest.raises(InvalidInput):
+            store.announce_pipelines([PipelineInfo("empty", "")])
+        assert sorted(p.name for p in store.list_pipelines()) == ["hourly", "nightly"]
+
     # ------------------------------------------------------------------ monitoring
     def _monitored(self, store: Store) -> None:
         from shipyard.entities import Route

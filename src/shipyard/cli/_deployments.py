@@ -91,6 +91,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME")
     p = add_verb(verbs, "history", history, "every revision of a deployment (newest first)")
     p.add_argument("name", metavar="NAME")
+    add_output_options(p)
     from shipyard.cli._policies import add_rollout
 
     add_rollout(verbs)
@@ -237,18 +238,21 @@ def show(ctx: Context) -> int:
 
 
 def history(ctx: Context) -> int:
-    from shipyard.cli._base import format_time, format_value, table
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
 
     revisions = ctx.client.list_deployment_revisions(ctx.args.name)
-    if ctx.json:
-        ctx.print_json([revision_dict(r) for r in revisions])
-        return 0
-    out = table("Revision", "Created", "By", "Routes", "Shadow", "Batching", "Reason")
-    for r in revisions:
-        reason = r.reason if r.rollback_of is None else f"rollback to {r.rollback_of}" + (
-            f": {r.reason}" if r.reason else "")
-        out.add_row(str(r.revision), format_time(r.created_time), format_value(r.created_by),
-                    format_value(_routes_text(r.routes)), format_value(_routes_text(r.shadow, weights=False)),
-                    format_value(_batching_text(r.batching)), format_value(reason))
-    ctx.print(out)
+
+    def reason(r: DeploymentRevision) -> str | None:
+        if r.rollback_of is None:
+            return r.reason or None
+        return f"rollback to {r.rollback_of}" + (f": {r.reason}" if r.reason else "")
+
+    cols = [Col("Revision", lambda r: r.revision, rank=0), Col("Created", lambda r: r.created_time, format_time),
+            Col("By", lambda r: r.created_by, rank=3),
+            Col("Routes", lambda r: _routes_text(r.routes), rank=0, wrap=True),
+            Col("Shadow", lambda r: _routes_text(r.shadow, weights=False) or None, rank=4, wrap=True),
+            Col("Batching", lambda r: _batching_text(r.batching) or None, rank=5),
+            Col("Reason", reason, rank=2, wrap=True)]
+    emit(ctx, cols, revisions, lambda: [revision_dict(r) for r in revisions])
     return 0

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 from shipyard.cli._base import Context, add_verb, add_verbs
+from shipyard.cli._table import add_output_options
 
 HELP = "apply, list and show feature definitions; materialize feature views to the online store"
 
@@ -23,6 +24,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                    help="module or .py file with the definitions (default: shipyard.yaml's features: list)")
     p = add_verb(verbs, "list", list_definitions, "the latest version of each definition")
     p.add_argument("--kind", choices=("entity", "feature_view", "on_demand_feature_view"), default=None)
+    add_output_options(p)
     p = add_verb(verbs, "show", show_definition, "a definition's versions and materializations")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--kind", choices=("entity", "feature_view", "on_demand_feature_view"), default=None)
@@ -77,7 +79,8 @@ def _summary(spec: dict[str, Any]) -> str:
 
 
 def list_definitions(ctx: Context) -> int:
-    from shipyard.cli._base import format_time, table
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
 
     store = _store(ctx).registry
     definitions = store.list_feature_definitions(ctx.args.kind)
@@ -86,17 +89,16 @@ def list_definitions(ctx: Context) -> int:
         if d.kind == "feature_view":
             last = store.list_feature_materializations(d.name, max_results=1)
             fresh[d.name] = last[0].end_time if last else None
-    if ctx.json:
-        ctx.print_json([{"kind": d.kind, "name": d.name, "version": d.version, "spec": d.spec,
-                         "description": d.description, "created_time": d.created_time,
-                         "materialized_until": fresh.get(d.name)} for d in definitions])
-        return 0
-    out = table("Kind", "Name", "Version", "Features / keys", "Source", "Materialized until")
-    for d in definitions:
-        items = d.spec.get("features") or d.spec.get("join_keys") or []
-        out.add_row(d.kind, d.name, str(d.version), ", ".join(items), _summary(d.spec),
-                    format_time(fresh.get(d.name)) if d.kind == "feature_view" else "")
-    ctx.print(out)
+    cols = [Col("Kind", lambda d: d.kind, rank=2), Col("Name", lambda d: d.name, rank=0),
+            Col("Version", lambda d: d.version, rank=0),
+            Col("Features / keys", lambda d: ", ".join(d.spec.get("features") or d.spec.get("join_keys") or []) or None,
+                rank=1, wrap=True),
+            Col("Source", lambda d: _summary(d.spec) or None, rank=3, wrap=True),
+            Col("Materialized until", lambda d: fresh.get(d.name), format_time, rank=2)]
+    emit(ctx, cols, definitions, lambda: [{"kind": d.kind, "name": d.name, "version": d.version, "spec": d.spec,
+                                           "description": d.description, "created_time": d.created_time,
+                                           "materialized_until": fresh.get(d.name)} for d in definitions],
+         empty_note="no feature definitions; store some with 'shipyard features apply MODULE'")
     return 0
 
 

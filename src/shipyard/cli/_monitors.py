@@ -89,6 +89,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("name", metavar="NAME", nargs="?", default=None, help="only this monitor's")
     p.add_argument("--open", action="store_true", help="only the open ones")
     p.add_argument("--max-results", type=positive_int, metavar="N", default=50)
+    add_output_options(p)
     p = add_verb(verbs, "delete", delete, "delete a monitor with its results and alerts")
     p.add_argument("name", metavar="NAME")
 
@@ -282,19 +283,18 @@ def _check_cell(c: Any) -> str:
 
 
 def alerts(ctx: Context) -> int:
-    from shipyard.cli._base import format_time, format_value, table
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
 
     a = ctx.args
     found = ctx.client.list_alerts(a.name, "OPEN" if a.open else None, a.max_results)
-    if ctx.json:
-        ctx.print_json([alert_dict(x) for x in found])
-        return 0
-    out = table("Opened", "Monitor", "Check", "Version", "State", "Resolved", "Message")
-    for x in found:
-        state = "[bold red]OPEN[/]" if x.state == "OPEN" else "resolved"
-        out.add_row(format_time(x.opened_time), format_value(x.monitor), format_value(x.check),
-                    f"{x.model} v{x.version}", state, format_time(x.resolved_time), format_value(x.message))
-    ctx.print(out)
+    cols = [Col("Opened", lambda x: x.opened_time, format_time, rank=0), Col("Monitor", lambda x: x.monitor, rank=2),
+            Col("Check", lambda x: x.check, rank=0), Col("Version", lambda x: f"{x.model} v{x.version}", rank=3),
+            Col("State", lambda x: x.state, lambda s: "[bold red]OPEN[/]" if s == "OPEN" else "resolved", rank=0),
+            Col("Resolved", lambda x: x.resolved_time, format_time, rank=4),
+            Col("Message", lambda x: x.message, rank=1, wrap=True)]
+    emit(ctx, cols, found, lambda: [alert_dict(x) for x in found],
+         empty_note="no alerts" + (" open" if a.open else "") + (f" for monitor {a.name}" if a.name else ""))
     return 0
 
 

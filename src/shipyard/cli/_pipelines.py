@@ -70,11 +70,11 @@ def _setup(ctx: Context) -> None:
         os.environ["SHIPYARD_TRACKING_URI"] = ctx.tracking_uri
 
 
-def find_pipelines(modules: list[str] | None) -> dict[str, Pipeline]:
+def find_pipelines(modules: list[str] | None, *, required: bool = True) -> dict[str, Pipeline]:
     """Pipelines defined at the top level of the named modules (or shipyard.yaml's ``pipelines``)."""
     from shipyard.cli._project import find_pipelines as find
 
-    return find(modules)
+    return find(modules, required=required)
 
 
 def _pipeline(ctx: Context) -> Pipeline:
@@ -92,9 +92,11 @@ def list_pipelines(ctx: Context) -> int:
     from shipyard.cli._base import format_time
     from shipyard.cli._table import Col, emit
 
-    found = find_pipelines(ctx.args.module)
     now = datetime.now(UTC)
     rows = []
+    found = find_pipelines(ctx.args.module, required=False)
+    if not found and not ctx.args.module:
+        return _list_announced(ctx, now)
     for p in found.values():
         due = p.schedule.next_after(now) if p.schedule else None
         rows.append({"name": p.name, "schedule": str(p.schedule) if p.schedule else None,
@@ -104,6 +106,37 @@ def list_pipelines(ctx: Context) -> int:
             Col("Next run", lambda r: r["next_run"], format_time),
             Col("Parameters", lambda r: ", ".join(r["parameters"]) or None, rank=2, wrap=True)]
     emit(ctx, cols, rows, lambda: rows)
+    return 0
+
+
+def _list_announced(ctx: Context, now: Any) -> int:
+    """Without code here (no --module, no shipyard.yaml): the scheduled pipelines that schedulers
+    announced to the store, as the web UI shows them (a store on a server works too)."""
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
+    from shipyard.errors import ShipyardError
+    from shipyard.pipelines import Schedule
+    from shipyard.pipelines._pipeline import _store
+
+    _setup(ctx)
+    rows = []
+    for info in _store()[0].list_pipelines():
+        try:
+            due = Schedule.parse(info.schedule, info.timezone).next_after(now)
+        except ShipyardError:
+            due = None
+        rows.append({"name": info.name, "schedule": str(Schedule(info.schedule, info.timezone)),
+                     "next_run": None if due is None else int(due.timestamp() * 1000),
+                     "parameters": info.parameters, "scheduler": info.owner, "seen_time": info.seen_time})
+    ctx.note("no --module and no pipelines in shipyard.yaml here: the scheduled pipelines schedulers announced "
+             "to the store")
+    cols = [Col("Name", lambda r: r["name"], rank=0), Col("Schedule", lambda r: r["schedule"]),
+            Col("Next run", lambda r: r["next_run"], format_time),
+            Col("Scheduler", lambda r: r["scheduler"], rank=3),
+            Col("Seen", lambda r: r["seen_time"], format_time, rank=3),
+            Col("Parameters", lambda r: ", ".join(r["parameters"]) or None, rank=2, wrap=True)]
+    emit(ctx, cols, rows, lambda: rows, empty_note="no scheduler has announced a pipeline to this store: pass "
+         "--module M (or list modules in shipyard.yaml) to list pipelines from code")
     return 0
 
 

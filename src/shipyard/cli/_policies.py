@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from shipyard.cli._base import Context, add_verb, add_verbs, positive_int
+from shipyard.cli._table import add_output_options
 
 if TYPE_CHECKING:
     from shipyard.entities import PolicyEvent, Rollout
@@ -29,6 +30,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     verbs = add_verbs(parser)
     p = add_verb(verbs, "list", list_policies, "the policies found, with their last event")
     _finder(p)
+    add_output_options(p)
     p = add_verb(verbs, "show", show, "a policy's triggers, gate and rollout, and its rollouts")
     p.add_argument("name", metavar="NAME")
     _finder(p)
@@ -41,6 +43,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = add_verb(verbs, "history", history, "every event of a policy, newest first")
     p.add_argument("name", metavar="NAME")
     p.add_argument("--max-results", type=positive_int, metavar="N", default=100)
+    add_output_options(p)
 
 
 def _policy(ctx: Context) -> Any:
@@ -69,24 +72,26 @@ def rollout_dict(r: Rollout) -> dict[str, Any]:
 
 
 def list_policies(ctx: Context) -> int:
-    from shipyard.cli._base import format_time, format_value, table
+    from shipyard.cli._base import format_time
     from shipyard.cli._pipelines import _setup
     from shipyard.cli._project import find_policies
+    from shipyard.cli._table import Col, emit
 
     _setup(ctx)
     policies = find_policies(ctx.args.module)
     last = {name: ctx.client.store.list_policy_events(name, max_results=1) for name in policies}
-    if ctx.json:
-        ctx.print_json([{**p.describe(), "last_event": [event_dict(e) for e in last[p.name]]}
-                        for p in policies.values()])
-        return 0
-    out = table("Name", "Deployment", "Model", "Triggers", "Last event", "When")
-    for p in policies.values():
-        event = last[p.name][0] if last[p.name] else None
-        out.add_row(format_value(p.name), format_value(p.deployment), format_value(p.model),
-                    format_value(", ".join(str(t.to_dict()) for t in p.triggers) or "manual"),
-                    format_value(event.message if event else "-"), format_time(event.time if event else None))
-    ctx.print(out)
+
+    def event(p: Any) -> PolicyEvent | None:
+        return last[p.name][0] if last[p.name] else None
+
+    cols = [Col("Name", lambda p: p.name, rank=0), Col("Deployment", lambda p: p.deployment, rank=2),
+            Col("Model", lambda p: p.model, rank=3),
+            Col("Triggers", lambda p: ", ".join(str(t.to_dict()) for t in p.triggers) or "manual", rank=4, wrap=True),
+            Col("Last event", lambda p: (e := event(p)) and e.message, rank=1, wrap=True),
+            Col("When", lambda p: (e := event(p)) and e.time, format_time, rank=1)]
+    items = list(policies.values())
+    emit(ctx, cols, items, lambda: [{**p.describe(), "last_event": [event_dict(e) for e in last[p.name]]}
+                                    for p in items], empty_note="no policies found")
     return 0
 
 
@@ -138,16 +143,14 @@ def trigger(ctx: Context) -> int:
 
 
 def history(ctx: Context) -> int:
-    from shipyard.cli._base import format_time, format_value, table
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
 
     events = ctx.client.store.list_policy_events(ctx.args.name, max_results=ctx.args.max_results)
-    if ctx.json:
-        ctx.print_json([event_dict(e) for e in events])
-        return 0
-    out = table("Time", "Event", "What happened")
-    for e in events:
-        out.add_row(format_time(e.time), e.kind, format_value(e.message))
-    ctx.print(out)
+    cols = [Col("Time", lambda e: e.time, format_time, rank=0), Col("Event", lambda e: e.kind, rank=0),
+            Col("What happened", lambda e: e.message, rank=0, wrap=True)]
+    emit(ctx, cols, events, lambda: [event_dict(e) for e in events],
+         empty_note=f"no events of policy {ctx.args.name!r}")
     return 0
 
 

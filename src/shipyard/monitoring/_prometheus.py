@@ -83,8 +83,11 @@ class MonitorCollector:
 
 def render_metrics(store: Store | None = None, monitors: list[str] | None = None) -> bytes:
     """The gauges in the Prometheus text format (``store``: the configured one when None)."""
-    from shipyard.monitoring._runner import _store
+    if store is None:  # imported only then: the runner pulls in SciPy and pyarrow, which made a server's
+        # first scrape take 6 s on a busy 2-core machine (past httpx's and near Prometheus' timeouts)
+        from shipyard.monitoring._runner import _store
 
+        store = _store(None)
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(MonitorCollector(_store(store), monitors))  # type: ignore[arg-type]
+    registry.register(MonitorCollector(store, monitors))  # type: ignore[arg-type]
     return generate_latest(registry)

@@ -131,13 +131,16 @@ class Pipeline:
         from shipyard.pipelines._executors import resolve_executor
 
         try:
-            nodes = self.build(run.params)
+            # A run queued without some parameters ("run now" from the UI or the API) gets the
+            # pipeline's defaults and params= templates for its logical date, as a scheduled run does.
+            params = self.resolve_params(dict(run.params), when)
+            nodes = self.build(params)
         except Exception as exc:
             store.finish_pipeline_run(run.run_id, "FAILED", error=f"{type(exc).__name__}: {exc}")
             raise
         chosen, owned = resolve_executor(self.executor if self.executor is not None else executor)
         try:
-            return self._drive(store, settings, run, run.params, when, nodes, chosen)
+            return self._drive(store, settings, run, params, when, nodes, chosen)
         finally:
             if owned:
                 chosen.close()

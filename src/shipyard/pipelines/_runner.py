@@ -67,8 +67,12 @@ def _ms() -> int:
 class _Recorder:
     def __init__(self, store: Store, run: PipelineRun, nodes: list[Node]) -> None:
         self.store, self.run = store, run
-        self.records = {n.index: TaskRun(run.run_id, n.key, n.task.name) for n in nodes}
-        self.dirty: set[int] = set()
+        keys = {n.index: n.key for n in nodes}
+        # Each task run carries its upstream keys (the DAG's edges, drawn by the UI), and every task is
+        # written at the first flush, PENDING ones included, so a running run shows its whole graph.
+        self.records = {n.index: TaskRun(run.run_id, n.key, n.task.name, upstream=sorted(keys[u] for u in n.upstream))
+                        for n in nodes}
+        self.dirty: set[int] = set(self.records)
         self.last_flush = time.monotonic()
         self.last_poll = time.monotonic()
 

@@ -12,6 +12,10 @@ The job list may be a callable, asked again at every tick, so definitions kept i
 monitor created, changed or deleted while the scheduler runs) take effect at the next tick. Once
 an hour the scheduler also prunes claimed ticks older than ``keep_ticks_s`` (a week by default),
 always keeping each job's newest one, which is what tells the next tick where to start.
+
+At its first tick and every minute after, the scheduler announces the scheduled pipelines it serves
+to the store (name, schedule, parameters; never code), so the server and its UI, which do not import
+pipeline code, show their next run and can queue a run of one for this scheduler to start.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_KEEP_TICKS_S = 7 * 24 * 3600.0
 _PRUNE_EVERY_S = 3600.0
 _EXPIRE_EVERY_S = 5.0
+_ANNOUNCE_EVERY_S = 60.0
 
 
 class Due(Protocol):
@@ -101,6 +106,7 @@ class Scheduler:
         self.started = started or datetime.now(UTC)
         self._next_prune = 0.0  # monotonic; the first tick prunes
         self._next_expire = 0.0
+        self._next_announce = 0.0
         self._seen: list[Any] = []  # every job object this scheduler fired, for join()
 
     def refresh(self) -> list[Any]:
@@ -133,9 +139,31 @@ class Scheduler:
                     fired.append((job.name, tick))
                     if job not in self._seen:
                         self._seen.append(job)
+        self._maybe_announce()
         self._start_queued()
         self._maybe_prune(now)
         return fired
+
+    def _maybe_announce(self) -> None:
+        """Tell the store which scheduled pipelines this scheduler serves (and that it is alive)."""
+        if time.monotonic() < self._next_announce:
+            return
+        self._next_announce = time.monotonic() + _ANNOUNCE_EVERY_S
+        from shipyard.entities import PipelineInfo
+
+        infos = []
+        for job in self.jobs:
+            if isinstance(job, PipelineJob) and job.pipeline.schedule is not None:
+                p, schedule = job.pipeline, job.pipeline.schedule
+                infos.append(PipelineInfo(p.name, schedule.spec, schedule.timezone, list(p.signature.parameters),
+                                          p.max_active_runs, (p.__doc__ or "").strip().split("\n")[0][:500],
+                                          self.owner))
+        if not infos:
+            return
+        try:
+            self.store.announce_pipelines(infos)
+        except Exception:
+            logger.exception("could not announce this scheduler's pipelines to the store; trying again in a minute")
 
     def _maybe_expire(self) -> None:
         """Mark FAILED the pipeline runs whose driver stopped renewing their lease (any pipeline's:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from shipyard._http import check_response, dumps, send
-from shipyard.entities import Alert, Monitor, MonitorResult, PipelineRun, PolicyEvent, Rollout, TaskRun
+from shipyard.entities import Alert, Monitor, MonitorResult, PipelineInfo, PipelineRun, PolicyEvent, Rollout, TaskRun
 from shipyard.errors import InvalidInput
 from shipyard.store._wire import ARTIFACT_SCHEME, from_wire, to_wire
 
@@ -120,6 +120,12 @@ class RestOperations(RestBase):
 
     def prune_ticks(self, before: int) -> int:
         return int(self._call("POST", "/schedule-ticks/prune", {"before": before})["pruned"])
+
+    def announce_pipelines(self, pipelines: Sequence[PipelineInfo]) -> None:
+        self._call("POST", "/pipelines", {"pipelines": self._wire(list(pipelines))})
+
+    def list_pipelines(self) -> list[PipelineInfo]:
+        return self._list(PipelineInfo, self._call("GET", "/pipelines")["pipelines"])
 
     # ------------------------------------------------------------------ monitors
     def create_monitor(self, name: str, deployment: str, spec: dict[str, object], description: str = "") -> Monitor:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         MonitorResult,
         PagedList,
         Param,
+        PipelineInfo,
         PipelineRun,
         PolicyEvent,
         RegisteredModel,
@@ -442,6 +443,16 @@ class PipelineStore(ABC):
     def prune_ticks(self, before: int) -> int:
         """Delete claimed ticks older than ``before`` (ms), except each schedule's latest (so
         :meth:`last_tick` keeps its answer and no pruned tick can be claimed again); the number deleted."""
+
+    @abstractmethod
+    def announce_pipelines(self, pipelines: Sequence[PipelineInfo]) -> None:
+        """A scheduler's word that it serves these scheduled pipelines: each is inserted or replaced by
+        name, with ``seen_time`` now. Raises InvalidInput for a bad name or an empty schedule."""
+
+    @abstractmethod
+    def list_pipelines(self) -> list[PipelineInfo]:
+        """The pipelines schedulers announced, by name (a pipeline no scheduler serves any more keeps
+        its row; its ``seen_time`` tells)."""
 
 
 class MonitorStore(ABC):

@@ -24,6 +24,7 @@ from shipyard.entities import (
     Metric,
     MonitorResult,
     Param,
+    PipelineInfo,
     PolicyEvent,
     Rollout,
     Route,
@@ -93,8 +94,16 @@ def seed_small(store: SqlStore) -> Small:
         TaskRun(prun.run_id, "extract", "extract", "SUCCEEDED", 1, now, now + 40, logs="read 10 rows\n"),
         TaskRun(prun.run_id, "load", "load", "FAILED", 2, now + 40, now + 90, error="ValueError: bad row",
                 error_kind="user", traceback="Traceback ...\nValueError: bad row\n", logs=f"loading {EVIL}\n"),
-        TaskRun(prun.run_id, "report", "report", "SKIPPED", 0, error="upstream task 'load' FAILED")],
+        TaskRun(prun.run_id, "report", "report", "SKIPPED", 0, error="upstream task 'load' FAILED",
+                upstream=["extract", "load"])],
         error="1 task(s) failed: load")
+    # the load's edge written apart, as a driver's first flush would
+    store.write_task_runs(prun.run_id, [TaskRun(prun.run_id, "load", "load", "FAILED", 2, now + 40, now + 90,
+                                                error="ValueError: bad row", error_kind="user",
+                                                traceback="Traceback ...\nValueError: bad row\n",
+                                                logs=f"loading {EVIL}\n", upstream=["extract"])])
+    store.announce_pipelines([PipelineInfo("etl", "0 6 * * *", "Europe/Berlin", ["day"], 1, f"Loads {EVIL}",
+                                           "sched-host:42")])
     return Small(exp, runs, prun.run_id)
 
 

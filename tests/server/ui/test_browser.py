@@ -45,7 +45,7 @@ def test_every_page_opens_without_a_script_error(goto: Callable[[str], Any], pag
         "/models": "Registered models", "/models/rain": "rain", "/models/rain/versions/2": "rain v2",
         "/models/sweep-model/versions/1": "sweep-model v1", "/deployments": "Deployments",
         "/deployments/rain-api": "rain-api", "/monitors": "Monitors", "/monitors/rain-monitor": "rain-monitor",
-        "/pipelines": "Pipeline runs", f"/pipelines/runs/{pipeline_run}": "rain-retrain",
+        "/pipelines": "Pipelines", f"/pipelines/runs/{pipeline_run}": "rain-retrain",
     }
     for path, heading in pages.items():
         goto(path)
@@ -283,3 +283,48 @@ def test_log_in_with_a_token(page: Any, demo_store: SqlStore) -> None:
     finally:
         server.stop()
         TokenStore(demo_store).revoke_token("browser-writer")
+
+
+def test_scheduled_pipelines_show_their_next_run_and_run_now_queues_one(goto: Callable[[str], Any], page: Any,
+                                                                        demo_store: SqlStore) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from shipyard.entities import PipelineInfo
+
+    demo_store.announce_pipelines([PipelineInfo("nightly-etl", "@daily", "UTC", ["day"], 1, "Loads the day.",
+                                                "sched-host:1"),
+                                   PipelineInfo("quarter-hour", "every 15m", owner="sched-host:1")])
+    goto("/pipelines")
+    row = page.locator("#scheduled tr[data-pipeline=nightly-etl]")
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%d")
+    midnight = page.locator("#scheduled tr[data-pipeline=nightly-etl] .next-run").inner_text()
+    assert midnight.startswith(f"{tomorrow}\u00a000:00:00 UTC") and "(in " in midnight
+    quarter = page.locator("#scheduled tr[data-pipeline=quarter-hour] .next-run").inner_text()
+    assert any(f":{m:02d}:00 UTC" in quarter for m in (0, 15, 30, 45)), quarter  # on the quarter hour
+    assert "sched-host:1" in row.inner_text() and "never" in row.inner_text()
+    row.locator("button:has-text('Run now')").click()
+    result = row.locator(".run-now-result")
+    expect(result).to_contain_text("Queued run")
+    [queued] = demo_store.list_pipeline_runs("nightly-etl")
+    assert (queued.state, queued.trigger) == ("PENDING", "run-now")
+    result.locator("a").click()
+    page.wait_for_url(f"**/pipelines/runs/{queued.run_id}")
+    assert "PENDING" in page.locator("h1").inner_text()
+    assert "with the pipeline's default parameters" in page.locator("main").inner_text()
+    assert page.problems == []
+
+
+def test_a_pipeline_run_draws_its_dag_from_the_recorded_edges(goto: Callable[[str], Any], page: Any,
+                                                              demo_store: SqlStore) -> None:
+    [run] = demo_store.list_pipeline_runs("rain-retrain")
+    goto(f"/pipelines/runs/{run.run_id}")
+    dag = page.locator("svg#dag")
+    expect(dag).to_be_visible()
+    edges = {(e.get_attribute("data-from"), e.get_attribute("data-to")) for e in dag.locator("path.edge").all()}
+    assert edges == {("extract", "validate"), ("validate", "train"), ("extract", "report")}
+    assert dag.locator("g.node.failed").get_attribute("data-key") == "validate"
+    assert dag.locator("g.node.skipped").get_attribute("data-key") == "train"
+    # the columns run left to right along the edges
+    x = {k: dag.locator(f"g.node[data-key='{k}'] rect").bounding_box()["x"] for k in ("extract", "validate", "train")}
+    assert x["extract"] < x["validate"] < x["train"]
+    assert page.problems == []

@@ -46,9 +46,10 @@ def test_every_page_shows_the_store_and_escapes_it(http: httpx.Client, small: Sm
         "/monitors": ["small-monitor", "small-api"],
         "/monitors/small-monitor": ["performance.accuracy", "wasserstein", "<svg class=\"hist\"",
                                     "accuracy = 0.7, below the minimum 0.75", "series-data"],
-        "/pipelines": ["etl", "FAILED"],
+        "/pipelines": ["etl", "FAILED", "0 6 * * *", "Europe/Berlin", "sched-host:42", "Run now", "(in "],
         f"/pipelines/runs/{small.pipeline_run}": ["extract", "load", "ValueError: bad row", "read 10 rows",
-                                                  "<svg class=\"tasks\"", "SKIPPED"],
+                                                  "<svg class=\"tasks\"", "SKIPPED", "<svg class=\"dag\"",
+                                                  'data-from="load" data-to="report"'],
     }
     for path, expected in pages.items():
         r = http.get(path)
@@ -174,6 +175,32 @@ def test_forms_set_an_alias_and_roll_back(http: httpx.Client, sql_store: SqlStor
     r = http.post("/deployments/small-api/rollback", data={}, headers={**HX, "Origin": "https://evil.example"})
     assert r.status_code == 403
     assert sql_store.get_deployment("small-api").current.revision == 3
+
+
+def test_run_now_queues_a_run_of_a_scheduled_pipeline_only(http: httpx.Client, sql_store: SqlStore) -> None:
+    r = http.post("/pipelines/etl/run", data={}, headers=HX)
+    assert r.status_code == 200 and "Queued run" in r.text
+    [queued] = sql_store.list_pipeline_runs("etl", states=["PENDING"])
+    assert (queued.trigger, queued.params) == ("run-now", {}) and queued.run_id[:8] in r.text
+    r = http.post("/pipelines/nightly/run", data={}, headers=HX)  # no scheduler announced it
+    assert r.status_code == 404 and "no scheduled pipeline &#39;nightly&#39;" in r.text and "announced: etl" in r.text
+    assert http.post("/pipelines/etl/run", data={}).status_code == 403  # not from the UI's page
+    assert len(sql_store.list_pipeline_runs("etl", states=["PENDING"])) == 1
+
+
+def test_the_dag_is_layered_from_the_recorded_edges() -> None:
+    from shipyard.entities import TaskRun
+    from shipyard.server.ui._dag import dag_svg, layers
+
+    tasks = [TaskRun("r", "report", "report", upstream=["train[1]", "train[0]"]),
+             TaskRun("r", "extract", "extract"), TaskRun("r", "train[0]", "train", upstream=["extract"]),
+             TaskRun("r", "train[1]", "train", upstream=["extract"]), TaskRun("r", "notify", "notify")]
+    assert layers(tasks) == [["extract", "notify"], ["train[0]", "train[1]"], ["report"]]
+    svg = str(dag_svg(tasks))
+    assert svg.count('class="edge"') == 4 and svg.count('class="node') == 5
+    # a cycle (which no driver records) or an edge to an unknown task still draws, without looping
+    assert layers([TaskRun("r", "a", "a", upstream=["b"]), TaskRun("r", "b", "b", upstream=["a", "zz"])]) == [
+        ["a", "b"]]
 
 
 def test_ui_is_not_in_the_api_spec_and_static_files_are_cached(http: httpx.Client) -> None:

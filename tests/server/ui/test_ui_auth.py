@@ -99,6 +99,17 @@ def test_roles_decide_what_the_forms_may_do(url: str, tokens: dict[str, str], sq
         r = admin.post("/deployments/small-api/rollback", data={"csrf": csrf(admin, "/deployments/small-api")},
                        headers=HX)
         assert r.status_code == 200 and sql_store.get_deployment("small-api").current.created_by == "admin-person"
+        # "run now" queues a run for the scheduler (the server runs no code): a writer's, not a reader's
+        button = "<button type=\"submit\">Run now</button>"
+        assert button not in reader.get("/pipelines").text and button in writer.get("/pipelines").text
+        assert "running needs the writer role" in reader.get("/pipelines").text
+        from shipyard.server.ui._session import _csrf
+
+        r = reader.post("/pipelines/etl/run", data={"csrf": _csrf(tokens["reader"])}, headers=HX)  # its own token
+        assert r.status_code == 403 and "needs the writer role" in r.text
+        assert sql_store.list_pipeline_runs("etl", states=["PENDING"]) == []
+        r = writer.post("/pipelines/etl/run", data={"csrf": csrf(writer, "/pipelines")}, headers=HX)
+        assert r.status_code == 200 and len(sql_store.list_pipeline_runs("etl", states=["PENDING"])) == 1
 
 
 def test_logging_out_or_revoking_the_token_ends_the_session(url: str, tokens: dict[str, str],

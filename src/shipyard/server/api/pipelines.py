@@ -1,18 +1,31 @@
-"""``/api/v1/pipeline-runs`` and schedule ticks: the PipelineStore over HTTP (a writer's job)."""
+"""``/api/v1/pipeline-runs``, ``/api/v1/pipelines`` and schedule ticks: the PipelineStore over HTTP (a
+writer's job), and "run now" for a scheduled pipeline.
+
+"Run now" (``POST /pipelines/{name}/runs``, and the UI's button) is a writer's although running code
+is an admin's: the server runs nothing. It queues a PENDING run of a pipeline a scheduler announced,
+with the pipeline's own default parameters; the scheduler that serves it starts the run with the code
+its operator gave it (``--module``, ``shipyard.yaml``). That is what ``pipeline.submit()`` does over
+``POST /pipeline-runs``, a writer's too; no code, module or parameter comes from the caller.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from shipyard import entities as e
+from shipyard.errors import NotFound
 from shipyard.server.api import schemas as w
 from shipyard.server.api._common import ERRORS, StoreDep, entities, entity, ok, parse
 from shipyard.server.auth import READ, WRITE
 
-__all__ = ["router"]
+if TYPE_CHECKING:
+    from shipyard.store.base import Store
+
+__all__ = ["queue_run_now", "router"]
 
 router = APIRouter(tags=["pipelines"], responses=ERRORS)
 
@@ -86,6 +99,23 @@ class LastTick(w.Wire):
     tick_time: w.Int64 | None
 
 
+class Pipelines(w.Wire):
+    pipelines: list[w.PipelineInfo]
+
+
+def queue_run_now(store: Store, name: str) -> e.PipelineRun:
+    """Queue a run (PENDING, trigger ``run-now``) of the scheduled pipeline ``name`` with its default
+    parameters, for the scheduler serving it. Raises NotFound, naming the announced pipelines, when no
+    scheduler announced ``name``."""
+    known = {p.name: p for p in store.list_pipelines()}
+    if name not in known:
+        raise NotFound(f"no scheduled pipeline {name!r}: a pipeline can be run from here once a scheduler serving "
+                       f"it has started (`shipyard scheduler` or `shipyard server --scheduler`; announced: "
+                       f"{', '.join(sorted(known)) or 'none'}). Run any pipeline now with `shipyard pipelines run "
+                       f"{name}`")
+    return store.create_pipeline_run(name, {}, "run-now", int(time.time() * 1000), state="PENDING")
+
+
 @router.post("/pipeline-runs", dependencies=[WRITE], response_model=w.PipelineRun)
 def create_pipeline_run(request: Request, body: CreatePipelineRun, store: StoreDep) -> Response:
     run = store.create_pipeline_run(body.pipeline, body.params, body.trigger, body.logical_date, body.state)
@@ -157,3 +187,20 @@ def prune_ticks(body: PruneTicks, store: StoreDep) -> Response:
 @router.get("/schedule-ticks/last", dependencies=[READ], response_model=LastTick)
 def last_tick(store: StoreDep, name: str = Query()) -> Response:
     return ok({"tick_time": store.last_tick(name)})
+
+
+@router.get("/pipelines", dependencies=[READ], response_model=Pipelines)
+def list_pipelines(request: Request, store: StoreDep) -> Response:
+    return entities(request, "pipelines", store.list_pipelines())
+
+
+# A scheduler's bookkeeping, like claiming ticks: it records which pipelines it serves, and runs nothing.
+@router.post("/pipelines", dependencies=[WRITE])
+def announce_pipelines(request: Request, body: Pipelines, store: StoreDep) -> Response:
+    store.announce_pipelines([parse(request, e.PipelineInfo, p) for p in body.pipelines])
+    return ok()
+
+
+@router.post("/pipelines/{name}/runs", dependencies=[WRITE], response_model=w.PipelineRun)
+def run_now(request: Request, name: str, store: StoreDep) -> Response:
+    return entity(request, queue_run_now(store, name))

@@ -31,6 +31,7 @@ __all__ = [
     "Monitor",
     "MonitorResult",
     "Param",
+    "PipelineInfo",
     "PipelineRun",
     "PolicyEvent",
     "RegisteredModel",
@@ -228,6 +229,18 @@ class TaskRun(Wire):
     cache_key: str | None = None
     output_uri: str | None = None
     tracking_run_id: str | None = None
+    upstream: list[str] = []
+
+
+class PipelineInfo(Wire):
+    name: str
+    schedule: str
+    timezone: str = "UTC"
+    parameters: list[str] = []
+    max_active_runs: Int32 = 1
+    description: str = ""
+    owner: str = ""
+    seen_time: Int64 = 0
 
 
 class PipelineRun(Wire):

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 __all__ = ["HEAD_REVISION", "current_revision", "upgrade"]
 
-HEAD_REVISION = "0010"
-_KNOWN = {"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010"}
+HEAD_REVISION = "0011"
+_KNOWN = {"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011"}
 _PG_LOCK_KEY = 7_263_551_001  # any fixed number, shared by every shipyard process
 
 

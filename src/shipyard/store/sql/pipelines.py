@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import delete, func, select, update
 
-from shipyard.entities import PIPELINE_STATES, TASK_STATES, PipelineRun, TaskRun
+from shipyard.entities import PIPELINE_STATES, TASK_STATES, PipelineInfo, PipelineRun, TaskRun
 from shipyard.errors import Conflict, InvalidInput, NotFound
 from shipyard.store import validation as v
 from shipyard.store.base import PipelineStore
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["SqlPipelineStore"]
 
 _TASK_COLUMNS = ("run_id", "key", "task_name", "state", "attempts", "start_time", "end_time", "error",
-                 "error_kind", "traceback", "logs", "cache_key", "output_uri", "tracking_run_id")
+                 "error_kind", "traceback", "logs", "cache_key", "output_uri", "tracking_run_id", "upstream")
 _FINISHED_RUN = ("SUCCEEDED", "FAILED", "CANCELLED")
 # A run started RUNNING (or claimed) is held this long before its driver's first heartbeat, which
 # comes at once (shipyard.pipelines._runner); a driver that dies before it is reclaimed after this.
@@ -98,7 +98,7 @@ class SqlPipelineStore(SqlBase, PipelineStore):
             _check_state(tr.state, TASK_STATES, "task run")
             rows.append((run_id, tr.key, tr.task_name, tr.state, tr.attempts, tr.start_time, tr.end_time,
                          tr.error, tr.error_kind, tr.traceback, tr.logs or "", tr.cache_key, tr.output_uri,
-                         tr.tracking_run_id))
+                         tr.tracking_run_id, orjson.dumps(list(tr.upstream)).decode() if tr.upstream else None))
         t = s.task_runs
         for part in chunks(rows):
             conn.execute(delete(t).where(t.c.run_id == run_id, t.c.key.in_([r[1] for r in part])))
@@ -220,6 +220,37 @@ class SqlPipelineStore(SqlBase, PipelineStore):
             result = conn.execute(delete(k).where(k.c.tick_time < int(before), k.c.tick_time < latest))
             return max(0, int(result.rowcount or 0))
 
+    def announce_pipelines(self, pipelines: Sequence[PipelineInfo]) -> None:
+        rows = []
+        now = now_ms()
+        for info in pipelines:
+            v.check_model_name(info.name)
+            if not info.schedule or len(info.schedule) > 200 or len(info.timezone) > 64:
+                raise InvalidInput(f"pipeline {info.name!r}: a schedule of 1-200 characters and a time zone name "
+                                   "of at most 64 are needed")
+            rows.append({"name": info.name, "schedule": info.schedule, "timezone": info.timezone,
+                         "parameters": orjson.dumps([str(x) for x in info.parameters]).decode(),
+                         "max_active_runs": int(info.max_active_runs), "description": info.description[:2000],
+                         "owner": info.owner[:256], "seen_time": now})
+        if not rows:
+            return
+        p = s.pipelines
+        # Delete and insert in one transaction: the same on SQLite and PostgreSQL, and two schedulers
+        # announcing at once each leave a whole row (the later one's).
+        with self._write() as conn:
+            for part in chunks(rows):
+                conn.execute(delete(p).where(p.c.name.in_([r["name"] for r in part])))
+                conn.execute(p.insert(), list(part))
+
+    def list_pipelines(self) -> list[PipelineInfo]:
+        p = s.pipelines
+        with self._read() as conn:
+            return [PipelineInfo(name=r.name, schedule=r.schedule, timezone=r.timezone,
+                                 parameters=[str(x) for x in orjson.loads(r.parameters)],
+                                 max_active_runs=r.max_active_runs, description=r.description, owner=r.owner,
+                                 seen_time=r.seen_time)
+                    for r in conn.execute(select(p).order_by(p.c.name))]
+
 
 def _pipeline_run(row: Any) -> PipelineRun:
     return PipelineRun(
@@ -230,5 +261,7 @@ def _pipeline_run(row: Any) -> PipelineRun:
 
 
 def _task_run(row: Any) -> TaskRun:
-    return TaskRun(**{c: getattr(row, c) for c in _TASK_COLUMNS})
+    fields = {c: getattr(row, c) for c in _TASK_COLUMNS}
+    fields["upstream"] = [str(k) for k in orjson.loads(row.upstream)] if row.upstream else []
+    return TaskRun(**fields)
 

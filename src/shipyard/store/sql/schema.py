@@ -299,8 +299,26 @@ task_runs = Table(
     Column("cache_key", String(64), nullable=True),
     Column("output_uri", Text, nullable=True),
     Column("tracking_run_id", ID, nullable=True),
+    # migration 0011: JSON list of the keys of the tasks this one waited for (the DAG's edges); NULL
+    # for task runs recorded before it.
+    Column("upstream", Text, nullable=True),
     PrimaryKeyConstraint("run_id", "key"),
     Index(None, "cache_key"),
+)
+
+# migration 0011: the scheduled pipelines a scheduler serves, announced by it at start and every
+# minute, so the server (which never imports pipeline code) shows their next run and queues runs.
+pipelines = Table(
+    "pipelines",
+    metadata,
+    Column("name", NAME, primary_key=True),
+    Column("schedule", String(200), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("parameters", Text, nullable=False),  # JSON list of names
+    Column("max_active_runs", Integer, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("owner", NAME, nullable=False),
+    Column("seen_time", BigInteger, nullable=False),
 )
 
 # One row per claimed tick of anything due on a schedule (a pipeline, a monitor, a policy): the
