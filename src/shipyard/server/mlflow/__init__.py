@@ -1,0 +1,30 @@
+"""MLflow's REST API as one more face of the server: unmodified MLflow clients
+(``MLFLOW_TRACKING_URI=http://<shipyard server>``) track, log models and use the registry on the same
+store shipyard's SDK, CLI and UI use.
+
+- ``/api/2.0/mlflow/...``: experiments, runs, metrics, datasets (:mod:`.tracking`), MLflow 3's
+  logged models (:mod:`.models`), the registry with aliases and old clients' stages (:mod:`.registry`);
+- ``/api/2.0/mlflow-artifacts/artifacts/...``: the artifact proxy (:mod:`.artifacts`).
+
+Roles apply by effect as on ``/api/v1`` (:mod:`shipyard.server.roles`); ``MLFLOW_TRACKING_TOKEN`` is a
+shipyard token. Errors answer MLflow's ``{"error_code", "message"}`` with MLflow's statuses.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+
+__all__ = ["ARTIFACTS_PREFIX", "TESTED_VERSIONS", "routers"]
+
+ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/"
+#: MLflow client versions the compatibility test runs (tests/server/mlflow/).
+TESTED_VERSIONS = ("3.17.2",)
+
+
+def routers() -> list[APIRouter]:
+    from shipyard.server.mlflow import artifacts, models, registry, tracking
+
+    return [tracking.router, models.router, registry.router, artifacts.router]
