@@ -85,7 +85,8 @@ out["by_run_name"] = len(client.search_runs([exp_id], "tags.mlflow.runName = 'ch
 out["artifacts"] = sorted(f.path for f in client.list_artifacts(rid))
 out["cfg_artifacts"] = sorted(f.path for f in client.list_artifacts(rid, "cfg"))
 downloaded = mlflow.artifacts.download_artifacts(run_id=rid, artifact_path="notes.txt", dst_path=tempfile.mkdtemp())
-out["notes"] = open(downloaded).read()
+with open(downloaded) as fh:
+    out["notes"] = fh.read()
 
 # -- registry: register the logged model, alias, tags, load by alias, stages for old clients
 name = "face-model"

@@ -9,14 +9,15 @@ parenthesised list. Unknown attributes and malformed filters are ``InvalidInput`
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["Clause", "matches", "parse"]
+__all__ = ["Clause", "matches", "order", "parse"]
 
 _TOKEN = re.compile(r"""\s*(?:
       (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
@@ -155,3 +156,14 @@ def _compare(op: str, have: Any, want: tuple[Any, ...]) -> bool:
 def matches(clauses: list[Clause], attributes: Mapping[str, Any], tags: Mapping[str, str]) -> bool:
     return all(_compare(c.op, (tags.get(c.key) if c.kind == "tag" else attributes.get(c.key)), c.values)
                for c in clauses)
+
+
+def order(items: list[Any], order_by: Sequence[str], attributes: tuple[str, ...]) -> None:
+    """Sort ``items`` in place by MLflow ``order_by`` clauses (``"name ASC"``, ``"version_number DESC"``)."""
+    for clause in reversed(order_by):
+        key, _, direction = clause.strip().partition(" ")
+        key = key.removeprefix("attributes.").removeprefix("attribute.")
+        key = "version" if key == "version_number" else key
+        if key not in attributes:
+            raise InvalidInput(f"cannot order by {key[:40]!r} (known: {', '.join(attributes)})")
+        items.sort(key=operator.attrgetter(key), reverse=direction.strip().upper() == "DESC")

@@ -40,9 +40,9 @@ if TYPE_CHECKING:
     from shipyard import entities as e
     from shipyard.store.base import Store
 
-__all__ = ["INTERNAL_TAG_PREFIX", "MLFLOW_ARTIFACT_SCHEME", "Message", "MlflowRoute", "add_rpc", "experiment_id",
-           "float_out", "mlflow_uri", "now_ms", "ok", "run_json", "run_info_json", "store_of", "tag_list",
-           "to_root_uri"]
+__all__ = ["DEFAULT_EXPERIMENT_NAME", "INTERNAL_TAG_PREFIX", "MLFLOW_ARTIFACT_SCHEME", "Message", "MlflowRoute",
+           "add_rpc", "dataset_in", "experiment_id", "experiment_json", "float_in", "float_out", "mlflow_uri", "now_ms",
+           "ok", "run_info_json", "run_json", "store_of", "tag_list", "to_root_uri"]
 
 MLFLOW_ARTIFACT_SCHEME = "mlflow-artifacts:"
 #: Tags shipyard keeps for the MLflow face (logged models, stages); hidden from MLflow answers and
@@ -127,7 +127,7 @@ class Message:
         value = self.get(*keys)
         if value is None:
             return default
-        if isinstance(value, list) or isinstance(value, dict):
+        if isinstance(value, list | dict):
             raise InvalidInput(f"parameter {keys[0]!r} must be a string")
         return str(value)
 

@@ -149,22 +149,10 @@ def search_registered_models(request: Request, message: Message) -> dict[str, An
         token = page.token
         if not token:
             break
-    _order(models, message, _MODEL_ATTRS, "name")
+    _filters.order(models, [str(o) for o in message.items("order_by")] or ["name"], _MODEL_ATTRS)
     chosen, nxt = _pages.page(models, message.number("max_results", 100) or 100, message.text("page_token"))
     return {"registered_models": [_model_json(request, m) for m in chosen], **({"next_page_token": nxt} if nxt
                                                                                 else {})}
-
-
-def _order(items: list[Any], message: Message, attrs: tuple[str, ...], default: str) -> None:
-    order = [str(o) for o in message.items("order_by")] or [default]
-    for clause in reversed(order):
-        key, _, direction = clause.strip().partition(" ")
-        key = key.removeprefix("attributes.").removeprefix("attribute.")
-        if key == "version_number":
-            key = "version"
-        if key not in attrs:
-            raise InvalidInput(f"cannot order by {key[:40]!r}")
-        items.sort(key=lambda x, k=key: getattr(x, k), reverse=direction.strip().upper() == "DESC")
 
 
 @add_rpc(router, "POST", "/registered-models/set-tag", WRITE, "MLflow SetRegisteredModelTag")
@@ -308,7 +296,8 @@ def search_model_versions(request: Request, message: Message) -> dict[str, Any]:
         if _filters.matches(clauses, attrs, v.tags):
             found.append(v)
     found.sort(key=lambda v: (v.name, -v.version))
-    _order(found, message, ("name", "version", "creation_timestamp", "last_updated_timestamp"), "name")
+    _filters.order(found, [str(o) for o in message.items("order_by")] or ["name"],
+                   ("name", "version", "creation_timestamp", "last_updated_timestamp"))
     chosen, nxt = _pages.page(found, message.number("max_results", 10_000) or 10_000, message.text("page_token"))
     return {"model_versions": [_version_json(request, v) for v in chosen], **({"next_page_token": nxt} if nxt
                                                                               else {})}

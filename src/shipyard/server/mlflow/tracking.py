@@ -87,13 +87,7 @@ def _search_experiments(request: Request, message: Message) -> dict[str, Any]:
     clauses = _filters.parse(message.text("filter"), _EXPERIMENT_ATTRS)
     found = [x for x in store_of(request).search_experiments(_view_type(message, "view_type"), None, 50_000)
              if _filters.matches(clauses, {a: getattr(x, a) for a in _EXPERIMENT_ATTRS}, x.tags)]
-    order = message.items("order_by")
-    for clause in reversed(order):
-        key, _, direction = str(clause).strip().partition(" ")
-        key = key.removeprefix("attributes.").removeprefix("attribute.")
-        if key not in _EXPERIMENT_ATTRS:
-            raise InvalidInput(f"cannot order experiments by {key[:40]!r}")
-        found.sort(key=lambda x, k=key: getattr(x, k), reverse=direction.strip().upper() == "DESC")
+    _filters.order(found, [str(o) for o in message.items("order_by")], _EXPERIMENT_ATTRS)
     page, token = _pages.page(found, message.number("max_results", 1000) or 1000, message.text("page_token"))
     return {"experiments": [experiment_json(request, x) for x in page], **({"next_page_token": token} if token
                                                                             else {})}
