@@ -8,6 +8,7 @@ Runs created here keep the system tags the client sends (``mlflow.runName``, ``m
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -261,13 +262,28 @@ def log_inputs(request: Request, message: Message) -> dict[str, Any]:
     return {}
 
 
+# MLflow's system tags that shipyard keeps as run attributes too: a filter on the tag is run on the
+# attribute, so runs shipyard's SDK logged (which may lack the tag) match as well.
+_SYSTEM_TAG = re.compile(r"""('(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")"""
+                         r"""|\b(?i:tags?)\.(?:`(mlflow\.\w+)`|"(mlflow\.\w+)"|(mlflow\.\w+))(?![\w.])""")
+_AS_ATTRIBUTE = {"mlflow.parentRunId": "attributes.parent_run_id", "mlflow.runName": "attributes.run_name"}
+
+
+def _system_tags_as_attributes(text: str | None) -> str | None:
+    def swap(m: re.Match[str]) -> str:
+        key = m.group(2) or m.group(3) or m.group(4)
+        return _AS_ATTRIBUTE.get(key, m.group(0)) if key else m.group(0)
+
+    return _SYSTEM_TAG.sub(swap, text) if text else text
+
+
 def _search_runs(request: Request, message: Message) -> dict[str, Any]:
     store = store_of(request)
     experiments = [experiment_id(store, str(x)) for x in message.items("experiment_ids")]
     if not experiments:
         raise InvalidInput("experiment_ids must name at least one experiment")
     max_results = message.number("max_results", 1000) or 1000
-    page = store.search_runs(experiments, message.text("filter"), _view_type(message, "run_view_type"),
+    page = store.search_runs(experiments, _system_tags_as_attributes(message.text("filter")), _view_type(message, "run_view_type"),
                              max_results, [str(o) for o in message.items("order_by")] or None,
                              message.text("page_token"))
     out: dict[str, Any] = {"runs": [run_json(request, r) for r in page]}
