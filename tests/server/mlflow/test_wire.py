@@ -35,7 +35,8 @@ def test_errors_carry_mlflow_codes_and_statuses(http: httpx.Client) -> None:
     _ok(http.post(f"{API}/registered-models/create", json={"name": "m"}))
     again = http.post(f"{API}/registered-models/create", json={"name": "m"})  # register_model tolerates this
     assert again.status_code == 400 and again.json()["error_code"] == "RESOURCE_ALREADY_EXISTS"
-    for method, path, body in [("POST", "/runs/create", {}), ("POST", "/runs/log-batch", {"run_id": "f" * 32, "metrics": "x"}),
+    for method, path, body in [("POST", "/runs/create", {}),
+                               ("POST", "/runs/log-batch", {"run_id": "f" * 32, "metrics": "x"}),
                                ("POST", "/runs/search", {"experiment_ids": ["0"], "filter": "metrics.a >"}),
                                ("POST", "/runs/log-metric", {"run_id": "f" * 32, "key": "a", "value": "high"}),
                                ("GET", "/model-versions/search", {"filter": "nonsense = 1"}),
