@@ -284,8 +284,8 @@ def _search_runs(request: Request, message: Message) -> dict[str, Any]:
         raise InvalidInput("experiment_ids must name at least one experiment")
     max_results = message.number("max_results", 1000) or 1000
     page = store.search_runs(experiments, _system_tags_as_attributes(message.text("filter")),
-                             _view_type(message, "run_view_type"), max_results, [str(o) for o in message.items("order_by")] or None,
-                             message.text("page_token"))
+                             _view_type(message, "run_view_type"), max_results,
+                             [str(o) for o in message.items("order_by")] or None, message.text("page_token"))
     out: dict[str, Any] = {"runs": [run_json(request, r) for r in page]}
     if page.token:
         out["next_page_token"] = page.token
