@@ -44,6 +44,8 @@ def test_errors_carry_mlflow_codes_and_statuses(http: httpx.Client) -> None:
                                ("POST", "/experiments/search", {"page_token": "garbage"})]:
         r = http.request(method, API + path, **({"params": body} if method == "GET" else {"json": body}))
         assert r.status_code == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE", (path, r.text)
+    unknown = http.post("/api/3.0/mlflow/traces", json={})
+    assert unknown.status_code == 404 and unknown.json()["error_code"] == "ENDPOINT_NOT_FOUND"
     not_json = http.post(f"{API}/runs/create", content=b"{nope", headers={"Content-Type": "application/json"})
     assert not_json.status_code == 400
 

@@ -12,10 +12,10 @@ shipyard token. Errors answer MLflow's ``{"error_code", "message"}`` with MLflow
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from fastapi import APIRouter, Request
+from starlette.responses import Response
 
-if TYPE_CHECKING:
-    from fastapi import APIRouter
+from shipyard.server._errors import error_response
 
 __all__ = ["ARTIFACTS_PREFIX", "TESTED_VERSIONS", "routers"]
 
@@ -27,4 +27,19 @@ TESTED_VERSIONS = ("3.17.2",)
 def routers() -> list[APIRouter]:
     from shipyard.server.mlflow import artifacts, models, registry, tracking
 
-    return [tracking.router, models.router, registry.router, artifacts.router]
+    return [tracking.router, models.router, registry.router, artifacts.router, _unknown()]
+
+
+def _unknown() -> APIRouter:
+    """MLflow endpoints shipyard does not serve (traces, prompts, the other GenAI APIs) answer 404
+    ``ENDPOINT_NOT_FOUND``, as an MLflow server does: the code the client's fallbacks look for."""
+    router = APIRouter(include_in_schema=False)
+
+    async def not_found(request: Request, rest: str) -> Response:
+        return error_response(404, "ENDPOINT_NOT_FOUND", f"shipyard does not serve the MLflow endpoint "
+                              f"{request.method} {request.url.path[:200]} (docs/server.md, 'MLflow clients')")
+
+    for prefix in ("/api/2.0/mlflow/", "/api/3.0/mlflow/", "/api/2.0/mlflow-artifacts/"):
+        router.add_api_route(prefix + "{rest:path}", not_found,
+                             methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    return router
