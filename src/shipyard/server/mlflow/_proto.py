@@ -13,6 +13,7 @@ tolerates).
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -189,8 +190,16 @@ def add_rpc(router: APIRouter, method: str, path: str, role: Depends, summary: s
             result = await run_in_threadpool(fn, request, message)
             return result if isinstance(result, Response) else ok(result)
 
+        # The spec names the path parameters and, for the methods with a body, a JSON object: MLflow's
+        # messages are described by MLflow's protos, not repeated here.
+        params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                  for n in re.findall(r"{(\w+)}", path)]
+        extra: dict[str, Any] = {"parameters": params}
+        if method != "GET":
+            extra["requestBody"] = {"content": {"application/json": {"schema": {"type": "object"}}}}
         router.add_api_route(path, endpoint, methods=[method], dependencies=[role], summary=summary,
-                             name=f"mlflow_{fn.__name__}_{method.lower()}", response_class=Response)
+                             name=f"mlflow_{fn.__name__}_{method.lower()}", response_class=Response,
+                             openapi_extra=extra)
         return fn
 
     return register

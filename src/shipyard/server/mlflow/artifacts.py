@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from shipyard.artifacts import safe_relpath
 from shipyard.server.api import artifacts as shipyard_artifacts
+from shipyard.server.api._common import ERRORS
 from shipyard.server.auth import READ, WRITE
 from shipyard.server.mlflow._proto import MlflowRoute, ok
 from shipyard.server.mlflow.models import check_model_files_writable
@@ -24,7 +25,7 @@ from shipyard.server.mlflow.models import check_model_files_writable
 __all__ = ["PREFIX", "router"]
 
 PREFIX = "/api/2.0/mlflow-artifacts"
-router = APIRouter(prefix=PREFIX, tags=["mlflow"], route_class=MlflowRoute)
+router = APIRouter(prefix=PREFIX, tags=["mlflow"], route_class=MlflowRoute, responses=ERRORS)
 
 
 def _listing(request: Request, path: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from fastapi import APIRouter, Request
 from shipyard import entities as e
 from shipyard.artifacts import safe_relpath
 from shipyard.errors import InvalidInput, NotFound, PermissionDenied
+from shipyard.server.api._common import ERRORS
 from shipyard.server.api._tags import LOGGED_MODELS_TAG, check_tag_keys, is_admin
 from shipyard.server.auth import ADMIN, READ, WRITE
 from shipyard.server.mlflow import _filters, _pages
@@ -41,7 +42,7 @@ from shipyard.store.base import Store
 
 __all__ = ["LoggedModel", "check_model_files_writable", "find_model", "model_outputs", "router"]
 
-router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=MlflowRoute)
+router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=MlflowRoute, responses=ERRORS)
 
 _RECORD = INTERNAL_TAG_PREFIX + "model."
 _HAS_MODELS = INTERNAL_TAG_PREFIX + "has-models"

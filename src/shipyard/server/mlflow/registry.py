@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 
 from shipyard import entities as e
 from shipyard.errors import AlreadyExists, InvalidInput, NotFound
+from shipyard.server.api._common import ERRORS
 from shipyard.server.api._tags import check_tag_keys
 from shipyard.server.auth import ADMIN, READ, WRITE
 from shipyard.server.mlflow import _filters, _pages
@@ -37,7 +38,7 @@ from shipyard.store.base import Store
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=MlflowRoute)
+router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=MlflowRoute, responses=ERRORS)
 
 _STAGE = INTERNAL_TAG_PREFIX + "stage"
 _SOURCE = INTERNAL_TAG_PREFIX + "source"

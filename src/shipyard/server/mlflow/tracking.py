@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 
 from shipyard import entities as e
 from shipyard.errors import InvalidInput
+from shipyard.server.api._common import ERRORS
 from shipyard.server.api._tags import check_run_tags, check_tag_keys
 from shipyard.server.auth import ADMIN, READ, WRITE
 from shipyard.server.mlflow import _filters, _pages
@@ -37,7 +38,7 @@ from shipyard.server.mlflow.models import model_outputs
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=MlflowRoute)
+router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=MlflowRoute, responses=ERRORS)
 
 _VIEW_TYPES = {"ACTIVE_ONLY": "active", "DELETED_ONLY": "deleted", "ALL": "all", "1": "active", "2": "deleted",
                "3": "all"}
