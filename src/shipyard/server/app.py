@@ -29,7 +29,7 @@ from shipyard.server._middleware import BodyLimit, CrossSiteGuard, RequestMetric
 from shipyard.server.api import PREFIX, routers
 from shipyard.server.api._common import ERRORS, Locations, ok
 from shipyard.server.auth import READ, Authenticator
-from shipyard.server.mlflow import ARTIFACTS_PREFIX
+from shipyard.server.mlflow import ARTIFACTS_PREFIX, unserved_router
 from shipyard.server.mlflow import routers as mlflow_routers
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def create_app(
         from shipyard.server.ui import router as ui_router
 
         app.include_router(ui_router())
-    for router in mlflow_routers():  # the MLflow clients' face, on the same store
+    for router in [*mlflow_routers(), unserved_router()]:  # the MLflow clients' face, on the same store
         app.include_router(router)
     for router in extra_routers:
         app.include_router(router)

@@ -173,6 +173,7 @@ MLFLOW_OPERATIONS: tuple[Operation, ...] = (
     Operation("POST", f"{_M}/runs/log-inputs", _W, "MLflow: records the datasets a run used"),
     Operation("POST", f"{_M}/runs/search", _R, "MLflow: reads runs"),
     Operation("GET", f"{_M}/metrics/get-history", _R, "MLflow: reads a metric's history"),
+    Operation("POST", f"{_M}/runs/log-model", _W, "MLflow 2: records a logged model in the run's history tag"),
     Operation("POST", f"{_M}/runs/outputs", _W, "MLflow: links logged models to a run (checks they exist)"),
     Operation("POST", _ML, _W, "MLflow 3: starts a logged model (a folder of its run's artifacts)"),
     Operation("GET", f"{_ML}/{{model_id}}", _R, "MLflow 3: reads a logged model"),

@@ -63,11 +63,17 @@ def test_experiment_zero_is_the_default_experiment_and_runs_show_in_both_faces(h
     got = _ok(http.get(f"{API}/runs/get", params={"run_id": mine.info.run_id}))["run"]
     tags = {t["key"]: t["value"] for t in got["data"]["tags"]}
     assert tags["mlflow.runName"] == "sdk-run" and tags["mlflow.parentRunId"] == run["info"]["run_id"]
-    assert got["data"]["metrics"] == [{"key": "m", "value": "NaN", "timestamp": 1, "step": 0}]
+    assert got["data"]["metrics"] == [{"key": "m", "value": "NaN", "timestamp": 0, "step": 0}]
     found = _ok(http.post(f"{API}/runs/search", json={
         "experiment_ids": ["0"], "filter": f"tags.mlflow.parentRunId = '{run['info']['run_id']}'"}))["runs"]
     assert [r["info"]["run_id"] for r in found] == [mine.info.run_id]
     assert sql_store.get_run(run["info"]["run_id"]).data.tags["mlflow.user"] == "ann"
+    # MLflow 2 clients record logged models in the run's history tag
+    for path in ("model", "other"):
+        _ok(http.post(f"{API}/runs/log-model", json={"run_id": mine.info.run_id,
+                                                     "model_json": f'{{"artifact_path": "{path}"}}'}))
+    history = sql_store.get_run(mine.info.run_id).data.tags["mlflow.log-model.history"]
+    assert history == '[{"artifact_path":"model"},{"artifact_path":"other"}]'
 
 
 def test_pages_of_experiments_and_metric_history(http: httpx.Client, sql_store: SqlStore) -> None:

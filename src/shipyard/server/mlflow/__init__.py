@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from shipyard.server._errors import error_response
 
-__all__ = ["ARTIFACTS_PREFIX", "TESTED_VERSIONS", "routers"]
+__all__ = ["ARTIFACTS_PREFIX", "TESTED_VERSIONS", "routers", "unserved_router"]
 
 ARTIFACTS_PREFIX = "/api/2.0/mlflow-artifacts/"
 #: MLflow client versions the compatibility test runs (tests/server/mlflow/).
@@ -27,12 +27,13 @@ TESTED_VERSIONS = ("3.17.2",)
 def routers() -> list[APIRouter]:
     from shipyard.server.mlflow import artifacts, models, registry, tracking
 
-    return [tracking.router, models.router, registry.router, artifacts.router, _unknown()]
+    return [tracking.router, models.router, registry.router, artifacts.router]
 
 
-def _unknown() -> APIRouter:
+def unserved_router() -> APIRouter:
     """MLflow endpoints shipyard does not serve (traces, prompts, the other GenAI APIs) answer 404
-    ``ENDPOINT_NOT_FOUND``, as an MLflow server does: the code the client's fallbacks look for."""
+    ``ENDPOINT_NOT_FOUND``, as an MLflow server does: the code the client's fallbacks look for.
+    Mounted after :func:`routers` (it matches every path under MLflow's prefixes)."""
     router = APIRouter(include_in_schema=False)
 
     async def not_found(request: Request, rest: str) -> Response:

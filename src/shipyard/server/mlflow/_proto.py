@@ -354,8 +354,10 @@ def dataset_in(item: Mapping[str, Any]) -> e.DatasetInput:
 
 def run_json(request: Request, run: e.Run, metrics: Iterable[e.Metric] | None = None,
              outputs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A run as MLflow's ``Run``. ``metrics``: the latest point of each metric when known (a single
-    run's answer); otherwise each latest value is given with step and timestamp 0."""
+    """A run as MLflow's ``Run``. ``metrics``: the points to give (a new run's: none); otherwise each
+    metric's latest value, with step and timestamp 0: the store's run carries values only, and
+    reading each history on every ``runs/get`` (the client asks before each artifact upload) would
+    cost a query per metric. ``metrics/get-history`` has the points."""
     tags = dict(run.data.tags)
     # Runs logged by shipyard's own SDK: the system tags MLflow clients and their filters expect.
     tags.setdefault("mlflow.runName", run.info.run_name)

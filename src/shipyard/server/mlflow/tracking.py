@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 
 from shipyard import entities as e
@@ -155,8 +156,7 @@ def create_run(request: Request, message: Message) -> dict[str, Any]:
 def get_run(request: Request, message: Message) -> dict[str, Any]:
     store = store_of(request)
     run = store.get_run(_run_id(message))
-    latest = [store.get_metric_history(run.info.run_id, key)[-1] for key in run.data.metrics]
-    return {"run": run_json(request, run, latest, model_outputs(run))}
+    return {"run": run_json(request, run, outputs=model_outputs(run))}
 
 
 @add_rpc(router, "POST", "/runs/update", WRITE, "MLflow UpdateRun")
@@ -268,6 +268,29 @@ def log_inputs(request: Request, message: Message) -> dict[str, Any]:
 _SYSTEM_TAG = re.compile(r"""('(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.)*")"""
                          r"""|\b(?i:tags?)\.(?:`(mlflow\.\w+)`|"(mlflow\.\w+)"|(mlflow\.\w+))(?![\w.])""")
 _AS_ATTRIBUTE = {"mlflow.parentRunId": "attributes.parent_run_id", "mlflow.runName": "attributes.run_name"}
+
+
+@add_rpc(router, "POST", "/runs/log-model", WRITE, "MLflow LogModel (MLflow 2 clients)")
+def log_model(request: Request, message: Message) -> dict[str, Any]:
+    """MLflow 2's record of a logged model: appended to the run's ``mlflow.log-model.history`` tag,
+    as MLflow's server does (MLflow 3 clients use the logged-model calls instead)."""
+    run_id, raw = _run_id(message), message.need("model_json")
+    try:
+        model = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise InvalidInput("model_json must be a JSON object") from None
+    if not isinstance(model, dict):
+        raise InvalidInput("model_json must be a JSON object")
+    store = store_of(request)
+    try:
+        history = orjson.loads(store.get_run(run_id).data.tags.get(_MODEL_HISTORY) or "[]")
+    except orjson.JSONDecodeError:
+        history = []
+    history = [*(history if isinstance(history, list) else []), model]
+    return _log(request, run_id, [], [], [e.RunTag(_MODEL_HISTORY, orjson.dumps(history).decode())])
+
+
+_MODEL_HISTORY = "mlflow.log-model.history"
 
 
 def _system_tags_as_attributes(text: str | None) -> str | None:
