@@ -87,16 +87,16 @@ def _models_of(run: e.Run) -> list[LoggedModel]:
 def find_model(store: Store, model_id: str) -> LoggedModel:
     """The logged model with that id. Raises NotFound."""
     m = _MODEL_ID.match(model_id)
-    raw = None
     if m is not None:
         try:
             run = store.get_run(m.group(1))
         except NotFound:
-            run = None
-        raw = run.data.tags.get(_RECORD + model_id) if run is not None else None
-    if raw is None or run is None:
-        raise NotFound(f"Logged model with ID '{model_id[:80]}' not found")
-    return _parse(model_id, run, raw)
+            pass
+        else:
+            raw = run.data.tags.get(_RECORD + model_id)
+            if raw is not None:
+                return _parse(model_id, run, raw)
+    raise NotFound(f"Logged model with ID '{model_id[:80]}' not found")
 
 
 def _save(store: Store, model: LoggedModel) -> None:
