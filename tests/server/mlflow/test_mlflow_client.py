@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from shipyard import Client
+from shipyard.server.mlflow import TESTED_VERSIONS
 from shipyard.store.sql import SqlStore
 from shipyard.store.sql.tokens import TokenStore
 from tests.server.mlflow._venv import MLFLOW_VERSION, mlflow_python
@@ -82,6 +83,7 @@ def _check_with_shipyard(client: Client, logged: dict[str, Any], tmp_path: Path)
 
 
 def test_an_unmodified_mlflow_client_against_shipyard_server(shipyard_home: Path, tmp_path: Path) -> None:
+    assert MLFLOW_VERSION in TESTED_VERSIONS  # what docs/server.md and the package say is tested
     python = mlflow_python()
     shipyard_home.mkdir(parents=True, exist_ok=True)
     server = ServerProcess(shipyard_home)
