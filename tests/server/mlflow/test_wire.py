@@ -147,6 +147,13 @@ def test_a_ready_logged_model_is_read_only_to_writers(live_server, sql_store: Sq
         forged = http.post(f"{API}/runs/set-tag", headers=writer, json={
             "run_id": run.info.run_id, "key": f"shipyard.mlflow.model.{model_id}", "value": "{}"})
         assert forged.status_code == 403
+        # MLflow's other way to send credentials: Basic auth, the token as the password
+        basic = httpx.BasicAuth("anyone", writer["Authorization"].removeprefix("Bearer "))
+        assert http.post(f"{API}/runs/set-tag", auth=basic, json={
+            "run_id": run.info.run_id, "key": "via", "value": "basic"}).status_code == 200
+        bad = http.get(f"{API}/runs/get", auth=httpx.BasicAuth("anyone", "nope"), params={"run_id": run.info.run_id})
+        assert bad.status_code == 401 and bad.json()["error_code"] == "UNAUTHENTICATED"
+        assert http.post(f"{API}/runs/delete", auth=basic, json={"run_id": run.info.run_id}).status_code == 403
         listing = _ok(http.get("/api/2.0/mlflow-artifacts/artifacts", headers=writer,
                                params={"path": uri[len("mlflow-artifacts:/"):]}))
         assert listing == {"files": [{"path": "MLmodel", "is_dir": False, "file_size": 8}]}

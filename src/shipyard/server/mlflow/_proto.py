@@ -12,6 +12,7 @@ tolerates).
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 import time
@@ -31,6 +32,7 @@ from shipyard.errors import (
     NotFound,
     ShipyardError,
     StoreUnavailable,
+    Unauthenticated,
 )
 from shipyard.server._errors import error_response
 from shipyard.store._wire import ARTIFACT_SCHEME
@@ -76,18 +78,39 @@ def _mlflow_error(exc: ShipyardError) -> Response:
 
 
 class MlflowRoute(APIRoute):
-    """A route whose shipyard errors (auth included) answer with MLflow's codes and statuses."""
+    """A route whose shipyard errors (auth included) answer with MLflow's codes and statuses, and
+    which also takes the token as the password of HTTP Basic auth (``MLFLOW_TRACKING_USERNAME`` /
+    ``MLFLOW_TRACKING_PASSWORD``, MLflow's other way to send credentials; the user name is ignored)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
             try:
+                if request.headers.get("authorization", "")[:6].lower() == "basic ":
+                    await run_in_threadpool(_basic_auth, request)
                 return await handler(request)
             except ShipyardError as exc:
                 return _mlflow_error(exc)
 
         return handle
+
+
+def _basic_auth(request: Request) -> None:
+    """With auth on and a Basic header, the request acts as the token given as its password (the
+    role checks then run as for a bearer token); a bad one is a 401 like a bad bearer token."""
+    authenticator = request.app.state.authenticator
+    header = request.headers.get("authorization", "")
+    if authenticator is None or header[:6].lower() != "basic ":
+        return
+    try:
+        _, _, password = base64.b64decode(header[6:].strip(), validate=True).decode().partition(":")
+    except (ValueError, UnicodeError):
+        raise Unauthenticated("invalid Basic credentials") from None
+    principal = authenticator.authenticate(password)
+    if principal is None:
+        raise Unauthenticated("invalid or revoked token")
+    request.state.principal = principal
 
 
 class Message:
