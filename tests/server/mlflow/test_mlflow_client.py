@@ -90,6 +90,10 @@ def test_an_unmodified_mlflow_client_against_shipyard_server(shipyard_home: Path
     try:
         logged = _run_flow(python, server.url, None, tmp_path / "flow.json")
         _check_with_shipyard(Client(server.url), logged, tmp_path)
+        # and shipyard's web UI shows what the MLflow client logged
+        page = httpx.get(f"{server.url}/runs/{logged['run_id']}", timeout=60)
+        assert page.status_code == 200 and "parent" in page.text and "logreg" in page.text
+        assert "champion" in httpx.get(f"{server.url}/models/face-model", timeout=60).text
     finally:
         assert server.stop() == 0
 
