@@ -103,6 +103,9 @@ out["by_alias"] = client.get_model_version_by_alias(name, "champion").version
 loaded = mlflow.pyfunc.load_model(f"models:/{name}@champion")
 out["predictions"] = [int(p) for p in loaded.predict(X)]
 out["expected_predictions"] = [int(p) for p in model.predict(X)]
+out["runs_uri_predictions"] = [int(p) for p in mlflow.pyfunc.load_model(f"runs:/{rid}/model").predict(X)]
+out["logged_model"] = mlflow.get_logged_model(info.model_id).name
+out["logged_models"] = [m.model_id for m in mlflow.search_logged_models(experiment_ids=[exp_id], output_format="list")]
 mv2 = mlflow.register_model(f"runs:/{rid}/model", name)
 out["version2"] = mv2.version
 client.transition_model_version_stage(name, mv.version, "Staging")

@@ -75,7 +75,9 @@ def _check_with_shipyard(client: Client, logged: dict[str, Any], tmp_path: Path)
     assert (v1.version, logged["version"], logged["by_alias"]) == (1, "1", "1")
     assert v1.source == f"runs:/{rid}/model" and v1.run_id == rid and v1.tags["validated"] == "true"
     assert client.get_registered_model("face-model").tags["owner"] == "team-a"
-    assert logged["predictions"] == logged["expected_predictions"] == logged["stage_predictions"]
+    assert logged["predictions"] == logged["expected_predictions"] == logged["stage_predictions"] == \
+        logged["runs_uri_predictions"]
+    assert logged["logged_model"] == "model" and logged["logged_models"] == [logged["model_id"]]
     assert logged["version2"] == "2" and logged["versions_found"] == [1, 2] and logged["models_found"] == ["face-model"]
     assert logged["latest_staging"] == ["1"]
     assert client.get_model_version("face-model", 1).tags["shipyard.mlflow.stage"] == "Staging"
