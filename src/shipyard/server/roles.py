@@ -202,7 +202,7 @@ MLFLOW_OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", f"{_MV}/search", _R, "MLflow: reads versions"),
     Operation("GET", f"{_MV}/get-download-uri", _R, "MLflow: reads where a version's files are"),
     Operation("POST", f"{_MV}/transition-stage", _W,
-              "MLflow (deprecated stages): archives a version or records its stage; no deployment reads stages"),
+              "MLflow (deprecated stages): records a version's stage; no deployment reads stages"),
     Operation("POST", f"{_MV}/set-tag", _W, "MLflow: sets a version tag (reserved `shipyard.` tags: admins)"),
     Operation("DELETE", f"{_MV}/delete-tag", _W, "MLflow: deletes a version tag (reserved `shipyard.` tags: admins)"),
     Operation("GET", "/api/2.0/mlflow-artifacts/artifacts", _R, "MLflow: lists artifacts"),

@@ -80,7 +80,7 @@ def _check_with_shipyard(client: Client, logged: dict[str, Any], tmp_path: Path)
     assert logged["logged_model"] == "model" and logged["logged_models"] == [logged["model_id"]]
     assert logged["version2"] == "2" and logged["versions_found"] == [1, 2] and logged["models_found"] == ["face-model"]
     assert logged["latest_staging"] == ["1"]
-    assert client.get_model_version("face-model", 1).tags["shipyard.mlflow.stage"] == "Staging"
+    assert client.get_model_version("face-model", 1).tags["mlflow.current_stage"] == "Staging"
     assert client.get_model_version("face-model", 2).source == f"runs:/{rid}/model"
 
 

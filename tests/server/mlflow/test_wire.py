@@ -111,13 +111,14 @@ def test_stages_for_old_clients(http: httpx.Client, sql_store: SqlStore) -> None
     latest = _ok(http.get(f"{API}/registered-models/get-latest-versions", params={"name": "churn"}))
     assert {v["current_stage"]: v["version"] for v in latest["model_versions"]} == {
         "Archived": "1", "Staging": "2", "Production": "3"}
-    assert sql_store.get_model_version("churn", 1).archived
-    assert sql_store.get_model_version("churn", 3).tags["shipyard.mlflow.stage"] == "Production"
-    # an aliased version cannot be archived: shipyard's rule, in MLflow's words
+    # the stage is the version tag shipyard's SDK reads too; not one of the tags MLflow shows
+    assert [sql_store.get_model_version("churn", v).tags["mlflow.current_stage"] for v in (1, 2, 3)] == [
+        "Archived", "Staging", "Production"]
+    got = _ok(http.get(f"{API}/model-versions/get", params={"name": "churn", "version": "3"}))["model_version"]
+    assert got["current_stage"] == "Production" and got["tags"] == []
+    bad = http.post(f"{API}/model-versions/transition-stage", json={"name": "churn", "version": "2", "stage": "Gold"})
+    assert bad.status_code == 400 and bad.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     sql_store.set_registered_model_alias("churn", "champion", 2)
-    refused = http.post(f"{API}/model-versions/transition-stage", json={"name": "churn", "version": "2",
-                                                                         "stage": "Archived"})
-    assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_STATE"
     # the client appends its prompt exclusion to every registered-model search
     found = _ok(http.get(f"{API}/registered-models/search", params={
         "filter": "name LIKE 'ch%' AND tag.`mlflow.prompt.is_prompt` != 'true'"}))

@@ -2,11 +2,12 @@
 shipyard's registry.
 
 Aliases are shipyard's aliases (moving one is a writer's, as in shipyard: deployments resolve an
-alias only when an admin writes a revision). MLflow's deprecated stages, which shipyard does not
-have, are kept for old clients: ``Archived`` is shipyard's archived flag, ``Staging`` and
-``Production`` a reserved tag of the version (``shipyard.mlflow.stage``) that only these routes
-write. A version registered from an MLflow 3 logged model (``models:/m-...``) is stored with the
-source shipyard loads (``runs:/<run_id>/<folder>``); the MLflow source is kept for MLflow answers.
+alias only when an admin writes a revision). MLflow's deprecated stages are kept for old clients in
+the version tag ``mlflow.current_stage``, where shipyard's SDK keeps them too
+(``shipyard.entities.STAGE_TAG``): labels nothing that serves traffic reads. MLflow answers show the
+stage as ``current_stage``, not among the tags. A version registered from an MLflow 3 logged model
+(``models:/m-...``) is stored with the source shipyard loads (``runs:/<run_id>/<folder>``); the
+MLflow source is kept for MLflow answers.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/api/2.0/mlflow", tags=["mlflow"], route_class=MlflowRoute, responses=ERRORS)
 
-_STAGE = INTERNAL_TAG_PREFIX + "stage"
+_STAGE = "mlflow.current_stage"  # = shipyard.entities.STAGE_TAG on main (the SDK's stages)
 _SOURCE = INTERNAL_TAG_PREFIX + "source"
 _MODEL_ID = INTERNAL_TAG_PREFIX + "model_id"
 _RUN_FOLDER = re.compile(r"/([0-9a-f]{32})/artifacts/.")
@@ -48,7 +49,7 @@ _STAGES = {"none": "None", "staging": "Staging", "production": "Production", "ar
 
 
 def _stage(v: e.ModelVersion) -> str:
-    return "Archived" if v.archived else v.tags.get(_STAGE, "None")
+    return v.tags.get(_STAGE, "None")
 
 
 def _version_json(request: Request, v: e.ModelVersion) -> dict[str, Any]:
@@ -56,7 +57,8 @@ def _version_json(request: Request, v: e.ModelVersion) -> dict[str, Any]:
     out: dict[str, Any] = {"name": v.name, "version": str(v.version), "creation_timestamp": v.creation_timestamp,
                            "last_updated_timestamp": v.last_updated_timestamp, "current_stage": _stage(v),
                            "description": v.description, "source": source, "run_id": v.run_id or "",
-                           "status": v.status, "run_link": "", "tags": tag_list(v.tags), "aliases": v.aliases}
+                           "status": v.status, "run_link": "",
+                           "tags": tag_list({k: x for k, x in v.tags.items() if k != _STAGE}), "aliases": v.aliases}
     if v.tags.get(_MODEL_ID):
         out["model_id"] = v.tags[_MODEL_ID]
     return out
@@ -328,17 +330,8 @@ def transition_stage(request: Request, message: Message) -> dict[str, Any]:
 
 
 def _set_stage(store: Store, name: str, version: int, stage: str) -> None:
-    current = store.get_model_version(name, version)
-    if stage == "Archived":
-        store.update_model_version(name, version, archived=True)  # Conflict while an alias points to it
-        return
-    if current.archived:
-        store.update_model_version(name, version, archived=False)
-    if stage == "None":
-        if _STAGE in current.tags:
-            store.delete_model_version_tag(name, version, _STAGE)
-    else:
-        store.set_model_version_tag(name, version, _STAGE, stage)
+    store.get_model_version(name, version)  # NotFound first
+    store.set_model_version_tag(name, version, _STAGE, stage)
 
 
 @add_rpc(router, "POST", "/model-versions/set-tag", WRITE, "MLflow SetModelVersionTag")
