@@ -21,7 +21,8 @@ pytestmark = pytest.mark.integration
 DOCS = Path(__file__).parents[2] / "docs" / "server.md"
 # A value for each path parameter: names of nothing, so an admitted call changes nothing that matters.
 PARAMS = {"experiment_id": "999", "run_id": "f" * 32, "name": "nothing", "version": "1", "alias": "champion",
-          "alert_id": "a" * 32, "rollout_id": "b" * 32, "path": "matrix/probe.txt"}
+          "alert_id": "a" * 32, "rollout_id": "b" * 32, "path": "matrix/probe.txt",
+          "model_id": "m-" + "c" * 40, "tag_key": "nothing"}
 
 
 def _spec_operations() -> set[tuple[str, str]]:
@@ -34,11 +35,13 @@ def _declared_roles() -> dict[tuple[str, str], str]:
     from shipyard.server.auth import ADMIN, READ, WRITE
 
     by_dependency = {id(READ.dependency): "reader", id(WRITE.dependency): "writer", id(ADMIN.dependency): "admin"}
+    from shipyard.server.mlflow import routers as mlflow_routers
+
     declared = {}
-    for router in routers():
+    for router, prefix in [*((r, PREFIX) for r in routers()), *((r, "") for r in mlflow_routers())]:
         for route in router.routes:
             roles = [by_dependency[id(d.dependency)] for d in route.dependencies if id(d.dependency) in by_dependency]
-            path = PREFIX + route.path.replace("{path:path}", "{path}")
+            path = prefix + route.path.replace("{path:path}", "{path}")
             for method in route.methods:
                 declared[(method, path)] = roles[0] if roles else "anyone"
     return declared

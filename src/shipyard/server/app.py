@@ -29,6 +29,8 @@ from shipyard.server._middleware import BodyLimit, CrossSiteGuard, RequestMetric
 from shipyard.server.api import PREFIX, routers
 from shipyard.server.api._common import ERRORS, Locations, ok
 from shipyard.server.auth import READ, Authenticator
+from shipyard.server.mlflow import ARTIFACTS_PREFIX, unserved_router
+from shipyard.server.mlflow import routers as mlflow_routers
 
 if TYPE_CHECKING:
     from shipyard.store.base import Store
@@ -87,11 +89,13 @@ def create_app(
         from shipyard.server.ui import router as ui_router
 
         app.include_router(ui_router())
+    for router in [*mlflow_routers(), unserved_router()]:  # the MLflow clients' face, on the same store
+        app.include_router(router)
     for router in extra_routers:
         app.include_router(router)
     _add_service_routes(app, store, extra_metrics)
     _add_docs(app)
-    app.add_middleware(BodyLimit, max_bytes=max_request_bytes, exempt=(f"{PREFIX}/artifacts/",))
+    app.add_middleware(BodyLimit, max_bytes=max_request_bytes, exempt=(f"{PREFIX}/artifacts/", ARTIFACTS_PREFIX))
     app.add_middleware(CrossSiteGuard)
     app.add_middleware(RequestMetrics, metrics=metrics, prefix=PREFIX)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

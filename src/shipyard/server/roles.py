@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["OPERATIONS", "ROLES", "Operation", "markdown_table", "role_of"]
+__all__ = ["MLFLOW_OPERATIONS", "OPERATIONS", "ROLES", "Operation", "markdown_table", "role_of"]
 
 ROLES = ("anyone", "reader", "writer", "admin")  # "anyone": no token needed, even with auth on
 
@@ -147,6 +147,78 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("PUT", f"{_P}/artifacts/{{path}}", _W,
               "uploads an artifact; a logged model's files and the task cache: admins only"),
 )
+
+
+_M = "/api/2.0/mlflow"
+_MR = f"{_M}/registered-models"
+_MV = f"{_M}/model-versions"
+_ML = f"{_M}/logged-models"
+
+#: MLflow's REST API (:mod:`shipyard.server.mlflow`): the same roles for the same effects.
+MLFLOW_OPERATIONS: tuple[Operation, ...] = (
+    Operation("POST", f"{_M}/experiments/create", _W,
+              "MLflow: creates an experiment (reserved `shipyard.` tags: admins)"),
+    Operation("GET", f"{_M}/experiments/get", _R, "MLflow: reads an experiment (`0`: the Default experiment)"),
+    Operation("GET", f"{_M}/experiments/get-by-name", _R, "MLflow: reads an experiment"),
+    Operation("POST", f"{_M}/experiments/search", _R, "MLflow: reads experiments"),
+    Operation("GET", f"{_M}/experiments/search", _R, "MLflow: reads experiments"),
+    Operation("POST", f"{_M}/experiments/update", _W, "MLflow: renames an experiment"),
+    Operation("POST", f"{_M}/experiments/delete", _A, "MLflow: deletes an experiment and hides its runs"),
+    Operation("POST", f"{_M}/experiments/restore", _A, "MLflow: restores a deleted experiment"),
+    Operation("POST", f"{_M}/experiments/set-experiment-tag", _W,
+              "MLflow: sets an experiment tag (reserved `shipyard.` tags: admins)"),
+    Operation("POST", f"{_M}/runs/create", _W, "MLflow: creates a run (MLflow's system tags are kept as tags)"),
+    Operation("GET", f"{_M}/runs/get", _R, "MLflow: reads a run"),
+    Operation("POST", f"{_M}/runs/update", _W, "MLflow: changes a run's status, end time or name"),
+    Operation("POST", f"{_M}/runs/delete", _A, "MLflow: deletes a run"),
+    Operation("POST", f"{_M}/runs/restore", _A, "MLflow: restores a deleted run"),
+    Operation("POST", f"{_M}/runs/log-metric", _W, "MLflow: records a metric point"),
+    Operation("POST", f"{_M}/runs/log-parameter", _W, "MLflow: records a param (write-once)"),
+    Operation("POST", f"{_M}/runs/set-tag", _W, "MLflow: sets a run tag (same tag rules as log-batch)"),
+    Operation("POST", f"{_M}/runs/delete-tag", _W, "MLflow: deletes a run tag (reserved `shipyard.` tags: admins)"),
+    Operation("POST", f"{_M}/runs/log-batch", _W, "MLflow: records metrics, params and tags"),
+    Operation("POST", f"{_M}/runs/log-inputs", _W, "MLflow: records the datasets a run used"),
+    Operation("POST", f"{_M}/runs/search", _R, "MLflow: reads runs"),
+    Operation("GET", f"{_M}/metrics/get-history", _R, "MLflow: reads a metric's history"),
+    Operation("POST", f"{_M}/runs/log-model", _W, "MLflow 2: records a logged model in the run's history tag"),
+    Operation("POST", f"{_M}/runs/outputs", _W, "MLflow: links logged models to a run (checks they exist)"),
+    Operation("POST", _ML, _W, "MLflow 3: starts a logged model (a folder of its run's artifacts)"),
+    Operation("GET", f"{_ML}/{{model_id}}", _R, "MLflow 3: reads a logged model"),
+    Operation("PATCH", f"{_ML}/{{model_id}}", _W,
+              "MLflow 3: finalizes a logged model; once READY its files are read-only to writers"),
+    Operation("DELETE", f"{_ML}/{{model_id}}", _A, "MLflow 3: deletes a logged model's record"),
+    Operation("PATCH", f"{_ML}/{{model_id}}/tags", _W, "MLflow 3: sets logged-model tags"),
+    Operation("DELETE", f"{_ML}/{{model_id}}/tags/{{tag_key}}", _W, "MLflow 3: deletes a logged-model tag"),
+    Operation("POST", f"{_ML}/search", _R, "MLflow 3: reads logged models"),
+    Operation("POST", f"{_MR}/create", _W, "MLflow: creates a registered model"),
+    Operation("GET", f"{_MR}/get", _R, "MLflow: reads a registered model"),
+    Operation("PATCH", f"{_MR}/update", _W, "MLflow: changes a model's description"),
+    Operation("DELETE", f"{_MR}/delete", _A, "MLflow: deletes a model and its versions"),
+    Operation("GET", f"{_MR}/search", _R, "MLflow: reads registered models"),
+    Operation("POST", f"{_MR}/set-tag", _W, "MLflow: sets a model tag (reserved `shipyard.` tags: admins)"),
+    Operation("DELETE", f"{_MR}/delete-tag", _W, "MLflow: deletes a model tag (reserved `shipyard.` tags: admins)"),
+    Operation("POST", f"{_MR}/alias", _W, "MLflow: moves an alias (as `PUT .../aliases/{alias}`)"),
+    Operation("DELETE", f"{_MR}/alias", _W, "MLflow: removes an alias"),
+    Operation("GET", f"{_MR}/alias", _R, "MLflow: reads an alias"),
+    Operation("POST", f"{_MR}/get-latest-versions", _R, "MLflow: reads the latest version per stage"),
+    Operation("GET", f"{_MR}/get-latest-versions", _R, "MLflow: reads the latest version per stage"),
+    Operation("POST", f"{_MV}/create", _W, "MLflow: registers a version (of a logged model: its run's folder)"),
+    Operation("GET", f"{_MV}/get", _R, "MLflow: reads a version"),
+    Operation("PATCH", f"{_MV}/update", _W, "MLflow: changes a version's description"),
+    Operation("DELETE", f"{_MV}/delete", _A, "MLflow: deletes a version"),
+    Operation("GET", f"{_MV}/search", _R, "MLflow: reads versions"),
+    Operation("GET", f"{_MV}/get-download-uri", _R, "MLflow: reads where a version's files are"),
+    Operation("POST", f"{_MV}/transition-stage", _W,
+              "MLflow (deprecated stages): records a version's stage; no deployment reads stages"),
+    Operation("POST", f"{_MV}/set-tag", _W, "MLflow: sets a version tag (reserved `shipyard.` tags: admins)"),
+    Operation("DELETE", f"{_MV}/delete-tag", _W, "MLflow: deletes a version tag (reserved `shipyard.` tags: admins)"),
+    Operation("GET", "/api/2.0/mlflow-artifacts/artifacts", _R, "MLflow: lists artifacts"),
+    Operation("GET", "/api/2.0/mlflow-artifacts/artifacts/{path}", _R, "MLflow: downloads an artifact"),
+    Operation("PUT", "/api/2.0/mlflow-artifacts/artifacts/{path}", _W,
+              "MLflow: uploads an artifact (the same read-only rules as `PUT /api/v1/artifacts`)"),
+)
+
+OPERATIONS = OPERATIONS + MLFLOW_OPERATIONS
 
 
 def role_of(method: str, path: str) -> str:
