@@ -2,8 +2,9 @@
 
 Two scikit-learn models on 20 numeric features (LogisticRegression, RandomForestClassifier with 100
 trees), trained on the same seeded data in each environment. shipyard serves both deployments in
-one process (batching on, defaults) in three set-ups: 1 worker with the prediction log, 1 worker
-without it (to price the log), and ``--workers 2`` with the log. The peers run from their own
+one process (batching on, defaults) in three set-ups: 1 worker with the prediction log (and its
+write-ahead file), 1 worker without it (to price the log), and ``--workers 2`` with the log; a
+fourth, ``--setups ...,nowal``, is 1 worker with the log but no write-ahead file (to price that). The peers run from their own
 virtualenvs under ``~/.cache/shipyard-bench/`` (created on first use, never in shipyard's
 dependencies), one server per model:
 
@@ -247,7 +248,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="rounds over every point; tables give medians")
     parser.add_argument("--skip-mlflow", action="store_true", help="no MLflow servers (ratios left blank)")
     parser.add_argument("--skip-bentoml", action="store_true", help="no BentoML servers (ratios left blank)")
-    parser.add_argument("--setups", default="all", help="comma-separated subset of: one,nolog,two (default all)")
+    parser.add_argument("--setups", default="one,nolog,two",
+                        help="comma-separated subset of: one,nolog,nowal,two (default one,nolog,two)")
     parser.add_argument("--models", default="lr,rf", help="comma-separated subset of: lr,rf (default both)")
     args = parser.parse_args()
     seconds = args.seconds or (5.0 if args.quick else 20.0)
@@ -267,6 +269,7 @@ def main() -> int:
     versions = {"mlflow": "-", "bentoml": "-"}
     notes: list[str] = []
     setups = {"one": ("shipyard, 1 worker", []), "nolog": ("shipyard, 1 worker, no log", ["--no-prediction-log"]),
+              "nowal": ("shipyard, 1 worker, no write-ahead file", ["--no-wal"]),
               "two": ("shipyard, --workers 2", ["--workers", "2"])}
     chosen = list(setups) if args.setups == "all" else [s.strip() for s in args.setups.split(",") if s.strip()]
     servers: list[Server] = []
@@ -360,8 +363,9 @@ def report(results: Results, healthy: dict[str, float], seconds: float, repeat: 
                   f"{_median(runs, 'load'):.1f} |")
     print("\nTime to healthy: " + ", ".join(f"{k} {v:.1f} s" for k, v in healthy.items()))
 
-    one, off, two = (results.get(k, {}) for k in ("shipyard, 1 worker", "shipyard, 1 worker, no log",
-                                                 "shipyard, --workers 2"))
+    one, off, two, nowal = (results.get(k, {}) for k in ("shipyard, 1 worker", "shipyard, 1 worker, no log",
+                                                        "shipyard, --workers 2",
+                                                        "shipyard, 1 worker, no write-ahead file"))
 
     def rps(points: dict[tuple[str, int], list[dict[str, float]]], model: str, c: int) -> float | None:
         runs = points.get((model, c))
@@ -391,6 +395,11 @@ def report(results: Results, healthy: dict[str, float], seconds: float, repeat: 
         checks.append((f"{model}: prediction log costs <= 10 % throughput (c=8, c=64)",
                        None if worst is None else worst <= 0.10,
                        ", ".join(f"c={c} {100 * v:.1f} %" for c, v in costs.items()) or "-"))
+        wal = {c: 1 - rps(one, model, c) / rps(nowal, model, c) for c in (8, 64)  # type: ignore[operator]
+               if rps(one, model, c) and rps(nowal, model, c)}
+        if wal:
+            checks.append((f"{model}: write-ahead file costs <= 10 % throughput (c=8, c=64)",
+                           max(wal.values()) <= 0.10, ", ".join(f"c={c} {100 * v:.1f} %" for c, v in wal.items())))
     print("\n| target | result | measured |\n| --- | --- | --- |")
     for what, ok, measured in checks:
         print(f"| {what} | {'-' if ok is None else ('PASS' if ok else 'FAIL')} | {measured} |")
