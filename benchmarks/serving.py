@@ -4,8 +4,8 @@ Two scikit-learn models on 20 numeric features (LogisticRegression, RandomForest
 trees), trained on the same seeded data in each environment. shipyard serves both deployments in
 one process (batching on, defaults) in three set-ups: 1 worker with the prediction log (and its
 write-ahead file), 1 worker without it (to price the log), and ``--workers 2`` with the log; a
-fourth, ``--setups ...,nowal``, is 1 worker with the log but no write-ahead file (to price that). The peers run from their own
-virtualenvs under ``~/.cache/shipyard-bench/`` (created on first use, never in shipyard's
+fourth, ``--setups ...,nowal``, is 1 worker with the log but no write-ahead file (to price that).
+The peers run from their own virtualenvs under ``~/.cache/shipyard-bench/`` (created on first use, never in shipyard's
 dependencies), one server per model:
 
 - MLflow 3.17: ``mlflow models serve --env-manager local`` (models saved with cloudpickle, since its
@@ -381,8 +381,8 @@ def report(results: Results, healthy: dict[str, float], seconds: float, repeat: 
                 ratios.append(f"{rps / _median(base, 'rps'):.1f}x" if ok else "-")
             spread = f"{min(r['rps'] for r in runs):.0f}-{max(r['rps'] for r in runs):.0f}"
             print(f"| {name} | {model} | {c} | {rps:.0f} | {spread} | {_median(runs, 'p50'):.2f} | "
-                  f"{_median(runs, 'p99'):.2f} | {sum(r['errors'] for r in runs):.0f} | {_median(runs, 'cpu_us'):.0f} | "
-                  f"{ratios[0]} | {ratios[1]} | "
+                  f"{_median(runs, 'p99'):.2f} | {sum(r['errors'] for r in runs):.0f} | "
+                  f"{_median(runs, 'cpu_us'):.0f} | {ratios[0]} | {ratios[1]} | "
                   f"{_median(runs, 'load'):.1f} |")
     print("\nTime to healthy: " + ", ".join(f"{k} {v:.1f} s" for k, v in healthy.items()))
 

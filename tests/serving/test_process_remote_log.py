@@ -28,7 +28,6 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-
 from tests.conftest import throwaway_postgres
 
 pytestmark = pytest.mark.integration
