@@ -146,3 +146,28 @@ def test_an_unknown_deployment_reads_as_not_found(server, monkeypatch: pytest.Mo
     monkeypatch.setenv("SHIPYARD_TRACKING_TOKEN", tokens["reader"])
     with pytest.raises(NotFound):
         read_prediction_log("nothing", root=f"{url}/api/v1/artifacts/prediction-logs")
+
+
+def test_a_replica_keeps_answering_through_a_server_outage_and_ships_after(
+        server, sql_store: SqlStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import socket
+
+    from shipyard.errors import StoreUnavailable
+
+    url, tokens = server
+    with socket.socket() as s:  # a port nothing listens on: the server is down
+        s.bind(("127.0.0.1", 0))
+        down = f"http://127.0.0.1:{s.getsockname()[1]}"
+    monkeypatch.setenv("SHIPYARD_TRACKING_TOKEN", tokens["writer"])
+    monkeypatch.setenv("SHIPYARD_HTTP_RETRY_S", "0")
+    plog = PredictionLogger(f"{down}/api/v1/artifacts/prediction-logs", wal_dir=tmp_path / "wal", max_seconds=0.1)
+    for i in range(30):
+        plog.append("d", [record(i)])  # never waits, never raises
+    with pytest.raises(StoreUnavailable):
+        plog.flush()
+    assert plog.buffered_rows == 30 and plog.rows_written == 0 and plog.dropped_rows == 0
+    plog.close()  # the rows stay in the write-ahead files
+    assert list((tmp_path / "wal").glob("*.wal"))
+    with PredictionLogger(f"{url}/api/v1/artifacts/prediction-logs", wal_dir=tmp_path / "wal") as back:
+        assert back.recovered_rows == 30
+    assert sorted(direct(sql_store)["request_id"].to_pylist()) == [f"req-{i:03d}" for i in range(30)]

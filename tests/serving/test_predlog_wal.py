@@ -165,3 +165,29 @@ def test_fsync_option_writes_the_same_file(tmp_path: Path) -> None:
         assert wal_files(wal)
     assert ids(log) == ["req-1"]
     assert os.listdir(wal) == []
+
+
+_FORKED = textwrap.dedent("""
+    import os, sys
+    sys.path.insert(0, {tests!r})
+    from shipyard.serving.predlog import PredictionLogger
+    from test_predlog_wal import record
+    plog = PredictionLogger({log!r}, wal_dir={wal!r}, max_seconds=60)
+    plog.append("d", [record(1)])
+    pid = os.fork()
+    if pid == 0:  # the child: a fresh replica id and write-ahead file; the parent's rows are not its own
+        plog.append("d", [record(2)])
+        plog.close()
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    assert plog.buffered_rows == 1 and any(os.path.getsize(os.path.join({wal!r}, n)) for n in os.listdir({wal!r}))
+    plog.close()
+""")
+
+
+def test_a_forked_child_logs_its_own_rows_and_leaves_the_parents(tmp_path: Path) -> None:
+    log, wal = tmp_path / "log", tmp_path / "wal"
+    code = _FORKED.format(tests=str(Path(__file__).parent), log=str(log), wal=str(wal))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert ids(log) == ["req-1", "req-2"] and not list(wal.glob("*.wal"))

@@ -166,13 +166,16 @@ class FolderSink:
 class ServerSink:
     """Segments sent to a shipyard server, which writes them under its own artifact root.
 
-    ``retry_s``: how long one write rides out an unreachable server before it fails (the logger
-    keeps the rows and tries again every ``max_seconds``; see :func:`shipyard._http.send`)."""
+    ``retry_s``: how long one write rides out an unreachable server before it fails (default 5 s,
+    or ``SHIPYARD_HTTP_RETRY_S`` when shorter); the logger keeps the rows and tries again every
+    ``max_seconds`` (see :func:`shipyard._http.send`)."""
 
-    def __init__(self, server: str, *, client: httpx.Client | None = None, retry_s: float = 5.0) -> None:
+    def __init__(self, server: str, *, client: httpx.Client | None = None, retry_s: float | None = None) -> None:
+        from shipyard._http import retry_budget
+
         self.server = server.rstrip("/")
         self._client = client
-        self.retry_s = retry_s
+        self.retry_s = min(5.0, retry_budget()) if retry_s is None else retry_s
 
     @property
     def http(self) -> httpx.Client:

@@ -15,6 +15,7 @@ and bucket credentials stay on the server):
 
 from __future__ import annotations
 
+import errno
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -35,6 +36,7 @@ router = APIRouter(tags=["prediction log"], responses=ERRORS)
 MAX_LOOKUP_IDS = 10_000
 _ARROW = "application/vnd.apache.arrow.stream"
 _ARROW_BODY = {_ARROW: {"schema": {"type": "string", "format": "binary"}}}
+_SEGMENT_BODY = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
 
 
 class SegmentWritten(w.Wire):
@@ -62,6 +64,15 @@ def _root(request: Request) -> str:
     return f"{request.app.state.store.artifact_root.rstrip('/')}/{PREDICTION_LOG_DIR}"
 
 
+def _check_name(name: str) -> str:
+    """A deployment name whose log folder can exist (``deployment=<quoted name>``, one path component)."""
+    from urllib.parse import quote
+
+    if not name or len(quote(name, safe="")) > 240:
+        raise InvalidInput(f"deployment name {name[:80]!r} is empty or too long for a prediction-log folder")
+    return name
+
+
 def _put(root: str, name: str, segment_id: str, body: bytes) -> tuple[int, bool]:
     from shipyard.serving._ingest import put_segment, table_from_ipc
     from shipyard.serving._segment_files import SegmentFiles
@@ -70,17 +81,20 @@ def _put(root: str, name: str, segment_id: str, body: bytes) -> tuple[int, bool]
     try:
         return table.num_rows, put_segment(SegmentFiles(root), name, segment_id, table)
     except OSError as exc:
+        if exc.errno in (errno.ENAMETOOLONG, errno.EINVAL, errno.EILSEQ):
+            raise InvalidInput(f"deployment name {name[:80]!r} is not a usable folder name") from exc
         raise StoreUnavailable(f"the prediction log's store failed: {exc.strerror or type(exc).__name__}") from exc
 
 
 @router.put("/deployments/{name}/prediction-log/segments/{segment_id}", dependencies=[WRITE],
-            response_model=SegmentWritten, openapi_extra={"requestBody": {"required": True, "content": _ARROW_BODY}})
+            response_model=SegmentWritten, openapi_extra={"requestBody": {
+                "required": True, "content": _SEGMENT_BODY,
+                "description": f"An Arrow IPC stream of the segment's rows (sent as {_ARROW} or octet-stream)"}})
 async def put_prediction_segment(request: Request, name: str, segment_id: str) -> Response:
     from shipyard.serving._ingest import check_segment_id
 
     check_segment_id(segment_id)
-    if not name:
-        raise InvalidInput("the deployment name is empty")
+    _check_name(name)
     body = await request.body()
     rows, written = await run_in_threadpool(_put, _root(request), name, segment_id, body)
     return ok({"segment_id": segment_id, "rows": rows, "written": written})
@@ -106,6 +120,7 @@ def read_prediction_rows(request: Request, store: StoreDep, name: str, start: st
     from shipyard.serving._ingest import table_to_ipc
     from shipyard.serving.reader import read_prediction_log
 
+    _check_name(name)
     table: pa.Table = read_prediction_log(name, _time(start), _time(end), last_rows=last_rows,
                                           with_feedback=feedback, root=_root(request), store=store)
     if model is not None:
@@ -119,6 +134,7 @@ def read_prediction_rows(request: Request, store: StoreDep, name: str, start: st
 def lookup_predictions(request: Request, name: str, body: LookupBody) -> Response:
     from shipyard.serving._feedback import find_in_log
 
+    _check_name(name)
     if len(body.request_ids) > MAX_LOOKUP_IDS:
         raise InvalidInput(f"at most {MAX_LOOKUP_IDS} request ids per lookup, got {len(body.request_ids)}")
     found = find_in_log(_root(request), name, body.request_ids)
