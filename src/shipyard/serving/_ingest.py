@@ -23,6 +23,7 @@ import re
 from typing import TYPE_CHECKING, Protocol
 from urllib.parse import quote
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -87,10 +88,12 @@ def put_segment(files: SegmentFiles, deployment: str, segment_id: str, table: pa
     check_segment_id(segment_id)
     if not table.num_rows:
         return False
-    days = pc.divide(pc.cast(pc.cast(table["timestamp"], pa.int64()), pa.int64()), _DAY_MS)
+    stamps = pc.cast(table["timestamp"], pa.int64()).to_numpy(zero_copy_only=False)
+    days = np.floor_divide(stamps, _DAY_MS)  # floor, as day_of: a time before 1970 is on its own day
+    distinct = sorted(set(days.tolist()))
     written = False
-    for day in sorted(set(days.to_pylist())):
-        part = table.filter(pc.equal(days, day)) if len(set(days.to_pylist())) > 1 else table
+    for day in distinct:
+        part = table.filter(pa.array(days == day)) if len(distinct) > 1 else table
         name = (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
         rel = f"{partition_dir(deployment, name)}/{segment_id}.parquet"
         if files.exists(rel):
