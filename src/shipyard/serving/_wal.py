@@ -134,8 +134,13 @@ class Orphan:
         return stem(self.replica_id, self.seq)
 
     def release(self) -> None:
+        """Its rows are in the log: delete the file."""
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        self.unlock()
+
+    def unlock(self) -> None:
+        """Let another process adopt it (the file stays)."""
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1

@@ -49,7 +49,7 @@ import pyarrow as pa
 from shipyard.errors import InvalidInput
 from shipyard.serving._ingest import SegmentTaken, Sink, make_sink
 from shipyard.serving._predlog_schema import RecordBlock, day_of, records_to_table, unify_schemas
-from shipyard.serving._wal import WriteAheadLog, decode_entry, encode_entry, find_orphans, stem
+from shipyard.serving._wal import Orphan, WriteAheadLog, decode_entry, encode_entry, find_orphans, stem
 
 __all__ = ["PredictionLogger", "default_replica_id"]
 
@@ -141,6 +141,7 @@ class PredictionLogger:
         self._wal_failed_at = 0.0
         # Closed generations not yet all in the log -> what releases their write-ahead file.
         self._batches: dict[str, Callable[[], None] | None] = {}
+        self._adopted: list[Orphan] = []  # their files stay locked until shipped (or this logger closes)
         seq = 0
         if self.wal_dir is not None:
             self._wal = WriteAheadLog(self.wal_dir, replica_id, fsync=self.wal_fsync)
@@ -162,10 +163,11 @@ class PredictionLogger:
             except Exception:  # a file this version cannot read: kept for a person to look at
                 logger.exception("prediction log: cannot read the write-ahead file %s; it is left in place",
                                  orphan.path)
-                os.close(orphan.fd)
+                orphan.unlock()
                 continue
             rows = 0
-            now = time.monotonic()
+            now = time.monotonic() - self.max_seconds  # answered long ago: written at the first cycle
+            self._adopted.append(orphan)
             for deployment, records in entries:
                 self._pending.append((now, deployment, records, orphan.stem))
                 rows += _count(records)
@@ -267,6 +269,8 @@ class PredictionLogger:
                 with self._io_lock, self._lock:
                     self._wal.close()  # unwritten generations' files stay for the next logger
                     self._wal = None
+                    for orphan in self._adopted:
+                        orphan.unlock()
 
     def __enter__(self) -> PredictionLogger:
         return self
