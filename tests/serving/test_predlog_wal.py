@@ -98,7 +98,7 @@ def test_a_killed_replica_loses_nothing_and_its_rows_are_shipped_once(tmp_path: 
     assert len(ids(log)) == 8  # what the killed process had written
     assert [p.name for p in wal_files(wal)] == [f"{dead}.000001.wal"]
     with PredictionLogger(str(log), wal_dir=wal) as plog:
-        assert plog.recovered_rows == 6 and plog.buffered_rows == 6
+        assert plog.recovered_rows == 6  # shipped at its first cycle, at once
     expected = sorted([f"req-{i}" for i in range(9)] + ["b0-0", "b0-1", "b0-2", "b1-0", "b1-1"])
     assert ids(log) == expected
     # the shipped rows carry the dead replica's name for that generation
@@ -191,3 +191,20 @@ def test_a_forked_child_logs_its_own_rows_and_leaves_the_parents(tmp_path: Path)
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert ids(log) == ["req-1", "req-2"] and not list(wal.glob("*.wal"))
+
+
+def test_a_long_outage_holds_a_bounded_number_of_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    log, wal = tmp_path / "log", tmp_path / "wal"
+    monkeypatch.setattr(PredictionLogger, "max_open_files", 2)
+    plog = PredictionLogger(str(log), wal_dir=wal, max_seconds=0.02)
+    real = plog._sink.write
+    monkeypatch.setattr(plog._sink, "write", lambda *a: (_ for _ in ()).throw(OSError("bucket gone")))
+    for i in range(40):  # many write cycles fail meanwhile
+        plog.append("d", [record(i)])
+        time.sleep(0.01)
+    assert len(list(wal.glob("*.wal"))) <= 3  # two closed generations and the open one, which grows
+    monkeypatch.setattr(plog._sink, "write", real)
+    plog.close()
+    assert ids(log) == sorted(f"req-{i}" for i in range(40)) and not list(wal.glob("*.wal"))

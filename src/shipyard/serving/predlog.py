@@ -90,6 +90,8 @@ class PredictionLogger:
     #: lists of records) or rows wait, in pieces of ``convert_entries`` appends (see ``_convert``).
     convert_entries = 128
     convert_rows = 4096
+    #: Closed generations (write-ahead files) waiting to be written, beyond which the open one grows.
+    max_open_files = 64
 
     def __init__(self, root: str, *, replica_id: str | None = None, max_rows: int = 10_000,
                  max_seconds: float = 2.0, wal_dir: str | os.PathLike[str] | None = None, wal_fsync: bool = False,
@@ -238,9 +240,12 @@ class PredictionLogger:
 
         Raises the storage error if a segment cannot be written (those rows stay buffered)."""
         with self._io_lock:
-            self._close_generation()
-            self._convert(None, closed_only=True)
-            self._write_converted()
+            while True:
+                closed = self._close_generation()
+                self._convert(None, closed_only=True)
+                self._write_converted()
+                if closed:  # else the backlog that kept the generation open is written now: again
+                    break
 
     def close(self) -> None:
         """Flush and stop the background writer. Idempotent; safe to call from a signal handler.
@@ -317,12 +322,18 @@ class PredictionLogger:
                     if not self._closed:
                         self._wake.wait(self.max_seconds)
 
-    def _close_generation(self) -> None:
+    def _close_generation(self) -> bool:
         """Close the open generation (its write-ahead file too): what it holds is written next, under
-        its name; later appends belong to the next one. Called under ``_io_lock``."""
+        its name; later appends belong to the next one. Called under ``_io_lock``.
+
+        While ``max_open_files`` closed generations wait to be written (the log store is down), the
+        open one stays open and grows instead, so an outage holds a bounded number of files open;
+        returns False then (and True when it closed one, or there was nothing to close)."""
         with self._lock:
             if not self._open_rows:
-                return
+                return True
+            if self._wal is not None and len(self._batches) >= self.max_open_files:
+                return False
             release = None
             if self._wal is not None:
                 wal, closed = self._wal, self._wal.rotate()
@@ -333,6 +344,7 @@ class PredictionLogger:
             self._batches[self._open_key] = release
             self._open_key = stem(self.replica_id, self._seq)
             self._open_rows = 0
+            return True
 
     def _convert(self, piece_entries: int | None, *, closed_only: bool = False) -> None:
         """Turn pending entries into Arrow tables, ``piece_entries`` entries at a time (None: all at
