@@ -208,3 +208,15 @@ def test_a_long_outage_holds_a_bounded_number_of_files(tmp_path: Path, monkeypat
     monkeypatch.setattr(plog._sink, "write", real)
     plog.close()
     assert ids(log) == sorted(f"req-{i}" for i in range(40)) and not list(wal.glob("*.wal"))
+
+
+def test_serve_refuses_a_folder_it_cannot_write_and_says_what_to_do(tmp_path: Path) -> None:
+    from shipyard.errors import InvalidInput
+    from shipyard.serving.server import ServeOptions, _usable_wal
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(InvalidInput, match=r"--wal-dir .* or turn it off with --no-wal"):
+        _usable_wal(ServeOptions(wal_dir=str(blocker / "wal")))
+    assert _usable_wal(ServeOptions(wal=False)) is None
+    assert _usable_wal(ServeOptions(wal_dir=str(tmp_path / "wal"))) == str(tmp_path / "wal")

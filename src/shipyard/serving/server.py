@@ -93,6 +93,27 @@ def wal_folder(options: ServeOptions) -> str | None:
     return str(Path(chosen).absolute())
 
 
+def _usable_wal(options: ServeOptions) -> str | None:
+    """The write-ahead folder, created now: a folder that cannot be written fails the start, with
+    what to do, rather than the first request (a read-only container file system)."""
+    from shipyard.errors import InvalidInput
+
+    folder = wal_folder(options)
+    if folder is None:
+        return None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".probe-{os.getpid()}")
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        raise InvalidInput(f"the prediction log's write-ahead folder {folder} cannot be written "
+                           f"({exc.strerror or exc}): give a writable one with --wal-dir (or {WAL_ENV}; a "
+                           "volume that outlives the process), or turn it off with --no-wal") from None
+    return folder
+
+
 def redact(uri: str) -> str:
     """``postgresql://user:secret@host/db`` -> ``postgresql://user:***@host/db`` for printing."""
     return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", uri)
@@ -150,7 +171,7 @@ def run(options: ServeOptions, say: Callable[[str], object] = print) -> int:
     sock = bind_socket(options.host, options.port, reuse_port=many)
     port = sock.getsockname()[1]
     options = dataclasses.replace(options, port=port, store_uri=settings.store_uri,
-                                  artifact_uri=settings.artifact_uri, wal_dir=wal_folder(options))
+                                  artifact_uri=settings.artifact_uri, wal_dir=_usable_wal(options))
     host = f"[{options.host}]" if ":" in options.host else options.host
     say(f"store: {redact(settings.store_uri)}")
     say(f"artifacts: {redact(settings.artifact_uri)}")
