@@ -2,9 +2,10 @@
 
 Two scikit-learn models on 20 numeric features (LogisticRegression, RandomForestClassifier with 100
 trees), trained on the same seeded data in each environment. shipyard serves both deployments in
-one process (batching on, defaults) in three set-ups: 1 worker with the prediction log, 1 worker
-without it (to price the log), and ``--workers 2`` with the log. The peers run from their own
-virtualenvs under ``~/.cache/shipyard-bench/`` (created on first use, never in shipyard's
+one process (batching on, defaults) in three set-ups: 1 worker with the prediction log (and its
+write-ahead file), 1 worker without it (to price the log), and ``--workers 2`` with the log; a
+fourth, ``--setups ...,nowal``, is 1 worker with the log but no write-ahead file (to price that).
+The peers run from their own virtualenvs under ``~/.cache/shipyard-bench/`` (created on first use, never in shipyard's
 dependencies), one server per model:
 
 - MLflow 3.17: ``mlflow models serve --env-manager local`` (models saved with cloudpickle, since its
@@ -205,6 +206,24 @@ def wrk(url: str, script: Path, concurrency: int, seconds: float) -> dict[str, f
     return result
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants (workers), from /proc; 0 elsewhere."""
+    total = 0.0
+    pending = [pid]
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                pending += [int(c) for c in children]
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 def load_average() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -223,12 +242,15 @@ def measure(servers: list[Server], models: list[str], seconds: float, repeat: in
             for c in CONCURRENCY:
                 turn = [s for s in servers if model in s.urls]
                 for server in turn[rep % len(turn):] + turn[:rep % len(turn)]:  # a different first each round
+                    before = cpu_seconds(server.proc.pid)
                     r = wrk(server.urls[model], server.scripts[model], c, seconds)
+                    # CPU per request: what the server spent, which a busy machine slows but does not inflate
+                    r["cpu_us"] = (cpu_seconds(server.proc.pid) - before) / max(r["rps"] * seconds, 1) * 1e6
                     r["load"] = os.getloadavg()[0]
                     results[server.name].setdefault((model, c), []).append(r)
                     print(f"  [{rep + 1}/{repeat}] {server.name:<28} {model} c={c:<3} {r['rps']:>8.0f} req/s  "
                           f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  errors {r['errors']:.0f}  "
-                          f"load {r['load']:.2f}", file=sys.stderr, flush=True)
+                          f"cpu {r['cpu_us']:6.1f} us/req  load {r['load']:.2f}", file=sys.stderr, flush=True)
     return results
 
 
@@ -247,7 +269,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1, help="rounds over every point; tables give medians")
     parser.add_argument("--skip-mlflow", action="store_true", help="no MLflow servers (ratios left blank)")
     parser.add_argument("--skip-bentoml", action="store_true", help="no BentoML servers (ratios left blank)")
-    parser.add_argument("--setups", default="all", help="comma-separated subset of: one,nolog,two (default all)")
+    parser.add_argument("--setups", default="one,nolog,two",
+                        help="comma-separated subset of: one,nolog,nowal,two (default one,nolog,two)")
     parser.add_argument("--models", default="lr,rf", help="comma-separated subset of: lr,rf (default both)")
     args = parser.parse_args()
     seconds = args.seconds or (5.0 if args.quick else 20.0)
@@ -267,6 +290,7 @@ def main() -> int:
     versions = {"mlflow": "-", "bentoml": "-"}
     notes: list[str] = []
     setups = {"one": ("shipyard, 1 worker", []), "nolog": ("shipyard, 1 worker, no log", ["--no-prediction-log"]),
+              "nowal": ("shipyard, 1 worker, no write-ahead file", ["--no-wal"]),
               "two": ("shipyard, --workers 2", ["--workers", "2"])}
     chosen = list(setups) if args.setups == "all" else [s.strip() for s in args.setups.split(",") if s.strip()]
     servers: list[Server] = []
@@ -344,8 +368,9 @@ def report(results: Results, healthy: dict[str, float], seconds: float, repeat: 
           f"(now {load_average()}); MLflow {versions['mlflow']}, BentoML {versions['bentoml']}\n")
     for note in notes:
         print(f"Note: {note}\n")
-    print("| server | model | c | req/s | (min-max) | p50 ms | p99 ms | errors | x MLflow | x BentoML | load |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| server | model | c | req/s | (min-max) | p50 ms | p99 ms | errors | CPU us/req | x MLflow | x BentoML "
+          "| load |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, points in results.items():
         for (model, c), runs in sorted(points.items()):
             rps = _median(runs, "rps")
@@ -356,12 +381,14 @@ def report(results: Results, healthy: dict[str, float], seconds: float, repeat: 
                 ratios.append(f"{rps / _median(base, 'rps'):.1f}x" if ok else "-")
             spread = f"{min(r['rps'] for r in runs):.0f}-{max(r['rps'] for r in runs):.0f}"
             print(f"| {name} | {model} | {c} | {rps:.0f} | {spread} | {_median(runs, 'p50'):.2f} | "
-                  f"{_median(runs, 'p99'):.2f} | {sum(r['errors'] for r in runs):.0f} | {ratios[0]} | {ratios[1]} | "
+                  f"{_median(runs, 'p99'):.2f} | {sum(r['errors'] for r in runs):.0f} | "
+                  f"{_median(runs, 'cpu_us'):.0f} | {ratios[0]} | {ratios[1]} | "
                   f"{_median(runs, 'load'):.1f} |")
     print("\nTime to healthy: " + ", ".join(f"{k} {v:.1f} s" for k, v in healthy.items()))
 
-    one, off, two = (results.get(k, {}) for k in ("shipyard, 1 worker", "shipyard, 1 worker, no log",
-                                                 "shipyard, --workers 2"))
+    one, off, two, nowal = (results.get(k, {}) for k in ("shipyard, 1 worker", "shipyard, 1 worker, no log",
+                                                        "shipyard, --workers 2",
+                                                        "shipyard, 1 worker, no write-ahead file"))
 
     def rps(points: dict[tuple[str, int], list[dict[str, float]]], model: str, c: int) -> float | None:
         runs = points.get((model, c))
@@ -391,6 +418,16 @@ def report(results: Results, healthy: dict[str, float], seconds: float, repeat: 
         checks.append((f"{model}: prediction log costs <= 10 % throughput (c=8, c=64)",
                        None if worst is None else worst <= 0.10,
                        ", ".join(f"c={c} {100 * v:.1f} %" for c, v in costs.items()) or "-"))
+        wal = {c: 1 - rps(one, model, c) / rps(nowal, model, c) for c in (8, 64)  # type: ignore[operator]
+               if rps(one, model, c) and rps(nowal, model, c)}
+        if wal:
+            checks.append((f"{model}: write-ahead file costs <= 10 % throughput (c=8, c=64)",
+                           max(wal.values()) <= 0.10, ", ".join(f"c={c} {100 * v:.1f} %" for c, v in wal.items())))
+        cpu = {c: _median(one[(model, c)], "cpu_us") / _median(nowal[(model, c)], "cpu_us") - 1 for c in (8, 64)
+               if (model, c) in one and (model, c) in nowal}
+        if cpu:
+            checks.append((f"{model}: write-ahead file costs <= 10 % CPU per request (c=8, c=64)",
+                           max(cpu.values()) <= 0.10, ", ".join(f"c={c} {100 * v:+.1f} %" for c, v in cpu.items())))
     print("\n| target | result | measured |\n| --- | --- | --- |")
     for what, ok, measured in checks:
         print(f"| {what} | {'-' if ok is None else ('PASS' if ok else 'FAIL')} | {measured} |")

@@ -22,7 +22,7 @@ DOCS = Path(__file__).parents[2] / "docs" / "server.md"
 # A value for each path parameter: names of nothing, so an admitted call changes nothing that matters.
 PARAMS = {"experiment_id": "999", "run_id": "f" * 32, "name": "nothing", "version": "1", "alias": "champion",
           "alert_id": "a" * 32, "rollout_id": "b" * 32, "path": "matrix/probe.txt",
-          "model_id": "m-" + "c" * 40, "tag_key": "nothing"}
+          "model_id": "m-" + "c" * 40, "tag_key": "nothing", "segment_id": "probe-000000"}
 
 
 def _spec_operations() -> set[tuple[str, str]]:

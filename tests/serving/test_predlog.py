@@ -80,9 +80,10 @@ def test_partition_layout_one_segment_per_date(tmp_path: Path) -> None:
         plog.append("churn api", [record(1, before), record(2, after)])
         plog.append("other", [record(3, after)])
     names = [p.relative_to(tmp_path).as_posix() for p in segments(tmp_path)]
+    # one flush, one generation: its segments share the name <replica>-<generation>
     assert names == ["deployment=churn%20api/date=2024-04-30/r1-000000.parquet",
-                     "deployment=churn%20api/date=2024-05-01/r1-000001.parquet",
-                     "deployment=other/date=2024-05-01/r1-000002.parquet"]
+                     "deployment=churn%20api/date=2024-05-01/r1-000000.parquet",
+                     "deployment=other/date=2024-05-01/r1-000000.parquet"]
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]  # no temp file left behind
     assert read(tmp_path, "churn api")["request_id"].to_pylist() == ["req-1", "req-2"]
 
@@ -153,12 +154,12 @@ def test_malformed_rows_are_dropped_and_counted_the_rest_written(tmp_path: Path,
 
 def test_a_failed_write_keeps_the_rows_for_the_next_flush(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     plog = PredictionLogger(str(tmp_path), max_seconds=60)
-    real = plog._files.write_table
-    monkeypatch.setattr(plog._files, "write_table", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    real = plog._sink.files.write_table
+    monkeypatch.setattr(plog._sink.files, "write_table", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
     plog.append("d", [record(1, MAY_1 - 1), record(2, MAY_1)])
     with pytest.raises(OSError, match="disk full"):
         plog.flush()
-    monkeypatch.setattr(plog._files, "write_table", real)
+    monkeypatch.setattr(plog._sink.files, "write_table", real)
     plog.close()
     assert sorted(read(tmp_path)["request_id"].to_pylist()) == ["req-1", "req-2"]
 
@@ -216,7 +217,7 @@ def test_memory_url_root() -> None:
         fs = fsspec.filesystem("memory")
         assert sorted(fs.find("/predlog-test-root")) == [
             "/predlog-test-root/deployment=d/date=2024-04-30/m-000000.parquet",
-            "/predlog-test-root/deployment=d/date=2024-05-01/m-000001.parquet"]
+            "/predlog-test-root/deployment=d/date=2024-05-01/m-000000.parquet"]
         table = read_prediction_log("d", "2024-05-01", with_feedback=False, root=root)
         assert table["request_id"].to_pylist() == ["req-2"]
     finally:

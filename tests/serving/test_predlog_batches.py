@@ -103,9 +103,9 @@ def test_the_writer_converts_in_pieces_and_writes_one_segment(tmp_path: Path,
         converted = []
         real = plog._convert
 
-        def spy(entries: int | None) -> None:
+        def spy(entries: int | None, **kwargs: Any) -> None:
             before = len(plog._pending)
-            real(entries)
+            real(entries, **kwargs)
             converted.append(before)
 
         monkeypatch.setattr(plog, "_convert", spy)
@@ -125,30 +125,34 @@ def test_the_writer_converts_in_pieces_and_writes_one_segment(tmp_path: Path,
     assert plog.rows_written == sum(len(b) for b in blocks) and plog.segments_written == 1
 
 
-def test_pieces_typed_differently_are_written_as_separate_segments(tmp_path: Path) -> None:
+def test_pieces_typed_differently_are_unified_into_one_segment(tmp_path: Path) -> None:
     with PredictionLogger(str(tmp_path), max_seconds=60) as plog:
         plog.append("d", batch(0, 2, start=MIDNIGHT))
         with plog._io_lock:
             plog._convert(None)  # a converted piece with numeric predictions is waiting ...
         plog.append("d", batch(1, 2, start=MIDNIGHT, predictions=np.array(["no", "yes"], dtype=object)))
-    assert len(list(tmp_path.rglob("*.parquet"))) == 2  # ... and text ones cannot join its segment
+    # ... and text ones join its segment as the reader would unify two segments: predictions as text
+    [segment] = list(tmp_path.rglob("*.parquet"))
+    assert pq.read_table(segment)["prediction"].type == pa.string()
     table = read_prediction_log("d", with_feedback=False, root=str(tmp_path))
     assert table.num_rows == 4 and table["prediction"].type == pa.string()
+    assert sorted(table["prediction"].to_pylist())[2:] == ["no", "yes"]
+    assert set(table["prediction"].to_pylist()[:2]) <= {"0", "1"}  # 0.0 and 1.0 as the reader casts them
 
 
 def test_a_store_that_keeps_failing_drops_the_oldest_rows_beyond_the_buffer(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     plog = PredictionLogger(str(tmp_path), max_seconds=60)
     plog.max_buffered_rows = 5
-    real = plog._files.write_table
-    monkeypatch.setattr(plog._files, "write_table", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    real = plog._sink.files.write_table
+    monkeypatch.setattr(plog._sink.files, "write_table", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
     with caplog.at_level(logging.ERROR):
         for k in range(4):
             plog.append("d", batch(k, 2, start=MIDNIGHT))
             with pytest.raises(OSError, match="disk full"):
                 plog.flush()
     assert plog.dropped_rows == 3 and "buffer is full" in caplog.text
-    monkeypatch.setattr(plog._files, "write_table", real)
+    monkeypatch.setattr(plog._sink.files, "write_table", real)
     plog.close()
     ids = read_prediction_log("d", with_feedback=False, root=str(tmp_path))["request_id"].to_pylist()
     assert sorted(ids) == ["b1-1", "b2-0", "b2-1", "b3-0", "b3-1"]  # the newest 5 of 8

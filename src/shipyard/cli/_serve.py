@@ -40,6 +40,14 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="artifact root (models, prediction logs); overrides SHIPYARD_ARTIFACT_URI")
     parser.add_argument("--no-prediction-log", dest="prediction_log", action="store_false",
                         help="do not log predictions (monitoring then has nothing to read)")
+    parser.add_argument("--wal-dir", metavar="DIR", default=None,
+                        help="write-ahead folder: each answered batch is written there before it is answered and "
+                             "shipped to the log after a kill -9 (default $SHIPYARD_WAL_DIR, else "
+                             "<SHIPYARD_HOME>/prediction-wal)")
+    parser.add_argument("--no-wal", dest="wal", action="store_false",
+                        help="no write-ahead file: a kill -9 loses the last ~2 s of answered rows")
+    parser.add_argument("--wal-fsync", action="store_true",
+                        help="fsync the write-ahead file after each batch: survives power loss, costs throughput")
     parser.add_argument("--max-rows", type=positive_int, default=10_000, metavar="N",
                         help="rows one request may carry; more is answered 413 (default 10000)")
     parser.add_argument("--access-log", action="store_true", help="log a line per request (costs ~10%% throughput)")
@@ -75,6 +83,7 @@ def serve(ctx: Context) -> int:
         all=a.all, host=a.host, port=a.port, workers=a.workers,
         store_uri=settings.store_uri, artifact_uri=settings.artifact_uri, prediction_log=a.prediction_log,
         access_log=a.access_log, log_level=a.log_level, extra_metrics=MONITOR_GAUGES, max_rows=a.max_rows,
+        wal=a.wal, wal_dir=a.wal_dir, wal_fsync=a.wal_fsync,
     )
     from rich.markup import escape
 

@@ -118,9 +118,15 @@ def find_in_log(root: str, deployment: str, request_ids: Sequence[str]) -> dict[
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
 
+    from shipyard.serving._ingest import server_of
     from shipyard.serving._predlog_schema import FIXED_SCHEMA, TIMESTAMP, day_of, partition_dir
     from shipyard.serving._segment_files import SegmentFiles
 
+    server = server_of(root)
+    if server is not None:  # a log kept by a shipyard server: it looks them up
+        from shipyard.serving._via_server import find_via_server
+
+        return find_via_server(server, deployment, request_ids)
     files = SegmentFiles(root)
     by_day: dict[int, list[tuple[int, str]]] = {}
     for rid in request_ids:

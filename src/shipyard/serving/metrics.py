@@ -122,8 +122,9 @@ class PredictionLogCollector:
     """The prediction log's own health, read from the logger at scrape time (nothing kept in between).
 
     ``shipyard_prediction_log_lag_seconds`` is how long the oldest answered row still in memory has
-    waited to be written: what a kill -9 of this process would lose, and how far behind monitors
-    read. The counters are this process's since it started."""
+    waited to be written: how far behind monitors read, and what a kill -9 of this process would
+    lose without a write-ahead file (with one, the next replica on its folder ships those rows:
+    ``shipyard_prediction_log_recovered_rows``). The counters are this process's since it started."""
 
     def __init__(self, logger: Any) -> None:
         self.logger = logger
@@ -143,7 +144,10 @@ class PredictionLogCollector:
         dropped.add_metric([], log.dropped_rows)
         segments = CounterMetricFamily("shipyard_prediction_log_segments_written", "Segment files written.")
         segments.add_metric([], log.segments_written)
-        yield from (lag, buffered, written, dropped, segments)
+        recovered = CounterMetricFamily("shipyard_prediction_log_recovered_rows",
+                                        "Rows of stopped processes' write-ahead files this process shipped.")
+        recovered.add_metric([], getattr(log, "recovered_rows", 0))
+        yield from (lag, buffered, written, dropped, segments, recovered)
 
 
 def resolve_extra_metrics(spec: ExtraMetrics | str | None) -> ExtraMetrics | None:

@@ -72,8 +72,10 @@ def read_prediction_log(deployment: str, start: TimeLike = None, end: TimeLike =
     ``last_rows=N`` keeps only the newest N rows of that window (still sorted oldest first; ties
     on the timestamp broken by request id), reading date folders from the newest back only until
     N rows are found. ``root`` defaults to ``<artifact root>/prediction-logs`` and ``store`` to the
-    configured store, as the SDK resolves them. With ``with_feedback``, columns ``label`` (float64
-    when every label is a number, else string) and ``feedback_timestamp`` are added. Raises
+    configured store, as the SDK resolves them; a root that is a shipyard server's artifact URL
+    (``http(s)://host/api/v1/artifacts/prediction-logs``) is read through that server. With
+    ``with_feedback``, columns ``label`` (float64 when every label is a number, else string) and
+    ``feedback_timestamp`` are added. Raises
     NotFound when the store knows no such deployment and the log holds no rows of it, and
     InvalidInput for a bad time or a ``last_rows`` that is not a positive integer.
     """
@@ -84,6 +86,13 @@ def read_prediction_log(deployment: str, start: TimeLike = None, end: TimeLike =
         from shipyard.config import resolve_settings
 
         root = resolve_settings().artifact_uri.rstrip("/") + "/prediction-logs"
+    from shipyard.serving._ingest import server_of
+
+    server = server_of(root)
+    if server is not None:  # a log kept by a shipyard server: it reads and joins (see _via_server)
+        from shipyard.serving._via_server import read_via_server
+
+        return read_via_server(server, deployment, start_ms, end_ms, last_rows, with_feedback, store)
     files = SegmentFiles(root)
     table, found = _read_segments(files, deployment, start_ms, end_ms, last_rows)
     if not with_feedback:

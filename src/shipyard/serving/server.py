@@ -36,11 +36,12 @@ from shipyard.config import Settings, resolve_settings
 from shipyard.serving._workers import STARTUP_FAILURE, Supervisor, bind_socket, set_parent_death_signal
 from shipyard.serving.metrics import ExtraMetrics, extra_metrics_spec, resolve_extra_metrics
 
-__all__ = ["ServeOptions", "prediction_log_root", "run", "worker_main"]
+__all__ = ["WAL_ENV", "ServeOptions", "prediction_log_root", "run", "wal_folder", "worker_main"]
 
 logger = logging.getLogger(__name__)
 
 PREDICTION_LOG_DIR = "prediction-logs"
+WAL_ENV = "SHIPYARD_WAL_DIR"
 # The supervisor hands a worker its options in the environment, not on the command line, where
 # anyone on the machine could read a database password with `ps`.
 _OPTIONS_ENV = "SHIPYARD_SERVE_WORKER_OPTIONS"
@@ -68,11 +69,49 @@ class ServeOptions:
     max_rows: int = 10_000
     #: Prometheus text appended to /metrics: a callable, or "module:function" (see the module doc).
     extra_metrics: ExtraMetrics | str | None = None
+    #: The prediction log's write-ahead file (see shipyard.serving._wal): on unless False; its folder
+    #: is ``wal_dir``, else $SHIPYARD_WAL_DIR, else <SHIPYARD_HOME>/prediction-wal.
+    wal: bool = True
+    wal_dir: str | None = None
+    wal_fsync: bool = False
 
 
 def prediction_log_root(settings: Settings) -> str:
     """Where the prediction log lives: ``<artifact root>/prediction-logs`` (a folder or a URL)."""
     return f"{settings.artifact_uri.rstrip('/')}/{PREDICTION_LOG_DIR}"
+
+
+def wal_folder(options: ServeOptions) -> str | None:
+    """The write-ahead folder the prediction logger uses (absolute), or None when it is off."""
+    if not options.prediction_log or not options.wal:
+        return None
+    from pathlib import Path
+
+    from shipyard.config import default_home
+
+    chosen = options.wal_dir or os.environ.get(WAL_ENV) or str(default_home() / "prediction-wal")
+    return str(Path(chosen).absolute())
+
+
+def _usable_wal(options: ServeOptions) -> str | None:
+    """The write-ahead folder, created now: a folder that cannot be written fails the start, with
+    what to do, rather than the first request (a read-only container file system)."""
+    from shipyard.errors import InvalidInput
+
+    folder = wal_folder(options)
+    if folder is None:
+        return None
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".probe-{os.getpid()}")
+        with open(probe, "wb"):
+            pass
+        os.unlink(probe)
+    except OSError as exc:
+        raise InvalidInput(f"the prediction log's write-ahead folder {folder} cannot be written "
+                           f"({exc.strerror or exc}): give a writable one with --wal-dir (or {WAL_ENV}; a "
+                           "volume that outlives the process), or turn it off with --no-wal") from None
+    return folder
 
 
 def redact(uri: str) -> str:
@@ -132,11 +171,13 @@ def run(options: ServeOptions, say: Callable[[str], object] = print) -> int:
     sock = bind_socket(options.host, options.port, reuse_port=many)
     port = sock.getsockname()[1]
     options = dataclasses.replace(options, port=port, store_uri=settings.store_uri,
-                                  artifact_uri=settings.artifact_uri)
+                                  artifact_uri=settings.artifact_uri, wal_dir=_usable_wal(options))
     host = f"[{options.host}]" if ":" in options.host else options.host
     say(f"store: {redact(settings.store_uri)}")
     say(f"artifacts: {redact(settings.artifact_uri)}")
-    say(f"prediction log: {redact(prediction_log_root(settings)) if options.prediction_log else 'off'}")
+    say(f"prediction log: {redact(prediction_log_root(settings)) if options.prediction_log else 'off'}"
+        + (f" (write-ahead folder {options.wal_dir}{', fsync' if options.wal_fsync else ''})"
+           if options.wal_dir else ""))
     say("serving:\n" + "\n".join(lines))
     say(f"listening on http://{host}:{port}"
         + (f" with {options.workers} workers" if many else "") + " (Ctrl+C to stop)")
@@ -206,7 +247,8 @@ def _serve(options: ServeOptions, sock: Any) -> int:
 
     settings = resolve_settings(options.store_uri, options.artifact_uri)
     store = open_store(settings.store_uri, settings.artifact_uri)
-    plog = PredictionLogger(prediction_log_root(settings)) if options.prediction_log else None
+    plog = (PredictionLogger(prediction_log_root(settings), wal_dir=wal_folder(options), wal_fsync=options.wal_fsync)
+            if options.prediction_log else None)
     try:
         from shipyard.serving.adhoc import adhoc_revisions
         from shipyard.serving.settings import ServingSettings

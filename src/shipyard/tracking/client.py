@@ -234,9 +234,9 @@ class TrackingClient:
     @property
     def batcher(self) -> MetricBatcher:
         if self._batcher is None:
-            from shipyard.tracking.batcher import MetricBatcher
+            from shipyard.tracking.batcher import MetricBatcher, flush_every_from_env
 
-            self._batcher = MetricBatcher(self.store)
+            self._batcher = MetricBatcher(self.store, flush_every=flush_every_from_env())
         return self._batcher
 
     def flush(self, run_id: str | None = None) -> None:

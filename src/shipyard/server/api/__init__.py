@@ -13,7 +13,16 @@ PREFIX = "/api/v1"
 
 
 def routers() -> list[APIRouter]:
-    from shipyard.server.api import artifacts, automation, deployments, monitors, pipelines, registry, tracking
+    from shipyard.server.api import (
+        artifacts,
+        automation,
+        deployments,
+        monitors,
+        pipelines,
+        predlog,
+        registry,
+        tracking,
+    )
 
-    return [tracking.router, registry.router, deployments.router, pipelines.router, monitors.router,
+    return [tracking.router, registry.router, deployments.router, predlog.router, pipelines.router, monitors.router,
             automation.router, artifacts.router]
