@@ -2,7 +2,10 @@
 
 Layout under the root (a local folder or an fsspec URL)::
 
-    <root>/deployment=<name>/date=YYYY-MM-DD/<replica_id>-<sequence>.parquet
+    <root>/deployment=<name>/date=YYYY-MM-DD/<replica_id>-<sequence>~<first>-<last>-<rows>.parquet
+
+(the name carries the rows' first and last timestamp and their count, so readers pick files from
+a listing: ``_segment_names``; compaction later merges segments: ``compaction``)
 
 Why this shape: serving must never wait on storage, and replicas must never wait on each other.
 So ``append`` is one deque append; a background thread turns the buffer into Arrow tables as rows
@@ -34,10 +37,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput
 from shipyard.serving._predlog_schema import RecordBlock, day_of, partition_dir, records_to_table
 from shipyard.serving._segment_files import SegmentFiles
+from shipyard.serving._segment_names import segment_name
 
 __all__ = ["PredictionLogger", "default_replica_id"]
 
@@ -119,7 +124,7 @@ class PredictionLogger:
         self._converted_rows = 0
         self._wake = threading.Condition(threading.RLock())
         self._io_lock = threading.RLock()
-        self._seq = 0
+        self._seq = 0  # see _next_name
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"shipyard-predlog-{replica_id}", daemon=True)
         self._thread.start()
@@ -298,7 +303,7 @@ class PredictionLogger:
 
     def _write_segment(self, deployment: str, day: int, table: Any) -> None:
         folder = partition_dir(deployment, (_EPOCH + dt.timedelta(days=day)).isoformat())
-        self._files.write_table(self._next_name(folder), table)
+        self._files.write_table(f"{folder}/{self._next_name(table)}", table)
         self.segments_written += 1
         self.rows_written += table.num_rows
 
@@ -319,17 +324,14 @@ class PredictionLogger:
             self._drop(_count(bad), f"they are malformed (deployment {deployment!r}, first error {error})")
         return records_to_table(good, deployment) if good else None
 
-    def _next_name(self, folder: str) -> str:
-        """A segment name no earlier segment of this replica id used (a restart with a fixed id)."""
-        name = f"{folder}/{self.replica_id}-{self._seq:06d}.parquet"
-        if self._files.exists(name):
-            prefix = f"{self.replica_id}-"
-            used = [n[len(prefix):-8] for n in self._files.list_names(folder)
-                    if n.startswith(prefix) and n.endswith(".parquet")]
-            self._seq = max([self._seq, *(int(u) + 1 for u in used if u.isdigit())])
-            name = f"{folder}/{self.replica_id}-{self._seq:06d}.parquet"
-        self._seq += 1
-        return name
+    def _next_name(self, table: Any) -> str:
+        """The segment's name: its id, time range and row count (see ``_segment_names``).
+
+        The sequence number is never below the clock in ms, so a replica restarted with a fixed id
+        never reuses an id, even one whose segment compaction has since replaced and removed."""
+        self._seq = max(self._seq + 1, time.time_ns() // 1_000_000)
+        stamps = pc.min_max(table["timestamp"].cast(pa.int64()))
+        return segment_name(self.replica_id, self._seq, stamps["min"].as_py(), stamps["max"].as_py(), table.num_rows)
 
     def _trim(self) -> None:
         """Keep at most ``max_buffered_rows`` unwritten rows: the oldest converted ones go first."""

@@ -30,8 +30,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput, NotFound
+from shipyard.serving._log_index import DayFolder, day_folder, list_day, resolve
 from shipyard.serving._predlog_schema import FIXED_SCHEMA, TIMESTAMP, day_of, scalar_column, unify_schemas
 from shipyard.serving._segment_files import SegmentFiles
+from shipyard.serving._segment_names import LogFile
 
 if TYPE_CHECKING:
     from shipyard.store.base import Store
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["read_prediction_log"]
 
 TimeLike = dt.datetime | dt.date | str | int | float | None
+_ATTEMPTS = 3  # listings tried when compaction removes a file under a slow read
 _IDS_PER_CALL = 100_000  # request ids per feedback query: bounded request bodies for a REST store
 
 
@@ -104,48 +107,90 @@ def read_prediction_log(deployment: str, start: TimeLike = None, end: TimeLike =
 def _read_segments(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
                    last_rows: int | None = None) -> tuple[pa.Table, bool]:
     """The window's rows (the newest ``last_rows`` of them when given), and whether the log has a
-    folder for this deployment at all."""
+    folder for this deployment at all.
+
+    A file that compaction removed between the listing and the read (a reader slower than the
+    compactor's grace period) sends the read back to a fresh listing, a few times at most."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _read_once(files, deployment, start_ms, end_ms, last_rows)
+        except FileNotFoundError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def select_files(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
+                 last_rows: int | None = None) -> tuple[list[str], bool]:
+    """Paths (relative to the root) of the files that hold the window's rows (its newest
+    ``last_rows``), each row once; and whether the deployment has a folder. Files are chosen from
+    the folder listings and names (time range and row count) and the footers of the few compacted
+    files in the window: see ``_log_index``."""
+    base = f"deployment={quote(deployment, safe='')}"
+    names = files.list_names(base)
+    first = None if start_ms is None else day_of(start_ms)
+    last = None if end_ms is None else day_of(end_ms - 1)
+    days = []  # the date folders inside the window, oldest first
+    for name in names:
+        folder = day_folder(base, name)
+        if folder is not None and not (first is not None and folder.day < first) and not (
+                last is not None and folder.day > last):
+            days.append(folder)
+    days.sort(key=lambda f: f.day)
+    picked: list[str] = []
+    wanted = last_rows
+    for folder in reversed(days):  # newest first, so the last N rows stop early
+        chosen = resolve(files, folder, list_day(files, folder), start_ms, end_ms).read
+        if wanted is not None:
+            chosen, found = _newest(files, folder, chosen, wanted, start_ms, end_ms)
+            wanted -= found
+        picked = [f"{folder.rel}/{f.name}" for f in sorted(chosen, key=lambda f: f.name)] + picked
+        if wanted is not None and wanted <= 0:
+            break
+    return picked, bool(names)
+
+
+def _newest(files: SegmentFiles, folder: DayFolder, chosen: list[LogFile], wanted: int, start_ms: int | None,
+            end_ms: int | None) -> tuple[list[LogFile], int]:
+    """The files that can hold the newest ``wanted`` rows of the window, and how many of its rows
+    they hold at least.
+
+    Files are counted newest last-timestamp first until ``wanted`` rows are found; every row newer
+    than the oldest first-timestamp L among them is then read too (files whose range reaches L),
+    since N rows at or after L exist and the newest N cannot lie before it. Counts come from the
+    names; a file straddling the window's edge or without a count is counted from its footer
+    statistics (the timestamp column only)."""
     import pyarrow.dataset as ds
 
-    base = f"deployment={quote(deployment, safe='')}"
-    dates = files.list_names(base)
-    first = None if start_ms is None else _day_name(day_of(start_ms))
-    last = None if end_ms is None else _day_name(day_of(end_ms - 1))
-    days = []  # the date folders inside the window, oldest first
-    for name in dates:
-        day = name.removeprefix("date=")
-        if name.startswith("date=") and not (first and day < first) and not (last and day > last):
-            days.append(name)
+    total, counted = 0, []
+    for info in sorted(chosen, key=lambda f: f.hi, reverse=True):
+        counted.append(info)
+        if info.inside(start_ms, end_ms):
+            total += info.rows or 0
+        else:
+            path = files.full(f"{folder.rel}/{info.name}")
+            total += ds.dataset([path], format="parquet", filesystem=files.arrow_filesystem()).count_rows(
+                filter=_window(start_ms, end_ms))
+        if total >= wanted:
+            floor = min(f.lo for f in counted)
+            return [f for f in chosen if f.hi >= floor], total
+    return chosen, total
+
+
+def _read_once(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
+               last_rows: int | None) -> tuple[pa.Table, bool]:
+    import pyarrow.dataset as ds
+
+    rels, found = select_files(files, deployment, start_ms, end_ms, last_rows)
+    if not rels:
+        return FIXED_SCHEMA.empty_table(), found
     filesystem = files.arrow_filesystem()
-    condition = _window(start_ms, end_ms)
-
-    def segments(name: str) -> list[str]:
-        folder = f"{base}/{name}"
-        return [files.full(f"{folder}/{n}") for n in files.list_names(folder) if n.endswith(".parquet")]
-
-    paths: list[str] = []
-    if last_rows is None:
-        for name in days:
-            paths += segments(name)
-    else:
-        # Newest date first; only the timestamp column is read to count (row-group statistics skip
-        # most of it), and the dates older than the one that completes the count are never opened.
-        found = 0
-        for name in reversed(days):
-            day_paths = segments(name)
-            if not day_paths:
-                continue
-            paths = day_paths + paths
-            found += ds.dataset(day_paths, format="parquet", filesystem=filesystem).count_rows(filter=condition)
-            if found >= last_rows:
-                break
-    if not paths:
-        return FIXED_SCHEMA.empty_table(), bool(dates)
+    paths = [files.full(rel) for rel in rels]
     fragments = ds.dataset(paths, format="parquet", filesystem=filesystem)
     with ThreadPoolExecutor(max_workers=16) as pool:
         schemas = list(pool.map(lambda fragment: fragment.physical_schema, fragments.get_fragments()))
     dataset = ds.dataset(paths, schema=unify_schemas(schemas), format="parquet", filesystem=filesystem)
-    table = dataset.to_table(filter=condition)
+    table = dataset.to_table(filter=_window(start_ms, end_ms))
     table = table.sort_by([("timestamp", "ascending"), ("request_id", "ascending")])
     if last_rows is not None and table.num_rows > last_rows:
         table = table.slice(table.num_rows - last_rows)
@@ -164,10 +209,6 @@ def _window(start_ms: int | None, end_ms: int | None) -> Any:
         upper = ts < pa.scalar(end_ms, TIMESTAMP)
         condition = upper if condition is None else condition & upper
     return condition
-
-
-def _day_name(day: int) -> str:
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
 
 
 def _join_feedback(table: pa.Table, store: Any, deployment: str, found: bool) -> pa.Table:
