@@ -25,11 +25,12 @@ logger = logging.getLogger("shipyard.automation")
 
 class JobList:
     """Callable job source for :class:`shipyard.pipelines.Scheduler`: scheduled pipelines, policies,
-    the running rollouts, and the store's scheduled monitors as they are now."""
+    the running rollouts, the prediction log's compaction, and the store's scheduled monitors as
+    they are now."""
 
     def __init__(self, store: Store, pipelines: Iterable[Pipeline] = (), policies: Iterable[Policy] = (), *,
                  executor: Any = None) -> None:
-        from shipyard.automation._jobs import PolicyJob, RolloutJob
+        from shipyard.automation._jobs import LogCompactionJob, PolicyJob, RolloutJob
         from shipyard.pipelines import PipelineJob
         from shipyard.registry.client import RegistryClient
 
@@ -37,7 +38,8 @@ class JobList:
         self.store = store
         self.pipelines = [PipelineJob(p, store, executor) for p in pipelines if p.schedule is not None]
         self.policies = [PolicyJob(p, client) for p in policies]
-        self.fixed: list[Any] = [*self.pipelines, *self.policies, RolloutJob(client)]
+        self.compaction = LogCompactionJob(store)
+        self.fixed: list[Any] = [*self.pipelines, *self.policies, RolloutJob(client), self.compaction]
         self._monitors: dict[str, tuple[str, Any]] = {}  # name -> (schedule text, MonitorJob)
         self._refused: dict[str, str] = {}  # name -> the schedule text already warned about
 
@@ -78,4 +80,5 @@ class JobList:
         """What it runs, for the line a scheduler prints at start."""
         return (f"{len(self.pipelines)} scheduled pipeline(s), {len(self.monitors())} scheduled monitor(s) "
                 "(the store's monitors are re-read at every tick), "
-                f"{len(self.policies)} policy(ies) and the running rollouts")
+                f"{len(self.policies)} policy(ies) and the running rollouts; the prediction log is compacted "
+                "every 5 minutes")

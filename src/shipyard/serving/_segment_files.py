@@ -8,6 +8,7 @@ atomic on its own; other fsspec file systems get the same temp-then-move as a lo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import uuid
@@ -124,10 +125,8 @@ class SegmentFiles:
         if self.is_local:
             Path(full).unlink(missing_ok=True)
             return
-        try:
+        with contextlib.suppress(FileNotFoundError):
             self._fs.rm_file(full)
-        except FileNotFoundError:
-            pass
 
     def read_bytes(self, rel: str) -> bytes | None:
         """A small file's content, None when it does not exist."""

@@ -1,0 +1,225 @@
+"""Compaction of the prediction log: many small segments -> one file per deployment and hour, then day.
+
+    report = compact_prediction_log("s3://bucket/prediction-logs")
+
+Each replica writes a segment every couple of seconds under load (tens of thousands a day), and
+a read pays per file. A run, per ``deployment=/date=`` folder:
+
+1. lists the folder and resolves it as a reader does (``_log_index``): the files that hold each
+   row once;
+2. removes files replaced more than ``grace_s`` ago (segments first, then replaced hour files),
+   and compacted files that lost a race;
+3. merges: a closed day (``settle_s`` past its end) into one ``d`` file, otherwise each hour with
+   two files or more into one ``h`` file (an hour file plus new segments makes a new hour file).
+
+No row is lost or read twice while replicas write and readers read: the merged file is written
+in full under a temporary name, then published at once (a rename, or one object-store put),
+listing its inputs in its footer; readers that see both skip the inputs; the inputs stay until a
+later run, ``grace_s`` on, so a reader that listed before the publication still finds them. A
+run that took longer than half the grace period publishes nothing (its listing is too old to
+trust). A lock file keeps two compactors apart (``_log_lock``).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from shipyard.errors import InvalidInput
+from shipyard.serving._log_index import DayFolder, day_folder, list_day, resolve
+from shipyard.serving._log_lock import LogLock
+from shipyard.serving._predlog_schema import unify_schemas
+from shipyard.serving._segment_files import SegmentFiles
+from shipyard.serving._segment_names import COVERS_KEY, LogFile, compacted_name
+
+if TYPE_CHECKING:
+    from shipyard.serving._log_index import Resolved
+
+__all__ = ["CompactedFile", "CompactionReport", "compact_prediction_log"]
+
+logger = logging.getLogger(__name__)
+_HOUR_MS = 3_600_000
+_DAY_MS = 86_400_000
+_BATCH_ROWS = 262_144  # rows sorted and written together: memory stays bounded for a day's merge
+_ROW_GROUP = 65_536  # row groups small enough that timestamp statistics prune a day file's reads
+
+
+@dataclass(frozen=True)
+class CompactedFile:
+    """One file a run wrote: its folder (``deployment=<name>/date=<day>``), level (``h``/``d``),
+    name, how many files it replaced and its rows."""
+
+    folder: str
+    level: str
+    name: str
+    inputs: int
+    rows: int
+
+
+@dataclass
+class CompactionReport:
+    """What a run did: folders looked at, files written (``written``), files deleted, and
+    ``skipped`` (why nothing ran, e.g. another compactor holds the lock) or None."""
+
+    folders: int = 0
+    written: list[CompactedFile] = field(default_factory=list)
+    deleted: int = 0
+    skipped: str | None = None
+
+    @property
+    def files_merged(self) -> int:
+        return sum(f.inputs for f in self.written)
+
+
+def compact_prediction_log(root: str | None = None, deployment: str | None = None, *, grace_s: float = 600.0,
+                           settle_s: float = 300.0, now_ms: int | None = None, lock_ttl_s: float = 300.0,
+                           ) -> CompactionReport:
+    """Compact the log under ``root`` (default ``<artifact root>/prediction-logs``), every deployment
+    or one. ``grace_s``: how long replaced files stay for readers that listed before; ``settle_s``:
+    how long after its end a day is merged into one file; ``now_ms`` (tests): the time that decides
+    which days are closed. Returns a report; when another compactor holds the lock, a report with
+    ``skipped`` set. Raises InvalidInput for a negative duration."""
+    if grace_s < 0 or settle_s < 0:
+        raise InvalidInput(f"grace_s and settle_s must be >= 0, got {grace_s} and {settle_s}")
+    if root is None:
+        from shipyard.config import resolve_settings
+
+        root = resolve_settings().artifact_uri.rstrip("/") + "/prediction-logs"
+    files = SegmentFiles(root)
+    report = CompactionReport()
+    lock = LogLock(files, ttl_s=lock_ttl_s, settle_s=0.0 if files.is_local else 1.0)
+    if not lock.acquire():
+        report.skipped = f"another compactor holds the lock ({lock.held_by})"
+        return report
+    try:
+        from urllib.parse import quote
+
+        wanted = None if deployment is None else f"deployment={quote(deployment, safe='')}"
+        for base in files.list_names(""):
+            if not base.startswith("deployment=") or (wanted is not None and base != wanted):
+                continue
+            for name in files.list_names(base):
+                folder = day_folder(base, name)
+                if folder is None:
+                    continue
+                report.folders += 1
+                _compact_folder(files, folder, report, grace_s=grace_s, settle_s=settle_s, now_ms=now_ms)
+                lock.refresh()
+    finally:
+        lock.release()
+    return report
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def _compact_folder(files: SegmentFiles, folder: DayFolder, report: CompactionReport, *, grace_s: float,
+                    settle_s: float, now_ms: int | None) -> None:
+    listed = _now_ms()
+    infos = list_day(files, folder)
+    resolved = resolve(files, folder, infos)
+    report.deleted += _collect(files, folder, infos, resolved, listed - int(grace_s * 1000))
+    read = resolved.read
+    now = listed if now_ms is None else now_ms
+    if (folder.day + 1) * _DAY_MS + int(settle_s * 1000) <= now:
+        groups = [("d", read)] if len(read) > 1 else []
+    else:
+        by_hour: dict[int, list[LogFile]] = {}
+        for info in read:
+            by_hour.setdefault(info.lo // _HOUR_MS, []).append(info)
+        groups = [("h", group) for _, group in sorted(by_hour.items()) if len(group) > 1]
+    for level, group in groups:
+        if grace_s and _now_ms() - listed > grace_s * 500:
+            logger.warning("prediction log: compaction of %s stopped: its listing is older than half the grace "
+                           "period (%.0f s); the next run goes on", folder.rel, grace_s)
+            return
+        report.written.append(_merge(files, folder, group, level, listed))
+
+
+def _collect(files: SegmentFiles, folder: DayFolder, infos: list[LogFile], resolved: Resolved,
+             cutoff_ms: int) -> int:
+    """Delete what accepted files created before ``cutoff_ms`` replaced, leaves first, and the
+    compacted files that lost a race; returns how many files went."""
+    created = {f.id: f.created for f in resolved.accepted}
+    old = {f.id for f in infos if (claimer := resolved.claimed.get(f.id)) is not None and created[claimer] < cutoff_ms}
+    visible = {f.id for f in infos}
+    deleted = 0
+    # Segments first, then compacted files whose own inputs are all gone: a replaced hour file
+    # must not vanish while a segment it replaced is still visible (that segment would then be
+    # read beside the day file holding its rows).
+    for info in sorted((f for f in infos if f.id in old), key=lambda f: (f.compacted, f.created)):
+        if info.compacted and any(c in visible for c in resolved.covers.get(info.id, [])):
+            continue
+        files.delete(f"{folder.rel}/{info.name}")
+        visible.discard(info.id)
+        deleted += 1
+    for info in resolved.rejected:
+        if info.created < cutoff_ms:
+            files.delete(f"{folder.rel}/{info.name}")
+            deleted += 1
+    return deleted
+
+
+def _merge(files: SegmentFiles, folder: DayFolder, inputs: list[LogFile], level: str, created: int) -> CompactedFile:
+    """Write the rows of ``inputs`` as one compacted file (sorted by time within each batch of
+    ``_BATCH_ROWS``), publish it, and describe it."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    inputs = sorted(inputs, key=lambda f: (f.lo, f.name))
+    paths = [files.full(f"{folder.rel}/{f.name}") for f in inputs]
+    filesystem = files.arrow_filesystem()
+    fragments = list(ds.dataset(paths, format="parquet", filesystem=filesystem).get_fragments())
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        schemas = list(pool.map(lambda fragment: fragment.physical_schema, fragments))
+    schema = unify_schemas(schemas)
+    metadata = {**(schema.metadata or {}), COVERS_KEY: orjson.dumps([f.id for f in inputs])}
+    schema = schema.with_metadata(metadata)
+    token = secrets.token_hex(4)
+    tmp = files.local_temp(f"{folder.rel}/{level}~{created}-{token}.parquet")
+    lo, hi, rows = None, None, 0
+    buffered: list[pa.Table] = []
+    try:
+        with pq.ParquetWriter(tmp, schema) as writer:
+            def flush() -> None:
+                table = pa.concat_tables(buffered).sort_by([("timestamp", "ascending"), ("request_id", "ascending")])
+                writer.write_table(table.replace_schema_metadata(metadata), row_group_size=_ROW_GROUP)
+                buffered.clear()
+
+            size = 0
+            for fragment in ds.dataset(paths, schema=schema, format="parquet", filesystem=filesystem).get_fragments():
+                table = fragment.to_table(schema=schema)
+                if not table.num_rows:
+                    continue
+                stamps = pc.min_max(table["timestamp"].cast(pa.int64()))
+                first, last = stamps["min"].as_py(), stamps["max"].as_py()
+                lo = first if lo is None else min(lo, first)
+                hi = last if hi is None else max(hi, last)
+                rows += table.num_rows
+                buffered.append(table)
+                size += table.num_rows
+                if size >= _BATCH_ROWS:
+                    flush()
+                    size = 0
+            if buffered:
+                flush()
+        if lo is None or hi is None:  # only empty inputs: keep their time span
+            lo, hi = min(f.lo for f in inputs), max(f.hi for f in inputs)
+        name = compacted_name(level, lo, hi, rows, created, token)
+        files.put_local_file(tmp, f"{folder.rel}/{name}")
+    finally:
+        from pathlib import Path
+
+        Path(tmp).unlink(missing_ok=True)
+    logger.info("prediction log: %s: %d files -> %s (%d rows)", folder.rel, len(inputs), name, rows)
+    return CompactedFile(folder.rel, level, name, len(inputs), rows)
+
