@@ -150,6 +150,16 @@ class SegmentFiles:
 
     # -- reading -------------------------------------------------------------------------------
 
+    def read_table(self, rel: str) -> pa.Table:
+        """A whole (small) Parquet file, in one request on an object store (a dataset read asks
+        for its size, its footer and its columns separately). Raises FileNotFoundError."""
+        if self.is_local:
+            return pq.read_table(self.full(rel), partitioning=None)
+        data = self.read_bytes(rel)
+        if data is None:
+            raise FileNotFoundError(self.full(rel))
+        return pq.read_table(pa.BufferReader(data))
+
     def footer_metadata(self, rel: str) -> dict[bytes, bytes]:
         """A Parquet file's key-value metadata, from its footer only."""
         meta = pq.read_metadata(self.full(rel), filesystem=self.arrow_filesystem())
@@ -165,9 +175,13 @@ class SegmentFiles:
                 return []
         else:
             self._fs.invalidate_cache(full)  # s3fs & co. cache listings; new segments must show up
-            if not self._fs.isdir(full):
+            try:  # one listing (an isdir() first would list the prefix twice on an object store)
+                found = self._fs.ls(full, detail=True)
+            except (FileNotFoundError, NotADirectoryError):
                 return []
-            names = [posixpath.basename(p.rstrip("/")) for p in self._fs.ls(full, detail=False)]
+            if len(found) == 1 and found[0].get("type") == "file" and found[0]["name"].rstrip("/") == full.rstrip("/"):
+                return []  # a file, not a folder
+            names = [posixpath.basename(str(p["name"]).rstrip("/")) for p in found]
         return sorted(n for n in names if n and not n.startswith((".", "_")))
 
     def arrow_filesystem(self) -> Any:

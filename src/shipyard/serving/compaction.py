@@ -27,6 +27,7 @@ import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import orjson
@@ -36,7 +37,7 @@ import pyarrow.compute as pc
 from shipyard.errors import InvalidInput
 from shipyard.serving._log_index import DayFolder, day_folder, list_day, resolve
 from shipyard.serving._log_lock import LogLock
-from shipyard.serving._predlog_schema import unify_schemas
+from shipyard.serving._predlog_schema import conform, unify_schemas
 from shipyard.serving._segment_files import SegmentFiles
 from shipyard.serving._segment_names import COVERS_KEY, LogFile, compacted_name
 
@@ -171,55 +172,78 @@ def _collect(files: SegmentFiles, folder: DayFolder, infos: list[LogFile], resol
 
 def _merge(files: SegmentFiles, folder: DayFolder, inputs: list[LogFile], level: str, created: int) -> CompactedFile:
     """Write the rows of ``inputs`` as one compacted file (sorted by time within each batch of
-    ``_BATCH_ROWS``), publish it, and describe it."""
+    ``_BATCH_ROWS``), publish it, and describe it.
+
+    Segments are small: each is fetched whole in one request (in parallel: an object store answers
+    each in milliseconds) and kept in memory, at most an hour of them. Compacted inputs (the hour
+    files of a day) can be large: they are streamed a row group at a time."""
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
     inputs = sorted(inputs, key=lambda f: (f.lo, f.name))
-    paths = [files.full(f"{folder.rel}/{f.name}") for f in inputs]
+    small = [f for f in inputs if not f.compacted]
+    large = [files.full(f"{folder.rel}/{f.name}") for f in inputs if f.compacted]
     filesystem = files.arrow_filesystem()
-    fragments = list(ds.dataset(paths, format="parquet", filesystem=filesystem).get_fragments())
     with ThreadPoolExecutor(max_workers=16) as pool:
-        schemas = list(pool.map(lambda fragment: fragment.physical_schema, fragments))
+        tables = list(pool.map(lambda f: files.read_table(f"{folder.rel}/{f.name}"), small))
+        streamed = list(ds.dataset(large, format="parquet", filesystem=filesystem).get_fragments()) if large else []
+        schemas = [t.schema for t in tables] + list(pool.map(lambda fragment: fragment.physical_schema, streamed))
     schema = unify_schemas(schemas)
     metadata = {**(schema.metadata or {}), COVERS_KEY: orjson.dumps([f.id for f in inputs])}
     schema = schema.with_metadata(metadata)
     token = secrets.token_hex(4)
     tmp = files.local_temp(f"{folder.rel}/{level}~{created}-{token}.parquet")
-    lo, hi, rows = None, None, 0
-    buffered: list[pa.Table] = []
+    stats = _Stats()
     try:
         with pq.ParquetWriter(tmp, schema) as writer:
-            def flush() -> None:
-                table = pa.concat_tables(buffered).sort_by([("timestamp", "ascending"), ("request_id", "ascending")])
-                writer.write_table(table.replace_schema_metadata(metadata), row_group_size=_ROW_GROUP)
-                buffered.clear()
-
+            buffered: list[pa.Table] = []
             size = 0
-            for fragment in ds.dataset(paths, schema=schema, format="parquet", filesystem=filesystem).get_fragments():
-                table = fragment.to_table(schema=schema)
-                if not table.num_rows:
-                    continue
-                stamps = pc.min_max(table["timestamp"].cast(pa.int64()))
-                first, last = stamps["min"].as_py(), stamps["max"].as_py()
-                lo = first if lo is None else min(lo, first)
-                hi = last if hi is None else max(hi, last)
-                rows += table.num_rows
-                buffered.append(table)
-                size += table.num_rows
-                if size >= _BATCH_ROWS:
-                    flush()
+
+            def add(table: pa.Table) -> None:
+                nonlocal size
+                if table.num_rows:
+                    stats.add(table)
+                    buffered.append(conform(table, schema))
+                    size += table.num_rows
+                if size >= _BATCH_ROWS or (table is _END and buffered):
+                    merged = pa.concat_tables(buffered).sort_by([("timestamp", "ascending"),
+                                                                 ("request_id", "ascending")])
+                    writer.write_table(merged, row_group_size=_ROW_GROUP)
+                    buffered.clear()
                     size = 0
-            if buffered:
-                flush()
-        if lo is None or hi is None:  # only empty inputs: keep their time span
-            lo, hi = min(f.lo for f in inputs), max(f.hi for f in inputs)
-        name = compacted_name(level, lo, hi, rows, created, token)
+
+            for table in tables:
+                add(table)
+            tables.clear()
+            for fragment in streamed:
+                for batch in fragment.to_batches(schema=schema):
+                    add(pa.Table.from_batches([batch]))
+            add(_END)
+        lo = stats.lo if stats.lo is not None else min(f.lo for f in inputs)  # only empty inputs: their span
+        hi = stats.hi if stats.hi is not None else max(f.hi for f in inputs)
+        name = compacted_name(level, lo, hi, stats.rows, created, token)
         files.put_local_file(tmp, f"{folder.rel}/{name}")
     finally:
-        from pathlib import Path
-
         Path(tmp).unlink(missing_ok=True)
-    logger.info("prediction log: %s: %d files -> %s (%d rows)", folder.rel, len(inputs), name, rows)
-    return CompactedFile(folder.rel, level, name, len(inputs), rows)
+    logger.info("prediction log: %s: %d files -> %s (%d rows)", folder.rel, len(inputs), name, stats.rows)
+    return CompactedFile(folder.rel, level, name, len(inputs), stats.rows)
 
+
+_END = pa.table({"end": pa.array([], pa.int8())})  # add()'s "no more input" marker
+
+
+class _Stats:
+    """First and last timestamp and row count of what was merged."""
+
+    def __init__(self) -> None:
+        self.lo: int | None = None
+        self.hi: int | None = None
+        self.rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        stamps = pc.min_max(table["timestamp"].cast(pa.int64()))
+        first, last = stamps["min"].as_py(), stamps["max"].as_py()
+        if first is not None:
+            self.lo = first if self.lo is None else min(self.lo, first)
+            self.hi = last if self.hi is None else max(self.hi, last)
+        self.rows += table.num_rows

@@ -31,9 +31,16 @@ import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.serving._log_index import DayFolder, day_folder, list_day, resolve
-from shipyard.serving._predlog_schema import FIXED_SCHEMA, TIMESTAMP, day_of, scalar_column, unify_schemas
+from shipyard.serving._predlog_schema import (
+    FIXED_SCHEMA,
+    TIMESTAMP,
+    conform,
+    day_of,
+    scalar_column,
+    unify_schemas,
+)
 from shipyard.serving._segment_files import SegmentFiles
-from shipyard.serving._segment_names import LogFile
+from shipyard.serving._segment_names import LogFile, parse_name
 
 if TYPE_CHECKING:
     from shipyard.store.base import Store
@@ -179,18 +186,32 @@ def _newest(files: SegmentFiles, folder: DayFolder, chosen: list[LogFile], wante
 
 def _read_once(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
                last_rows: int | None) -> tuple[pa.Table, bool]:
+    """One read of the files ``select_files`` picks: segments (small, the newest traffic) fetched
+    whole, one request each and in parallel; compacted files through a dataset scan whose
+    row-group statistics skip what lies outside the window."""
     import pyarrow.dataset as ds
 
     rels, found = select_files(files, deployment, start_ms, end_ms, last_rows)
     if not rels:
         return FIXED_SCHEMA.empty_table(), found
+    kinds = {r: (info := parse_name(r.rsplit("/", 1)[-1], 0)) is not None and info.compacted for r in rels}
+    compacted = [r for r in rels if kinds[r]]
+    segments = [r for r in rels if not kinds[r]]
     filesystem = files.arrow_filesystem()
-    paths = [files.full(rel) for rel in rels]
-    fragments = ds.dataset(paths, format="parquet", filesystem=filesystem)
+    condition = _window(start_ms, end_ms)
     with ThreadPoolExecutor(max_workers=16) as pool:
-        schemas = list(pool.map(lambda fragment: fragment.physical_schema, fragments.get_fragments()))
-    dataset = ds.dataset(paths, schema=unify_schemas(schemas), format="parquet", filesystem=filesystem)
-    table = dataset.to_table(filter=_window(start_ms, end_ms))
+        tables = list(pool.map(files.read_table, segments))
+        large = ds.dataset([files.full(r) for r in compacted], format="parquet", filesystem=filesystem)
+        schemas = [t.schema for t in tables] + list(pool.map(lambda f: f.physical_schema, large.get_fragments()))
+    schema = unify_schemas(schemas)
+    parts = [conform(t, schema) for t in tables]
+    if condition is not None:
+        parts = [t.filter(condition) for t in parts]
+    if compacted:
+        dataset = ds.dataset([files.full(r) for r in compacted], schema=schema, format="parquet",
+                             filesystem=filesystem)
+        parts.append(dataset.to_table(filter=condition))
+    table = pa.concat_tables(parts) if parts else schema.empty_table()
     table = table.sort_by([("timestamp", "ascending"), ("request_id", "ascending")])
     if last_rows is not None and table.num_rows > last_rows:
         table = table.slice(table.num_rows - last_rows)
