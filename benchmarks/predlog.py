@@ -184,13 +184,14 @@ def case(root: str, count: int, rows: int, repeat: int, old_max: int, day: bool 
     took = time.perf_counter() - t0
     compact_prediction_log(root, grace_s=0, now_ms=during)  # the replaced segments go
     assert sum(f.rows for f in report.written) == total
-    out.append({**base, **measure(root, f"hour files ({len(report.written)})", during, repeat, False),
-                "compact_s": took})
+    hours = report.written
+    out.append({**base, **measure(root, f"hour files ({len(hours)})", during, repeat, False), "compact_s": took})
     t0 = time.perf_counter()
     report = compact_prediction_log(root, grace_s=0)  # the day is over: one file
     took = time.perf_counter() - t0
     compact_prediction_log(root, grace_s=0)
-    out.append({**base, **measure(root, "day file", during, repeat, False), "compact_s": took})
+    stage = "day file" if report.written else f"day over: the {len(hours)} hour file kept"
+    out.append({**base, **measure(root, stage, during, repeat, False), "compact_s": took})
     return out
 
 

@@ -12,13 +12,15 @@ makes such a listing read right:
 - a file is read when it is not claimed by an accepted file; a claimed compacted file's own
   claims still stand, so the segments under an hour file that a day file replaced stay skipped.
 
-Only the compacted files whose time range overlaps the window are opened (a file's range holds
-its inputs' ranges, so every claim that matters to the window is seen): reads stay bounded by
-the window, not by the log's age.
+Only the compacted files whose time range overlaps the window are looked at (a file's range
+holds its inputs' ranges, so every claim that matters to the window is seen), and of those only
+the ones whose range overlaps another file's have their footer read: reads stay bounded by the
+window, not by the log's age, and a log whose replaced files are gone reads no footer at all.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -85,7 +87,16 @@ def resolve(files: SegmentFiles, folder: DayFolder, infos: list[LogFile], start_
     """The files of ``infos`` that overlap the window and hold each of its rows once (module doc)."""
     relevant = [f for f in infos if f.overlaps(start_ms, end_ms)]
     result = Resolved(read=[])
+    los = sorted(f.lo for f in relevant)
+    his = sorted(f.hi for f in relevant)
     for info in sorted((f for f in relevant if f.compacted), key=lambda f: (f.created, f.name)):
+        # Files overlapping this one's range (itself included): an input lies inside its claimer's
+        # range and two files that claim one input overlap, so a file overlapping nothing else
+        # claims nothing visible and races with nothing; its footer need not be read (the usual
+        # case for a finished hour once its segments are gone).
+        if bisect.bisect_right(los, info.hi) - bisect.bisect_left(his, info.lo) < 2:
+            result.accepted.append(info)
+            continue
         covers = result.covers[info.id] = covers_of(files, folder, info)
         if any(c in result.claimed for c in covers):
             result.rejected.append(info)

@@ -15,7 +15,7 @@ day and counts their rows by opening them (compaction turns them into named file
 
 A compacted file lists the ids of the files it replaces (its inputs) in its footer metadata under
 ``shipyard.covers``; ``created`` (ms) and ``token`` order compacted files, the earlier winning
-when two ever claim the same input (see ``_compaction_plan``). The ``~`` cannot occur in a replica
+when two ever claim the same input (see ``_log_index``). The ``~`` cannot occur in a replica
 id, so the two kinds never collide with each other or with a writer's name.
 """
 

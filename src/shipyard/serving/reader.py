@@ -4,18 +4,22 @@
     df = table.to_pandas()
 
 Why it reads this way: the date folders are pruned from the window before any file is opened (a
-month is ~30 folder listings, not a scan of the whole log); the remaining segments are read by
-pyarrow.dataset (multi-threaded, row-group statistics skip what is outside the window) under one
-schema unified from every segment's footer, so segments written before and after a model change
-(different features, a prediction that turned from numbers to strings) read as one table.
-Feedback labels are attached by request id; a row without feedback has null ``label`` and
+month is ~30 folder listings, not a scan of the whole log); inside a folder, the files are chosen
+from one listing by their names, which carry each file's first and last timestamp and row count
+(``_segment_names``), with compacted files standing in for the segments they replaced
+(``_log_index``), so a read opens the files its window needs, however many segments the log
+holds. Segments (small) are fetched whole, one request each, in parallel; compacted files are
+scanned by pyarrow.dataset, whose row-group statistics skip what is outside the window. Every
+table is unified to one schema from all the files' schemas, so segments written before and after a
+model change (different features, a prediction that turned from numbers to strings) read as one
+table. Feedback labels are attached by request id; a row without feedback has null ``label`` and
 ``feedback_timestamp``; a shadow row shares its request's id, so it gets the same label. The
 schema is documented in ``_predlog_schema``; segments written before the ``error`` column read
 back with ``error`` null.
 
 ``last_rows=N`` is for monitors that look at the latest traffic ("the last 1,000 predictions"):
-date folders are visited newest first, counting only the timestamps in the window, and reading
-stops at the first date that brings the count to N, so the cost follows N, not the log's age.
+date folders are visited newest first, files counted newest first from their names, and reading
+stops once N rows are certain, so the cost follows N, not the log's age (see ``_newest``).
 """
 
 from __future__ import annotations
