@@ -12,11 +12,11 @@ segment), on a local folder and on an S3-compatible server (moto's, on 127.0.0.1
 
 before compaction and after it (hour files, as during the day; then the day file, once it is
 over), plus the compaction's own time. ``--day`` adds a full day of two-replica traffic (86,400
-segments, local folder). Medians of ``--repeat`` runs. Segments are written directly in the
+segments, local folder; writing them takes minutes). Medians of ``--repeat`` runs. Segments are written directly in the
 writer's format and names (``_segment_names``), which is what a replica writes, only faster.
 
-    python benchmarks/predlog.py                  # local + S3, 100/1,000/10,000 segments, and the day
-    python benchmarks/predlog.py --no-day --backends local --segments 100,1000
+    python benchmarks/predlog.py                  # local + S3, 100/1,000/10,000 segments
+    python benchmarks/predlog.py --day --backends local --segments 100   # and a day of two replicas
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,7 @@ def write_segments(root: str, count: int, rows: int, day_start: int, span_ms: in
     template = segment_table(rows, 0, 0)
     stamps = template["timestamp"].cast(pa.int64())
     ts_index = template.schema.get_field_index("timestamp")
-    for s in range(count):
+    def one(s: int) -> None:
         start = day_start + s * step
         table = template.set_column(ts_index, "timestamp", pc.add(stamps, start).cast(template.schema.field(
             "timestamp").type))
@@ -113,10 +114,14 @@ def write_segments(root: str, count: int, rows: int, day_start: int, span_ms: in
         name = segment_name(f"pod-{s % 2}", 1_000_000 + s, start, start + rows - 1, rows)
         if files.is_local:  # straight to the final name: same bytes, without the writer's fsync per file
             path = files.full(f"{folder}/{name}")
-            os.makedirs(os.path.dirname(path), exist_ok=True)
             pq.write_table(table, path)
         else:
             files.write_table(f"{folder}/{name}", table)
+
+    if files.is_local:
+        os.makedirs(files.full(folder), exist_ok=True)
+    with ThreadPoolExecutor(max_workers=8) as pool:  # Parquet writes and puts overlap
+        list(pool.map(one, range(count)))
     return count * rows
 
 
@@ -209,7 +214,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--old-max-s3", type=int, default=1000,
                         help="largest log the old reader is run on over S3 (it opens every segment)")
-    parser.add_argument("--no-day", action="store_true", help="skip the day of two-replica traffic")
+    parser.add_argument("--day", action="store_true",
+                        help="add a day of two-replica traffic (86,400 segments, local folder; writing them takes "
+                             "minutes)")
     args = parser.parse_args()
     counts = [int(c) for c in args.segments.split(",")]
     work = tempfile.mkdtemp(prefix="predlog-bench-")
@@ -239,7 +246,7 @@ def main() -> None:
                 for row in case(root, count, args.rows, args.repeat, old_max):
                     results.append((backend, row))
                     print(backend, row, flush=True)
-        if not args.no_day:
+        if args.day:
             for row in case(f"{work}/log-day", 86_400, args.rows, args.repeat, 10**9, day=True):
                 results.append(("local, a day", row))
                 print("day", row, flush=True)

@@ -90,7 +90,7 @@ def test_two_compactors_that_raced_the_later_file_is_ignored_then_removed(tmp_pa
     files = SegmentFiles(root)
     inputs = resolve(files, DAY_FOLDER, list_day(files, DAY_FOLDER)).read
     _merge(files, DAY_FOLDER, inputs[:3], "h", created=1)  # two compactors, each with its own listing
-    _merge(files, DAY_FOLDER, inputs[1:], "h", created=2)  # (the lock normally prevents it)
+    _merge(files, DAY_FOLDER, inputs[1:], "h")  # published later (the lock normally prevents it)
     assert sorted(read_ids(root)) == [f"req-{i:07d}" for i in range(40)]
     compact_prediction_log(root, grace_s=0, now_ms=DURING)  # removes the loser and what the winner replaced
     compact_prediction_log(root, grace_s=0, now_ms=DURING)
@@ -252,3 +252,21 @@ def test_a_compacted_file_keeps_mixed_schemas(tmp_path: Path) -> None:
     table = read_prediction_log("d", with_feedback=False, root=root)
     assert table["feature.x"].to_pylist() == ["1", "text"] and table["feature.y"].to_pylist() == [None, True]
     assert table.schema.field("prediction").type == pa.string()
+
+
+def test_the_last_rows_of_a_compacted_file_read_only_its_newest_row_groups(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from shipyard.serving import compaction
+    from shipyard.serving.reader import _select
+
+    monkeypatch.setattr(compaction, "_ROW_GROUP", 50)
+    monkeypatch.setattr(compaction, "_BATCH_ROWS", 100)
+    root = str(tmp_path)
+    fast_segments(root, 20)  # 1,000 rows, 50 per segment
+    compact_prediction_log(root, grace_s=0)
+    compact_prediction_log(root, grace_s=0)
+    (name,) = names(tmp_path)
+    assert name.startswith("d~")
+    rels, _, floor = _select(SegmentFiles(root), "d", None, None, 120)
+    assert len(rels) == 1 and floor == MAY_1 + 17 * 2000  # the newest 3 row groups of 20, not the whole day
+    assert read_ids(root, last_rows=120) == [f"req-{i:07d}" for i in range(880, 1000)]

@@ -16,8 +16,8 @@ No row is lost or read twice while replicas write and readers read: the merged f
 in full under a temporary name, then published at once (a rename, or one object-store put),
 listing its inputs in its footer; readers that see both skip the inputs; the inputs stay until a
 later run, ``grace_s`` on, so a reader that listed before the publication still finds them. A
-run that took longer than half the grace period publishes nothing (its listing is too old to
-trust). A lock file keeps two compactors apart (``_log_lock``).
+lock file keeps two compactors apart (``_log_lock``); if two ever race anyway (an expired lock),
+the file published first wins and the other is ignored by readers and removed (``_merge``).
 """
 
 from __future__ import annotations
@@ -139,11 +139,9 @@ def _compact_folder(files: SegmentFiles, folder: DayFolder, report: CompactionRe
             by_hour.setdefault(info.lo // _HOUR_MS, []).append(info)
         groups = [("h", group) for _, group in sorted(by_hour.items()) if len(group) > 1]
     for level, group in groups:
-        if grace_s and _now_ms() - listed > grace_s * 500:
-            logger.warning("prediction log: compaction of %s stopped: its listing is older than half the grace "
-                           "period (%.0f s); the next run goes on", folder.rel, grace_s)
-            return
-        report.written.append(_merge(files, folder, group, level, listed))
+        made = _merge(files, folder, group, level, grace_s=grace_s)
+        if made is not None:
+            report.written.append(made)
 
 
 def _collect(files: SegmentFiles, folder: DayFolder, infos: list[LogFile], resolved: Resolved,
@@ -170,9 +168,16 @@ def _collect(files: SegmentFiles, folder: DayFolder, infos: list[LogFile], resol
     return deleted
 
 
-def _merge(files: SegmentFiles, folder: DayFolder, inputs: list[LogFile], level: str, created: int) -> CompactedFile:
+def _merge(files: SegmentFiles, folder: DayFolder, inputs: list[LogFile], level: str, *, grace_s: float = 600.0,
+           created: int | None = None) -> CompactedFile | None:
     """Write the rows of ``inputs`` as one compacted file (sorted by time within each batch of
-    ``_BATCH_ROWS``), publish it, and describe it.
+    ``_BATCH_ROWS``), publish it, and describe it (None when it was withdrawn, see below).
+
+    ``created`` (in the name; default: the time the upload starts) orders compacted files, the
+    earlier winning a race, so a file published after a rival is the one ignored and acceptance
+    never flips once a file is visible. An upload longer than half the grace period could let a
+    rival's cleaner act before this file appeared: such a file is withdrawn at once (its inputs are
+    still there; the next run tries again).
 
     Segments are small: each is fetched whole in one request (in parallel: an object store answers
     each in milliseconds) and kept in memory, at most an hour of them. Compacted inputs (the hour
@@ -192,7 +197,7 @@ def _merge(files: SegmentFiles, folder: DayFolder, inputs: list[LogFile], level:
     metadata = {**(schema.metadata or {}), COVERS_KEY: orjson.dumps([f.id for f in inputs])}
     schema = schema.with_metadata(metadata)
     token = secrets.token_hex(4)
-    tmp = files.local_temp(f"{folder.rel}/{level}~{created}-{token}.parquet")
+    tmp = files.local_temp(f"{folder.rel}/{level}~{token}.parquet")
     stats = _Stats()
     try:
         with pq.ParquetWriter(tmp, schema) as writer:
@@ -221,10 +226,16 @@ def _merge(files: SegmentFiles, folder: DayFolder, inputs: list[LogFile], level:
             add(_END)
         lo = stats.lo if stats.lo is not None else min(f.lo for f in inputs)  # only empty inputs: their span
         hi = stats.hi if stats.hi is not None else max(f.hi for f in inputs)
-        name = compacted_name(level, lo, hi, stats.rows, created, token)
+        stamp = _now_ms() if created is None else created
+        name = compacted_name(level, lo, hi, stats.rows, stamp, token)
         files.put_local_file(tmp, f"{folder.rel}/{name}")
     finally:
         Path(tmp).unlink(missing_ok=True)
+    if created is None and grace_s and _now_ms() - stamp > grace_s * 500:
+        files.delete(f"{folder.rel}/{name}")
+        logger.warning("prediction log: %s took longer than half the grace period (%.0f s) to upload and was "
+                       "withdrawn; raise the grace period for files this large", name, grace_s)
+        return None
     logger.info("prediction log: %s: %d files -> %s (%d rows)", folder.rel, len(inputs), name, stats.rows)
     return CompactedFile(folder.rel, level, name, len(inputs), stats.rows)
 

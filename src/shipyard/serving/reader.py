@@ -137,6 +137,13 @@ def select_files(files: SegmentFiles, deployment: str, start_ms: int | None, end
     ``last_rows``), each row once; and whether the deployment has a folder. Files are chosen from
     the folder listings and names (time range and row count) and the footers of the few compacted
     files in the window: see ``_log_index``."""
+    rels, found, _ = _select(files, deployment, start_ms, end_ms, last_rows)
+    return rels, found
+
+
+def _select(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
+            last_rows: int | None) -> tuple[list[str], bool, int | None]:
+    """``select_files``, and for ``last_rows`` a time before which none of the newest rows lie (or None)."""
     base = f"deployment={quote(deployment, safe='')}"
     names = files.list_names(base)
     first = None if start_ms is None else day_of(start_ms)
@@ -150,42 +157,74 @@ def select_files(files: SegmentFiles, deployment: str, start_ms: int | None, end
     days.sort(key=lambda f: f.day)
     picked: list[str] = []
     wanted = last_rows
+    floor = None
     for folder in reversed(days):  # newest first, so the last N rows stop early
         chosen = resolve(files, folder, list_day(files, folder), start_ms, end_ms).read
         if wanted is not None:
-            chosen, found = _newest(files, folder, chosen, wanted, start_ms, end_ms)
+            chosen, found, floor = _newest(files, folder, chosen, wanted, start_ms, end_ms)
             wanted -= found
         picked = [f"{folder.rel}/{f.name}" for f in sorted(chosen, key=lambda f: f.name)] + picked
         if wanted is not None and wanted <= 0:
             break
-    return picked, bool(names)
+    return picked, bool(names), floor
 
 
 def _newest(files: SegmentFiles, folder: DayFolder, chosen: list[LogFile], wanted: int, start_ms: int | None,
-            end_ms: int | None) -> tuple[list[LogFile], int]:
-    """The files that can hold the newest ``wanted`` rows of the window, and how many of its rows
-    they hold at least.
+            end_ms: int | None) -> tuple[list[LogFile], int, int | None]:
+    """The files that can hold the newest ``wanted`` rows of the window, how many of its rows they
+    hold at least, and the time L before which none of those rows lie (None when there are fewer).
 
-    Files are counted newest last-timestamp first until ``wanted`` rows are found; every row newer
-    than the oldest first-timestamp L among them is then read too (files whose range reaches L),
-    since N rows at or after L exist and the newest N cannot lie before it. Counts come from the
-    names; a file straddling the window's edge or without a count is counted from its footer
-    statistics (the timestamp column only)."""
+    Pieces (a segment, or a row group of a compacted file) are counted newest last-timestamp first
+    until ``wanted`` rows are found; L is the oldest first-timestamp among them: N rows at or after
+    L exist, so the newest N cannot lie before it, and only files whose range reaches L are read
+    (and in a compacted file, only its row groups that do). Counts come from the names and, for a
+    compacted file, its footer's row-group statistics; a segment straddling the window's edge or
+    without a count in its name is counted from its own statistics."""
     import pyarrow.dataset as ds
 
-    total, counted = 0, []
-    for info in sorted(chosen, key=lambda f: f.hi, reverse=True):
-        counted.append(info)
-        if info.inside(start_ms, end_ms):
-            total += info.rows or 0
+    pieces: list[tuple[int, int, int]] = []  # (first, last, rows in the window) of each piece
+    for info in chosen:
+        if info.compacted:
+            pieces += _row_groups(files, f"{folder.rel}/{info.name}", start_ms, end_ms)
+        elif info.inside(start_ms, end_ms):
+            pieces.append((info.lo, info.hi, info.rows or 0))
         else:
             path = files.full(f"{folder.rel}/{info.name}")
-            total += ds.dataset([path], format="parquet", filesystem=files.arrow_filesystem()).count_rows(
+            rows = ds.dataset([path], format="parquet", filesystem=files.arrow_filesystem()).count_rows(
                 filter=_window(start_ms, end_ms))
+            pieces.append((info.lo, info.hi, rows))
+    total, floor = 0, None
+    for lo, _, rows in sorted(pieces, key=lambda p: p[1], reverse=True):
+        total += rows
+        floor = lo if floor is None else min(floor, lo)
         if total >= wanted:
-            floor = min(f.lo for f in counted)
-            return [f for f in chosen if f.hi >= floor], total
-    return chosen, total
+            return [f for f in chosen if f.hi >= floor], total, floor
+    return chosen, total, None
+
+
+def _row_groups(files: SegmentFiles, rel: str, start_ms: int | None, end_ms: int | None) -> list[tuple[int, int, int]]:
+    """(first, last, rows) of each row group of a compacted file from its footer; a row group that
+    is not wholly inside the window counts no rows (it is still read when it reaches the floor)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(files.full(rel), filesystem=files.arrow_filesystem())
+    column = meta.schema.to_arrow_schema().get_field_index("timestamp")
+    out = []
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        stats = group.column(column).statistics
+        if stats is None or not stats.has_min_max:
+            return [(0, 2**62, 0)]  # no statistics: the file counts as one piece of unknown rows
+        lo, hi = _stat_ms(stats.min), _stat_ms(stats.max)
+        inside = (start_ms is None or lo >= start_ms) and (end_ms is None or hi < end_ms)
+        out.append((lo, hi, group.num_rows if inside else 0))
+    return out
+
+
+def _stat_ms(value: Any) -> int:
+    if isinstance(value, dt.datetime):
+        return int(value.timestamp() * 1000)
+    return int(value)
 
 
 def _read_once(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
@@ -195,14 +234,15 @@ def _read_once(files: SegmentFiles, deployment: str, start_ms: int | None, end_m
     row-group statistics skip what lies outside the window."""
     import pyarrow.dataset as ds
 
-    rels, found = select_files(files, deployment, start_ms, end_ms, last_rows)
+    rels, found, floor = _select(files, deployment, start_ms, end_ms, last_rows)
     if not rels:
         return FIXED_SCHEMA.empty_table(), found
     kinds = {r: (info := parse_name(r.rsplit("/", 1)[-1], 0)) is not None and info.compacted for r in rels}
     compacted = [r for r in rels if kinds[r]]
     segments = [r for r in rels if not kinds[r]]
     filesystem = files.arrow_filesystem()
-    condition = _window(start_ms, end_ms)
+    # the newest N rows lie at or after the floor: row groups of compacted files before it are skipped
+    condition = _window(start_ms if floor is None or (start_ms is not None and start_ms > floor) else floor, end_ms)
     with ThreadPoolExecutor(max_workers=16) as pool:
         tables = list(pool.map(files.read_table, segments))
         large = ds.dataset([files.full(r) for r in compacted], format="parquet", filesystem=filesystem)
