@@ -229,30 +229,34 @@ def _stat_ms(value: Any) -> int:
 
 def _read_once(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
                last_rows: int | None) -> tuple[pa.Table, bool]:
-    """One read of the files ``select_files`` picks: segments (small, the newest traffic) fetched
-    whole, one request each and in parallel; compacted files through a dataset scan whose
-    row-group statistics skip what lies outside the window."""
+    """One read of the files ``select_files`` picks: on an object store, segments (small, the
+    newest traffic) fetched whole, one request each and in parallel; compacted files (and every
+    file on a local disk) through a dataset scan whose row-group statistics skip what lies outside
+    the window."""
     import pyarrow.dataset as ds
 
     rels, found, floor = _select(files, deployment, start_ms, end_ms, last_rows)
     if not rels:
         return FIXED_SCHEMA.empty_table(), found
-    kinds = {r: (info := parse_name(r.rsplit("/", 1)[-1], 0)) is not None and info.compacted for r in rels}
-    compacted = [r for r in rels if kinds[r]]
-    segments = [r for r in rels if not kinds[r]]
+    # On an object store a segment is one GET whole (a dataset scan asks for size, footer and
+    # columns apart); on a local disk the dataset scan (C++ threads) is the faster way for all.
+    scanned = {r: files.is_local or ((info := parse_name(r.rsplit("/", 1)[-1], 0)) is not None and info.compacted)
+             for r in rels}
+    scans = [r for r in rels if scanned[r]]
+    segments = [r for r in rels if not scanned[r]]  # fetched whole
     filesystem = files.arrow_filesystem()
-    # the newest N rows lie at or after the floor: row groups of compacted files before it are skipped
+    # the newest N rows lie at or after the floor: row groups before it are skipped
     condition = _window(start_ms if floor is None or (start_ms is not None and start_ms > floor) else floor, end_ms)
     with ThreadPoolExecutor(max_workers=16) as pool:
         tables = list(pool.map(files.read_table, segments))
-        large = ds.dataset([files.full(r) for r in compacted], format="parquet", filesystem=filesystem)
+        large = ds.dataset([files.full(r) for r in scans], format="parquet", filesystem=filesystem)
         schemas = [t.schema for t in tables] + list(pool.map(lambda f: f.physical_schema, large.get_fragments()))
     schema = unify_schemas(schemas)
     parts = [conform(t, schema) for t in tables]
     if condition is not None:
         parts = [t.filter(condition) for t in parts]
-    if compacted:
-        dataset = ds.dataset([files.full(r) for r in compacted], schema=schema, format="parquet",
+    if scans:
+        dataset = ds.dataset([files.full(r) for r in scans], schema=schema, format="parquet",
                              filesystem=filesystem)
         parts.append(dataset.to_table(filter=condition))
     table = pa.concat_tables(parts) if parts else schema.empty_table()
