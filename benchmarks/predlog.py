@@ -210,7 +210,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--segments", default="100,1000,10000")
     parser.add_argument("--rows", type=int, default=20, help="rows per segment")
-    parser.add_argument("--backends", default="local,s3")
+    parser.add_argument("--backends", default="local,s3",
+                        help='comma-separated: local, s3 ("" with --day: the day alone)')
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--old-max-s3", type=int, default=1000,
                         help="largest log the old reader is run on over S3 (it opens every segment)")
@@ -224,7 +225,9 @@ def main() -> None:
     results: list[tuple[str, dict[str, Any]]] = []
     server = None
     try:
-        for backend in args.backends.split(","):
+        for backend in [b for b in args.backends.split(",") if b]:  # --backends "": the day alone
+            if backend not in ("local", "s3"):
+                raise SystemExit(f"unknown backend {backend!r}: local or s3")
             if backend == "s3":
                 import logging
 
@@ -247,7 +250,7 @@ def main() -> None:
                     results.append((backend, row))
                     print(backend, row, flush=True)
         if args.day:
-            for row in case(f"{work}/log-day", 86_400, args.rows, args.repeat, 10**9, day=True):
+            for row in case(f"{work}/log-day", 86_400, args.rows, args.repeat, 0, day=True):  # old reader: minutes
                 results.append(("local, a day", row))
                 print("day", row, flush=True)
     finally:
