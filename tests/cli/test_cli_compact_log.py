@@ -30,3 +30,19 @@ def test_compact_log_merges_a_deployments_segments(cli: Cli, data: Data) -> None
 def test_compact_log_of_an_unknown_deployment_is_an_error(cli: Cli, data: Data) -> None:
     result = cli("deployments", "compact-log", "nope")
     assert result.code != 0 and "nope" in result.err
+
+
+def test_compact_log_while_another_compactor_runs_is_a_conflict(cli: Cli, data: Data) -> None:
+    from shipyard.serving._log_lock import LogLock
+    from shipyard.serving._segment_files import SegmentFiles
+
+    root = f"{shipyard.Client().store.artifact_root}/prediction-logs"
+    log_segments(root, 2)
+    other = LogLock(SegmentFiles(root))
+    assert other.acquire()
+    try:
+        result = cli("deployments", "compact-log")
+        assert result.code != 0 and "another compactor holds the lock" in result.err
+    finally:
+        other.release()
+    assert cli("deployments", "compact-log").code == 0
