@@ -270,3 +270,12 @@ def test_the_last_rows_of_a_compacted_file_read_only_its_newest_row_groups(tmp_p
     rels, _, floor = _select(SegmentFiles(root), "d", None, None, 120)
     assert len(rels) == 1 and floor == MAY_1 + 17 * 2000  # the newest 3 row groups of 20, not the whole day
     assert read_ids(root, last_rows=120) == [f"req-{i:07d}" for i in range(880, 1000)]
+
+
+def test_a_log_behind_a_server_is_left_to_the_server() -> None:
+    from shipyard.serving.compaction import log_root_of
+
+    assert log_root_of("s3://bucket/artifacts/") == "s3://bucket/artifacts/prediction-logs"
+    assert log_root_of("/srv/shipyard/artifacts") == "/srv/shipyard/artifacts/prediction-logs"
+    assert log_root_of("https://shipyard.example/api/v1/artifacts") is None  # the server's scheduler compacts
+    assert log_root_of("shipyard-artifacts:/") is None

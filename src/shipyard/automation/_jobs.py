@@ -90,8 +90,9 @@ class LogCompactionJob(_Job):
 
     @property
     def root(self) -> str | None:
-        root = f"{self.store.artifact_root.rstrip('/')}/prediction-logs"
-        return None if root.startswith(("http://", "https://")) else root
+        from shipyard.serving.compaction import log_root_of
+
+        return log_root_of(self.store.artifact_root)
 
     def _work(self) -> None:
         from shipyard.serving.compaction import compact_prediction_log

@@ -265,11 +265,11 @@ def history(ctx: Context) -> int:
 def compact_log(ctx: Context) -> int:
     from shipyard.cli._table import Col, emit
     from shipyard.errors import Conflict, InvalidInput
-    from shipyard.serving.compaction import compact_prediction_log
+    from shipyard.serving.compaction import compact_prediction_log, log_root_of
 
     a = ctx.args
-    root = f"{ctx.client.store.artifact_root.rstrip('/')}/prediction-logs"
-    if root.startswith(("http://", "https://")):
+    root = log_root_of(ctx.client.store.artifact_root)
+    if root is None:
         raise InvalidInput("the prediction log lives with the server: run compact-log on the server's host, or "
                            "let 'shipyard server --scheduler' compact it every 5 minutes")
     if a.name is not None:

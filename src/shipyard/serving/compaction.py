@@ -44,7 +44,7 @@ from shipyard.serving._segment_names import COVERS_KEY, LogFile, compacted_name
 if TYPE_CHECKING:
     from shipyard.serving._log_index import Resolved
 
-__all__ = ["CompactedFile", "CompactionReport", "compact_prediction_log"]
+__all__ = ["CompactedFile", "CompactionReport", "compact_prediction_log", "log_root_of"]
 
 logger = logging.getLogger(__name__)
 _HOUR_MS = 3_600_000
@@ -117,6 +117,14 @@ def compact_prediction_log(root: str | None = None, deployment: str | None = Non
     finally:
         lock.release()
     return report
+
+
+def log_root_of(artifact_root: str) -> str | None:
+    """``<artifact root>/prediction-logs`` when this process can reach it as files (a folder or an
+    object store); None when the root is a server's (``http(s)://``, ``shipyard-artifacts:``): the
+    log then belongs to the server, which compacts it itself."""
+    root = f"{artifact_root.rstrip('/')}/prediction-logs"
+    return None if root.startswith(("http://", "https://", "shipyard-artifacts:")) else root
 
 
 def _now_ms() -> int:
