@@ -50,7 +50,7 @@ logger = logging.getLogger(__name__)
 _HOUR_MS = 3_600_000
 _DAY_MS = 86_400_000
 _BATCH_ROWS = 262_144  # rows sorted and written together: memory stays bounded for a day's merge
-_ROW_GROUP = 65_536  # row groups small enough that timestamp statistics prune a day file's reads
+_ROW_GROUP = 16_384  # row groups small enough that timestamp statistics prune a day file's reads (last N rows)
 
 
 @dataclass(frozen=True)
