@@ -30,7 +30,7 @@ class JobList:
 
     def __init__(self, store: Store, pipelines: Iterable[Pipeline] = (), policies: Iterable[Policy] = (), *,
                  executor: Any = None) -> None:
-        from shipyard.automation._jobs import LogCompactionJob, PolicyJob, RolloutJob
+        from shipyard.automation._jobs import PolicyJob, RolloutJob
         from shipyard.pipelines import PipelineJob
         from shipyard.registry.client import RegistryClient
 
@@ -38,10 +38,15 @@ class JobList:
         self.store = store
         self.pipelines = [PipelineJob(p, store, executor) for p in pipelines if p.schedule is not None]
         self.policies = [PolicyJob(p, client) for p in policies]
-        self.compaction = LogCompactionJob(store)
-        self.fixed: list[Any] = [*self.pipelines, *self.policies, RolloutJob(client), self.compaction]
+        self.fixed: list[Any] = [*self.pipelines, *self.policies, RolloutJob(client)]
         self._monitors: dict[str, tuple[str, Any]] = {}  # name -> (schedule text, MonitorJob)
         self._refused: dict[str, str] = {}  # name -> the schedule text already warned about
+
+        # the prediction log's compaction, every 5 minutes (shipyard.serving.compaction)
+        from shipyard.automation._jobs import LogCompactionJob
+
+        self.compaction = LogCompactionJob(store)
+        self.fixed.append(self.compaction)
 
     def monitors(self) -> list[Any]:
         """A job per monitor with a schedule, as the store has them now."""
@@ -80,5 +85,4 @@ class JobList:
         """What it runs, for the line a scheduler prints at start."""
         return (f"{len(self.pipelines)} scheduled pipeline(s), {len(self.monitors())} scheduled monitor(s) "
                 "(the store's monitors are re-read at every tick), "
-                f"{len(self.policies)} policy(ies) and the running rollouts; the prediction log is compacted "
-                "every 5 minutes")
+                f"{len(self.policies)} policy(ies) and the running rollouts")
