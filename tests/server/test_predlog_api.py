@@ -64,8 +64,8 @@ def test_a_retried_segment_is_stored_once(server, sql_store: SqlStore) -> None:
         with pytest.raises(Conflict):  # the name of other rows: another process with this replica id
             sink.write("d", "r1-000001", table(range(20, 25)))
     assert sorted(direct(sql_store)["request_id"].to_pylist()) == [f"req-{i:03d}" for i in range(15)]
-    assert sorted(p.name for p in log_root(sql_store).rglob("*.parquet")) == ["r1-000000.parquet",
-                                                                             "r1-000001.parquet"]
+    assert sorted(p.name for p in log_root(sql_store).rglob("*.parquet")) == [  # named by their rows' times
+        f"r1-000000~{MAY_1}-{MAY_1 + 9}-10.parquet", f"r1-000001~{MAY_1 + 10}-{MAY_1 + 14}-5.parquet"]
 
 
 @pytest.mark.parametrize(("body", "segment", "message"), [

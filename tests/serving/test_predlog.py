@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -79,11 +80,13 @@ def test_partition_layout_one_segment_per_date(tmp_path: Path) -> None:
     with PredictionLogger(str(tmp_path), replica_id="r1") as plog:
         plog.append("churn api", [record(1, before), record(2, after)])
         plog.append("other", [record(3, after)])
-    names = [p.relative_to(tmp_path).as_posix() for p in segments(tmp_path)]
-    # one flush, one generation: its segments share the name <replica>-<generation>
-    assert names == ["deployment=churn%20api/date=2024-04-30/r1-000000.parquet",
-                     "deployment=churn%20api/date=2024-05-01/r1-000000.parquet",
-                     "deployment=other/date=2024-05-01/r1-000000.parquet"]
+    names = [re.sub(r"-\d+~", "-SEQ~", p.relative_to(tmp_path).as_posix()) for p in segments(tmp_path)]
+    # <replica>-<seq>~<first timestamp>-<last timestamp>-<rows>: a reader picks files by name
+    assert names == [f"deployment=churn%20api/date=2024-04-30/r1-SEQ~{before}-{before}-1.parquet",
+                     f"deployment=churn%20api/date=2024-05-01/r1-SEQ~{after}-{after}-1.parquet",
+                     f"deployment=other/date=2024-05-01/r1-SEQ~{after}-{after}-1.parquet"]
+    seqs = {int(p.name.split("~")[0].rsplit("-", 1)[1]) for p in segments(tmp_path)}
+    assert len(seqs) == 1  # one flush, one generation: its segments share the id <replica>-<generation>
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]  # no temp file left behind
     assert read(tmp_path, "churn api")["request_id"].to_pylist() == ["req-1", "req-2"]
 
@@ -204,7 +207,7 @@ def test_three_replicas_in_threads_write_every_row_exactly_once(tmp_path: Path) 
         t.join()
     ids = read(tmp_path)["request_id"].to_pylist()
     assert len(ids) == 6000 and len(set(ids)) == 6000
-    assert len({p.name.rsplit("-", 1)[0] for p in segments(tmp_path)}) == 3
+    assert len({p.name.split("~")[0].rsplit("-", 1)[0] for p in segments(tmp_path)}) == 3
 
 
 def test_memory_url_root() -> None:
@@ -215,9 +218,9 @@ def test_memory_url_root() -> None:
         with PredictionLogger(root, replica_id="m") as plog:
             plog.append("d", [record(1, MAY_1 - 1), record(2, MAY_1)])
         fs = fsspec.filesystem("memory")
-        assert sorted(fs.find("/predlog-test-root")) == [
-            "/predlog-test-root/deployment=d/date=2024-04-30/m-000000.parquet",
-            "/predlog-test-root/deployment=d/date=2024-05-01/m-000000.parquet"]
+        assert [re.sub(r"-\d+~", "-SEQ~", p) for p in sorted(fs.find("/predlog-test-root"))] == [
+            f"/predlog-test-root/deployment=d/date=2024-04-30/m-SEQ~{MAY_1 - 1}-{MAY_1 - 1}-1.parquet",
+            f"/predlog-test-root/deployment=d/date=2024-05-01/m-SEQ~{MAY_1}-{MAY_1}-1.parquet"]
         table = read_prediction_log("d", "2024-05-01", with_feedback=False, root=root)
         assert table["request_id"].to_pylist() == ["req-2"]
     finally:

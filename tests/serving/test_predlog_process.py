@@ -71,5 +71,5 @@ def test_two_replica_processes_on_one_root_write_every_row_once(tmp_path: Path) 
         assert proc.returncode == 0, err
     got = ids(tmp_path)
     assert len(got) == 8000 and set(got) == {f"{p}-{j}" for p in "pq" for j in range(4000)}
-    replicas = {p.name.rsplit("-", 1)[0] for p in (tmp_path / "log").rglob("*.parquet")}
+    replicas = {p.name.split("~")[0].rsplit("-", 1)[0] for p in (tmp_path / "log").rglob("*.parquet")}
     assert len(replicas) == 2

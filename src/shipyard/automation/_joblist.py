@@ -25,7 +25,8 @@ logger = logging.getLogger("shipyard.automation")
 
 class JobList:
     """Callable job source for :class:`shipyard.pipelines.Scheduler`: scheduled pipelines, policies,
-    the running rollouts, and the store's scheduled monitors as they are now."""
+    the running rollouts, the prediction log's compaction, and the store's scheduled monitors as
+    they are now."""
 
     def __init__(self, store: Store, pipelines: Iterable[Pipeline] = (), policies: Iterable[Policy] = (), *,
                  executor: Any = None) -> None:
@@ -41,6 +42,12 @@ class JobList:
         self.fixed: list[Any] = [*self.pipelines, *self.policies, RolloutJob(client)]
         self._monitors: dict[str, tuple[str, Any]] = {}  # name -> (schedule text, MonitorJob)
         self._refused: dict[str, str] = {}  # name -> the schedule text already warned about
+
+        # the prediction log's compaction, every 5 minutes (shipyard.serving.compaction)
+        from shipyard.automation._jobs import LogCompactionJob
+
+        self.compaction = LogCompactionJob(store)
+        self.fixed.append(self.compaction)
 
     def monitors(self) -> list[Any]:
         """A job per monitor with a schedule, as the store has them now."""

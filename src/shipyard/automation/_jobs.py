@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from shipyard.automation._policy import Policy
     from shipyard.registry.client import RegistryClient
+    from shipyard.store.base import Store
 
-__all__ = ["PolicyJob", "RolloutJob"]
+__all__ = ["LogCompactionJob", "PolicyJob", "RolloutJob"]
 
 logger = logging.getLogger("shipyard.automation")
 
@@ -76,3 +77,35 @@ class RolloutJob(_Job):
 
         for rollout in self.client.store.list_rollouts(state="RUNNING", max_results=1000):
             advance_rollout(self.client, rollout)
+
+
+class LogCompactionJob(_Job):
+    """Compacts the prediction log under ``<artifact root>/prediction-logs`` (see
+    ``shipyard.serving.compaction``), by default every 5 minutes. A store reached over HTTP has no
+    log of its own here: the server's scheduler (``shipyard server --scheduler``) compacts it."""
+
+    def __init__(self, store: Store, every: str = "every 5m") -> None:
+        from shipyard.pipelines._schedule import Schedule
+
+        super().__init__("predlog.compaction", Schedule.parse(every))
+        self.store = store
+        self.last_report: Any = None
+
+    @property
+    def root(self) -> str | None:
+        from shipyard.serving.compaction import log_root_of
+
+        return log_root_of(self.store.artifact_root)
+
+    def _work(self) -> None:
+        from shipyard.serving.compaction import compact_prediction_log
+
+        root = self.root
+        if root is None:
+            return
+        report = self.last_report = compact_prediction_log(root)
+        if report.skipped:
+            logger.info("prediction log compaction skipped: %s", report.skipped)
+        elif report.written or report.deleted:
+            logger.info("prediction log compacted: %d file(s) into %d, %d replaced file(s) removed",
+                        report.files_merged, len(report.written), report.deleted)

@@ -1,4 +1,4 @@
-"""``shipyard deployments create|update|list|show|history|rollback``.
+"""``shipyard deployments create|update|list|show|history|rollback|compact-log``.
 
 Routes are written the way people say them: ``--route churn:3:90 --route churn@challenger:10``
 (model, then ``:VERSION`` or ``@ALIAS``, then an optional ``:WEIGHT``). An alias is resolved to a
@@ -101,6 +101,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--by", metavar="WHO", default=None, help="who made the change (default: your login)")
     p.add_argument("--force", action="store_true",
                    help="restore the previous revision even if an automatic rollout rolled its candidate back")
+    p = add_verb(verbs, "compact-log", compact_log,
+                 "merge the prediction log's segments by hour, then day (safe while replicas write and monitors read)")
+    p.add_argument("name", metavar="NAME", nargs="?", default=None, help="one deployment (default: every one)")
+    p.add_argument("--grace", type=float, default=600.0, metavar="S",
+                   help="seconds replaced files stay for readers that listed them before (default 600)")
+    p.add_argument("--settle", type=float, default=300.0, metavar="S",
+                   help="seconds after its end (UTC) before a day is merged into one file (default 300)")
+    add_output_options(p)
 
 
 def revision_dict(rev: DeploymentRevision) -> dict[str, Any]:
@@ -255,4 +263,29 @@ def history(ctx: Context) -> int:
             Col("Batching", lambda r: _batching_text(r.batching) or None, rank=5),
             Col("Reason", reason, rank=2, wrap=True)]
     emit(ctx, cols, revisions, lambda: [revision_dict(r) for r in revisions])
+    return 0
+
+
+def compact_log(ctx: Context) -> int:
+    from shipyard.cli._table import Col, emit
+    from shipyard.errors import Conflict, InvalidInput
+    from shipyard.serving.compaction import compact_prediction_log, log_root_of
+
+    a = ctx.args
+    root = log_root_of(ctx.client.store.artifact_root)
+    if root is None:
+        raise InvalidInput("the prediction log lives with the server: run compact-log on the server's host, or "
+                           "let 'shipyard server --scheduler' compact it every 5 minutes")
+    if a.name is not None:
+        ctx.client.get_deployment(a.name)  # NotFound for a mistyped name, rather than nothing to do
+    report = compact_prediction_log(root, a.name, grace_s=a.grace, settle_s=a.settle)
+    if report.skipped:
+        raise Conflict(f"nothing compacted: {report.skipped}; run it again once that one is done")
+    cols = [Col("Folder", lambda f: f.folder, rank=0), Col("Level", lambda f: {"h": "hour", "d": "day"}[f.level]),
+            Col("Files", lambda f: f.inputs), Col("Rows", lambda f: f.rows), Col("Name", lambda f: f.name, rank=3)]
+    emit(ctx, cols, report.written, lambda: [
+        {"folder": f.folder, "level": f.level, "name": f.name, "inputs": f.inputs, "rows": f.rows}
+        for f in report.written], empty_note="nothing to merge")
+    ctx.note(f"{report.folders} date folder(s) looked at, {report.files_merged} file(s) merged into "
+             f"{len(report.written)}, {report.deleted} replaced file(s) removed")
     return 0

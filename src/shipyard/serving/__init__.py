@@ -3,6 +3,7 @@ MLflow and Open Inference Protocol (V2) endpoints and micro-batching; the predic
 
     app = create_app(store, deployments=["churn-api"], prediction_logger=PredictionLogger(root))
     table = read_prediction_log("churn-api", start="2026-11-01", with_feedback=True)
+    compact_prediction_log()  # what the scheduler runs every 5 minutes
 
 Heavy parts (the app, pyarrow) are imported on first use.
 """
@@ -15,16 +16,20 @@ from typing import TYPE_CHECKING, Any
 from shipyard.serving.deployments import DeploymentClient, resolve_routes
 
 __all__ = [
+    "CompactionReport",
     "DeploymentClient",
     "PredictionLogger",
     "ServingApp",
     "ServingSettings",
+    "compact_prediction_log",
     "create_app",
     "read_prediction_log",
     "resolve_routes",
 ]
 
 _LAZY = {
+    "CompactionReport": "shipyard.serving.compaction",
+    "compact_prediction_log": "shipyard.serving.compaction",
     "PredictionLogger": "shipyard.serving.predlog",
     "ServingApp": "shipyard.serving.app",
     "ServingSettings": "shipyard.serving.settings",
@@ -43,6 +48,7 @@ def __getattr__(name: str) -> Any:
 
 if TYPE_CHECKING:
     from shipyard.serving.app import ServingApp, create_app
+    from shipyard.serving.compaction import CompactionReport, compact_prediction_log
     from shipyard.serving.predlog import PredictionLogger
     from shipyard.serving.reader import read_prediction_log
     from shipyard.serving.settings import ServingSettings

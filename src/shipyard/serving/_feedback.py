@@ -18,7 +18,6 @@ checks its own recent ids only (so with several replicas, run them with the log)
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import time
 from collections.abc import Sequence
@@ -114,12 +113,8 @@ class ServedIds:
 def find_in_log(root: str, deployment: str, request_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
     """``{request_id: (model, version)}`` of the ids the prediction log under ``root`` holds for
     ``deployment`` (rows of failed requests count: they were answered, with an error)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.dataset as ds
-
     from shipyard.serving._ingest import server_of
-    from shipyard.serving._predlog_schema import FIXED_SCHEMA, TIMESTAMP, day_of, partition_dir
+    from shipyard.serving._predlog_schema import day_of
     from shipyard.serving._segment_files import SegmentFiles
 
     server = server_of(root)
@@ -133,20 +128,39 @@ def find_in_log(root: str, deployment: str, request_ids: Sequence[str]) -> dict[
         ms = served_at_ms(rid)
         by_day.setdefault(day_of(ms), []).append((ms, rid))
     found: dict[str, tuple[str, int]] = {}
-    for day, items in by_day.items():
-        folder = partition_dir(deployment, (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat())
-        paths = [files.full(f"{folder}/{n}") for n in files.list_names(folder) if n.endswith(".parquet")]
-        if not paths:
-            continue
-        stamps = [ms for ms, _ in items]
-        ts = ds.field("timestamp")
-        condition = ((ts >= pa.scalar(min(stamps), TIMESTAMP)) & (ts <= pa.scalar(max(stamps), TIMESTAMP))
-                     & pc.field("request_id").isin(pa.array([rid for _, rid in items], pa.string())))
-        dataset = ds.dataset(paths, schema=FIXED_SCHEMA, format="parquet", filesystem=files.arrow_filesystem())
-        table = dataset.to_table(columns=["request_id", "model", "version"], filter=condition)
-        for rid, model, version in zip(*(table[c].to_pylist() for c in ("request_id", "model", "version")),
-                                       strict=True):
-            found[rid] = (model, int(version))
+    for items in by_day.values():
+        for attempt in range(3):  # a file compaction removed under a slow lookup: list again
+            try:
+                found.update(_lookup(files, deployment, items))
+                break
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+    return found
+
+
+def _lookup(files: Any, deployment: str, items: list[tuple[int, str]]) -> dict[str, tuple[str, int]]:
+    """The ids of ``items`` (time, id) in the files whose time range (from their names) holds their times."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+
+    from shipyard.serving._predlog_schema import FIXED_SCHEMA, TIMESTAMP
+    from shipyard.serving.reader import select_files
+
+    stamps = [ms for ms, _ in items]
+    rels, _ = select_files(files, deployment, min(stamps), max(stamps) + 1)
+    found: dict[str, tuple[str, int]] = {}
+    if not rels:
+        return found
+    ts = ds.field("timestamp")
+    condition = ((ts >= pa.scalar(min(stamps), TIMESTAMP)) & (ts <= pa.scalar(max(stamps), TIMESTAMP))
+                 & pc.field("request_id").isin(pa.array([rid for _, rid in items], pa.string())))
+    dataset = ds.dataset([files.full(r) for r in rels], schema=FIXED_SCHEMA, format="parquet",
+                         filesystem=files.arrow_filesystem())
+    table = dataset.to_table(columns=["request_id", "model", "version"], filter=condition)
+    for rid, model, version in zip(*(table[c].to_pylist() for c in ("request_id", "model", "version")), strict=True):
+        found[rid] = (model, int(version))
     return found
 
 

@@ -4,7 +4,7 @@ A *sink* takes one segment (the rows of one deployment and one flush, named ``<r
 and puts it in the log. Both kinds write it the same way, with :func:`put_segment`, which a server
 also calls for what replicas send it (``PUT /api/v1/deployments/{name}/prediction-log/segments/{id}``):
 
-- the rows are split by UTC date and written to ``deployment=<name>/date=<day>/<id>.parquet``,
+- the rows are split by UTC date and written to ``deployment=<name>/date=<day>/<id>~<first>-<last>-<rows>.parquet``,
   the layout the reader and the compactor know;
 - a segment name that is already there with the same request ids is a retry (an answer that never
   arrived, a write-ahead file shipped again after a kill -9): nothing is written, so no row is
@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 from shipyard.errors import Conflict, InvalidInput
 from shipyard.serving._predlog_schema import FEATURE_PREFIX, FIXED_SCHEMA, TIMESTAMP, partition_dir
 from shipyard.serving._segment_files import SegmentFiles
+from shipyard.serving._segment_names import segment_file_name
 
 if TYPE_CHECKING:
     import httpx
@@ -95,14 +96,26 @@ def put_segment(files: SegmentFiles, deployment: str, segment_id: str, table: pa
     for day in distinct:
         part = table.filter(pa.array(days == day)) if len(distinct) > 1 else table
         name = (dt.date(1970, 1, 1) + dt.timedelta(days=int(day))).isoformat()
-        rel = f"{partition_dir(deployment, name)}/{segment_id}.parquet"
-        if files.exists(rel):
-            if _same_rows(files, rel, part):
+        folder = partition_dir(deployment, name)
+        part_stamps = stamps[days == day] if len(distinct) > 1 else stamps
+        # The name carries the rows' time range and count, so readers pick files from a listing.
+        rel = f"{folder}/{segment_file_name(segment_id, int(part_stamps.min()), int(part_stamps.max()), part.num_rows)}"
+        taken = _taken(files, folder, segment_id)
+        if taken is not None:
+            if taken == rel.rsplit("/", 1)[1] and _same_rows(files, rel, part):
                 continue
             raise SegmentTaken(f"prediction-log segment {segment_id!r} of {deployment!r} on {name} holds other rows")
         files.write_table(rel, part)
         written = True
     return written
+
+
+def _taken(files: SegmentFiles, folder: str, segment_id: str) -> str | None:
+    """The name of the file segment ``segment_id`` already has in ``folder``, if any."""
+    for file_name in files.list_names(folder):
+        if file_name.startswith(f"{segment_id}~") or file_name == f"{segment_id}.parquet":
+            return file_name
+    return None
 
 
 def table_to_ipc(table: pa.Table) -> bytes:

@@ -47,6 +47,7 @@ __all__ = [
     "TIMESTAMP",
     "RecordBlock",
     "blocks_to_table",
+    "conform",
     "day_of",
     "error_text",
     "partition_dir",
@@ -538,3 +539,16 @@ def unify_schemas(schemas: Iterable[pa.Schema]) -> pa.Schema:
             unified = FIXED_SCHEMA.field(name).type
         fields.append(pa.field(name, unified))
     return pa.schema(fields, metadata=_METADATA)
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """``table`` in a schema from ``unify_schemas``: columns cast (int -> float, anything -> string),
+    missing ones null, as a dataset read with that schema gives them."""
+    columns = []
+    for f in schema:
+        if f.name in table.column_names:
+            column = table[f.name]
+            columns.append(column if column.type == f.type else column.cast(f.type))
+        else:
+            columns.append(pa.nulls(table.num_rows, f.type))
+    return pa.Table.from_arrays(columns, schema=schema)

@@ -8,6 +8,7 @@ atomic on its own; other fsspec file systems get the same temp-then-move as a lo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import uuid
@@ -86,7 +87,83 @@ class SegmentFiles:
         self._fs.pipe_file(tmp, data)
         self._fs.mv(tmp, target)
 
+    def put_local_file(self, local: str, rel: str) -> None:
+        """Publish a finished local file (say a compacted file written in pieces) under ``rel``,
+        whole or not at all; the local file is moved or uploaded, then gone."""
+        target = self.full(rel)
+        try:
+            if self.is_local:
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                # the temporary file was written next to the target (see local_temp), so this is a rename
+                os.replace(local, target)
+                return
+            if self._atomic_put:  # one object appears when the (multipart) upload completes
+                self._fs.put_file(local, target)
+                return
+            parent = posixpath.dirname(target)
+            tmp = posixpath.join(parent, f".{posixpath.basename(target)}.{uuid.uuid4().hex}.tmp")
+            self._fs.put_file(local, tmp)
+            self._fs.mv(tmp, target)
+        finally:
+            Path(local).unlink(missing_ok=True)
+
+    def local_temp(self, rel: str) -> str:
+        """A hidden temporary path for building the file ``rel``: beside it on a local root (so
+        publishing is a rename), in the system's temporary folder otherwise."""
+        name = f".{posixpath.basename(rel)}.{uuid.uuid4().hex}.tmp"
+        if self.is_local:
+            parent = os.path.dirname(self.full(rel))
+            os.makedirs(parent, exist_ok=True)
+            return os.path.join(parent, name)
+        import tempfile
+
+        return os.path.join(tempfile.gettempdir(), name)
+
+    def delete(self, rel: str) -> None:
+        """Remove a file; one already gone is no error (two cleaners may race)."""
+        full = self.full(rel)
+        if self.is_local:
+            Path(full).unlink(missing_ok=True)
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self._fs.rm_file(full)
+
+    def read_bytes(self, rel: str) -> bytes | None:
+        """A small file's content, None when it does not exist."""
+        full = self.full(rel)
+        try:
+            if self.is_local:
+                return Path(full).read_bytes()
+            return bytes(self._fs.cat_file(full))
+        except FileNotFoundError:
+            return None
+
+    def write_bytes(self, rel: str, data: bytes) -> None:
+        full = self.full(rel)
+        if self.is_local:
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            tmp = f"{full}.{uuid.uuid4().hex}.tmp"
+            Path(tmp).write_bytes(data)
+            os.replace(tmp, full)
+        else:
+            self._fs.pipe_file(full, data)
+
     # -- reading -------------------------------------------------------------------------------
+
+    def read_table(self, rel: str) -> pa.Table:
+        """A whole (small) Parquet file, in one request on an object store (a dataset read asks
+        for its size, its footer and its columns separately). Raises FileNotFoundError."""
+        if self.is_local:
+            return pq.read_table(self.full(rel), partitioning=None)
+        data = self.read_bytes(rel)
+        if data is None:
+            raise FileNotFoundError(self.full(rel))
+        return pq.read_table(pa.BufferReader(data))
+
+    def footer_metadata(self, rel: str) -> dict[bytes, bytes]:
+        """A Parquet file's key-value metadata, from its footer only."""
+        meta = pq.read_metadata(self.full(rel), filesystem=self.arrow_filesystem())
+        return dict(meta.metadata or {})
 
     def list_names(self, rel: str) -> list[str]:
         """Visible entries (no leading '.' or '_') directly under a folder; [] when it does not exist."""
@@ -98,9 +175,13 @@ class SegmentFiles:
                 return []
         else:
             self._fs.invalidate_cache(full)  # s3fs & co. cache listings; new segments must show up
-            if not self._fs.isdir(full):
+            try:  # one listing (an isdir() first would list the prefix twice on an object store)
+                found = self._fs.ls(full, detail=True)
+            except (FileNotFoundError, NotADirectoryError):
                 return []
-            names = [posixpath.basename(p.rstrip("/")) for p in self._fs.ls(full, detail=False)]
+            if len(found) == 1 and found[0].get("type") == "file" and found[0]["name"].rstrip("/") == full.rstrip("/"):
+                return []  # a file, not a folder
+            names = [posixpath.basename(str(p["name"]).rstrip("/")) for p in found]
         return sorted(n for n in names if n and not n.startswith((".", "_")))
 
     def arrow_filesystem(self) -> Any:

@@ -2,7 +2,10 @@
 
 Layout under the root (a local folder or an fsspec URL)::
 
-    <root>/deployment=<name>/date=YYYY-MM-DD/<replica_id>-<sequence>.parquet
+    <root>/deployment=<name>/date=YYYY-MM-DD/<replica_id>-<sequence>~<first>-<last>-<rows>.parquet
+
+(the name carries the rows' first and last timestamp and their count, so readers pick files from
+a listing: ``_segment_names``; compaction later merges segments: ``compaction``)
 
 Why this shape: serving must never wait on storage, and replicas must never wait on each other.
 So ``append`` is one deque append; a background thread turns the buffer into Arrow tables as rows
@@ -144,9 +147,12 @@ class PredictionLogger:
         # Closed generations not yet all in the log -> what releases their write-ahead file.
         self._batches: dict[str, Callable[[], None] | None] = {}
         self._adopted: list[Orphan] = []  # their files stay locked until shipped (or this logger closes)
-        seq = 0
+        # Generations are numbered from the clock in ms, so a replica restarted with a fixed id never
+        # reuses a segment id, not even one whose file compaction has since replaced and removed
+        # (readers skip a segment id a compacted file covers).
+        seq = time.time_ns() // 1_000_000
         if self.wal_dir is not None:
-            self._wal = WriteAheadLog(self.wal_dir, replica_id, fsync=self.wal_fsync)
+            self._wal = WriteAheadLog(self.wal_dir, replica_id, fsync=self.wal_fsync, first_seq=seq)
             seq = self._wal.seq
         self._seq = seq
         self._open_key = stem(replica_id, seq)

@@ -4,18 +4,22 @@
     df = table.to_pandas()
 
 Why it reads this way: the date folders are pruned from the window before any file is opened (a
-month is ~30 folder listings, not a scan of the whole log); the remaining segments are read by
-pyarrow.dataset (multi-threaded, row-group statistics skip what is outside the window) under one
-schema unified from every segment's footer, so segments written before and after a model change
-(different features, a prediction that turned from numbers to strings) read as one table.
-Feedback labels are attached by request id; a row without feedback has null ``label`` and
+month is ~30 folder listings, not a scan of the whole log); inside a folder, the files are chosen
+from one listing by their names, which carry each file's first and last timestamp and row count
+(``_segment_names``), with compacted files standing in for the segments they replaced
+(``_log_index``), so a read opens the files its window needs, however many segments the log
+holds. Segments (small) are fetched whole, one request each, in parallel; compacted files are
+scanned by pyarrow.dataset, whose row-group statistics skip what is outside the window. Every
+table is unified to one schema from all the files' schemas, so segments written before and after a
+model change (different features, a prediction that turned from numbers to strings) read as one
+table. Feedback labels are attached by request id; a row without feedback has null ``label`` and
 ``feedback_timestamp``; a shadow row shares its request's id, so it gets the same label. The
 schema is documented in ``_predlog_schema``; segments written before the ``error`` column read
 back with ``error`` null.
 
 ``last_rows=N`` is for monitors that look at the latest traffic ("the last 1,000 predictions"):
-date folders are visited newest first, counting only the timestamps in the window, and reading
-stops at the first date that brings the count to N, so the cost follows N, not the log's age.
+date folders are visited newest first, files counted newest first from their names, and reading
+stops once N rows are certain, so the cost follows N, not the log's age (see ``_newest``).
 """
 
 from __future__ import annotations
@@ -30,8 +34,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shipyard.errors import InvalidInput, NotFound
-from shipyard.serving._predlog_schema import FIXED_SCHEMA, TIMESTAMP, day_of, scalar_column, unify_schemas
+from shipyard.serving._log_index import DayFolder, day_folder, list_day, resolve
+from shipyard.serving._predlog_schema import (
+    FIXED_SCHEMA,
+    TIMESTAMP,
+    conform,
+    day_of,
+    scalar_column,
+    unify_schemas,
+)
 from shipyard.serving._segment_files import SegmentFiles
+from shipyard.serving._segment_names import LogFile, parse_name
 
 if TYPE_CHECKING:
     from shipyard.store.base import Store
@@ -39,6 +52,7 @@ if TYPE_CHECKING:
 __all__ = ["read_prediction_log"]
 
 TimeLike = dt.datetime | dt.date | str | int | float | None
+_ATTEMPTS = 3  # listings tried when compaction removes a file under a slow read
 _IDS_PER_CALL = 100_000  # request ids per feedback query: bounded request bodies for a REST store
 
 
@@ -113,48 +127,148 @@ def read_prediction_log(deployment: str, start: TimeLike = None, end: TimeLike =
 def _read_segments(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
                    last_rows: int | None = None) -> tuple[pa.Table, bool]:
     """The window's rows (the newest ``last_rows`` of them when given), and whether the log has a
-    folder for this deployment at all."""
+    folder for this deployment at all.
+
+    A file that compaction removed between the listing and the read (a reader slower than the
+    compactor's grace period) sends the read back to a fresh listing, a few times at most."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _read_once(files, deployment, start_ms, end_ms, last_rows)
+        except FileNotFoundError:
+            if attempt == _ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def select_files(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
+                 last_rows: int | None = None) -> tuple[list[str], bool]:
+    """Paths (relative to the root) of the files that hold the window's rows (its newest
+    ``last_rows``), each row once; and whether the deployment has a folder. Files are chosen from
+    the folder listings and names (time range and row count) and the footers of the few compacted
+    files in the window: see ``_log_index``."""
+    rels, found, _ = _select(files, deployment, start_ms, end_ms, last_rows)
+    return rels, found
+
+
+def _select(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
+            last_rows: int | None) -> tuple[list[str], bool, int | None]:
+    """``select_files``, and for ``last_rows`` a time before which none of the newest rows lie (or None)."""
+    base = f"deployment={quote(deployment, safe='')}"
+    names = files.list_names(base)
+    first = None if start_ms is None else day_of(start_ms)
+    last = None if end_ms is None else day_of(end_ms - 1)
+    days = []  # the date folders inside the window, oldest first
+    for name in names:
+        folder = day_folder(base, name)
+        if folder is not None and not (first is not None and folder.day < first) and not (
+                last is not None and folder.day > last):
+            days.append(folder)
+    days.sort(key=lambda f: f.day)
+    picked: list[str] = []
+    wanted = last_rows
+    floor = None
+    for folder in reversed(days):  # newest first, so the last N rows stop early
+        chosen = resolve(files, folder, list_day(files, folder), start_ms, end_ms).read
+        if wanted is not None:
+            chosen, found, floor = _newest(files, folder, chosen, wanted, start_ms, end_ms)
+            wanted -= found
+        picked = [f"{folder.rel}/{f.name}" for f in sorted(chosen, key=lambda f: f.name)] + picked
+        if wanted is not None and wanted <= 0:
+            break
+    return picked, bool(names), floor
+
+
+def _newest(files: SegmentFiles, folder: DayFolder, chosen: list[LogFile], wanted: int, start_ms: int | None,
+            end_ms: int | None) -> tuple[list[LogFile], int, int | None]:
+    """The files that can hold the newest ``wanted`` rows of the window, how many of its rows they
+    hold at least, and the time L before which none of those rows lie (None when there are fewer).
+
+    Pieces (a segment, or a row group of a compacted file) are counted newest last-timestamp first
+    until ``wanted`` rows are found; L is the oldest first-timestamp among them: N rows at or after
+    L exist, so the newest N cannot lie before it, and only files whose range reaches L are read
+    (and in a compacted file, only its row groups that do). Counts come from the names and, for a
+    compacted file, its footer's row-group statistics; a segment straddling the window's edge or
+    without a count in its name is counted from its own statistics."""
     import pyarrow.dataset as ds
 
-    base = f"deployment={quote(deployment, safe='')}"
-    dates = files.list_names(base)
-    first = None if start_ms is None else _day_name(day_of(start_ms))
-    last = None if end_ms is None else _day_name(day_of(end_ms - 1))
-    days = []  # the date folders inside the window, oldest first
-    for name in dates:
-        day = name.removeprefix("date=")
-        if name.startswith("date=") and not (first and day < first) and not (last and day > last):
-            days.append(name)
+    pieces: list[tuple[int, int, int]] = []  # (first, last, rows in the window) of each piece
+    for info in chosen:
+        if info.compacted:
+            pieces += _row_groups(files, f"{folder.rel}/{info.name}", start_ms, end_ms)
+        elif info.inside(start_ms, end_ms):
+            pieces.append((info.lo, info.hi, info.rows or 0))
+        else:
+            path = files.full(f"{folder.rel}/{info.name}")
+            rows = ds.dataset([path], format="parquet", filesystem=files.arrow_filesystem()).count_rows(
+                filter=_window(start_ms, end_ms))
+            pieces.append((info.lo, info.hi, rows))
+    total, floor = 0, None
+    for lo, _, rows in sorted(pieces, key=lambda p: p[1], reverse=True):
+        total += rows
+        floor = lo if floor is None else min(floor, lo)
+        if total >= wanted:
+            return [f for f in chosen if f.hi >= floor], total, floor
+    return chosen, total, None
+
+
+def _row_groups(files: SegmentFiles, rel: str, start_ms: int | None, end_ms: int | None) -> list[tuple[int, int, int]]:
+    """(first, last, rows) of each row group of a compacted file from its footer; a row group that
+    is not wholly inside the window counts no rows (it is still read when it reaches the floor)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_metadata(files.full(rel), filesystem=files.arrow_filesystem())
+    column = meta.schema.to_arrow_schema().get_field_index("timestamp")
+    out = []
+    for i in range(meta.num_row_groups):
+        group = meta.row_group(i)
+        stats = group.column(column).statistics
+        if stats is None or not stats.has_min_max:
+            return [(0, 2**62, 0)]  # no statistics: the file counts as one piece of unknown rows
+        lo, hi = _stat_ms(stats.min), _stat_ms(stats.max)
+        inside = (start_ms is None or lo >= start_ms) and (end_ms is None or hi < end_ms)
+        out.append((lo, hi, group.num_rows if inside else 0))
+    return out
+
+
+def _stat_ms(value: Any) -> int:
+    if isinstance(value, dt.datetime):
+        return int(value.timestamp() * 1000)
+    return int(value)
+
+
+def _read_once(files: SegmentFiles, deployment: str, start_ms: int | None, end_ms: int | None,
+               last_rows: int | None) -> tuple[pa.Table, bool]:
+    """One read of the files ``select_files`` picks: on an object store, segments (small, the
+    newest traffic) fetched whole, one request each and in parallel; compacted files (and every
+    file on a local disk) through a dataset scan whose row-group statistics skip what lies outside
+    the window."""
+    import pyarrow.dataset as ds
+
+    rels, found, floor = _select(files, deployment, start_ms, end_ms, last_rows)
+    if not rels:
+        return FIXED_SCHEMA.empty_table(), found
+    # On an object store a segment is one GET whole (a dataset scan asks for size, footer and
+    # columns apart); on a local disk the dataset scan (C++ threads) is the faster way for all.
+    scanned = {r: files.is_local or ((info := parse_name(r.rsplit("/", 1)[-1], 0)) is not None and info.compacted)
+             for r in rels}
+    scans = [r for r in rels if scanned[r]]
+    segments = [r for r in rels if not scanned[r]]  # fetched whole
     filesystem = files.arrow_filesystem()
-    condition = _window(start_ms, end_ms)
-
-    def segments(name: str) -> list[str]:
-        folder = f"{base}/{name}"
-        return [files.full(f"{folder}/{n}") for n in files.list_names(folder) if n.endswith(".parquet")]
-
-    paths: list[str] = []
-    if last_rows is None:
-        for name in days:
-            paths += segments(name)
-    else:
-        # Newest date first; only the timestamp column is read to count (row-group statistics skip
-        # most of it), and the dates older than the one that completes the count are never opened.
-        found = 0
-        for name in reversed(days):
-            day_paths = segments(name)
-            if not day_paths:
-                continue
-            paths = day_paths + paths
-            found += ds.dataset(day_paths, format="parquet", filesystem=filesystem).count_rows(filter=condition)
-            if found >= last_rows:
-                break
-    if not paths:
-        return FIXED_SCHEMA.empty_table(), bool(dates)
-    fragments = ds.dataset(paths, format="parquet", filesystem=filesystem)
+    # the newest N rows lie at or after the floor: row groups before it are skipped
+    condition = _window(start_ms if floor is None or (start_ms is not None and start_ms > floor) else floor, end_ms)
     with ThreadPoolExecutor(max_workers=16) as pool:
-        schemas = list(pool.map(lambda fragment: fragment.physical_schema, fragments.get_fragments()))
-    dataset = ds.dataset(paths, schema=unify_schemas(schemas), format="parquet", filesystem=filesystem)
-    table = dataset.to_table(filter=condition)
+        tables = list(pool.map(files.read_table, segments))
+        large = ds.dataset([files.full(r) for r in scans], format="parquet", filesystem=filesystem)
+        schemas = [t.schema for t in tables] + list(pool.map(lambda f: f.physical_schema, large.get_fragments()))
+    schema = unify_schemas(schemas)
+    parts = [conform(t, schema) for t in tables]
+    if condition is not None:
+        parts = [t.filter(condition) for t in parts]
+    if scans:
+        dataset = ds.dataset([files.full(r) for r in scans], schema=schema, format="parquet",
+                             filesystem=filesystem)
+        parts.append(dataset.to_table(filter=condition))
+    table = pa.concat_tables(parts) if parts else schema.empty_table()
     table = table.sort_by([("timestamp", "ascending"), ("request_id", "ascending")])
     if last_rows is not None and table.num_rows > last_rows:
         table = table.slice(table.num_rows - last_rows)
@@ -173,10 +287,6 @@ def _window(start_ms: int | None, end_ms: int | None) -> Any:
         upper = ts < pa.scalar(end_ms, TIMESTAMP)
         condition = upper if condition is None else condition & upper
     return condition
-
-
-def _day_name(day: int) -> str:
-    return (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
 
 
 def _join_feedback(table: pa.Table, store: Any, deployment: str, found: bool) -> pa.Table:
