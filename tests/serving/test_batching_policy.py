@@ -217,3 +217,35 @@ def test_a_steady_closed_loop_does_not_wait_for_the_timer_each_round() -> None:
     assert sum(sizes) == 240 and np.mean(sizes) >= 6, sizes
     # waiting for the timer each round would take about 30 x 100 ms
     assert elapsed < 1.5, (elapsed, sizes)
+
+
+@pytest.mark.anyio
+async def test_a_lone_request_through_the_app_costs_its_predict_not_the_window(client, register, make_app, rain,
+                                                                               pred_log) -> None:
+    """One request at a time against an idle app (prediction log on): the median latency stays within
+    a small bound of the model's own median predict time, far below the 50 ms batching window a
+    timer would add to every request. Requests and direct predicts are interleaved, so the load of
+    the machine weighs on both alike, and medians of 200 ignore the odd descheduled one."""
+    from sklearn.ensemble import RandomForestClassifier
+    from tests.serving.conftest import http
+
+    register("forest", RandomForestClassifier(n_estimators=30, random_state=0))
+    client.create_deployment("alone", routes=[{"model": "forest", "version": 1}], batching={"max_wait_ms": 50})
+    app = make_app(["alone"], prediction_logger=pred_log)
+    local = client.load_model("models:/forest/1")
+    X, _, names = rain
+    rows = [dict(zip(names, row, strict=True)) for row in X[:200].tolist()]
+    served, direct = [], []
+    async with http(app) as c:
+        for row in rows:
+            start = time.perf_counter()
+            answer = await c.post("/v1/deployments/alone/predict", json={"records": [row]})
+            served.append(time.perf_counter() - start)
+            assert answer.status_code == 200
+            start = time.perf_counter()
+            local.predict_proba([row])
+            direct.append(time.perf_counter() - start)
+    added = float(np.median(served) - np.median(direct))
+    assert added < 0.010, (np.median(served), np.median(direct))  # a 50 ms timer would add >= 50 ms
+    assert np.mean(np.array(served) > 0.050) < 0.1  # nearly no request waited out the window
+    assert len(pred_log.records) == 200
