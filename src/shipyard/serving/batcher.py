@@ -214,12 +214,22 @@ class Batcher:
             try:
                 await asyncio.wait_for(self._arrival.wait(), silence)
             except TimeoutError:
-                return
+                if not await self._arrived_meanwhile():
+                    return
             finally:
                 self._arrival = None
             now = time.monotonic()
             self._gap = min(0.8 * self._gap + 0.2 * (now - last), self.max_wait_s)
             last = now
+
+    async def _arrived_meanwhile(self) -> bool:
+        """Whether requests were on their way when the silence timer fired: after the process was
+        descheduled, the timer and the bytes of new requests become ready in the same loop turn
+        and the timer runs first; two turns let those requests reach the queue."""
+        before = self._pending_rows
+        for _ in range(2):
+            await asyncio.sleep(0)
+        return self._pending_rows > before
 
     async def _run(self, item: _Item, loop: asyncio.AbstractEventLoop) -> Result:
         result = (await self._split([item], loop))[0]
