@@ -133,3 +133,38 @@ config = uvicorn.Config(app, lifespan="on", log_level="warning", loop="uvloop", 
                         access_log=False, server_header=False)
 uvicorn.Server(config).run(sockets=[sock])
 """
+
+# The models' own side of serving, in process (no HTTP, no load generator, so far less noise than
+# a wrk point): per set-up, the fastest of 7 interleaved rounds (the least disturbed, as timeit
+# takes it) of what the app does per request
+# (check and convert one record) and per call (predict_proba on 1 row, and on 64 prepared rows
+# stacked). ``python -c FASTPATH_PROBE NAME...`` in the environment of the shipyard build.
+FASTPATH_PROBE = """
+import sys, time
+import numpy as np
+import shipyard
+from shipyard.serving.batcher import concat_inputs
+
+names = sys.argv[1:]
+rng = np.random.default_rng(1)
+records = [{f"f{i}": float(v) for i, v in enumerate(rng.normal(size=20))} for _ in range(64)]
+models = {n: shipyard.load_model(f"models:/{n}/1") for n in names}
+times = {n: {"prepare": [], "call1": [], "call64": []} for n in names}
+def timed(fn, n):
+    start = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - start) / n
+
+
+for _ in range(7):
+    for n, m in models.items():
+        times[n]["prepare"].append(timed(lambda: [m.prepare([r]) for r in records], 1) / 64)
+        one = m.prepare([records[0]])
+        times[n]["call1"].append(timed(lambda: m.predict_proba(one), 20))
+        batch = concat_inputs([m.prepare([r]) for r in records])
+        times[n]["call64"].append(timed(lambda: m.predict_proba(batch), 5))
+for n, m in models.items():
+    med = {k: 1e6 * min(v) for k, v in times[n].items()}
+    print(f"{n}\\t{m.input_mode}\\t{med['prepare']:.1f}\\t{med['call1']:.1f}\\t{med['call64']:.1f}")
+"""

@@ -3,7 +3,9 @@
 :func:`load_local_model` reads the manifest, verifies the SHA-256 of every file and only then
 deserializes anything. The returned :class:`PyFuncModel` converts input once per call, with the
 work decided at load time (see :mod:`shipyard.models._enforce`): a model fitted on NumPy arrays gets
-a 2-D float array without any pandas on the path, a model fitted on a DataFrame gets a DataFrame.
+a 2-D float array without any pandas on the path, and so does a scikit-learn model fitted on a
+DataFrame of numeric columns whose name-free copy answers the same (see
+:mod:`shipyard.models._positional`); other models fitted on a DataFrame get a DataFrame.
 """
 
 from __future__ import annotations
