@@ -122,7 +122,7 @@ class PyFuncModel:
         probe = self._probe_rows(signature)
         try:
             frame, array = InputAdapter(signature, "frame")(probe), InputAdapter(signature, "array")(probe)
-        except InvalidInput:
+        except Exception:  # an example the signature refuses: no probe, so no proof; keep the frame
             return "frame"
         twin = positional_twin(self.raw_model, signature.input_names, frame, array)
         if twin is None:
