@@ -36,7 +36,7 @@ def test_sklearn_pipeline_on_dataframe(tmp_path, rainfall_frame):
     assert sorted(manifest.files) == ["input_example.json", "model.pkl"]
 
     model = load_local_model(tmp_path / "m")
-    assert model.flavor == "sklearn" and model.input_mode == "frame"
+    assert model.flavor == "sklearn" and model.input_mode == "array"  # names checked, then a column-ordered array
     assert model.manifest.metadata == {"team": "weather"}
     assert model.manifest.digest == manifest.digest
     np.testing.assert_array_equal(model.predict(X), pipe.predict(X))

@@ -217,3 +217,70 @@ def test_a_steady_closed_loop_does_not_wait_for_the_timer_each_round() -> None:
     assert sum(sizes) == 240 and np.mean(sizes) >= 6, sizes
     # waiting for the timer each round would take about 30 x 100 ms
     assert elapsed < 1.5, (elapsed, sizes)
+
+
+@pytest.mark.anyio
+async def test_a_lone_request_through_the_app_costs_its_predict_not_the_window(client, register, make_app, rain,
+                                                                               pred_log) -> None:
+    """One request at a time against an idle app (prediction log on), the batching window 50 ms:
+    each request costs what it costs with the window at 0 (where the batcher cannot wait) and what
+    the model's own predict costs plus the trip to a worker thread, never the window. Requests to
+    both deployments and direct predicts are interleaved, so the load of the machine weighs on
+    all alike, and medians of 200 ignore the odd descheduled one."""
+    from sklearn.ensemble import RandomForestClassifier
+    from tests.serving.conftest import http
+
+    register("forest", RandomForestClassifier(n_estimators=30, random_state=0))
+    client.create_deployment("windowed", routes=[{"model": "forest", "version": 1}], batching={"max_wait_ms": 50})
+    client.create_deployment("eager", routes=[{"model": "forest", "version": 1}], batching={"max_wait_ms": 0})
+    app = make_app(["windowed", "eager"], prediction_logger=pred_log)
+    local = client.load_model("models:/forest/1")
+    X, _, names = rain
+    times: dict[str, list[float]] = {"windowed": [], "eager": [], "predict": []}
+    async with http(app) as c:
+        for row in (dict(zip(names, r, strict=True)) for r in X[:200].tolist()):
+            for name in ("windowed", "eager"):
+                start = time.perf_counter()
+                answer = await c.post(f"/v1/deployments/{name}/predict", json={"records": [row]})
+                times[name].append(time.perf_counter() - start)
+                assert answer.status_code == 200
+            start = time.perf_counter()
+            local.predict_proba([row])
+            times["predict"].append(time.perf_counter() - start)
+    median = {k: float(np.median(v)) for k, v in times.items()}
+    # a 50 ms timer would add >= 50 ms to each of these medians
+    assert median["windowed"] - median["eager"] < 0.005, median
+    assert median["windowed"] - median["predict"] < 0.025, median
+    assert np.mean(np.array(times["windowed"]) > 0.050) < 0.1, median  # nearly none waited out the window
+    assert len(pred_log.records) == 400
+
+
+def test_two_half_batches_taking_turns_merge_into_full_ones() -> None:
+    """64 closed-loop clients that start as two groups of 32 (the state a forest used to settle in at
+    c=64, at half its throughput): each group's requests queue while the other group's call runs,
+    so by the time the model is free they have waited longer than the window. The batcher counts
+    its wait from the moment the model is free and waits for the callers it just answered, so the
+    groups merge into full batches."""
+    sizes: list[int] = []
+
+    def predict(data: np.ndarray):
+        sizes.append(len(data))
+        time.sleep(0.010)  # a forest: the call costs about the same for 32 rows as for 64
+        return data[:, 0], None
+
+    async def main() -> None:
+        with ThreadPoolExecutor(1) as pool:
+            batcher = Batcher(predict, pool, max_batch_size=64, max_wait_ms=3)
+
+            async def client(i: int) -> None:
+                if i >= 32:
+                    await asyncio.sleep(0.005)  # the second group, half a call behind
+                for _ in range(20):
+                    await batcher.submit(np.array([[float(i)]]), 1)
+                    await asyncio.sleep((i % 32) * 0.00002)  # answers go out one after another
+
+            await asyncio.gather(*(client(i) for i in range(64)))
+
+    asyncio.run(main())
+    assert sum(sizes) == 64 * 20
+    assert np.mean(sizes[-10:]) >= 48, sizes  # two groups taking turns would stay at 32

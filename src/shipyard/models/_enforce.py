@@ -3,7 +3,9 @@
 An :class:`InputAdapter` is built once per loaded model. It knows the signature's column names and
 types and the *mode* the model needs:
 
-- ``"array"``: a 2-D NumPy array in signature order (models fitted on arrays; all columns numeric).
+- ``"array"``: a 2-D NumPy array in signature order (all columns numeric; models fitted on arrays,
+  and scikit-learn models fitted on a DataFrame in that column order, served from a copy without
+  their column names: see :mod:`shipyard.models._positional`).
   One-row requests never build a pandas DataFrame: records and dicts go straight to ``np.array``.
 - ``"frame"``: a pandas DataFrame with the signature's columns, in order (models fitted on
   DataFrames, i.e. with ``feature_names_in_``, and signatures with text or datetime columns).

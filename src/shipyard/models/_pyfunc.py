@@ -3,7 +3,9 @@
 :func:`load_local_model` reads the manifest, verifies the SHA-256 of every file and only then
 deserializes anything. The returned :class:`PyFuncModel` converts input once per call, with the
 work decided at load time (see :mod:`shipyard.models._enforce`): a model fitted on NumPy arrays gets
-a 2-D float array without any pandas on the path, a model fitted on a DataFrame gets a DataFrame.
+a 2-D float array without any pandas on the path, and so does a scikit-learn model fitted on a
+DataFrame of numeric columns whose name-free copy answers the same (see
+:mod:`shipyard.models._positional`); other models fitted on a DataFrame get a DataFrame.
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ def _input_mode(model: Any, signature: Signature) -> str:
         return "array"
     if fmt is not None:
         raise InvalidInput(f"{type(model).__name__}.input_format must be 'dataframe' or 'numpy', not {fmt!r}")
-    numeric = all(c.type in NUMERIC_TYPES or c.type == "bool" for c in signature.inputs)
-    return "array" if numeric and not hasattr(model, "feature_names_in_") else "frame"
+    return "array" if _numeric(signature) and not hasattr(model, "feature_names_in_") else "frame"
+
+
+def _numeric(signature: Signature) -> bool:
+    return all(c.type in NUMERIC_TYPES or c.type == "bool" for c in signature.inputs)
 
 
 def _predictors(model: Any, flavor: str) -> tuple[Any, Any]:
@@ -92,9 +97,53 @@ class PyFuncModel:
             self._adapter: InputAdapter | None = InputAdapter(
                 Signature(inputs=tuple(ColSpec(str(n), "object") for n in names)), "frame"
             )
+        elif signature is None:
+            self._adapter = None
         else:
-            self._adapter = None if signature is None else InputAdapter(signature, _input_mode(raw_model, signature))
+            mode = _input_mode(raw_model, signature)
+            if mode == "frame" and _numeric(signature) and not isinstance(raw_model, PythonModel):
+                mode = self._go_positional(signature)
+            if mode == "frame" and names is not None:
+                self._fitted_order([str(n) for n in names], signature.input_names)
+            self._adapter = InputAdapter(signature, mode)
         self.signature = signature
+
+    def _fitted_order(self, fitted: list[str], names: list[str]) -> None:
+        """A signature whose columns are the fitted ones in another order: the frame (built in the
+        signature's order) is put in the fitted order, which scikit-learn insists on."""
+        if fitted == names or sorted(fitted) != sorted(names):
+            return
+        predict, proba = self._predict, self._proba
+        self._predict = lambda df: predict(df[fitted])
+        self._proba = None if proba is None else (lambda df: proba(df[fitted]))
+
+    def _go_positional(self, signature: Signature) -> str:
+        """``"array"`` when a name-free copy of the model answers the same on arrays (then it takes
+        the predict calls), else ``"frame"``: see :mod:`shipyard.models._positional`."""
+        from shipyard.models._positional import positional_twin
+
+        probe = self._probe_rows(signature)
+        try:
+            frame, array = InputAdapter(signature, "frame")(probe), InputAdapter(signature, "array")(probe)
+        except Exception:  # an example the signature refuses: no probe, so no proof; keep the frame
+            return "frame"
+        twin = positional_twin(self.raw_model, signature.input_names, frame, array)
+        if twin is None:
+            return "frame"
+        self._predict, self._proba = _predictors(twin, self.flavor)
+        return "array"
+
+    def _probe_rows(self, signature: Signature) -> dict[str, list[Any]]:
+        """The saved input example, else four rows made up from the signature's column types."""
+        try:
+            example = self.input_example
+        except Exception:  # unreadable example: made-up rows do as well
+            example = None
+        if example is not None:
+            return example
+        made = {"bool": [False, True, False, True]}
+        return {c.name: made.get(c.type) or ([0, 1, 2, 3] if np.dtype(c.type).kind in "iu" else [0.0, 1.0, -1.5, 2.25])
+                for c in signature.inputs}
 
     def __repr__(self) -> str:
         where = "" if self.manifest is None or self.manifest.path is None else f" from {self.manifest.path}"

@@ -41,7 +41,8 @@ class PythonModel:
     ``PyFuncModel.predict(data, params=...)``.
 
     Any object with a ``predict`` method is accepted as a custom model too; it gets a NumPy array
-    when every signature column is numeric and it has no ``feature_names_in_``, else a DataFrame.
+    when every signature column is numeric and it has no ``feature_names_in_`` (or a copy of it
+    without them answers the same on arrays: ``shipyard.models._positional``), else a DataFrame.
     """
 
     input_format: ClassVar[str] = "dataframe"

@@ -1,8 +1,10 @@
 """Knobs of the serving app, in one frozen dataclass so a process can build it from CLI flags or env.
 
-Defaults were chosen by measurement (see the issue and FIELD-NOTES): batches of up to 64 rows and a
-2 ms gathering window give a forest most of its batching gain, while a request that finds the model
-idle is dispatched at once, so the window never adds latency at low load.
+Defaults were chosen by measurement (see the issue and FIELD-NOTES): batches of up to 64 rows and
+at most 5 ms of gathering give a forest its batching gain (the callers a batch just answered come
+back over a few milliseconds at c=64), while a request that finds the model idle is dispatched at
+once and a gathering ends when arrivals pause, so the window never adds latency at low load (see
+:mod:`shipyard.serving.batcher`).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class ServingSettings:
 
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch_size: int = 64
-    max_wait_ms: float = 2.0
+    max_wait_ms: float = 5.0
     batch_concurrency: int = 1
     predict_threads: int = 8
     poll_interval_s: float | None = 1.0
