@@ -14,8 +14,9 @@ well-calibrated model gains nothing and would only pick up the isotonic steps' n
 
 The band: the realized metric of a window is random even when every assumption holds (the labels
 are draws from the probabilities). The band is +-1.96 standard errors of the realized metric under
-independent draws from the calibrated probabilities (delta method, see ``_bands``); it does not
-include the calibration's own error (small for a large reference).
+independent draws from the calibrated probabilities (delta method, see ``_bands``), widened by the
+calibration's own error: the isotonic fit's sampling error where the window's scores fall, or, for
+uncalibrated probabilities, their calibration error measured on the reference.
 
 Everything fitted is arrays of numbers (no pickle): see ``to_dict``.
 """
@@ -50,7 +51,28 @@ def _isotonic(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.isotonic import IsotonicRegression
 
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(x, y)
-    return np.asarray(iso.X_thresholds_, dtype=np.float64), np.asarray(iso.y_thresholds_, dtype=np.float64)
+    xt, yt = np.asarray(iso.X_thresholds_, dtype=np.float64), np.asarray(iso.y_thresholds_, dtype=np.float64)
+    # Isotonic regression is a staircase: a step's value is right at its middle and off towards its
+    # ends. Interpolating linearly between the steps' middles keeps it monotone and removes most of
+    # the staircase's error (a window whose scores sit in one part of a step inherits it otherwise).
+    starts = np.flatnonzero(np.r_[True, yt[1:] != yt[:-1]])
+    ends = np.r_[starts[1:], len(yt)] - 1
+    mid = (xt[starts] + xt[ends]) / 2
+    keep = [0] if len(mid) == 1 else []
+    if not keep:
+        return np.r_[xt[0], mid, xt[-1]], np.r_[yt[0], yt[starts], yt[-1]]
+    return xt, yt
+
+
+def _blocks(x: np.ndarray, y: np.ndarray, size: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """(left edges, variance of the calibrated value) of runs of ``size`` reference rows sorted by
+    score: how uncertain the calibration is where a window's scores fall (see ``_calibration_var``)."""
+    order = np.argsort(x, kind="mergesort")
+    parts = [part for part in np.array_split(order, max(len(x) // size, 1)) if len(part)]
+    edges = np.asarray([x[part[0]] for part in parts])
+    share = np.asarray([np.mean(y[part]) for part in parts])
+    counts = np.asarray([len(part) for part in parts], dtype=np.float64)
+    return edges, (share * (1 - share) + 1 / counts) / counts
 
 
 def _brier(p: np.ndarray, onehot: np.ndarray) -> float:
@@ -137,6 +159,23 @@ def _auc_variance(score: np.ndarray, p: np.ndarray) -> float:
     return float(np.sum(g**2 * w * (1 - w)))
 
 
+def _calibration_error(p: np.ndarray, onehot: np.ndarray, groups: int = 10) -> float:
+    """The probabilities' own error: over tenths of the rows sorted by each class's probability,
+    the root mean square of (share of that class - mean probability), less what sampling noise
+    alone explains. A window from one region of the scores inherits that region's error, whatever
+    its size: it widens every band (see ``_bands``)."""
+    excess = []
+    for c in range(p.shape[1]):
+        order = np.argsort(p[:, c], kind="mergesort")
+        for part in np.array_split(order, groups):
+            if not len(part):
+                continue
+            gap = float(np.mean(onehot[part, c]) - np.mean(p[part, c]))
+            noise = float(np.mean(p[part, c] * (1 - p[part, c]))) / len(part)
+            excess.append(gap**2 - noise)
+    return float(np.sqrt(max(float(np.mean(excess)), 0.0))) if excess else 0.0
+
+
 class ClassifierEstimator:
     """CBPE: ``fit(y, proba, y_pred)`` on labeled reference rows, then ``estimate(proba, y_pred)`` per window.
 
@@ -168,9 +207,14 @@ class ClassifierEstimator:
         self.brier_raw_ = _brier(p / p.sum(axis=1, keepdims=True), onehot)
         self.brier_calibrated_ = self._crossfit_brier(p, onehot)
         use = self.calibrate is True or (self.calibrate == "auto" and self.brier_calibrated_ < self.brier_raw_)
+        self.blocks_: list[tuple[np.ndarray, np.ndarray]] | None = None
         if use:
             self.calibrators_ = [_isotonic(p[:, c], onehot[:, c]) for c in range(p.shape[1])]
+            self.blocks_ = [_blocks(p[:, c], onehot[:, c]) for c in range(p.shape[1])]
         self.calibrated_ = bool(use)
+        # what the probabilities used still get wrong, measured on rows they were not fitted on
+        used = self._crossfit if use else self._normalize(p)
+        self.calibration_error_ = _calibration_error(used, onehot)
         # reference score bins for mergeable summaries: quantiles of each class's raw score
         qs = np.linspace(0, 1, _BINS + 1)[1:-1]
         self.bins_ = np.quantile(p, qs, axis=0).T  # classes x (_BINS - 1)
@@ -187,7 +231,8 @@ class ClassifierEstimator:
             for c in range(p.shape[1]):
                 xt, yt = _isotonic(p[train, c], onehot[train, c])
                 out[test, c] = np.interp(p[test, c], xt, yt)
-        return _brier(self._normalize(out), onehot)
+        self._crossfit = self._normalize(out)
+        return _brier(self._crossfit, onehot)
 
     @staticmethod
     def _normalize(p: np.ndarray) -> np.ndarray:
@@ -296,12 +341,29 @@ class ClassifierEstimator:
         m = len(per["precision"])
         for name, values in per.items():
             var[name] = float(np.sum(values)) / m**2
+        cal = self._calibration_var(raw) if self.blocks_ is not None else self.calibration_error_**2
+        var = {name: v + cal for name, v in var.items()}
         out = {}
         for name, value in var.items():
             if name in metrics and np.isfinite(value):
                 half = 1.96 * float(np.sqrt(value))
                 out[name] = (metrics[name] - half, metrics[name] + half)
         return out
+
+    def _calibration_var(self, raw: np.ndarray) -> float:
+        """The variance a window's estimate inherits from the calibration's own sampling error: the
+        calibrated value of a score is about as uncertain as the share of its class among the ~100
+        reference rows nearest in score, and a window averages over the stretches its scores fall in
+        (errors of one stretch move every row there alike, so they do not shrink with the window)."""
+        assert self.blocks_ is not None
+        n, k = raw.shape
+        total = 0.0
+        for c in (range(k) if k > 2 else [1]):
+            edges, var = self.blocks_[c]
+            b = np.clip(np.searchsorted(edges, raw[:, c], side="right") - 1, 0, len(edges) - 1)
+            share = np.bincount(b, minlength=len(edges)) / n
+            total += float(np.sum(share**2 * var))
+        return total / (k if k > 2 else 1)
 
     def estimate(self, proba: Any, y_pred: Any = None) -> dict[str, float]:
         """The window's estimated metrics, each with ``<metric>_low`` and ``<metric>_high``."""
@@ -332,7 +394,8 @@ class ClassifierEstimator:
             "calibrators": None if self.calibrators_ is None else [[x.tolist(), y.tolist()]
                                                                   for x, y in self.calibrators_],
             "bins": self.bins_.tolist(), "brier_raw": self.brier_raw_, "brier_calibrated": self.brier_calibrated_,
-            "reference": self.reference_,
+            "calibration_error": self.calibration_error_, "reference": self.reference_,
+            "blocks": None if self.blocks_ is None else [[e.tolist(), v.tolist()] for e, v in self.blocks_],
         }
 
     @classmethod
@@ -346,4 +409,8 @@ class ClassifierEstimator:
         est.bins_ = np.asarray(data["bins"], dtype=np.float64)
         est.brier_raw_, est.brier_calibrated_ = float(data["brier_raw"]), float(data["brier_calibrated"])
         est.reference_ = {k: float(v) for k, v in data.get("reference", {}).items()}
+        est.calibration_error_ = float(data.get("calibration_error", 0.0))
+        blocks = data.get("blocks")
+        est.blocks_ = None if blocks is None else [(np.asarray(e, dtype=np.float64), np.asarray(v, dtype=np.float64))
+                                                   for e, v in blocks]
         return est

@@ -6,11 +6,12 @@ squared error (y - y_hat)^2 from the features and the prediction (and, where no 
 of the predicted absolute errors, its RMSE the root of the mean predicted squared error.
 
 Fitting: 80 % of the reference rows train the loss models, the other 20 % measure how far a row's
-true loss strays from its predicted one. The band: the realized metric of a window of n rows is a
-mean of n losses, so its standard error is sqrt(sum of the rows' loss variances) / n. A row's
-variance follows its predicted losses (|e|: E[e^2] - E[|e|]^2; e^2: 2 E[e^2]^2, as for a normal
-error; the percentage error: |e|'s over the squared prediction), scaled so that on the held-out 20 % the variances add
-up to the squared misses actually seen there -- a noisier region of the features gets a wider band.
+true loss strays from its predicted one. The band: the realized
+metric of a window of n rows is a mean of n losses, so its standard error is sqrt(sum of the rows'
+loss variances) / n. A row's variance follows its predicted losses (|e|: E[e^2] - E[|e|]^2; e^2:
+2 E[e^2]^2, as for a normal error; the percentage error: |e|'s over the squared prediction), scaled
+so that on the held-out 20 % the variances add up to the squared misses actually seen there -- a
+noisier region of the features gets a wider band.
 
 Categorical features become integer codes (the reference's categories, sorted; an unseen one is
 missing). Everything fitted is numbers: see ``to_dict``.
@@ -57,6 +58,25 @@ class RegWindowSummary:
         ape = None if self.ape_sum is None or other.ape_sum is None else self.ape_sum + other.ape_sum
         return RegWindowSummary(self.n + other.n, self.abs_sum + other.abs_sum, self.sq_sum + other.sq_sum, ape,
                                 {m: self.var.get(m, 0.0) + other.var.get(m, 0.0) for m in set(self.var) | set(other.var)})
+
+
+def _relative_bias(actual: np.ndarray, predicted: np.ndarray, groups: int = 10) -> float:
+    """How far the loss model's mean is off, relative to it, within a tenth of the rows sorted by
+    predicted loss (root mean square over the tenths, less what sampling noise alone explains). A
+    window drawn from one region of the features inherits that region's error: it is added to the
+    band (it does not shrink with the window's size)."""
+    if len(actual) < 10 * groups:
+        return 0.0
+    order = np.argsort(predicted)
+    excess = []
+    for part in np.array_split(order, groups):
+        mean_pred = float(np.mean(predicted[part]))
+        if mean_pred <= 0:
+            continue
+        rel = (float(np.mean(actual[part])) - mean_pred) / mean_pred
+        noise = float(np.var(actual[part] - predicted[part])) / len(part) / mean_pred**2
+        excess.append(rel**2 - noise)
+    return float(np.sqrt(max(float(np.mean(excess)), 0.0))) if excess else 0.0
 
 
 class RegressorEstimator:
@@ -115,9 +135,11 @@ class RegressorEstimator:
         # spread_: how much a row's true loss varies per unit of the variance its predictions imply
         self.spread_ = {}
         model_var = self._row_variance(held, y_pred[~split])
+        self.model_error_ = {}
         for name, target in targets.items():
             miss = float(np.mean((target[~split] - held[name]) ** 2))
             self.spread_[name] = miss / max(float(np.mean(model_var[name])), 1e-300)
+            self.model_error_[name] = _relative_bias(target[~split], held[name])
         self.reference_ = {"mae": float(np.mean(targets["abs"])), "rmse": float(np.sqrt(np.mean(targets["sq"])))}
         if "ape" in targets:
             self.reference_["mape"] = float(np.mean(targets["ape"]))
@@ -154,7 +176,9 @@ class RegressorEstimator:
         """Estimated metrics with 95 % bands of a (merged) summary; exact under merging."""
         out: dict[str, float] = {}
         mae, mse = s.abs_sum / s.n, s.sq_sum / s.n
-        se = {name: float(np.sqrt(v)) / s.n for name, v in s.var.items()}
+        means = {"abs": mae, "sq": mse, "ape": (s.ape_sum or 0.0) / s.n}
+        bias = getattr(self, "model_error_", {})
+        se = {name: float(np.sqrt(v / s.n**2 + (bias.get(name, 0.0) * means[name]) ** 2)) for name, v in s.var.items()}
         out["mae"], out["mae_low"], out["mae_high"] = mae, mae - 1.96 * se["abs"], mae + 1.96 * se["abs"]
         rmse = float(np.sqrt(mse))
         lo, hi = max(mse - 1.96 * se["sq"], 0.0), mse + 1.96 * se["sq"]
@@ -171,7 +195,7 @@ class RegressorEstimator:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "dle", "engine": self.engine_, "features": self.features_, "categories": self.categories_,
                 "forests": {k: f.to_dict() for k, f in self.forests_.items()}, "spread": self.spread_,
-                "reference": self.reference_}
+                "model_error": self.model_error_, "reference": self.reference_}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RegressorEstimator:
@@ -181,5 +205,6 @@ class RegressorEstimator:
         est.categories_ = {k: list(v) for k, v in data.get("categories", {}).items()}
         est.forests_ = {k: FlatForest.from_dict(v) for k, v in data["forests"].items()}
         est.spread_ = {k: float(v) for k, v in data["spread"].items()}
+        est.model_error_ = {k: float(v) for k, v in data.get("model_error", {}).items()}
         est.reference_ = {k: float(v) for k, v in data.get("reference", {}).items()}
         return est
