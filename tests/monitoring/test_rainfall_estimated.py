@@ -51,7 +51,7 @@ async def test_rainfall_estimate_follows_before_the_drift_and_flags_the_concept_
     before = [row for row in table if row[0] + 1000 <= DRIFT_AT]
     after = [row for row in table if row[0] >= DRIFT_AT]
     # before the injected drift: the realized AUC is in the first window's band, then within 0.11 of it
-    _, e0, lo0, hi0, r0, _ = table[0]
+    _, _, lo0, hi0, r0, _ = table[0]
     assert lo0 - 0.03 <= r0 <= hi0 and all(abs(e - r) < 0.11 for _, e, _, _, r, _ in before)
     # the estimate sees the drift point (a drop of more than 0.05) but not its size (concept drift)
     assert min(e for _, e, *_ in before) - max(e for _, e, *_ in after) > 0.05

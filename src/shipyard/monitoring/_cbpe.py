@@ -30,7 +30,7 @@ import numpy as np
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["ClassifierEstimator", "ClassWindowSummary"]
+__all__ = ["ClassWindowSummary", "ClassifierEstimator"]
 
 _BINS = 256  # score bins of a mergeable window summary (ROC AUC of merged windows)
 CLASS_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
@@ -73,6 +73,12 @@ def _blocks(x: np.ndarray, y: np.ndarray, size: int = 100) -> tuple[np.ndarray, 
     share = np.asarray([np.mean(y[part]) for part in parts])
     counts = np.asarray([len(part) for part in parts], dtype=np.float64)
     return edges, (share * (1 - share) + 1 / counts) / counts
+
+
+def _calibrated_columns(k: int) -> range:
+    """The probability columns that get a calibrator of their own: the positive one of two classes
+    (the other is its complement), every one of more."""
+    return range(1, 2) if k == 2 else range(k)
 
 
 def _brier(p: np.ndarray, onehot: np.ndarray) -> float:
@@ -144,19 +150,26 @@ def _auc_variance(score: np.ndarray, p: np.ndarray) -> float:
     """Variance of the realized ROC AUC when each row is a positive with probability p (delta
     method): AUC = A / (P N), and a row's label moves A by (negatives below it - positives above
     it, ties half) and P N by N - P."""
-    order = np.argsort(score, kind="mergesort")
+    return _auc_and_variance(score, p)[1]
+
+
+def _auc_and_variance(score: np.ndarray, p: np.ndarray, order: np.ndarray | None = None,
+                      ) -> tuple[float | None, float]:
+    """(expected ROC AUC, its variance) from one sort of the scores (``order``, when already known)."""
+    order = np.argsort(score, kind="stable") if order is None else order
     s, w = score[order], p[order]
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    group = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(s)]))
     pos, neg = np.add.reduceat(w, starts), np.add.reduceat(1.0 - w, starts)
     big_p, big_n = float(pos.sum()), float(neg.sum())
     if big_p <= 0 or big_n <= 0:
-        return float("nan")
-    neg_below = (np.cumsum(neg) - neg + 0.5 * neg)[group]
-    pos_above = (big_p - np.cumsum(pos) + 0.5 * pos)[group]
-    auc = float(np.sum(pos * (np.cumsum(neg) - neg + 0.5 * neg))) / (big_p * big_n)
-    g = (neg_below - pos_above) / (big_p * big_n) - auc * (big_n - big_p) / (big_p * big_n)
-    return float(np.sum(g**2 * w * (1 - w)))
+        return None, float("nan")
+    below = np.cumsum(neg) - 0.5 * neg  # negatives below a tie group, its own counting half
+    auc = float(pos @ below) / (big_p * big_n)
+    above = big_p - np.cumsum(pos) + 0.5 * pos
+    g = (below - above) / (big_p * big_n) - auc * (big_n - big_p) / (big_p * big_n)
+    # rows of one tie group share its g: sum g^2 p (1 - p) over groups
+    v = np.add.reduceat(w * (1 - w), starts)
+    return auc, float(np.sum(g**2 * v))
 
 
 def _calibration_error(p: np.ndarray, onehot: np.ndarray, groups: int = 10) -> float:
@@ -209,8 +222,11 @@ class ClassifierEstimator:
         use = self.calibrate is True or (self.calibrate == "auto" and self.brier_calibrated_ < self.brier_raw_)
         self.blocks_: list[tuple[np.ndarray, np.ndarray]] | None = None
         if use:
-            self.calibrators_ = [_isotonic(p[:, c], onehot[:, c]) for c in range(p.shape[1])]
-            self.blocks_ = [_blocks(p[:, c], onehot[:, c]) for c in range(p.shape[1])]
+            own = _calibrated_columns(p.shape[1])  # the rest: identity (two classes: the complement)
+            self.calibrators_ = [_isotonic(p[:, c], onehot[:, c]) if c in own else (np.r_[0.0, 1.0], np.r_[0.0, 1.0])
+                                 for c in range(p.shape[1])]
+            self.blocks_ = [_blocks(p[:, c], onehot[:, c]) if c in own else (np.r_[0.0], np.r_[0.0])
+                            for c in range(p.shape[1])]
         self.calibrated_ = bool(use)
         # what the probabilities used still get wrong, measured on rows they were not fitted on
         used = self._crossfit if use else self._normalize(p)
@@ -228,9 +244,11 @@ class ClassifierEstimator:
         out = np.empty_like(p)
         for f in (0, 1):
             train, test = fold != f, fold == f
-            for c in range(p.shape[1]):
+            for c in _calibrated_columns(p.shape[1]):
                 xt, yt = _isotonic(p[train, c], onehot[train, c])
                 out[test, c] = np.interp(p[test, c], xt, yt)
+        if p.shape[1] == 2:
+            out[:, 0] = 1.0 - out[:, 1]
         self._crossfit = self._normalize(out)
         return _brier(self._crossfit, onehot)
 
@@ -241,11 +259,20 @@ class ClassifierEstimator:
         return np.where(total > 0, p / np.where(total > 0, total, 1.0), flat)
 
     def _column(self, y: np.ndarray) -> np.ndarray:
-        lookup = {c: i for i, c in enumerate(self.classes_)}
-        try:
-            return np.asarray([lookup[v] for v in y.tolist()], dtype=np.int64)
-        except KeyError as exc:
-            raise InvalidInput(f"label {exc.args[0]!r} is not one of the classes {self.classes_}") from None
+        """Each label's probability column (vectorized: a sorted lookup of the classes)."""
+        classes = np.asarray(self.classes_)
+        if y.dtype.kind == "f" and classes.dtype.kind in "iu" and np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+        if (y.dtype.kind in "iu") != (classes.dtype.kind in "iu"):
+            y = y.astype(str) if classes.dtype.kind not in "iu" else y
+            classes = classes.astype(str) if y.dtype.kind not in "iu" else classes
+        order = np.argsort(classes, kind="stable")
+        known = classes[order]
+        at = np.clip(np.searchsorted(known, y), 0, len(known) - 1)
+        bad = known[at] != y
+        if np.any(bad):
+            raise InvalidInput(f"label {y[np.argmax(bad)]!r} is not one of the classes {self.classes_}")
+        return order[at].astype(np.int64)
 
     def _pred_column(self, y_pred: Any, p: np.ndarray) -> np.ndarray:
         """Predicted classes as column indices: the model's own predictions when given (its threshold),
@@ -278,6 +305,10 @@ class ClassifierEstimator:
         self._check_fitted(p.shape[1])
         if self.calibrators_ is None:
             return self._normalize(p)
+        if p.shape[1] == 2:  # two classes: the positive class's calibration, the other its complement
+            xt, yt = self.calibrators_[1]
+            p1 = np.interp(p[:, 1], xt, yt)
+            return np.column_stack([1.0 - p1, p1])
         out = np.column_stack([np.interp(p[:, c], xt, yt) for c, (xt, yt) in enumerate(self.calibrators_)])
         return self._normalize(out)
 
@@ -299,16 +330,24 @@ class ClassifierEstimator:
         confusion = p.T @ onehot_pred  # [true, predicted]
         metrics = confusion_metrics(confusion)
         classes = range(k) if k > 2 else [1]
-        aucs = [expected_auc(raw[:, c], p[:, c]) for c in classes]
+        auc_var = []
+        aucs = []
+        # one sort per class serves ROC AUC, its variance, the summary's bins and the calibration's error
+        ordered = {c: np.argsort(raw[:, c], kind="stable") for c in classes}
+        for c in classes:
+            auc, var = _auc_and_variance(raw[:, c], p[:, c], ordered[c])
+            aucs.append(auc)
+            auc_var.append(var)
         if all(a is not None for a in aucs):
             metrics["roc_auc"] = float(np.mean([a for a in aucs if a is not None]))
         hist = np.zeros((k, _BINS))
         neg = np.zeros((k, _BINS))
-        for c in range(k):
-            b = np.searchsorted(self.bins_[c], raw[:, c], side="right")
-            hist[c] = np.bincount(b, weights=p[:, c], minlength=_BINS)
-            neg[c] = np.bincount(b, weights=1.0 - p[:, c], minlength=_BINS)
-        bands = self._bands(raw, p, pred, metrics)
+        for c in classes:  # two classes: ROC AUC needs the positive class's bins only
+            o = ordered[c]
+            b = np.searchsorted(self.bins_[c], raw[o, c], side="right")  # sorted needles: fast
+            hist[c] = np.bincount(b, weights=p[o, c], minlength=_BINS)
+            neg[c] = np.bincount(b, weights=1.0 - p[o, c], minlength=_BINS)
+        bands = self._bands(raw, p, pred, metrics, auc_var, ordered)
         summary = ClassWindowSummary(n, confusion, hist, neg,
                                      {m: ((hi - lo) / 3.92) ** 2 for m, (lo, hi) in bands.items()})
         out = dict(metrics)
@@ -316,8 +355,8 @@ class ClassifierEstimator:
             out[f"{m}_low"], out[f"{m}_high"] = lo, hi
         return summary, out
 
-    def _bands(self, raw: np.ndarray, p: np.ndarray, pred: np.ndarray,
-               metrics: dict[str, float]) -> dict[str, tuple[float, float]]:
+    def _bands(self, raw: np.ndarray, p: np.ndarray, pred: np.ndarray, metrics: dict[str, float],
+               auc_var: list[float], ordered: dict[int, np.ndarray]) -> dict[str, tuple[float, float]]:
         """Each metric's 95 % band: +-1.96 standard errors of the realized metric when each label is
         an independent draw from ``p`` (delta method; for more classes, one-vs-rest per class and the
         macro average's variance as if the classes were independent)."""
@@ -337,11 +376,11 @@ class ClassifierEstimator:
             per["recall"].append((fn**2 * v1 + tp**2 * v0) / actual**4 if actual else 0.0)
             d = n_pp + actual
             per["f1"].append(((2 * (n_pp + fn)) ** 2 * v1 + (2 * tp) ** 2 * v0) / d**4 if d else 0.0)
-            per["roc_auc"].append(_auc_variance(raw[:, c], w))
+        per["roc_auc"] = list(auc_var)
         m = len(per["precision"])
         for name, values in per.items():
             var[name] = float(np.sum(values)) / m**2
-        cal = self._calibration_var(raw) if self.blocks_ is not None else self.calibration_error_**2
+        cal = self._calibration_var(raw, ordered) if self.blocks_ is not None else self.calibration_error_**2
         var = {name: v + cal for name, v in var.items()}
         out = {}
         for name, value in var.items():
@@ -350,7 +389,7 @@ class ClassifierEstimator:
                 out[name] = (metrics[name] - half, metrics[name] + half)
         return out
 
-    def _calibration_var(self, raw: np.ndarray) -> float:
+    def _calibration_var(self, raw: np.ndarray, ordered: dict[int, np.ndarray]) -> float:
         """The variance a window's estimate inherits from the calibration's own sampling error: the
         calibrated value of a score is about as uncertain as the share of its class among the ~100
         reference rows nearest in score, and a window averages over the stretches its scores fall in
@@ -360,7 +399,7 @@ class ClassifierEstimator:
         total = 0.0
         for c in (range(k) if k > 2 else [1]):
             edges, var = self.blocks_[c]
-            b = np.clip(np.searchsorted(edges, raw[:, c], side="right") - 1, 0, len(edges) - 1)
+            b = np.clip(np.searchsorted(edges, raw[ordered[c], c], side="right") - 1, 0, len(edges) - 1)
             share = np.bincount(b, minlength=len(edges)) / n
             total += float(np.sum(share**2 * var))
         return total / (k if k > 2 else 1)

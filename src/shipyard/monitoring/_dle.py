@@ -56,8 +56,8 @@ class RegWindowSummary:
 
     def merge(self, other: RegWindowSummary) -> RegWindowSummary:
         ape = None if self.ape_sum is None or other.ape_sum is None else self.ape_sum + other.ape_sum
-        return RegWindowSummary(self.n + other.n, self.abs_sum + other.abs_sum, self.sq_sum + other.sq_sum, ape,
-                                {m: self.var.get(m, 0.0) + other.var.get(m, 0.0) for m in set(self.var) | set(other.var)})
+        var = {m: self.var.get(m, 0.0) + other.var.get(m, 0.0) for m in set(self.var) | set(other.var)}
+        return RegWindowSummary(self.n + other.n, self.abs_sum + other.abs_sum, self.sq_sum + other.sq_sum, ape, var)
 
 
 def _relative_bias(actual: np.ndarray, predicted: np.ndarray, groups: int = 10) -> float:
@@ -159,7 +159,8 @@ class RegressorEstimator:
         ape = np.maximum(loss["ape"], 0.0) if "ape" in loss else None
         row_var = self._row_variance(loss, M[:, -1])
         var = {name: self.spread_[name] * float(np.sum(row_var[name])) for name in self.forests_}
-        summary = RegWindowSummary(n, float(abs_.sum()), float(sq.sum()), None if ape is None else float(ape.sum()), var)
+        ape_sum = None if ape is None else float(ape.sum())
+        summary = RegWindowSummary(n, float(abs_.sum()), float(sq.sum()), ape_sum, var)
         return summary, self.from_summary(summary)
 
     @staticmethod
@@ -178,7 +179,8 @@ class RegressorEstimator:
         mae, mse = s.abs_sum / s.n, s.sq_sum / s.n
         means = {"abs": mae, "sq": mse, "ape": (s.ape_sum or 0.0) / s.n}
         bias = getattr(self, "model_error_", {})
-        se = {name: float(np.sqrt(v / s.n**2 + (bias.get(name, 0.0) * means[name]) ** 2)) for name, v in s.var.items()}
+        se = {name: float(np.sqrt(v / s.n**2 + (bias.get(name, 0.0) * means[name]) ** 2))
+              for name, v in s.var.items()}
         out["mae"], out["mae_low"], out["mae_high"] = mae, mae - 1.96 * se["abs"], mae + 1.96 * se["abs"]
         rmse = float(np.sqrt(mse))
         lo, hi = max(mse - 1.96 * se["sq"], 0.0), mse + 1.96 * se["sq"]

@@ -179,7 +179,7 @@ def estimate(reference: Sample | Mapping[str, Any] | Any, windows: Sequence[Samp
              task: str | None = None, calibrate: bool | str = "auto", classes: Any = None,
              engine: str = "auto") -> EstimationReport:
     """Fit on ``reference`` (or use a fitted estimator given there) and estimate every window."""
-    estimator = reference if hasattr(reference, "summarize") else fit_estimator(
+    estimator: Any = reference if hasattr(reference, "summarize") else fit_estimator(
         reference, task=task, calibrate=calibrate, classes=classes, engine=engine)
     out = [window_estimate(estimator, Sample.of(w), i) for i, w in enumerate(windows)]
     return EstimationReport(estimator.task, out, dict(estimator.reference_),

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from shipyard.monitoring._checks import WindowChecks
 
-__all__ = ["Estimation", "PRIMARY_ESTIMATED", "estimated_checks"]
+__all__ = ["PRIMARY_ESTIMATED", "Estimation", "estimated_checks"]
 
 PRIMARY_ESTIMATED = ("roc_auc", "accuracy", "f1", "mae", "rmse", "mape", "precision", "recall")
 
@@ -71,7 +71,7 @@ def estimated_checks(checks: WindowChecks, cfg: EstimatedSettings) -> None:
     """Add the check's results to ``checks`` (see the module's doc)."""
     from shipyard.errors import ShipyardError
     from shipyard.monitoring._checks import _numpy, labeled
-    from shipyard.monitoring._estimate import Sample, realized_metrics, split_bands
+    from shipyard.monitoring._estimate import realized_metrics, split_bands
 
     est = checks.estimation.estimator
     given = {t.metric: t for t in cfg.thresholds}
@@ -120,8 +120,9 @@ def estimated_checks(checks: WindowChecks, cfg: EstimatedSettings) -> None:
     confusion = np.asarray(summary.confusion).round(3).tolist() if est.task == "classification" else None
     for metric, value in metrics.items():
         t = thresholds.get(metric)
-        lo, hi = bands.get(metric, (None, None))
-        detail: dict[str, Any] = {"low": lo, "high": hi, **side.get(metric, {})}
+        band = bands.get(metric)
+        detail: dict[str, Any] = {"low": band[0] if band else None, "high": band[1] if band else None,
+                                  **side.get(metric, {})}
         if metric == "accuracy" and confusion is not None:  # the expected confusion matrix, rows true class
             detail.update(confusion=confusion, classes=list(est.classes_))
         if t is not None and cfg.bound(metric) is None:

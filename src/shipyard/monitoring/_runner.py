@@ -32,13 +32,12 @@ from shipyard.monitoring._spec import MonitorSpec, normalize_spec
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from shipyard.monitoring._estimated_check import Estimation
-
     import httpx
     import pyarrow as pa
 
     from shipyard.drift import DatasetProfile
     from shipyard.entities import Monitor
+    from shipyard.monitoring._estimated_check import Estimation
     from shipyard.store.base import Store
 
 __all__ = ["MonitorJob", "MonitorRun", "create_monitor", "run_monitor", "update_monitor"]
