@@ -1,17 +1,16 @@
 """Estimated performance on real traffic: the rainfall data through a served model, 1,000 rows a window.
 
 The model is fitted on rows 0-4,000 and its estimator on rows 4,000-6,000 (labeled rows the model
-never saw, given at registration; the reference's ROC AUC is 0.84). What the estimate can and cannot
-see, measured here (estimated / realized ROC AUC per 1,000 rows):
+never saw, given at registration; the reference's ROC AUC is 0.84, calibration kept). What the
+estimate can and cannot see, measured here (estimated / realized ROC AUC per 1,000 rows):
 
-- 6,000-8,000: 0.91 / 0.88, 0.89 / 0.81 -- it follows at first;
-- 8,000-12,000: about 0.92 / 0.83 -- visibility and wind "drift" (a change of how they were
-  measured, not of the weather): the model grows more confident on them without growing more
-  right, so P(rain | features) changed a little and the estimate runs 0.07-0.10 too high;
-- 12,000 on: the injected concept drift. The estimate drops by 0.1 (0.82, then about 0.80) while
-  the realized ROC AUC collapses to 0.3-0.4: no estimate from the features can see a changed
-  P(y | x). Once labels arrive the check says so (``estimated_performance.assumptions``) and its
-  metrics stop deciding, instead of keeping a confident estimate.
+- 6,000-12,000: 0.84-0.87 / 0.81-0.88, within 0.05 in every window and the realized value within
+  the band in 5 of 6 (visibility and wind drift there: the estimate follows);
+- 12,000 on: the injected concept drift. The estimate drops by about 0.13 (0.71-0.74) while the
+  realized ROC AUC collapses to 0.29-0.40: no estimate from the features can see a changed
+  P(y | x). Once labels arrive the check says so (``estimated_performance.assumptions``, from the
+  second window after the drift on) and its metrics stop deciding, instead of keeping a confident
+  estimate.
 """
 
 from __future__ import annotations
@@ -50,13 +49,14 @@ async def test_rainfall_estimate_follows_before_the_drift_and_flags_the_concept_
                     for s, e, lo, hi, r, ok in table))
     before = [row for row in table if row[0] + 1000 <= DRIFT_AT]
     after = [row for row in table if row[0] >= DRIFT_AT]
-    # before the injected drift: the realized AUC is in the first window's band, then within 0.11 of it
-    _, _, lo0, hi0, r0, _ = table[0]
-    assert lo0 - 0.03 <= r0 <= hi0 and all(abs(e - r) < 0.11 for _, e, _, _, r, _ in before)
+    # before the injected drift the estimate follows: within 0.06, the realized value mostly in the band
+    assert all(abs(e - r) < 0.06 for _, e, _, _, r, _ in before)
+    assert sum(lo <= r <= hi for _, _, lo, hi, r, _ in before) >= len(before) - 2
+    assert all(ok for *_, ok in before)
     # the estimate sees the drift point (a drop of more than 0.05) but not its size (concept drift)
     assert min(e for _, e, *_ in before) - max(e for _, e, *_ in after) > 0.05
     assert all(e - r > 0.3 for _, e, _, _, r, _ in after)
     # labels contradict the estimate: the check says its assumptions no longer hold and stops deciding
-    assert all(ok is False for *_, ok in after)
+    assert all(ok is False for *_, ok in after[1:])
     assert runs[17_000].check("estimated_performance.roc_auc").passed is None
-    assert runs[6000].check("estimated_performance.assumptions").passed is True
+
