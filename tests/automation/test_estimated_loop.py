@@ -62,6 +62,8 @@ def retrain(context: dict[str, Any]) -> int:
 
 
 async def test_estimated_drop_retrains_gates_and_rolls_out_before_any_label(shipyard_home):
+    from tests.conftest import Served
+
     import shipyard
     import shipyard.sklearn
     from shipyard import monitoring
@@ -69,7 +71,6 @@ async def test_estimated_drop_retrains_gates_and_rolls_out_before_any_label(ship
     from shipyard.serving.app import create_app
     from shipyard.serving.predlog import PredictionLogger
     from shipyard.serving.settings import ServingSettings
-    from tests.conftest import Served
 
     rng = np.random.default_rng(0)
     X, y = rows(rng, 6000)

@@ -82,13 +82,16 @@ def _relative_bias(actual: np.ndarray, predicted: np.ndarray, groups: int = 10) 
 class RegressorEstimator:
     """DLE: ``fit(X, y_pred, y)`` on labeled reference rows, then ``estimate(X, y_pred)`` per window.
 
-    ``engine``: "auto" (LightGBM if installed, else scikit-learn), "lightgbm" or "sklearn"."""
+    ``engine``: "auto" (LightGBM if installed, else scikit-learn), "lightgbm" or "sklearn";
+    ``trees`` and ``leaves`` size each loss model (see ``_trees.fit_forest``)."""
 
     task = "regression"
 
-    def __init__(self, *, engine: str = "auto", seed: int = 0) -> None:
+    def __init__(self, *, engine: str = "auto", seed: int = 0, trees: int = 100, leaves: int = 31) -> None:
         self.engine = engine
         self.seed = seed
+        self.trees = trees
+        self.leaves = leaves
 
     def _matrix(self, X: Any, y_pred: Any) -> np.ndarray:
         cols = _columns(X)
@@ -129,7 +132,8 @@ class RegressorEstimator:
         self.forests_: dict[str, FlatForest] = {}
         held: dict[str, np.ndarray] = {}
         for name, target in targets.items():
-            forest, self.engine_ = fit_forest(M[split], target[split], engine=self.engine, seed=self.seed)
+            forest, self.engine_ = fit_forest(M[split], target[split], engine=self.engine, seed=self.seed,
+                                              trees=self.trees, leaves=self.leaves)
             self.forests_[name] = forest
             held[name] = forest.predict(M[~split])
         # spread_: how much a row's true loss varies per unit of the variance its predictions imply
