@@ -77,8 +77,8 @@ def estimated_checks(checks: WindowChecks, cfg: EstimatedSettings) -> None:
     given = {t.metric: t for t in cfg.thresholds}
     if est is None or checks._too_few():
         why = checks._too_few() or checks.estimation.reason or "no estimator for this version"
-        for t in given.values():
-            checks._add(f"estimated_performance.{t.metric}", t.metric, None, t.bound, t.op, reason=why)
+        for g in given.values():
+            checks._add(f"estimated_performance.{g.metric}", g.metric, None, g.bound, g.op, reason=why)
         if not given:
             checks._add("estimated_performance", "estimated", None, reason=why)
         return
@@ -89,8 +89,8 @@ def estimated_checks(checks: WindowChecks, cfg: EstimatedSettings) -> None:
         summary, values = est.summarize(window.proba, window.y_pred) if est.task == "classification" else \
             est.summarize(window.X, window.y_pred)
     except ShipyardError as exc:
-        for t in given.values():
-            checks._add(f"estimated_performance.{t.metric}", t.metric, None, t.bound, t.op, reason=str(exc))
+        for g in given.values():
+            checks._add(f"estimated_performance.{g.metric}", g.metric, None, g.bound, g.op, reason=str(exc))
         if not given:
             checks._add("estimated_performance", "estimated", None, reason=str(exc))
         return
