@@ -88,7 +88,7 @@ def estimated_checks(checks: WindowChecks, cfg: EstimatedSettings) -> None:
             raise ShipyardError("the log holds no probabilities for every row of this window")
         summary, values = est.summarize(window.proba, window.y_pred) if est.task == "classification" else \
             est.summarize(window.X, window.y_pred)
-    except ShipyardError as exc:
+    except (ShipyardError, ValueError, TypeError) as exc:  # rows the estimator cannot read: undecided
         for g in given.values():
             checks._add(f"estimated_performance.{g.metric}", g.metric, None, g.bound, g.op, reason=str(exc))
         if not given:
@@ -105,7 +105,7 @@ def estimated_checks(checks: WindowChecks, cfg: EstimatedSettings) -> None:
             on_labeled = est.estimate(lw.proba, lw.y_pred) if est.task == "classification" else \
                 est.estimate(lw.X, lw.y_pred)
             realized = realized_metrics(est, lw)
-        except ShipyardError:
+        except (ShipyardError, ValueError, TypeError):
             realized, on_labeled = {}, {}
         lm, lb = split_bands(on_labeled)
         for m, value in realized.items():

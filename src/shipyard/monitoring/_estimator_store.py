@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import orjson
 
-from shipyard.errors import IntegrityCheckFailed, InvalidInput, NotFound
+from shipyard.errors import IntegrityCheckFailed, InvalidInput, NotFound, ShipyardError
 
 if TYPE_CHECKING:
     from shipyard.artifacts import ArtifactRepository
@@ -154,5 +154,8 @@ def version_estimator(store: Store, model: str, version: int) -> tuple[Any | Non
         if found is not None:
             return found, None
         return fit_version_estimator(model, version, store=store), None
-    except (NotFound, InvalidInput, IntegrityCheckFailed) as exc:
+    except ShipyardError as exc:  # no held-out rows, a tampered file, a writer's token refused (403), ...
         return None, str(exc)
+    except Exception as exc:  # the model failed on its held-out rows: the monitor runs its other checks
+        logger.exception("fitting the estimator of %s v%s failed", model, version)
+        return None, f"fitting the estimator failed: {type(exc).__name__}: {exc}"
