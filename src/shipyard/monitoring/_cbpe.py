@@ -146,16 +146,13 @@ def expected_auc(score: np.ndarray, p: np.ndarray) -> float | None:
     return _binned_auc(pos, neg)
 
 
-def _auc_variance(score: np.ndarray, p: np.ndarray) -> float:
-    """Variance of the realized ROC AUC when each row is a positive with probability p (delta
-    method): AUC = A / (P N), and a row's label moves A by (negatives below it - positives above
-    it, ties half) and P N by N - P."""
-    return _auc_and_variance(score, p)[1]
-
-
 def _auc_and_variance(score: np.ndarray, p: np.ndarray, order: np.ndarray | None = None,
                       ) -> tuple[float | None, float]:
-    """(expected ROC AUC, its variance) from one sort of the scores (``order``, when already known)."""
+    """(expected ROC AUC, its variance) from one sort of the scores (``order``, when already known).
+
+    The variance is the delta method's for the realized AUC when each row is a positive with
+    probability p: AUC = A / (P N), and a row's label moves A by (negatives below it - positives
+    above it, ties half) and P N by N - P."""
     order = np.argsort(score, kind="stable") if order is None else order
     s, w = score[order], p[order]
     starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
