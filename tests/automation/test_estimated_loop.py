@@ -99,10 +99,10 @@ async def test_estimated_drop_retrains_gates_and_rolls_out_before_any_label(ship
                         rollout={"steps": [50, 100], "dwell": 0, "metric": "accuracy", "estimate": True,
                                  "min_rows": 100, "max_latency_ratio": 10})
 
-        async def send(n: int, spread: float) -> None:
+        async def send(n: int, spread: float, size: int = 250) -> None:
             Xs, _ = rows(rng, n, spread)  # the labels exist in the world, but none comes back
-            for s in range(0, n, 250):
-                await served.predict(Xs[s:s + 250])
+            for s in range(0, n, size):  # a request goes to one version: small ones split the traffic
+                await served.predict(Xs[s:s + size])
             served.flush()
 
         await send(1000, 1.0)  # as in training: nothing fires
@@ -126,11 +126,11 @@ async def test_estimated_drop_retrains_gates_and_rolls_out_before_any_label(ship
         assert outcome.state == "rolling_out" and outcome.candidate_version == 2, outcome
         assert outcome.gate.passed and outcome.gate.candidate["accuracy"] > outcome.gate.champion["accuracy"] + 0.05
         served.refresh()
-        await send(1000, 0.2)  # half to the canary, still no labels
+        await send(1000, 0.2, size=20)  # half to the canary, still no labels
         outcome = policy.tick(client)
         assert outcome.state == "advanced" and outcome.rollout.percent == 100, outcome
         served.refresh()
-        await send(600, 0.2)
+        await send(600, 0.2, size=20)
         outcome = policy.tick(client)
         assert outcome.rollout.state == "PROMOTED", outcome.rollout.reason
         assert client.get_model_version_by_alias("syn", "champion").version == 2
