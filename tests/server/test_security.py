@@ -219,6 +219,9 @@ def test_a_writer_cannot_swap_a_registered_model(platform: Platform, tmp_path: P
         # the task cache executors unpickle: not a writer's to fill
         assert writer.put("/api/v1/artifacts/pipelines/cache/train/" + "a" * 64 + ".pkl",
                           content=b"x").status_code == 403
+        # nor the versions' performance estimators, which monitors and canaries act on
+        r = writer.put("/api/v1/artifacts/estimation/swap/1/" + "a" * 64 + ".json", content=b"{}")
+        assert r.status_code == 403 and "estimators" in r.json()["message"]
     with platform.client("admin") as admin:  # nobody rewrites a registration's digest, admins neither
         r = admin.post("/api/v1/registered-models/swap/versions/1/tags",
                        json={"key": "shipyard.model_digest", "value": fake})

@@ -14,6 +14,8 @@ The analysis compares the candidate's rows of the current step with the stable v
 the rollout started, from the prediction log with feedback: error rate (candidate <= stable +
 ``max_error_rate_increase``), p99 latency (<= stable x ``max_latency_ratio`` + 5 ms) and, when both
 have ``min_labeled`` labeled rows, ``metric`` (not worse than stable by more than ``metric_tolerance``).
+With ``estimate=True`` a candidate short of labels is judged on its *estimated* ``metric`` (the
+version's estimator, see ``shipyard.monitoring.fit_version_estimator``) instead of waiting for them.
 At 100 % the candidate becomes ``champion`` and the former champion keeps alias ``previous``.
 """
 
@@ -60,6 +62,7 @@ class RolloutPlan:
     min_rows: int = 30
     min_labeled: int = 30
     max_wait_factor: float = 3.0  # a step short of rows waits this many dwells (at least 10 s), then aborts
+    estimate: bool = False  # too few labels: judge the candidate's estimated metric instead of waiting
 
     @property
     def dwell_ms(self) -> int:
@@ -111,6 +114,7 @@ class VersionNumbers:
     p99_latency_ms: float | None
     labeled: int = 0
     metric: float | None = None
+    estimated: bool = False  # ``metric`` was estimated from predictions (too few labels)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -246,6 +250,32 @@ def _numbers(rows: pa.Table, metric: str | None, min_labeled: int) -> VersionNum
     return VersionNumbers(n, failed, failed / n if n else None, p99, labeled_rows, value)
 
 
+def _estimated(client: RegistryClient, numbers: VersionNumbers, rows: pa.Table, model: str, version: int,
+               metric: str) -> VersionNumbers:
+    """``numbers`` with the version's estimated ``metric`` on ``rows`` (unchanged when it has no estimator)."""
+    from dataclasses import replace
+
+    from shipyard.monitoring._checks import _numpy
+    from shipyard.monitoring._estimator_store import version_estimator
+    from shipyard.serving._predlog_schema import FEATURE_PREFIX
+
+    estimator, _ = version_estimator(client.store, model, version)
+    answered, _ = split_failed(rows)
+    if estimator is None or not answered.num_rows:
+        return numbers
+    pred = _numpy(answered["prediction"])
+    if estimator.task == "classification":
+        proba = probabilities(answered)
+        if proba is None:
+            return numbers
+        got = estimator.estimate(proba, pred)
+    else:
+        X = {c[len(FEATURE_PREFIX):]: _numpy(answered[c]) for c in answered.column_names
+             if c.startswith(FEATURE_PREFIX)}
+        got = estimator.estimate(X, pred)
+    return replace(numbers, metric=got.get(metric), estimated=metric in got)
+
+
 def analyze(client: RegistryClient, rollout: Rollout, now: int, root: str | None = None) -> StepAnalysis:
     """The canary analysis of the current step, under the plan the rollout was started with."""
     from shipyard.serving.reader import read_prediction_log
@@ -269,7 +299,14 @@ def analyze(client: RegistryClient, rollout: Rollout, now: int, root: str | None
             return verdict("wait", f"{candidate.rows} candidate rows so far, waiting for {plan.min_rows}")
         return verdict("fail", f"only {candidate.rows} candidate rows after {waited / 1000:.0f} s: "
                                "not enough traffic to judge the candidate")
-    if plan.metric and candidate.labeled < plan.min_labeled and waited < _wait_limit(rollout, plan):
+    if plan.metric and plan.estimate and candidate.labeled < plan.min_labeled:
+        candidate = _estimated(client, candidate, _version_rows(step_rows, rollout.model, rollout.candidate_version),
+                               rollout.model, rollout.candidate_version, plan.metric)
+        if stable is not None and stable.metric is None and rollout.stable_version is not None:
+            stable = _estimated(client, stable, _version_rows(table, rollout.model, rollout.stable_version),
+                                rollout.model, rollout.stable_version, plan.metric)
+    if plan.metric and candidate.labeled < plan.min_labeled and not candidate.estimated \
+            and waited < _wait_limit(rollout, plan):
         # quality is the point of the canary: wait for its feedback a while
         return verdict("wait", f"{candidate.labeled} labeled candidate rows so far, waiting for {plan.min_labeled}")
     reasons = []
@@ -285,7 +322,8 @@ def analyze(client: RegistryClient, rollout: Rollout, now: int, root: str | None
     if metric and stable and candidate.metric is not None and stable.metric is not None:
         worse = stable.metric - candidate.metric if metric in HIGHER_IS_BETTER else candidate.metric - stable.metric
         if worse > plan.metric_tolerance:
-            reasons.append(f"{metric} {candidate.metric:.4g} worse than stable {stable.metric:.4g} "
+            word = "estimated " if candidate.estimated else ""
+            reasons.append(f"{word}{metric} {candidate.metric:.4g} worse than stable {stable.metric:.4g} "
                            f"by more than {plan.metric_tolerance:g}")
     return verdict("fail" if reasons else "pass", *reasons)
 

@@ -9,6 +9,8 @@ Written as dicts (in Python or ``shipyard.yaml``)::
 
     {"monitor": "rain", "checks": ["performance.roc_auc", "performance.accuracy"]}   # any of them alerting
     {"performance": {"monitor": "rain", "metric": "roc_auc", "below": 0.75}}
+    {"performance": {"monitor": "rain", "metric": "roc_auc", "below": 0.75, "estimated": True}}  # before labels
+    {"monitor": "rain", "checks": ["estimated_performance.roc_auc"]}      # the check's own threshold
     {"drift": {"monitor": "rain", "columns": ["dew point"], "share": 0.5}}
     {"schedule": "every 7d"}
     {"new_data": my_module.new_rows_arrived}     # a callable (store, policy) -> context dict or None
@@ -77,32 +79,42 @@ class MonitorTrigger(Trigger):
 
 
 class PerformanceTrigger(Trigger):
-    """Fires when the monitor's newest value of ``metric`` is below ``below`` (or above ``above``)."""
+    """Fires when the monitor's newest value of ``metric`` is below ``below`` (or above ``above``).
+    ``estimated``: the value estimated without labels (check ``estimated_performance``), ignored
+    while the labels say the estimate's assumptions no longer hold."""
 
     kind = "performance"
 
-    def __init__(self, monitor: str, metric: str, below: float | None = None, above: float | None = None) -> None:
+    def __init__(self, monitor: str, metric: str, below: float | None = None, above: float | None = None,
+                 estimated: bool = False) -> None:
         if (below is None) == (above is None):
             raise InvalidInput("a performance trigger needs exactly one of 'below' and 'above'")
         self.monitor, self.metric, self.below, self.above = monitor, metric, below, above
+        self.estimated = bool(estimated)
 
     def check(self, store: Store, policy: Any, now: int) -> dict[str, Any] | None:
+        check = f"{'estimated_performance' if self.estimated else 'performance'}.{self.metric}"
         for result in _latest(store, self.monitor, policy.model):
-            entry = result.check(f"performance.{self.metric}")
+            entry = result.check(check)
             value = None if entry is None else entry.value
-            if value is None:
+            broken = result.check("estimated_performance.assumptions")
+            if value is None or (self.estimated and broken is not None and broken.passed is False):
                 continue
             if (self.below is not None and value < self.below) or (self.above is not None and value > self.above):
                 bound = f"< {self.below:g}" if self.below is not None else f"> {self.above:g}"
+                word = "estimated " if self.estimated else ""
                 return {"trigger": self.kind, "monitor": self.monitor, "version": result.version,
-                        "reason": f"{self.metric} = {value:.4g} {bound}", "checks": {self.metric: value},
+                        "reason": f"{word}{self.metric} = {value:.4g} {bound}", "checks": {check: value},
                         "window_start": result.window_start, "window_end": result.window_end,
-                        "incident": _incident(store, self.monitor, [f"performance.{self.metric}"])}
+                        "incident": _incident(store, self.monitor, [check])}
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"performance": {"monitor": self.monitor, "metric": self.metric, "below": self.below,
-                                "above": self.above}}
+        out: dict[str, Any] = {"monitor": self.monitor, "metric": self.metric, "below": self.below,
+                               "above": self.above}
+        if self.estimated:
+            out["estimated"] = True
+        return {"performance": out}
 
 
 class DriftTrigger(Trigger):

@@ -85,6 +85,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--version", type=int, metavar="V", default=None, help="only this model version")
     p.add_argument("--max-results", type=positive_int, metavar="N", default=50)
     add_output_options(p)
+    p = add_verb(verbs, "estimates", estimates,
+                 "performance estimated without labels per window, beside the realized one (oldest first)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--metric", metavar="M", default=None, help="only this metric (roc_auc, accuracy, mae, ...)")
+    p.add_argument("--version", type=int, metavar="V", default=None, help="only this model version")
+    p.add_argument("--max-results", type=positive_int, metavar="N", default=50)
+    add_output_options(p)
     p = add_verb(verbs, "alerts", alerts, "incidents, newest first")
     p.add_argument("name", metavar="NAME", nargs="?", default=None, help="only this monitor's")
     p.add_argument("--open", action="store_true", help="only the open ones")
@@ -266,6 +273,40 @@ def results(ctx: Context) -> int:
             Col("Status", lambda row: row[0].status, _status, rank=0),
             *(Col(name, _check_value(name), _check_cell, rank=2, export=lambda c: c and c.value) for name in names)]
     emit(ctx, cols, rows, lambda: [result_dict(r) for r in series])
+    return 0
+
+
+def estimates(ctx: Context) -> int:
+    """One row per window and estimated metric: the estimate, its band, and the realized value with
+    the estimation error once the window had labels."""
+    from shipyard.cli._base import format_time
+    from shipyard.cli._table import Col, emit
+
+    a = ctx.args
+    series = ctx.client.get_monitor_results(a.name, version=a.version, max_results=a.max_results)
+    rows = [(r, c) for r in series for c in r.checks
+            if c.check.startswith("estimated_performance.") and c.check != "estimated_performance.assumptions"
+            and c.value is not None and (a.metric is None or c.metric == a.metric)]
+
+    def number(key: str) -> Callable[[tuple[MonitorResult, Any]], Any]:
+        return lambda row: row[1].detail.get(key)
+
+    def trusted(row: tuple[MonitorResult, Any]) -> str:
+        check = row[0].check("estimated_performance.assumptions")
+        return "-" if check is None else "yes" if check.passed else "NO"
+
+    def fmt(value: Any) -> str:
+        return "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+    cols = [Col("Run", lambda row: row[0].run_time, format_time, rank=0),
+            Col("Version", lambda row: row[0].version, rank=1),
+            Col("Metric", lambda row: row[1].metric, rank=0),
+            Col("Estimated", lambda row: row[1], _check_cell, rank=0, export=lambda c: c.value),
+            Col("Low", number("low"), fmt, rank=2), Col("High", number("high"), fmt, rank=2),
+            Col("Realized", number("realized"), fmt, rank=0), Col("Error", number("error"), fmt, rank=1),
+            Col("In band", number("within_band"), fmt, rank=1), Col("Trusted", trusted, rank=1),
+            Col("Labeled", lambda row: row[0].labeled_rows, rank=3)]
+    emit(ctx, cols, rows, lambda: [{"run_time": r.run_time, "version": r.version, **c.to_dict()} for r, c in rows])
     return 0
 
 

@@ -6,9 +6,11 @@
                               channels=[{"type": "webhook", "url": "https://hooks.example/rain"}])
     run = monitoring.run_monitor("rain")              # or `shipyard monitors run rain`, or the scheduler
     monitoring.evaluate(y_true, y_pred, thresholds={"accuracy": 0.8})   # the one-call threshold check
+    monitoring.estimate(monitoring.Sample(y=y, proba=p), [monitoring.Sample(proba=p_now)])  # before labels
 
 The settings of a monitor are documented in ``_spec``, the checks in ``_checks``, incidents and
-channels in ``_alerts``, the gauges in ``_prometheus``.
+channels in ``_alerts``, the gauges in ``_prometheus``; estimation without labels in ``_estimate``
+(``_cbpe`` for classifiers, ``_dle`` for regressors, ``_estimator_store`` per model version).
 """
 
 from __future__ import annotations
@@ -17,6 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from shipyard.monitoring._alerts import AlertEvent, deliver
+    from shipyard.monitoring._cbpe import ClassifierEstimator
+    from shipyard.monitoring._dle import RegressorEstimator
+    from shipyard.monitoring._estimate import (
+        EstimationReport,
+        NotFittedError,
+        Sample,
+        WindowEstimate,
+        estimate,
+        fit_estimator,
+        load_estimator,
+    )
+    from shipyard.monitoring._estimator_store import fit_version_estimator, load_version_estimator
     from shipyard.monitoring._metrics import (
         CLASSIFICATION_METRICS,
         REGRESSION_METRICS,
@@ -32,6 +46,11 @@ if TYPE_CHECKING:
 # that never monitors should not pay for pyarrow and prometheus_client at import.
 _LAZY = {
     "AlertEvent": "_alerts", "deliver": "_alerts",
+    "ClassifierEstimator": "_cbpe", "RegressorEstimator": "_dle",
+    "EstimationReport": "_estimate", "NotFittedError": "_estimate", "Sample": "_estimate",
+    "WindowEstimate": "_estimate", "estimate": "_estimate", "fit_estimator": "_estimate",
+    "load_estimator": "_estimate",
+    "fit_version_estimator": "_estimator_store", "load_version_estimator": "_estimator_store",
     "CLASSIFICATION_METRICS": "_metrics", "REGRESSION_METRICS": "_metrics", "Evaluation": "_metrics",
     "evaluate": "_metrics", "performance": "_metrics",
     "MonitorCollector": "_prometheus", "render_metrics": "_prometheus",
@@ -61,13 +80,24 @@ __all__ = [
     "DEFAULT_CHECKS",
     "REGRESSION_METRICS",
     "AlertEvent",
+    "ClassifierEstimator",
+    "EstimationReport",
     "Evaluation",
     "MonitorCollector",
     "MonitorJob",
     "MonitorRun",
+    "NotFittedError",
+    "RegressorEstimator",
+    "Sample",
+    "WindowEstimate",
     "create_monitor",
     "deliver",
+    "estimate",
     "evaluate",
+    "fit_estimator",
+    "fit_version_estimator",
+    "load_estimator",
+    "load_version_estimator",
     "normalize_spec",
     "parse_window",
     "performance",

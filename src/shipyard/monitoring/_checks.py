@@ -19,6 +19,7 @@ from shipyard.drift import DriftInputError, compare
 from shipyard.drift._auto import ALIASES, TESTS
 from shipyard.drift._columns import column_data
 from shipyard.entities import CheckResult
+from shipyard.monitoring._estimated_check import Estimation
 from shipyard.monitoring._messages import passes
 from shipyard.monitoring._metrics import HIGHER_IS_BETTER, performance
 from shipyard.monitoring._spec import (
@@ -86,8 +87,10 @@ class WindowChecks:
     without an explicit threshold alert when they fall ``relative_drop`` below them."""
 
     def __init__(self, spec: MonitorSpec, table: pa.Table, reference: DatasetProfile | None,
-                 prediction_reference: DatasetProfile | None, baseline: dict[str, float] | None = None) -> None:
+                 prediction_reference: DatasetProfile | None, baseline: dict[str, float] | None = None,
+                 estimation: Estimation | None = None) -> None:
         self.spec = spec
+        self.estimation = estimation or Estimation()
         self.reference, self.prediction_reference = reference, prediction_reference
         self.baseline = dict(baseline or {})
         self.rows = table.num_rows
@@ -110,6 +113,10 @@ class WindowChecks:
             self._data_quality(spec.data_quality)
         if spec.service is not None:
             self._service(spec.service)
+        if spec.estimated_performance is not None:
+            from shipyard.monitoring._estimated_check import estimated_checks
+
+            estimated_checks(self, spec.estimated_performance)
         return self.entries, self.feature_rows
 
     def _add(self, check: str, metric: str, value: float | None, threshold: float | None = None,
@@ -381,10 +388,11 @@ def probabilities(table: pa.Table) -> np.ndarray | None:
 def run_checks(
     spec: MonitorSpec | dict[str, Any], table: pa.Table, reference: DatasetProfile | None,
     prediction_reference: DatasetProfile | None, baseline: dict[str, float] | None = None,
+    estimation: Estimation | None = None,
 ) -> tuple[str, list[CheckResult], list[dict[str, Any]], int]:
     """(status, check results, per-feature drift rows, labeled rows) for one version's window."""
     typed = spec if isinstance(spec, MonitorSpec) else MonitorSpec.from_dict(spec)
-    checks = WindowChecks(typed, table, reference, prediction_reference, baseline)
+    checks = WindowChecks(typed, table, reference, prediction_reference, baseline, estimation)
     entries, features = checks.run()
     if table.num_rows == 0:
         status = "no_data"

@@ -7,6 +7,9 @@ scrapes shows the same numbers; nothing is kept in memory between scrapes.
 - ``shipyard_monitor_status{monitor, deployment, model, version}``: 0 ok, 1 alert, 2 no data
 - ``shipyard_monitor_feature_drift_score{..., feature, test}`` and ``shipyard_monitor_feature_drifted``
 - ``shipyard_monitor_performance{..., metric}``: accuracy, roc_auc, mae, ... from feedback
+- ``shipyard_monitor_estimated_performance{..., metric, bound}``: estimated without labels, with
+  ``bound`` "value", "low" and "high" (the 95 % band); ``shipyard_monitor_estimation_error{..., metric}``:
+  estimated - realized on the window's labeled rows, when it has enough of them
 - ``shipyard_monitor_check_value{..., check}`` and ``shipyard_monitor_check_failed{..., check}``
 - ``shipyard_monitor_open_alerts{monitor}`` and ``shipyard_monitor_last_run_timestamp_seconds{monitor}``
 """
@@ -44,6 +47,12 @@ class MonitorCollector:
                                     labels=[*_VERSION_LABELS, "feature"])
         perf = GaugeMetricFamily("shipyard_monitor_performance", "Model quality from feedback",
                                  labels=[*_VERSION_LABELS, "metric"])
+        estimated = GaugeMetricFamily("shipyard_monitor_estimated_performance",
+                                      "Model quality estimated from predictions alone, with its 95 % band",
+                                      labels=[*_VERSION_LABELS, "metric", "bound"])
+        est_error = GaugeMetricFamily("shipyard_monitor_estimation_error",
+                                      "Estimated minus realized quality on the window's labeled rows",
+                                      labels=[*_VERSION_LABELS, "metric"])
         value = GaugeMetricFamily("shipyard_monitor_check_value", "Value of each check",
                                   labels=[*_VERSION_LABELS, "check"])
         failed = GaugeMetricFamily("shipyard_monitor_check_failed", "1 if the check crossed its threshold",
@@ -78,7 +87,14 @@ class MonitorCollector:
                         failed.add_metric([*labels, c.check], 0 if c.passed else 1)
                     if c.check.startswith("performance."):
                         perf.add_metric([*labels, c.metric], c.value)
-        yield from (status, score, drifted, perf, value, failed, alerts, last)
+                    elif c.check.startswith("estimated_performance.") and c.metric != "misses":
+                        estimated.add_metric([*labels, c.metric, "value"], c.value)
+                        for bound in ("low", "high"):
+                            if isinstance(c.detail.get(bound), int | float):
+                                estimated.add_metric([*labels, c.metric, bound], c.detail[bound])
+                        if isinstance(c.detail.get("error"), int | float):
+                            est_error.add_metric([*labels, c.metric], c.detail["error"])
+        yield from (status, score, drifted, perf, estimated, est_error, value, failed, alerts, last)
 
 
 def render_metrics(store: Store | None = None, monitors: list[str] | None = None) -> bytes:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from shipyard.drift import DatasetProfile
     from shipyard.entities import Monitor
+    from shipyard.monitoring._estimated_check import Estimation
     from shipyard.store.base import Store
 
 __all__ = ["MonitorJob", "MonitorRun", "create_monitor", "run_monitor", "update_monitor"]
@@ -171,6 +172,35 @@ def _references(store: Store, spec: MonitorSpec, model: str, version: int,
     return features, predictions, baseline
 
 
+_ESTIMATOR_CACHE: dict[tuple[str, str, int], tuple[Any, str | None]] = {}
+
+
+def _estimation(store: Store, monitor: str, spec: MonitorSpec, model: str, version: int) -> Estimation | None:
+    """The version's estimator (fitted and stored on first use, then cached per process) and, per
+    estimated metric, whether the realized value of each previous labeled window was within the band."""
+    cfg = spec.estimated_performance
+    if cfg is None:
+        return None
+    from shipyard.monitoring._estimated_check import Estimation
+    from shipyard.monitoring._estimator_store import version_estimator
+
+    key = (store.uri, model, version)
+    with _CACHE_LOCK:
+        cached = _ESTIMATOR_CACHE.get(key)
+    if cached is None:
+        cached = version_estimator(store, model, version)
+        if cached[0] is not None:  # a missing estimator is looked for again on the next run
+            with _CACHE_LOCK:
+                _ESTIMATOR_CACHE[key] = cached
+    history: dict[str, list[bool]] = {}
+    for result in store.list_monitor_results(monitor, model=model, version=version, max_results=4 * cfg.misses):
+        for check in result.checks:
+            flag = check.detail.get("within_band")
+            if check.check.startswith("estimated_performance.") and isinstance(flag, bool):
+                history.setdefault(check.metric, []).append(flag)
+    return Estimation(cached[0], cached[1], history)
+
+
 def read_window(monitor: Monitor, store: Store, now: int, root: str | None = None) -> pa.Table:
     from shipyard.serving.reader import read_prediction_log
 
@@ -200,7 +230,9 @@ def run_monitor(name: str, *, store: Store | None = None, now: int | None = None
     for model, version in versions:
         rows = table.filter(pc.and_(pc.equal(table["model"], model), pc.equal(table["version"], version)))
         reference, prediction_reference, baseline = _references(st, spec, model, version)
-        status, checks, features, labeled = run_checks(spec, rows, reference, prediction_reference, baseline)
+        estimation = _estimation(st, name, spec, model, version)
+        status, checks, features, labeled = run_checks(spec, rows, reference, prediction_reference, baseline,
+                                                       estimation)
         results.append(MonitorResult(
             monitor=name, run_time=now, model=model, version=version, status=status, rows=rows.num_rows,
             labeled_rows=labeled, window_start=_ms(start), window_end=now, checks=checks, features=features))

@@ -10,14 +10,20 @@
         "prediction_drift": {"test": null, "threshold": null, "min_effect": 0.1},
         "performance":      {"accuracy": 0.75, "mae": {"max": 30}, "relative_drop": 0.1},
         "data_quality":     {"missing_share": 0.1, "out_of_range_share": 0.1, "new_category_share": 0.1},
-        "service":          {"error_rate": 0.05, "p99_latency_ms": null}
+        "service":          {"error_rate": 0.05, "p99_latency_ms": null},
+        "estimated_performance": {"roc_auc": 0.75, "relative_drop": 0.1, "misses": 3}   # off unless given
       },
       "channels": [{"type": "log"}, {"type": "webhook", "url": "...", "format": "json" | "slack"},
                    {"type": "command", "argv": ["notify-send", "shipyard"]}],
       "schedule": null | "every 10m" | "*/5 * * * *"
     }
 
-Every check is on unless set to ``false``; a check's thresholds default as in ``DEFAULT_CHECKS``.
+Every check is on unless set to ``false``, but ``estimated_performance`` (off unless given: it
+fits an estimator per version, see ``_estimator_store``); a check's thresholds default as in
+``DEFAULT_CHECKS``. ``estimated_performance`` takes thresholds and ``relative_drop`` like
+``performance`` (on the estimated metrics: accuracy, precision, recall, F1, ROC AUC; MAE, RMSE,
+MAPE), and ``misses``: after that many labeled windows in a row whose realized metric fell outside
+the estimate's band, the check reports that the estimate's assumptions no longer hold.
 Performance is always measured when feedback exists. It alerts on the metrics given thresholds
 and, for every other metric that the served version's training run logged (its validation
 numbers, see ``_baseline``), when the window is worse than that number by more than
@@ -48,7 +54,10 @@ DEFAULT_CHECKS: dict[str, dict[str, Any]] = {
     "performance": {},
     "data_quality": {"missing_share": 0.1, "out_of_range_share": 0.1, "new_category_share": 0.1},
     "service": {"error_rate": 0.05, "p99_latency_ms": None},
+    "estimated_performance": {"misses": 3},
 }
+OFF_UNLESS_GIVEN = frozenset({"estimated_performance"})
+ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape")
 CHECKS = tuple(DEFAULT_CHECKS)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 _WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(rows?|s|sec|m|min|h|d)\s*$")
@@ -92,20 +101,25 @@ def _check(name: str, given: Any) -> dict[str, Any] | bool:
         given = {}
     if not isinstance(given, dict):
         raise InvalidInput(f"checks.{name} must be an object of settings, true or false, got {given!r}")
-    if name == "performance":
+    if name in ("performance", "estimated_performance"):
         out: dict[str, Any] = {}
+        known = CLASSIFICATION_METRICS + REGRESSION_METRICS if name == "performance" else ESTIMATED_METRICS
+        if name == "estimated_performance":
+            misses = given.get("misses", 3)
+            if isinstance(misses, bool) or not isinstance(misses, int) or misses < 1:
+                raise InvalidInput(f"checks.estimated_performance.misses must be an integer >= 1, got {misses!r}")
+            out["misses"] = misses
         if "relative_drop" in given:
             drop = given["relative_drop"]
             if drop is not None and (isinstance(drop, bool) or not isinstance(drop, int | float) or not 0 < drop < 1):
-                raise InvalidInput(f"checks.performance.relative_drop must be a share between 0 and 1 (or null), "
+                raise InvalidInput(f"checks.{name}.relative_drop must be a share between 0 and 1 (or null), "
                                    f"got {drop!r}")
             out["relative_drop"] = None if drop is None else float(drop)
         for metric, spec in given.items():
-            if metric == "relative_drop":
+            if metric in ("relative_drop", "misses"):
                 continue
-            if metric not in CLASSIFICATION_METRICS + REGRESSION_METRICS:
-                raise InvalidInput(f"checks.performance: unknown metric {metric!r} "
-                                   f"(known: {', '.join(CLASSIFICATION_METRICS + REGRESSION_METRICS)})")
+            if metric not in known:
+                raise InvalidInput(f"checks.{name}: unknown metric {metric!r} (known: {', '.join(known)})")
             op, bound = parse_threshold(metric, spec)
             out[metric] = {op: bound}
         return out
@@ -188,7 +202,8 @@ def normalize_spec(*, window: Any, reference: Any = "model", checks: dict[str, A
         "task": task,
         "min_rows": min_rows,
         "min_labeled": min_labeled,
-        "checks": {name: _check(name, checks.get(name)) for name in CHECKS},
+        "checks": {name: _check(name, checks.get(name, False if name in OFF_UNLESS_GIVEN else None))
+                   for name in CHECKS},
         "channels": [_channel(c) for c in (channels if channels is not None else [{"type": "log"}])],
         "schedule": schedule,
     }
@@ -231,6 +246,20 @@ class PerformanceSettings:
 
 
 @dataclass(frozen=True)
+class EstimatedSettings:
+    """Thresholds on estimated metrics (``relative_drop`` against the version's validation numbers,
+    as for ``performance``) and how many labeled windows in a row outside the band (``misses``)
+    mean the estimate's assumptions no longer hold."""
+
+    thresholds: tuple[Threshold, ...]
+    relative_drop: float | None = DEFAULT_RELATIVE_DROP
+    misses: int = 3
+
+    def bound(self, metric: str) -> Threshold | None:
+        return next((t for t in self.thresholds if t.metric == metric), None)
+
+
+@dataclass(frozen=True)
 class DataQualitySettings:
     missing_share: float | None
     out_of_range_share: float | None
@@ -259,6 +288,7 @@ class MonitorSpec:
     data_quality: DataQualitySettings | None
     service: ServiceSettings | None
     channels: tuple[dict[str, Any], ...]
+    estimated_performance: EstimatedSettings | None
     schedule: str | None
 
     @classmethod
@@ -267,12 +297,12 @@ class MonitorSpec:
         checks = spec.get("checks", {})
 
         def on(name: str) -> dict[str, Any] | None:
-            given = checks.get(name, DEFAULT_CHECKS[name])
+            given = checks.get(name, False if name in OFF_UNLESS_GIVEN else DEFAULT_CHECKS[name])
             if given is False:
                 return None
             return {**DEFAULT_CHECKS[name], **(given if isinstance(given, dict) else {})}
 
-        fd, pd_, perf, dq, sv = (on(n) for n in CHECKS)
+        fd, pd_, perf, dq, sv, est = (on(n) for n in CHECKS)
         window = spec["window"]
         return cls(
             window_rows=window.get("rows"), window_seconds=window.get("seconds"),
@@ -290,4 +320,8 @@ class MonitorSpec:
                 dq["missing_share"], dq["out_of_range_share"], dq["new_category_share"]),
             service=None if sv is None else ServiceSettings(sv["error_rate"], sv["p99_latency_ms"]),
             channels=tuple(spec.get("channels", ())), schedule=spec.get("schedule"),
+            estimated_performance=None if est is None else EstimatedSettings(
+                tuple(Threshold(m, *next(iter(t.items()))) for m, t in est.items()
+                      if m not in ("relative_drop", "misses")),
+                est.get("relative_drop", DEFAULT_RELATIVE_DROP), int(est.get("misses", 3))),
         )

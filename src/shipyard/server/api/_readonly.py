@@ -4,7 +4,9 @@
   registered version whose source is that run's model: once logged, a model is write-once to
   writers, so a CI token cannot swap the payload another run's model (or a deployed version) loads;
 - the pipeline task cache (``pipelines/cache/``): outputs there are unpickled by the executors,
-  so only the platform's own processes (an admin's token, or the store's direct access) write it.
+  so only the platform's own processes (an admin's token, or the store's direct access) write it;
+- the model versions' performance estimators (``estimation/``): monitors and canary analyses
+  act on them, so a writer may neither replace one nor add a forged one.
 
 Admins may still replace anything (repairs); loading checks the recorded digests either way.
 """
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["PIPELINE_CACHE_PREFIX", "check_writable"]
 
 PIPELINE_CACHE_PREFIX = "pipelines/cache/"
+ESTIMATION_PREFIX = "estimation/"  # shipyard.monitoring._estimator_store writes there
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
@@ -53,6 +56,8 @@ def check_writable(request: Request, rel: str) -> None:
         return
     if rel == PIPELINE_CACHE_PREFIX.rstrip("/") or rel.startswith(PIPELINE_CACHE_PREFIX):
         raise PermissionDenied("the pipeline task cache is written by the platform's executors only (admin)")
+    if rel == ESTIMATION_PREFIX.rstrip("/") or rel.startswith(ESTIMATION_PREFIX):
+        raise PermissionDenied("performance estimators are written by the platform's monitors only (admin)")
     store: Store = request.app.state.store
     root = request.app.state.locations.root
     parts = rel.split("/")

@@ -1,5 +1,6 @@
 """Monitors: per monitor, drift per feature (reference vs current histograms) of a chosen window,
-its checks, every check over time (uPlot, one line per model version), and the alerts."""
+its checks, every check over time (uPlot, one line per model version; an estimated metric also
+draws its 95 % band and, once labels arrived, the realized value), and the alerts."""
 
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ __all__ = ["router"]
 
 HISTORY = 1000  # results read for the charts
 PICK = 50  # recent results offered in the window picker
-_FIRST_CHECKS = ("performance.roc_auc", "performance.accuracy", "feature_drift", "prediction_drift")
+_FIRST_CHECKS = ("performance.roc_auc", "performance.accuracy", "estimated_performance.roc_auc",
+                 "estimated_performance.accuracy", "estimated_performance.mae", "feature_drift", "prediction_drift")
+# the extra lines of an estimated metric: (detail key, label suffix, line style for ui.js)
+_ESTIMATE_LINES = (("low", "band low", "band"), ("high", "band high", "band"), ("realized", "realized", "realized"))
 
 router = make_router()
 
@@ -44,9 +48,17 @@ def _charts(results: list[MonitorResult]) -> dict[str, Any]:
             chart = charts.setdefault(label(check), {"metric": check.metric, "threshold": None,
                                                      "op": check.op, "series": {}})
             chart["threshold"] = _number(check.threshold)
-            line = chart["series"].setdefault(f"{result.model} v{result.version}", {"x": [], "y": []})
+            name = f"{result.model} v{result.version}"
+            line = chart["series"].setdefault(name, {"x": [], "y": []})
             line["x"].append(when)
             line["y"].append(value)
+            if check.check.startswith("estimated_performance."):
+                for key, suffix, style in _ESTIMATE_LINES:
+                    extra = _number(check.detail.get(key))
+                    if extra is not None:
+                        more = chart["series"].setdefault(f"{name} {suffix}", {"x": [], "y": [], "style": style})
+                        more["x"].append(when)
+                        more["y"].append(extra)
     for chart in charts.values():
         chart["series"] = [{"label": label, **line} for label, line in sorted(chart["series"].items())]
     first = {name: i for i, name in enumerate(_FIRST_CHECKS)}

@@ -33,8 +33,12 @@
       scales: { x: { time: axis === "time", range: padded } },
       series: [{ label: axis }].concat(series.map(function (s, i) {
         var n = s.y ? s.y.length : FEW_POINTS;
-        return { label: s.label, stroke: PALETTE[i % PALETTE.length], width: 1.5, spanGaps: true,
-                 points: { show: n < FEW_POINTS, size: n === 1 ? 9 : 6, fill: PALETTE[i % PALETTE.length] } };
+        if (s.style === "band") {  // an estimate's 95 % band: thin dashed grey edges
+          return { label: s.label, stroke: "#9aa4b1", width: 1, dash: [4, 3], spanGaps: true, points: { show: false } };
+        }
+        var colour = s.style === "realized" ? "#2e9d5b" : PALETTE[i % PALETTE.length];
+        return { label: s.label, stroke: colour, width: 1.5, spanGaps: true,
+                 points: { show: n < FEW_POINTS, size: n === 1 ? 9 : 6, fill: colour } };
       })),
       cursor: { drag: { x: true, y: false } },
       legend: { live: true }
@@ -172,7 +176,9 @@
       }
       var opts = options(box, "time", series);
       if (chart.threshold !== null) { opts.series[opts.series.length - 1].dash = [6, 4]; opts.series[opts.series.length - 1].stroke = "#888"; }
-      opts.series.forEach(function (s, i) { if (i > 0 && i <= chart.series.length) { s.points = { show: true, size: 5 }; } });
+      opts.series.forEach(function (s, i) {
+        if (i > 0 && i <= chart.series.length && chart.series[i - 1].style !== "band") { s.points = { show: true, size: 5 }; }
+      });
       plot = new uPlot(opts, align(tables), box);
       var points = chart.series.reduce(function (a, s) { return a + s.y.length; }, 0);
       status.textContent = points + " results of " + (chart.metric || select.value);
