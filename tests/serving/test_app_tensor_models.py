@@ -136,3 +136,37 @@ async def test_onnx_from_sklearn_serves_labels_and_probabilities(client, make_ap
     assert missing.status_code == 400 and names[0] in missing.json()["message"]
     logged = [r for r in pred_log.records if r["deployment"] == "rain-onnx-api"]
     assert len(logged) == 16 and len(logged[0]["probabilities"]) == 2
+
+
+async def test_concurrent_image_requests_share_forward_passes(client, make_app, pred_log):
+    """Single-image requests arriving together are stacked along the batch dimension: fewer
+    forward passes than requests, and every answer is the one the image gets alone."""
+    import asyncio
+
+    import shipyard
+    import shipyard.pytorch
+
+    images = np.random.default_rng(1).random((24, 1, 8, 8)).astype(np.float32)
+    with shipyard.start_run():
+        info = shipyard.pytorch.log_model(_cnn(), "model", input_example=images[:2], registered_model_name="cnn")
+    _deploy(client, "cnn", info)
+    alone = client.load_model("models:/cnn/1")
+    app = make_app(["cnn-api"], prediction_logger=pred_log)
+    blocks: list[Any] = []
+    real_append = pred_log.append
+
+    def append(deployment: str, records: Any) -> None:  # one block per forward pass
+        blocks.append(records)
+        real_append(deployment, records)
+
+    pred_log.append = append
+    async with http(app) as c:
+        async def one(i: int) -> Any:
+            return (await c.post("/v2/models/cnn-api/infer", json={"inputs": [
+                {"name": "input", "shape": [1, 1, 8, 8], "datatype": "FP32", "data": images[i].ravel().tolist()}]}))
+
+        answers = await asyncio.gather(*(one(i) for i in range(24)))
+    for i, answer in enumerate(answers):
+        assert answer.status_code == 200
+        assert np.allclose(answer.json()["outputs"][0]["data"], alone.predict(images[i:i + 1]).ravel(), atol=1e-5)
+    assert len(pred_log.records) == 24 and len(blocks) < 24
