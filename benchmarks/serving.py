@@ -1,7 +1,9 @@
 """Benchmark: ``shipyard serve`` against ``mlflow models serve`` and BentoML, single-row requests over HTTP.
 
 Two scikit-learn models on 20 numeric features (LogisticRegression, RandomForestClassifier with 100
-trees), trained on the same seeded data in each environment. shipyard serves both deployments in
+trees), trained on the same seeded data in each environment; shipyard also serves a PyTorch MLP
+(20-64-1, ``mlp``) and the LogisticRegression converted to ONNX (``onnx``) when torch and
+onnxruntime are installed (no peer serves these two yet: their rows have no ratios). shipyard serves both deployments in
 one process (batching on, defaults) in three set-ups: 1 worker with the prediction log, 1 worker
 without it (to price the log), and ``--workers 2`` with the log. The peers run from their own
 virtualenvs under ``~/.cache/shipyard-bench/`` (created on first use, never in shipyard's
@@ -49,7 +51,8 @@ from _peer import ensure_peer, version_of
 ROOT = Path(__file__).resolve().parent.parent
 N_FEATURES = 20
 FEATURES = [f"f{i}" for i in range(N_FEATURES)]
-MODELS = ("lr", "rf")
+MODELS = ("lr", "rf", "mlp", "onnx")
+PEER_MODELS = ("lr", "rf")  # the deep-learning models are served by shipyard only (see the module docstring)
 CONCURRENCY = (1, 8, 64)
 
 # Runs in either environment (shipyard's dev venv or MLflow's): the same seeded data and models.
@@ -72,6 +75,19 @@ for name, model in MODELS.items():
     with shipyard.start_run():
         shipyard.sklearn.log_model(model, "model", registered_model_name=name, input_example=example)
     shipyard.Client().create_deployment(name, routes=[{"model": name, "version": 1}])
+try:  # the deep-learning flavors, when torch / onnxruntime are installed: a PyTorch MLP, the lr as ONNX
+    import torch, shipyard.onnx, shipyard.pytorch
+    torch.manual_seed(7)
+    net = torch.nn.Sequential(torch.nn.Linear(20, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1), torch.nn.Sigmoid())
+    DL = {"mlp": lambda: shipyard.pytorch.log_model(net, "model", registered_model_name="mlp", input_example=example),
+          "onnx": lambda: shipyard.onnx.log_model(shipyard.onnx.from_sklearn(MODELS["lr"], X[:200]), "model",
+                                                  registered_model_name="onnx", input_example=example)}
+    for name, log in DL.items():
+        with shipyard.start_run():
+            log()
+        shipyard.Client().create_deployment(name, routes=[{"model": name, "version": 1}])
+except ImportError as exc:
+    print(f"no mlp/onnx deployments: {exc}")
 """
 
 MLFLOW_BUILD = TRAIN + """
@@ -212,6 +228,18 @@ def load_average() -> str:
 Results = dict[str, dict[tuple[str, int], list[dict[str, float]]]]
 
 
+def batch_totals(predict_url: str, model: str) -> tuple[float, float] | None:
+    """(rows, predict calls) of a shipyard deployment so far, from its /metrics; None for a peer."""
+    if "/v1/deployments/" not in predict_url:
+        return None
+    text = urllib.request.urlopen(predict_url.split("/v1/")[0] + "/metrics", timeout=5).read().decode()
+    found = {}
+    for kind in ("sum", "count"):
+        m = re.search(rf'^shipyard_serving_batch_size_{kind}{{deployment="{model}"[^}}]*}} (\S+)$', text, re.M)
+        found[kind] = float(m.group(1)) if m else 0.0
+    return found["sum"], found["count"]
+
+
 def measure(servers: list[Server], models: list[str], seconds: float, repeat: int) -> Results:
     """Every point of every server, round-robin, ``repeat`` times (each server a turn per point)."""
     results: Results = {server.name: {} for server in servers}
@@ -223,8 +251,12 @@ def measure(servers: list[Server], models: list[str], seconds: float, repeat: in
             for c in CONCURRENCY:
                 turn = [s for s in servers if model in s.urls]
                 for server in turn[rep % len(turn):] + turn[:rep % len(turn)]:  # a different first each round
+                    before = batch_totals(server.urls[model], model)
                     r = wrk(server.urls[model], server.scripts[model], c, seconds)
                     r["load"] = os.getloadavg()[0]
+                    after = batch_totals(server.urls[model], model)
+                    if before and after and after[1] > before[1]:  # mean rows per forward pass in this point
+                        r["batch"] = (after[0] - before[0]) / (after[1] - before[1])
                     results[server.name].setdefault((model, c), []).append(r)
                     print(f"  [{rep + 1}/{repeat}] {server.name:<28} {model} c={c:<3} {r['rps']:>8.0f} req/s  "
                           f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  errors {r['errors']:.0f}  "
@@ -248,10 +280,15 @@ def main() -> int:
     parser.add_argument("--skip-mlflow", action="store_true", help="no MLflow servers (ratios left blank)")
     parser.add_argument("--skip-bentoml", action="store_true", help="no BentoML servers (ratios left blank)")
     parser.add_argument("--setups", default="all", help="comma-separated subset of: one,nolog,two (default all)")
-    parser.add_argument("--models", default="lr,rf", help="comma-separated subset of: lr,rf (default both)")
+    parser.add_argument("--models", default="lr,rf,mlp,onnx",
+                        help="comma-separated subset of: lr,rf,mlp (PyTorch),onnx (lr converted; default all)")
     args = parser.parse_args()
     seconds = args.seconds or (5.0 if args.quick else 20.0)
     models = [m.strip() for m in args.models.split(",") if m.strip() in MODELS]
+    import importlib.util
+
+    if not (importlib.util.find_spec("torch") and importlib.util.find_spec("onnxruntime")):
+        models = [m for m in models if m in PEER_MODELS]  # SHIPYARD_BUILD made no mlp/onnx deployments
     if shutil.which("wrk") is None:
         print("wrk is needed as the load generator: apt-get install -y wrk", file=sys.stderr)
         return 2
@@ -274,7 +311,7 @@ def main() -> int:
     try:
         for name, extra in (setups[key] for key in chosen):
             port = free_port()
-            cmd = [sys.executable, "-m", "shipyard", "serve", *MODELS, "--port", str(port), "--log-level", "warning",
+            cmd = [sys.executable, "-m", "shipyard", "serve", *models, "--port", str(port), "--log-level", "warning",
                    *extra]
             servers.append(Server(name, cmd, env, f"http://127.0.0.1:{port}/ready", work / f"{port}.log",
                                   {m: f"http://127.0.0.1:{port}/v1/deployments/{m}/predict" for m in models},
@@ -290,7 +327,7 @@ def main() -> int:
                                env={**env, "MLFLOW_TRACKING_URI": f"file://{work / 'mlruns'}"})
                 # as an activated venv would: mlflow runs `uvicorn` from PATH
                 menv = {**env, "PATH": f"{python.parent}{os.pathsep}{env.get('PATH', '')}"}
-                for model in models:
+                for model in (m for m in models if m in PEER_MODELS):
                     port = free_port()
                     cmd = [str(python.parent / "mlflow"), "models", "serve", "-m", str(work / "mlflow-models" / model),
                            "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
@@ -308,7 +345,7 @@ def main() -> int:
                 folder.mkdir()
                 (folder / "service.py").write_text(BENTOML_SERVICE)
                 subprocess.run([str(python), "-c", BENTOML_BUILD, str(folder)], check=True, env=env)
-                for model in models:
+                for model in (m for m in models if m in PEER_MODELS):
                     port = free_port()
                     benv = {**env, "SHIPYARD_BENCH_MODEL": str(folder / f"{model}.pkl"), "BENTOML_DO_NOT_TRACK": "true",
                             "BENTOML_HOME": str(folder / "home")}
@@ -344,8 +381,9 @@ def report(results: Results, healthy: dict[str, float], seconds: float, repeat: 
           f"(now {load_average()}); MLflow {versions['mlflow']}, BentoML {versions['bentoml']}\n")
     for note in notes:
         print(f"Note: {note}\n")
-    print("| server | model | c | req/s | (min-max) | p50 ms | p99 ms | errors | x MLflow | x BentoML | load |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| server | model | c | req/s | (min-max) | p50 ms | p99 ms | errors | mean batch | x MLflow | x BentoML "
+          "| load |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, points in results.items():
         for (model, c), runs in sorted(points.items()):
             rps = _median(runs, "rps")
@@ -355,9 +393,10 @@ def report(results: Results, healthy: dict[str, float], seconds: float, repeat: 
                 ok = base and name not in ("mlflow", "bentoml")
                 ratios.append(f"{rps / _median(base, 'rps'):.1f}x" if ok else "-")
             spread = f"{min(r['rps'] for r in runs):.0f}-{max(r['rps'] for r in runs):.0f}"
+            batch = f"{_median(runs, 'batch'):.1f}" if all("batch" in r for r in runs) else "-"
             print(f"| {name} | {model} | {c} | {rps:.0f} | {spread} | {_median(runs, 'p50'):.2f} | "
-                  f"{_median(runs, 'p99'):.2f} | {sum(r['errors'] for r in runs):.0f} | {ratios[0]} | {ratios[1]} | "
-                  f"{_median(runs, 'load'):.1f} |")
+                  f"{_median(runs, 'p99'):.2f} | {sum(r['errors'] for r in runs):.0f} | {batch} | {ratios[0]} | "
+                  f"{ratios[1]} | {_median(runs, 'load'):.1f} |")
     print("\nTime to healthy: " + ", ".join(f"{k} {v:.1f} s" for k, v in healthy.items()))
 
     one, off, two = (results.get(k, {}) for k in ("shipyard, 1 worker", "shipyard, 1 worker, no log",
@@ -370,7 +409,7 @@ def report(results: Results, healthy: dict[str, float], seconds: float, repeat: 
     checks: list[tuple[str, bool | None, str]] = []
     peers = (("MLflow", mlflow, ((8, 10.0), (64, 20.0))), ("BentoML", bento, ((8, 2.0), (64, 2.0))))
     for peer_name, peer, targets in peers:
-        for model in MODELS:
+        for model in PEER_MODELS:
             for c, target in targets:
                 best = max((rps(s, model, c) or 0.0 for s in (one, two)), default=0.0)
                 base = rps(peer, model, c)
