@@ -3,7 +3,8 @@
 Two scikit-learn models on 20 numeric features (LogisticRegression, RandomForestClassifier with 100
 trees), trained on the same seeded data in each environment; shipyard also serves a PyTorch MLP
 (20-64-1, ``mlp``) and the LogisticRegression converted to ONNX (``onnx``) when torch and
-onnxruntime are installed (no peer serves these two yet: their rows have no ratios). shipyard serves both deployments in
+onnxruntime are installed; BentoML serves the same two (the exported program and the ONNX file
+shipyard saved, loaded with torch / onnxruntime in its own venv), MLflow does not. shipyard serves both deployments in
 one process (batching on, defaults) in three set-ups: 1 worker with the prediction log, 1 worker
 without it (to price the log), and ``--workers 2`` with the log. The peers run from their own
 virtualenvs under ``~/.cache/shipyard-bench/`` (created on first use, never in shipyard's
@@ -52,7 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 N_FEATURES = 20
 FEATURES = [f"f{i}" for i in range(N_FEATURES)]
 MODELS = ("lr", "rf", "mlp", "onnx")
-PEER_MODELS = ("lr", "rf")  # the deep-learning models are served by shipyard only (see the module docstring)
+PEER_MODELS = ("lr", "rf")  # MLflow serves these; BentoML all four
 CONCURRENCY = (1, 8, 64)
 
 # Runs in either environment (shipyard's dev venv or MLflow's): the same seeded data and models.
@@ -86,6 +87,12 @@ try:  # the deep-learning flavors, when torch / onnxruntime are installed: a PyT
         with shipyard.start_run():
             log()
         shipyard.Client().create_deployment(name, routes=[{"model": name, "version": 1}])
+    import os, sys  # the same two models as files for BentoML: the exported program and the ONNX graph
+    os.makedirs(sys.argv[1], exist_ok=True)
+    pyfunc = shipyard.load_model("models:/mlp/1")
+    torch.export.save(pyfunc.raw_model.program, f"{sys.argv[1]}/mlp.pt2")
+    with open(f"{sys.argv[1]}/onnx.onnx", "wb") as fh:
+        fh.write(shipyard.load_model("models:/onnx/1").raw_model.data)
 except ImportError as exc:
     print(f"no mlp/onnx deployments: {exc}")
 """
@@ -122,12 +129,32 @@ FEATURES = [f"f{i}" for i in range(20)]
 @bentoml.service(workers=1, traffic={"timeout": 30}, logging={"access": {"enabled": False}})
 class Model:
     def __init__(self) -> None:
-        with open(os.environ["SHIPYARD_BENCH_MODEL"], "rb") as fh:
-            self.model = pickle.load(fh)
+        path = os.environ["SHIPYARD_BENCH_MODEL"]
+        self.kind = path.rpartition(".")[2]
+        if self.kind == "onnx":  # the lr converted by shipyard.onnx.from_sklearn: labels, probabilities
+            import onnxruntime as ort
+
+            self.session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        elif self.kind == "pt2":  # shipyard's exported MLP program, one float output
+            import torch
+
+            self.module = torch.export.load(path).module()
+        else:
+            with open(path, "rb") as fh:
+                self.model = pickle.load(fh)
 
     @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=10_000)
     def predict(self, records: list[dict[str, float]]) -> list[dict]:
         X = np.array([[r[f] for f in FEATURES] for r in records], dtype=np.float64)
+        if self.kind == "onnx":
+            labels, proba = self.session.run(None, {"X": X.astype(np.float32)})
+            return [{"prediction": p, "probabilities": q} for p, q in zip(labels.tolist(), proba.tolist())]
+        if self.kind == "pt2":
+            import torch
+
+            with torch.inference_mode():
+                out = self.module(torch.from_numpy(X.astype(np.float32)))[:, 0].numpy()
+            return [{"prediction": p} for p in out.tolist()]
         proba = self.model.predict_proba(X)
         preds = self.model.classes_[np.argmax(proba, axis=1)]
         return [{"prediction": p, "probabilities": q} for p, q in zip(preds.tolist(), proba.tolist())]
@@ -297,7 +324,7 @@ def main() -> int:
           f"load average {load_average()}", file=sys.stderr)
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
     env["SHIPYARD_HOME"] = str(work / "home")
-    subprocess.run([sys.executable, "-c", SHIPYARD_BUILD], env=env, check=True)
+    subprocess.run([sys.executable, "-c", SHIPYARD_BUILD, str(work / "dl")], env=env, check=True)
     scripts = {"shipyard": lua_script(work / "shipyard.lua", "records"),
                "mlflow": lua_script(work / "mlflow.lua", "dataframe_records")}
 
@@ -336,7 +363,10 @@ def main() -> int:
                                           {model: scripts["mlflow"]}))
                     healthy[f"mlflow ({model})"] = servers[-1].healthy_s
         if not args.skip_bentoml:
-            python, why = _peer_or_reason("bentoml", ["bentoml==1.4.*", "scikit-learn"], ["bentoml", "sklearn"])
+            dl = [m for m in models if m not in PEER_MODELS]
+            python, why = _peer_or_reason("bentoml", ["bentoml==1.4.*", "scikit-learn"]
+                                          + (["torch==2.13.0", "onnxruntime"] if dl else []),
+                                          ["bentoml", "sklearn"] + (["torch", "onnxruntime"] if dl else []))
             if python is None:
                 notes.append(why)
             else:
@@ -345,10 +375,11 @@ def main() -> int:
                 folder.mkdir()
                 (folder / "service.py").write_text(BENTOML_SERVICE)
                 subprocess.run([str(python), "-c", BENTOML_BUILD, str(folder)], check=True, env=env)
-                for model in (m for m in models if m in PEER_MODELS):
+                files = {"mlp": work / "dl" / "mlp.pt2", "onnx": work / "dl" / "onnx.onnx"}
+                for model in models:
                     port = free_port()
-                    benv = {**env, "SHIPYARD_BENCH_MODEL": str(folder / f"{model}.pkl"), "BENTOML_DO_NOT_TRACK": "true",
-                            "BENTOML_HOME": str(folder / "home")}
+                    benv = {**env, "SHIPYARD_BENCH_MODEL": str(files.get(model, folder / f"{model}.pkl")),
+                            "BENTOML_DO_NOT_TRACK": "true", "BENTOML_HOME": str(folder / "home")}
                     cmd = [str(python.parent / "bentoml"), "serve", "service:Model", "--host", "127.0.0.1",
                            "--port", str(port)]
                     servers.append(Server(f"bentoml ({model})", cmd, benv, f"http://127.0.0.1:{port}/readyz",
@@ -409,7 +440,7 @@ def report(results: Results, healthy: dict[str, float], seconds: float, repeat: 
     checks: list[tuple[str, bool | None, str]] = []
     peers = (("MLflow", mlflow, ((8, 10.0), (64, 20.0))), ("BentoML", bento, ((8, 2.0), (64, 2.0))))
     for peer_name, peer, targets in peers:
-        for model in PEER_MODELS:
+        for model in PEER_MODELS if peer_name == "MLflow" else MODELS:
             for c, target in targets:
                 best = max((rps(s, model, c) or 0.0 for s in (one, two)), default=0.0)
                 base = rps(peer, model, c)
