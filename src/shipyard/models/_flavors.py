@@ -90,8 +90,8 @@ def detect_flavor(model: Any, flavor: str | None = None) -> str:
     detected = (
         own
         if own is not None
-        else "pytorch"
-        if "torch" in roots
+        else "pytorch"  # a module with its own predict() stays a pickled pyfunc model, as before
+        if "torch" in roots and not callable(getattr(model, "predict", None))
         else "onnx"
         if "onnx" in roots
         else "xgboost"
