@@ -9,6 +9,11 @@ xgboost    ``xgboost.Booster`` / ``XGBModel`` wrappers ``model.ubj`` (xgboost's 
                                                        wrappers keep their class and sklearn attrs)
 lightgbm   ``lightgbm.Booster`` / ``LGBMModel``        ``model.txt`` (native text) for a Booster,
                                                        ``model.pkl`` for the sklearn wrappers
+pytorch    ``shipyard.pytorch``'s wrapper of a         ``model.pt2`` (``torch.export``; the input
+           ``torch.nn.Module`` exported on the input   shape and dtype ride in its extra files)
+           example
+onnx       an ``onnx.ModelProto`` or an ONNX model     ``model.onnx`` (run by onnxruntime)
+           ``shipyard.onnx.log_model`` read
 pyfunc     a :class:`PythonModel` or any object with   ``model.pkl`` (cloudpickle, else pickle)
            a ``predict`` method
 =========  ==========================================  ==========================================
@@ -39,7 +44,7 @@ from shipyard.models._python_model import PythonModel
 
 __all__ = ["FLAVORS", "Saved", "detect_flavor", "library_versions", "load", "save"]
 
-FLAVORS = ("lightgbm", "pyfunc", "sklearn", "xgboost")
+FLAVORS = ("lightgbm", "onnx", "pyfunc", "pytorch", "sklearn", "xgboost")
 _DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
     "sklearn": ("scikit-learn",),
     "xgboost": ("xgboost", "xgboost-cpu"),
@@ -53,7 +58,10 @@ _FLAVOR_LIBRARIES = {  # shipyard itself is the loader of every flavor
     "xgboost": ("xgboost", "numpy", "shipyard"),
     "lightgbm": ("lightgbm", "numpy", "shipyard"),
     "pyfunc": ("numpy", "shipyard"),
+    "pytorch": ("torch", "numpy", "shipyard"),
+    "onnx": ("onnxruntime", "numpy", "shipyard"),
 }
+_TENSOR_MODELS = {"OnnxModel": "onnx", "TorchModel": "pytorch"}
 _SKIP_ROOTS = frozenset(sys.stdlib_module_names) | {"builtins", "__main__", "copyreg"}
 
 
@@ -78,8 +86,15 @@ def _qualname(obj: Any) -> str:
 def detect_flavor(model: Any, flavor: str | None = None) -> str:
     """The flavor of ``model`` (or check that the given ``flavor`` fits it)."""
     roots = _roots(model)
+    own = _TENSOR_MODELS.get(type(model).__name__) if type(model).__module__.endswith("_tensor_models") else None
     detected = (
-        "xgboost"
+        own
+        if own is not None
+        else "pytorch"  # a module with its own predict() stays a pickled pyfunc model, as before
+        if "torch" in roots and not callable(getattr(model, "predict", None))
+        else "onnx"
+        if "onnx" in roots
+        else "xgboost"
         if "xgboost" in roots
         else "lightgbm"
         if "lightgbm" in roots
@@ -190,6 +205,12 @@ def _pickle(model: Any, directory: Path, flavor: str) -> Saved:
 def save(flavor: str, model: Any, directory: Path) -> Saved:
     """Write the model file of ``model`` into ``directory``."""
     cls = type(model)
+    if flavor in ("pytorch", "onnx"):
+        from shipyard.models._tensor_save import save_tensor_model
+
+        file, kind, qualname, data = save_tensor_model(flavor, model)
+        (directory / file).write_bytes(data)
+        return Saved(file, kind, qualname, library_versions(_FLAVOR_LIBRARIES[flavor]))
     if flavor == "xgboost":
         import xgboost
 
@@ -228,6 +249,10 @@ def load(manifest: Any, data: bytes) -> Any:
         model = cls()
         model.load_model(bytearray(data))
         return model
+    if kind in ("torch-export", "onnx"):
+        from shipyard.models._tensor_save import load_tensor_model
+
+        return load_tensor_model(kind, data)
     if kind == "lightgbm-text":
         import lightgbm
 

@@ -170,6 +170,9 @@ class PyFuncModel:
         """
         if self._adapter is not None:
             return self._adapter(data)
+        check = getattr(self.raw_model, "check_input", None)
+        if check is not None and self.flavor in ("pytorch", "onnx"):  # tensors: shape and dtype checked here
+            return check(data)
         if isinstance(data, dict | list):
             import pandas as pd
 

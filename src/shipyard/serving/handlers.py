@@ -413,15 +413,21 @@ class Handlers:
         state = self.runtime.get(name)
         served = self._route(state, version) or state.routes[0]
         sig = served.pyfunc.signature
+        raw = served.pyfunc.raw_model
         inputs = [] if sig is None else [
             {"name": c.name, "datatype": signature_datatype(c.type), "shape": [-1]} for c in sig.inputs]
+        if sig is None and getattr(raw, "input_shape", None) is not None:  # a tensor model (pytorch, onnx)
+            inputs = [{"name": raw.input_name, "datatype": "INT64" if raw.input_kind == "int" else "FP32",
+                       "shape": [-1 if d is None else d for d in raw.input_shape]}]
         out = None if sig is None else sig.outputs
         outputs = [{"name": "predict", "datatype": "BYTES" if out is None else signature_datatype(out.type),
                     "shape": [-1] if out is None else list(out.shape)}]
         if served.has_proba:
             outputs.append({"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]})
-        doc = {"name": name, "versions": [str(s.version) for s in state.routes],
+        doc: dict[str, Any] = {"name": name, "versions": [str(s.version) for s in state.routes],
                "platform": f"shipyard_{served.pyfunc.flavor}", "inputs": inputs, "outputs": outputs}
+        if isinstance(getattr(raw, "device", None), str):  # where the forward pass runs: "cpu" or "cuda"
+            doc["parameters"] = {"device": raw.device}
         return 200, orjson.dumps(doc), _JSON
 
     async def v2_model_ready(self, name: str, version: int | None) -> _Answer:

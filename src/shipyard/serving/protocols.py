@@ -87,7 +87,7 @@ def _array(rows: list[Any], key: str) -> np.ndarray:
         arr = np.array(rows)
     except ValueError:
         arr = None
-    if arr is None or arr.ndim != 2:
+    if arr is None or arr.ndim < 2 or arr.dtype == object:  # [n, k] rows, or [n, ...] tensors for image models
         raise InvalidInput(f"{key!r} rows must all have the same number of values")
     return arr
 
@@ -155,8 +155,8 @@ def _tensor(spec: Any, i: int) -> tuple[str, np.ndarray]:
     name, shape, dtype = str(spec["name"]), spec["shape"], spec["datatype"]
     if dtype not in _V2_DTYPES:
         raise InvalidInput(f"input {name!r}: unsupported datatype {dtype!r} (one of {sorted(_V2_DTYPES)})")
-    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape) or len(shape) > 2:
-        raise InvalidInput(f"input {name!r}: shape must be [n] or [n, k], got {shape!r}")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape) or not shape:
+        raise InvalidInput(f"input {name!r}: shape must be a list of sizes [n, ...], got {shape!r}")
     try:
         arr: np.ndarray = np.asarray(spec["data"], dtype=_V2_DTYPES[dtype])
     except (ValueError, TypeError, OverflowError) as exc:  # 2**64 as INT64: refused, not wrapped
@@ -171,12 +171,16 @@ def parse_v2(doc: Any, columns: list[str] | None) -> Any:
     if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list) or not doc["inputs"]:
         raise InvalidInput("a V2 infer request needs 'inputs': a list of {name, shape, datatype, data} tensors")
     tensors = [_tensor(spec, i) for i, spec in enumerate(doc["inputs"])]
+    if len(tensors) == 1 and tensors[0][1].ndim > 2:  # one image/sequence tensor, batch first
+        return tensors[0][1]
     if len(tensors) == 1 and tensors[0][1].ndim == 2 and (columns is None or tensors[0][0] not in columns
                                                           or len(columns) != 1):
         arr = tensors[0][1]
         return arr.astype(object) if arr.dtype == object else arr
     out: dict[str, Any] = {}
     for name, arr in tensors:
+        if arr.ndim > 2:
+            raise InvalidInput(f"input {name!r}: a tensor of rank {arr.ndim} must be the request's only input")
         if arr.ndim == 2:
             if arr.shape[1] != 1:
                 raise InvalidInput(f"input {name!r}: a named column tensor must have shape [n] or [n, 1]")

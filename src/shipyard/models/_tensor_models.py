@@ -1,0 +1,150 @@
+"""Deep-learning models behind the same ``predict`` / ``predict_proba`` as every other flavor.
+
+``OnnxModel`` wraps an onnxruntime session and ``TorchModel`` a ``torch.export`` program. Both take one
+NumPy array whose first dimension is the batch (a 2-D table for tabular models, ``[n, C, H, W]``
+for images), so serving's batcher stacks requests along axis 0 and runs one forward pass per
+batch. A tensor of the wrong rank, trailing shape or dtype is an InvalidInput naming the input.
+
+Threads: a model server answers many requests at once, so each forward pass uses the cores of the
+machine once (intra-op threads = CPU count, at most 4; one inter-op thread) rather than letting
+several libraries each start a pool per core.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from shipyard.errors import InvalidInput
+
+__all__ = ["OnnxModel", "TorchModel", "check_tensor"]
+
+
+def _threads() -> int:
+    return max(1, min(os.cpu_count() or 1, 4))
+
+
+def check_tensor(name: str, arr: np.ndarray, shape: Sequence[int | None] | None, kind: str) -> np.ndarray:
+    """``arr`` as the model's input ``name`` wants it: ``shape`` with None for free dimensions
+    (the batch), ``kind`` ``"float"`` or ``"int"``; InvalidInput naming the input otherwise."""
+    if shape is not None:
+        want = list(shape)
+        if arr.ndim != len(want) or any(w is not None and w != g for w, g in zip(want[1:], arr.shape[1:], strict=True)):
+            shown = ["n" if w is None else w for w in want]
+            raise InvalidInput(f"input {name!r}: shape {list(arr.shape)} does not fit the model's {shown}")
+    if kind == "float":
+        if arr.dtype.kind not in "biuf":
+            raise InvalidInput(f"input {name!r}: dtype {arr.dtype} is not numeric; the model takes float32")
+        return np.ascontiguousarray(arr, dtype=np.float32)
+    if arr.dtype.kind not in "biu" and not (arr.dtype.kind == "f" and np.all(np.mod(arr, 1) == 0)):
+        raise InvalidInput(f"input {name!r}: dtype {arr.dtype} is not integer; the model takes int64")
+    return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def _as_array(data: Any) -> np.ndarray:
+    if hasattr(data, "to_numpy"):
+        return np.asarray(data.to_numpy())
+    if isinstance(data, dict):
+        return np.column_stack([np.asarray(v) for v in data.values()])
+    return np.asarray(data)
+
+
+def _squeeze(out: np.ndarray) -> np.ndarray:
+    return out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out
+
+
+_ONNX_INT = ("tensor(int64)", "tensor(int32)", "tensor(int16)", "tensor(int8)")
+
+
+class OnnxModel:
+    """An ONNX model run by onnxruntime (the CUDA provider first when onnxruntime has it).
+
+    Outputs: the first is ``predict``; a second 2-D float output (a converted classifier's
+    probabilities, exported with ``zipmap=False``) is ``predict_proba``.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        import onnxruntime as ort
+
+        self.data = data  # the serialized graph, what save_model writes
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = _threads()
+        options.inter_op_num_threads = 1
+        available = ort.get_available_providers()
+        providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        try:
+            self.session = ort.InferenceSession(data, options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own classes for a malformed graph
+            raise InvalidInput(f"onnxruntime cannot load the model: {exc}") from exc
+        self.device = "cuda" if self.session.get_providers()[0] == "CUDAExecutionProvider" else "cpu"
+        inputs = self.session.get_inputs()
+        if len(inputs) != 1:
+            raise InvalidInput(f"the ONNX model has {len(inputs)} inputs; shipyard serves models with one input "
+                               "tensor (concatenate the features into one [n, k] input when exporting)")
+        self.input_name = inputs[0].name
+        self.input_shape: list[int | None] = [d if isinstance(d, int) else None for d in inputs[0].shape]
+        self.input_shape[0] = None  # the batch dimension, whatever the export said
+        self.input_kind = "int" if inputs[0].type in _ONNX_INT else "float"
+        outputs = self.session.get_outputs()
+        self.output_names = [o.name for o in outputs]
+        self._has_proba = len(outputs) > 1 and outputs[1].type == "tensor(float)" and len(outputs[1].shape or ()) == 2
+        if not self._has_proba:
+            self.predict_proba = None  # type: ignore[assignment]  # serving asks callable(predict_proba)
+
+    def check_input(self, data: Any) -> np.ndarray:
+        """One request's input as the model takes it; InvalidInput naming the input otherwise."""
+        return check_tensor(self.input_name, _as_array(data), self.input_shape, self.input_kind)
+
+    def _run(self, data: Any) -> list[Any]:
+        arr = self.check_input(data)
+        return self.session.run(None, {self.input_name: arr})  # type: ignore[no-any-return]
+
+    def predict(self, data: Any) -> np.ndarray:
+        return _squeeze(np.asarray(self._run(data)[0]))
+
+    def predict_proba(self, data: Any) -> np.ndarray:
+        return np.asarray(self._run(data)[1])
+
+
+class TorchModel:
+    """An exported torch program run under ``torch.inference_mode()`` on the GPU when one is present.
+
+    ``predict`` returns the module's output (the first one of a tuple) as NumPy, an ``[n, 1]``
+    output flattened to ``[n]``. ``input_shape`` (None for free dimensions) and ``input_kind``
+    come from the input example the model was logged with.
+    """
+
+    def __init__(self, program: Any, input_shape: Sequence[int | None] | None, input_kind: str,
+                 input_name: str = "input") -> None:
+        import torch
+
+        if torch.get_num_threads() > _threads():
+            torch.set_num_threads(_threads())
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.program = program  # the ExportedProgram, what save_model writes
+        module = program.module()  # exported in eval mode; exported modules refuse .eval()
+        self.module = module if self.device == "cpu" else module.to(self.device)
+        self.input_shape = None if input_shape is None else list(input_shape)
+        self.input_kind = input_kind
+        self.input_name = input_name
+
+    def check_input(self, data: Any) -> np.ndarray:
+        """One request's input as the model takes it; InvalidInput naming the input otherwise."""
+        if hasattr(data, "detach"):
+            data = data.detach().cpu().numpy()
+        return check_tensor(self.input_name, _as_array(data), self.input_shape, self.input_kind)
+
+    def predict(self, data: Any) -> np.ndarray:
+        import torch
+
+        arr = self.check_input(data)
+        if not arr.flags.writeable:  # torch.from_numpy shares memory and warns on read-only arrays
+            arr = arr.copy()
+        with torch.inference_mode():
+            out = self.module(torch.from_numpy(arr).to(self.device))
+        if isinstance(out, tuple | list):
+            out = out[0]
+        return _squeeze(out.detach().cpu().numpy())
