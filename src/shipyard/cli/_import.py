@@ -13,10 +13,10 @@ HELP = "import an existing store of another tool (MLflow) into shipyard"
 def register(parser: argparse.ArgumentParser) -> None:
     verbs = add_verbs(parser)
     p = add_verb(verbs, "mlflow", import_mlflow_cmd,
-                 "copy an MLflow tracking database (mlflow.db or postgresql://...) and its artifacts; "
+                 "copy an MLflow tracking store (mlflow.db, postgresql://... or an mlruns/ folder) and its artifacts; "
                  "read-only on the source, a second run adds nothing")
-    p.add_argument("source", metavar="SOURCE", help="the MLflow database: a path to mlflow.db, sqlite:///path "
-                   "or a postgresql:// URL")
+    p.add_argument("source", metavar="SOURCE", help="the MLflow store: a path to mlflow.db, sqlite:///path, "
+                   "a postgresql:// URL, an mlruns/ folder, or the folder holding one of them")
     p.add_argument("--to", metavar="STORE", default=None,
                    help="the shipyard store to import into (default: --tracking-uri / the configured store)")
 

@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from shipyard.artifacts import get_artifact_repository
 from shipyard.entities import Metric, Param, RunTag
 from shipyard.errors import ShipyardError
-from shipyard.mlflow_import._source import MlflowSource, SourceLoggedModel, SourceModelVersion, SourceRun
+from shipyard.mlflow_import._files import FileSource
+from shipyard.mlflow_import._source import (
+    MlflowSource,
+    SourceLoggedModel,
+    SourceModelVersion,
+    SourceRun,
+    open_source,
+)
 from shipyard.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -55,8 +62,9 @@ Progress = Callable[[int, int], None]
 
 
 def import_mlflow(source: str, store: Store, *, progress: Progress | None = None) -> ImportSummary:
-    """Import the MLflow tracking database ``source`` into ``store``; see the module docstring."""
-    src = MlflowSource(source)
+    """Import the MLflow tracking store ``source`` (see :func:`open_source`) into ``store``; see the
+    module docstring."""
+    src = open_source(source)
     try:
         return _Importer(src, store, progress).run()
     finally:
@@ -64,7 +72,7 @@ def import_mlflow(source: str, store: Store, *, progress: Progress | None = None
 
 
 class _Importer:
-    def __init__(self, src: MlflowSource, store: Store, progress: Progress | None) -> None:
+    def __init__(self, src: MlflowSource | FileSource, store: Store, progress: Progress | None) -> None:
         self.src, self.store, self.progress = src, store, progress
         self.summary = ImportSummary()
         self.exp_map: dict[str, str] = {}  # MLflow experiment id -> shipyard id

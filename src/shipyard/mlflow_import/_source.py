@@ -10,15 +10,17 @@ a time, in pages.
 from __future__ import annotations
 
 import math
-import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlparse
 
 from shipyard.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from shipyard.mlflow_import._files import FileSource
 
 #: Metric points read (and written) per batch: bounds the memory of a run with millions of points.
 METRIC_PAGE = 5000
@@ -95,9 +97,6 @@ class MlflowSource:
             path = Path(source[len("sqlite:///"):] if source.startswith("sqlite:///") else source)
             if path.is_dir() and (path / "mlflow.db").is_file():  # the folder MLflow ran in
                 path = path / "mlflow.db"
-            elif path.is_dir():
-                raise InvalidInput(f"{source!r} is a folder without an mlflow.db: mlruns/ file stores are not "
-                                   "imported yet; name an MLflow database (mlflow.db or postgresql://...)")
             if not path.is_file():
                 raise NotFound(f"no MLflow database at {str(path)!r}")
             self.base_dir = path.resolve().parent
@@ -153,7 +152,7 @@ class MlflowSource:
                 for r, e, n, u, s, st, et, ls, a in self._rows(
                     "SELECT run_uuid, experiment_id, name, user_id, status, start_time, end_time, "
                     "lifecycle_stage, artifact_uri FROM runs ORDER BY start_time, run_uuid")]
-        return _parents_first(runs)
+        return parents_first(runs)
 
     def count_metric_points(self) -> int:
         return int(self._scalar("SELECT COUNT(*) FROM metrics") or 0)
@@ -214,22 +213,26 @@ class MlflowSource:
                 for n, d in self._rows("SELECT name, description FROM registered_models ORDER BY name")]
 
     def local_dir(self, uri: str) -> Path | None:
-        """The local folder an MLflow artifact URI names, or None (remote stores are not read)."""
-        if not uri:
-            return None
-        parsed = urlparse(uri)
-        if parsed.scheme == "file":
-            path = Path(unquote(parsed.path))
-        elif parsed.scheme == "" or (len(parsed.scheme) == 1 and os.name == "nt"):
-            path = Path(uri)
-            if not path.is_absolute():  # MLflow's default ./mlruns is relative to where it ran
-                path = self.base_dir / path
-        else:
-            return None
-        return path if path.is_dir() else None
+        return local_dir(uri, self.base_dir)
 
 
-def _parents_first(runs: list[SourceRun]) -> list[SourceRun]:
+def local_dir(uri: str, base_dir: Path) -> Path | None:
+    """The local folder an MLflow artifact URI names, or None (remote stores are not read)."""
+    if not uri:
+        return None
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        path = Path(unquote(parsed.path))
+    elif parsed.scheme == "":
+        path = Path(uri)
+        if not path.is_absolute():  # MLflow's default ./mlruns is relative to where it ran
+            path = base_dir / path
+    else:
+        return None
+    return path if path.is_dir() else None
+
+
+def parents_first(runs: list[SourceRun]) -> list[SourceRun]:
     by_id = {r.run_id: r for r in runs}
     done: set[str] = set()
     ordered: list[SourceRun] = []
@@ -246,3 +249,20 @@ def _parents_first(runs: list[SourceRun]) -> list[SourceRun]:
     for run in runs:
         visit(run)
     return ordered
+
+
+def open_source(source: str) -> MlflowSource | FileSource:
+    """The MLflow store ``source`` names, opened read-only: a database file or URL, an ``mlruns/``
+    folder (``file:///...`` too), or the folder MLflow ran in (its ``mlflow.db`` or ``mlruns/``)."""
+    from shipyard.mlflow_import._files import FileSource
+
+    if source.startswith("file:"):
+        source = unquote(urlparse(source).path)
+    path = Path(source)
+    if not source.startswith(("postgres", "sqlite:")) and path.is_dir() and not (path / "mlflow.db").is_file():
+        if (path / "mlruns").is_dir() and not (path / "meta.yaml").is_file():
+            path = path / "mlruns"
+        if not (path / "0").is_dir() and not (path / "models").is_dir() and not any(path.glob("*/meta.yaml")):
+            raise InvalidInput(f"{source!r} holds neither an mlflow.db nor an MLflow mlruns/ folder")
+        return FileSource(path)
+    return MlflowSource(source)
