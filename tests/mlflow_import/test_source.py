@@ -75,3 +75,24 @@ def test_postgresql_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
             _check(f"{url}{sep}options=-csearch_path%3D{schema}", tmp_path, monkeypatch)
         finally:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_a_run_shipyard_refuses_is_skipped_with_the_reason_and_not_left_behind(tmp_path: Path) -> None:
+    db = tmp_path / "mlflow.db"
+    conn = sqlite3.connect(db)
+    conn.executescript(bench.SCHEMA)
+    _fill(conn.execute, ("0", "1"))
+    bad = "b" * 32
+    conn.execute(f"INSERT INTO runs VALUES ('{bad}', 'bad', 'LOCAL', '', '', 'me', 'FINISHED', 6, 9, '', 'active', "
+                 "'', 1, NULL)")
+    conn.execute(f"INSERT INTO params VALUES ('x/../y', '1', '{bad}')")  # a key shipyard refuses
+    conn.commit()
+    conn.close()
+    store = open_store(f"sqlite:///{tmp_path / 's.db'}", str(tmp_path / "a"))
+    summary = import_mlflow(str(db), store)
+    assert summary.runs == 1 and summary.metric_points == 15
+    assert [item for item, _ in summary.skipped] == [f"run {bad}"] and "'..'" in summary.skipped[0][1]
+    exp = store.get_experiment_by_name("src")
+    assert exp is not None
+    assert [r.info.run_name for r in store.search_runs([exp.experiment_id])] == ["r"]  # the half run is deleted
+    assert import_mlflow(str(db), store).runs == 0

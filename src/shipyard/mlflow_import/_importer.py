@@ -152,6 +152,17 @@ class _Importer:
                                     start_time=run.start_time, tags=tags, user_id=run.user_id,
                                     parent_run_id=parent)
         new_id = new.info.run_id
+        counted = (self.summary.params, self.summary.metric_points, self.summary.artifacts)
+        try:
+            self._run_data(run, new_id, models)
+        except BaseException:
+            self.store.delete_run(new_id)  # not left RUNNING; the next import copies it again
+            self.summary.params, self.summary.metric_points, self.summary.artifacts = counted
+            raise
+        self.run_map[run.run_id] = new_id
+        self.summary.runs += 1
+
+    def _run_data(self, run: SourceRun, new_id: str, models: list[SourceLoggedModel]) -> None:
         params = [Param(k, v) for k, v in self.src.params(run.run_id).items()]
         if params:
             self.store.log_batch(new_id, params=params)
@@ -166,8 +177,6 @@ class _Importer:
         status = run.status if run.status in _FINISHED else "KILLED"  # a RUNNING run will not end here
         end = run.end_time if run.end_time is not None else (run.start_time or 0)
         self.store.end_run(new_id, status, end, tags=[RunTag(COMPLETE_TAG, "true")])
-        self.run_map[run.run_id] = new_id
-        self.summary.runs += 1
 
     def _artifacts(self, run: SourceRun, new_id: str, models: list[SourceLoggedModel]) -> None:
         folder = self.src.local_dir(run.artifact_uri)

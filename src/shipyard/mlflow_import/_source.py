@@ -154,9 +154,6 @@ class MlflowSource:
                     "lifecycle_stage, artifact_uri FROM runs ORDER BY start_time, run_uuid")]
         return parents_first(runs)
 
-    def count_metric_points(self) -> int:
-        return int(self._scalar("SELECT COUNT(*) FROM metrics") or 0)
-
     def params(self, run_id: str) -> dict[str, str]:
         return {k: v for k, v in self._rows("SELECT key, value FROM params WHERE run_uuid = ?", run_id)}
 

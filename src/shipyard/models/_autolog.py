@@ -154,7 +154,8 @@ def _log_model(est: Any, X: Any, path: str, config: AutologConfig) -> None:
     from shipyard.models import infer_signature
 
     head = X[:5] if not hasattr(X, "iloc") else X.iloc[:5]
-    signature = infer_signature(head, est.predict(head)) if config.log_model_signatures else None
+    output = est.predict(head) if hasattr(est, "predict") else None  # a transformer: inputs only
+    signature = infer_signature(head, output) if config.log_model_signatures else None
     shipyard.sklearn.log_model(est, path, signature=signature,
                                input_example=head if config.log_input_examples else None,
                                training_data=X if config.log_datasets else None)
