@@ -28,6 +28,7 @@ _FACE = "shipyard._mlflow_face"
 _LAZY: dict[str, str] = {
     "ActiveRun": _FLUENT,
     "active_run": _FLUENT,
+    "autolog": "shipyard.models._autolog",
     "end_run": _FLUENT,
     "flush": _FLUENT,
     "get_artifact_uri": _FLUENT,

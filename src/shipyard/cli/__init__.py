@@ -37,6 +37,7 @@ NOUNS: dict[str, str] = {
     "server": "shipyard.cli._server",
     "ui": "shipyard.cli._ui",
     "tokens": "shipyard.cli._tokens",
+    "import": "shipyard.cli._import",
 }
 
 
