@@ -335,11 +335,12 @@ def retrain() -> None:
 
 
 # The monitor's accuracy alert (the labels sent are coin flips) triggers the retraining; the gate lets
-# any candidate pass; the canary needs only answered rows (no errors, latency within a loose bound).
+# any candidate pass; the canary needs only answered rows (no errors, latency within a loose bound;
+# a 5 s dwell gives a step 15 s to get its rows: the replicas load the candidate, then log through the server).
 loop_retrain = Policy("loop-retrain", deployment="loop-api", model="loop", retrain=retrain,
                       triggers=[{"monitor": "loop", "checks": ["performance.accuracy"]}],
                       gate={"metric": "accuracy", "min_delta": -1.0},
-                      rollout={"steps": [50, 100], "dwell": "2s", "min_rows": 20, "max_latency_ratio": 20},
+                      rollout={"steps": [50, 100], "dwell": "5s", "min_rows": 20, "max_latency_ratio": 20},
                       check_every="every 2s")
 """
 
