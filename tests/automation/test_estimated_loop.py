@@ -58,7 +58,7 @@ def retrain(context: dict[str, Any]) -> int:
                                           input_example={n: X[:2, i].tolist() for i, n in enumerate(NAMES)},
                                           training_data={n: X[:3000, i] for i, n in enumerate(NAMES)})
         log_holdout(X[3000:], y[3000:], columns=NAMES)
-    return info.registered_model_version.version
+    return info.registered_model_version
 
 
 async def test_estimated_drop_retrains_gates_and_rolls_out_before_any_label(shipyard_home):
@@ -80,7 +80,7 @@ async def test_estimated_drop_retrains_gates_and_rolls_out_before_any_label(ship
                                           input_example={n: X[:2, i].tolist() for i, n in enumerate(NAMES)},
                                           training_data={n: X[:4000, i] for i, n in enumerate(NAMES)})
     client = shipyard.Client()
-    client.set_registered_model_alias("syn", "champion", info.registered_model_version.version, reason="first")
+    client.set_registered_model_alias("syn", "champion", info.registered_model_version, reason="first")
     # at registration: the estimator of v1 from labeled rows it never saw
     est = monitoring.fit_version_estimator("syn", 1, {n: X[4000:, i] for i, n in enumerate(NAMES)}, y[4000:])
     assert est.reference_["accuracy"] > 0.75

@@ -12,16 +12,19 @@ within the lease, and a second scheduler finishes the work.
 runs a policy whose retraining pipeline trains on a Dask worker (its model goes through the server
 into the bucket), passes the gate, and starts the canary on the deployment.
 
-``test_serving_loop_through_the_server``: the replicas' half (traffic and feedback through two
-replicas writing their prediction log through the server, a monitor and a policy, a retraining on
-Dask, a canary promoted, kill -9 of a replica under load, answered rows = logged rows). It needs
-the server's prediction-log ingest endpoint; until the server has one it is skipped, saying so.
+``test_serving_loop_through_the_server``: the replicas' half. Compose's serve-a and serve-b, holding
+only the URL and the serve token, write their prediction log through the server; one is killed with
+SIGKILL under load and started again, and every answered row is logged once (read through the
+server); feedback through each replica for the other's answers is joined; then the scheduler runs
+the monitor (it alerts) and the policy: the retraining runs on Dask and the canary, taking traffic
+through both replicas, is promoted.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import textwrap
@@ -233,7 +236,7 @@ def train_and_log(seed: int) -> int:
         info = shipyard.sklearn.log_model(LogisticRegression().fit(X[:300], y[:300]), "model",
                                           registered_model_name="topo", input_example=example, training_data=columns)
         log_holdout(X[300:], y[300:], columns=COLUMNS)
-    return int(info.registered_model_version.version)
+    return int(info.registered_model_version)
 
 
 @task
@@ -291,28 +294,216 @@ def test_a_policy_retrains_on_dask_and_starts_a_canary(topology: Topology, monke
     assert any(candidate.run_id in path for path in fs.find(root))
 
 
-def _server_ingests_prediction_logs() -> bool:
-    from shipyard.server import create_app
-    from shipyard.store.sql import SqlStore
 
-    store = SqlStore("sqlite://", "memory://ingest-probe")
+LOOP = """
+import os
+
+import numpy as np
+
+import shipyard
+import shipyard.sklearn
+from shipyard import pipeline, task
+from shipyard.automation import Policy, log_holdout
+
+COLUMNS = ["a", "b", "c"]
+
+
+def train_and_log(seed: int) -> int:
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    with shipyard.start_run(run_name="loop-train"):
+        shipyard.log_param("where", os.path.basename(os.getcwd()))
+        info = shipyard.sklearn.log_model(LogisticRegression().fit(X[:300], y[:300]), "model",
+                                          registered_model_name="loop",
+                                          input_example={c: X[:2, i].tolist() for i, c in enumerate(COLUMNS)},
+                                          training_data={c: X[:300, i] for i, c in enumerate(COLUMNS)})
+        log_holdout(X[300:], y[300:], columns=COLUMNS)
+    return int(info.registered_model_version)
+
+
+@task
+def fit() -> int:
+    return train_and_log(1)
+
+
+@pipeline
+def retrain() -> None:
+    fit()
+
+
+# The monitor's accuracy alert (the labels sent are coin flips) triggers the retraining; the gate lets
+# any candidate pass; the canary needs only answered rows (no errors, latency within a loose bound;
+# a 5 s dwell gives a step 15 s to get its rows: the replicas load the candidate, then log through the server).
+loop_retrain = Policy("loop-retrain", deployment="loop-api", model="loop", retrain=retrain,
+                      triggers=[{"monitor": "loop", "checks": ["performance.accuracy"]}],
+                      gate={"metric": "accuracy", "min_delta": -1.0},
+                      rollout={"steps": [50, 100], "dwell": "5s", "min_rows": 20, "max_latency_ratio": 20},
+                      check_every="every 2s")
+"""
+
+
+class Traffic:
+    """``threads`` clients sending one-row requests to the replicas in turn, until stopped, ``limit``
+    answers each or ``seconds`` (bounded); the request ids of 200 answers are kept per replica: what
+    each answered. A replica that does not answer (killed, restarting) is skipped a moment."""
+
+    def __init__(self, urls: dict[str, str], threads: int, limit: int, seconds: float = 120.0) -> None:
+        import threading
+
+        self.urls = urls
+        self.answered: dict[str, list[str]] = {name: [] for name in urls}
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._deadline = time.monotonic() + seconds
+        self._threads = [threading.Thread(target=self._client, args=(k, limit), daemon=True) for k in range(threads)]
+        for thread in self._threads:
+            thread.start()
+
+    def count(self, name: str | None = None) -> int:
+        with self._lock:
+            return sum(len(v) for k, v in self.answered.items() if name in (None, k))
+
+    def _client(self, k: int, limit: int) -> None:
+        import httpx
+        import numpy as np
+
+        rng = np.random.default_rng(k)
+        names = sorted(self.urls)
+        done, i = 0, k
+        with httpx.Client(timeout=10) as http:
+            while done < limit and not self.stop.is_set() and time.monotonic() < self._deadline:
+                i += 1
+                name = names[i % len(names)]
+                row = dict(zip(("a", "b", "c"), rng.normal(size=3).tolist(), strict=True))
+                try:
+                    response = http.post(f"{self.urls[name]}/v1/deployments/loop-api/predict", json={"records": [row]})
+                except httpx.TransportError:  # a killed (or restarting) replica: no answer
+                    time.sleep(0.05)
+                    continue
+                if response.status_code == 200:
+                    done += 1
+                    with self._lock:
+                        self.answered[name] += response.json()["request_ids"]
+
+    def join(self) -> dict[str, list[str]]:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(60)
+        return self.answered
+
+
+def _replica(topo: Topology, service: str, port: int) -> Process:
+    """``service``'s compose command on ``port``, its environment the server's URL and the serve token only."""
+    values = {**topo.values, "SHIPYARD_TRACKING_URI": topo.url, "SHIPYARD_TRACKING_TOKEN": topo.serve_token}
+    env = _env(service, values, topo.folder)
+    assert not any(k.startswith("AWS_") or k in ("SHIPYARD_STORE_URI", "SHIPYARD_ARTIFACT_URI") for k in env)
+    home = Path(env["SHIPYARD_HOME"])
+    home.mkdir(exist_ok=True)
+    process = Process(_command(service, {"8080": str(port), "0.0.0.0": "127.0.0.1"}),
+                      topo.folder / f"{service}-{time.monotonic_ns()}.log", env, cwd=home)
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        import httpx
+
+        if process.proc.poll() is not None:
+            pytest.fail(f"{service} exited with {process.proc.returncode}:\n{process.text()[-4000:]}")
+        try:
+            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    _wait(ready, 120, f"{service} to be ready")
+    return process
+
+
+def test_serving_loop_through_the_server(topology: Topology, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    import httpx
+    import numpy as np
+
+    import shipyard
+    from shipyard.serving.reader import read_prediction_log
+
+    project = topology.folder / "loop-project"
+    project.mkdir()
+    (project / "shipyard.yaml").write_text("pipelines: [loop_flows]\n")
+    (project / "loop_flows.py").write_text(textwrap.dedent(LOOP))
+    monkeypatch.setenv("SHIPYARD_TRACKING_URI", topology.url)
+    monkeypatch.setenv("SHIPYARD_TRACKING_TOKEN", topology.admin_token)
+    monkeypatch.syspath_prepend(str(project))
+    # 1. the model (through the server), its deployment and a monitor of it
+    client = shipyard.Client()
+    client.set_registered_model_alias("loop", "champion", importlib.import_module("loop_flows").train_and_log(0))
+    client.create_deployment("loop-api", routes=[{"model": "loop", "alias": "champion"}])
+    client.create_monitor("loop", "loop-api", window=3600, checks={"performance": {"accuracy": 0.99}},
+                          schedule="every 2s")
+    # 2. the two replicas, compose's serve-a and serve-b: the URL and the serve token only
+    ports = {"serve-a": free_port(), "serve-b": free_port()}
+    replicas = {name: _replica(topology, name, port) for name, port in ports.items()}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    scheduler = None
     try:
-        return any("prediction-log" in getattr(r, "path", "") and "POST" in getattr(r, "methods", ())
-                   for r in create_app(store).routes)
+        # 3. traffic through both; serve-a killed with SIGKILL under load, then started again
+        traffic = Traffic(urls, threads=4, limit=300, seconds=150)
+        _wait(lambda: traffic.count("serve-a") >= 150, 60, "answers from serve-a")
+        # SIGKILL to its process group: the supervisor and its workers at once, as a killed container
+        os.killpg(replicas["serve-a"].proc.pid, signal.SIGKILL)
+        replicas["serve-a"].proc.wait(10)
+        assert any(p.stat().st_size for p in (topology.folder / "serve-a-home").rglob("*.wal"))  # caught in flight
+        killed_at = traffic.count()
+        _wait(lambda: traffic.count() >= killed_at + 100, 60, "serve-b answering alone")
+        replicas["serve-a"] = _replica(topology, "serve-a", ports["serve-a"])  # same home: ships its write-ahead file
+        _wait(lambda: traffic.count("serve-a") >= 250, 60, "answers from the restarted serve-a")
+        answered = traffic.join()
+        # 4. answered rows = logged rows, read through the server: none lost, none twice
+        every = [rid for ids in answered.values() for rid in ids]
+        assert len(every) == len(set(every))
+
+        def logged() -> list[str]:
+            return read_prediction_log("loop-api", with_feedback=False)["request_id"].to_pylist()
+
+        _wait(lambda: set(every) <= set(logged()), 60, "every answered row in the log")
+        rows = logged()
+        assert len(rows) == len(set(rows)), f"{len(rows) - len(set(rows))} row(s) logged twice"
+        # logged but never answered: requests the kill cut off after the model ran (one per client at most)
+        assert len(set(rows) - set(every)) <= 4
+        # feedback through both replicas, each for the other's answers (found through the log)
+        rng = np.random.default_rng(7)
+        for name, other in (("serve-a", "serve-b"), ("serve-b", "serve-a")):
+            ids = answered[other]
+            for s in range(0, len(ids), 200):
+                items = [{"request_id": rid, "label": int(rng.integers(2))} for rid in ids[s:s + 200]]
+                response = httpx.post(f"{urls[name]}/v1/deployments/loop-api/feedback", json={"feedback": items},
+                                      timeout=30)
+                assert response.status_code == 200, response.text
+        labels = read_prediction_log("loop-api")["label"].to_numpy(zero_copy_only=False)
+        assert int(np.count_nonzero(~np.isnan(labels))) == len(every)  # labels joined across replicas
+        # 5. the scheduler (URL and token, Dask executor) runs the monitor and the policy: the monitor
+        # alerts, the retraining runs on Dask, the canary takes traffic through both replicas and is promoted
+        scheduler = _scheduler(topology, project, "scheduler-loop")
+        traffic = Traffic(urls, threads=2, limit=5000, seconds=150)
+        try:
+            promoted = _wait(lambda: client.store.list_policy_events("loop-retrain", kinds=["promoted", "rolled_back"],
+                                                                     max_results=1), 150, "the canary's verdict")
+        finally:
+            traffic.join()
     finally:
-        store.close()
-
-
-def test_serving_loop_through_the_server(topology: Topology) -> None:
-    if not _server_ingests_prediction_logs():
-        pytest.skip("the server has no prediction-log ingest endpoint yet: replicas holding only a URL and a "
-                    "token cannot write their log (issue 13, the replicas' half of this test)")
-    # To be completed with the ingest endpoint (the steps the issue's "Must show" lists):
-    # 1. register a model through the server (admin token) and create the deployment;
-    # 2. start serve-a and serve-b from COMPOSE["serve-a"]["command"] with SHIPYARD_TRACKING_URI/TOKEN only
-    #    (_env("serve-a", ...) with the serve token), on free ports;
-    # 3. send traffic and feedback through both; kill -9 one replica under load and restart it;
-    # 4. assert answered request ids == logged request ids, read through the server (none lost, none twice);
-    # 5. a monitor and a policy (retrain = a pipeline, scheduler with --executor dask://) through the server:
-    #    the retraining runs on Dask, the canary is promoted.
-    pytest.fail("the ingest endpoint exists now: write steps 1-5 of this test")
+        if scheduler is not None:
+            scheduler.stop()
+        for replica in replicas.values():
+            replica.stop()
+    assert promoted[0].kind == "promoted", promoted[0].message
+    events = [e.kind for e in reversed(client.store.list_policy_events("loop-retrain", max_results=50))]
+    assert events[:2] == ["triggered", "training_started"] and "gate_passed" in events, events
+    triggered = client.store.list_policy_events("loop-retrain", kinds=["triggered"], max_results=50)[-1]
+    assert "performance.accuracy" in triggered.data["checks"]  # the monitor's run through the server
+    candidate = promoted[0].data["candidate_version"]
+    assert client.get_model_version_by_alias("loop", "champion").version == candidate
+    assert [(r.version, r.weight) for r in client.get_deployment("loop-api").current.routes] == [(candidate, 100.0)]
+    trained = client.store.get_run(client.get_model_version("loop", candidate).run_id)
+    assert trained.data.params["where"].startswith("dask-worker-")  # the retraining ran on a Dask worker
