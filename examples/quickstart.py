@@ -39,7 +39,7 @@ def main() -> None:
         info = shipyard.sklearn.log_model(model, "model", input_example=X.iloc[:5], training_data=X.iloc[train],
                                           registered_model_name="rainfall")
     client = shipyard.Client()
-    version = info.registered_model_version.version
+    version = info.registered_model_version  # an int, as in MLflow
     client.set_registered_model_alias("rainfall", "champion", version, reason="quickstart: first model")
     champion = shipyard.load_model("models:/rainfall@champion")  # hashes verified before loading
 
