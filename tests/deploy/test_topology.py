@@ -38,6 +38,7 @@ import pytest
 import yaml
 
 from tests._topology import BIN, MotoS3, Process, free_port, without_cloud_credentials
+from tests._wait import wait_until
 from tests.conftest import throwaway_postgres
 
 pytest.importorskip("distributed")
@@ -164,16 +165,6 @@ def _scheduler(topo: Topology, project: Path, name: str) -> Process:
     return process
 
 
-def _wait(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.3)
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-
-
 def test_pipelines_on_dask_survive_a_killed_scheduler(topology: Topology, monkeypatch: pytest.MonkeyPatch) -> None:
     project = topology.folder / "project"
     project.mkdir()
@@ -186,17 +177,18 @@ def test_pipelines_on_dask_survive_a_killed_scheduler(topology: Topology, monkey
     store = shipyard.Client().store
     first = _scheduler(topology, project, "scheduler-a")
     try:
-        orphan = _wait(lambda: next(iter(store.list_pipeline_runs("slow", states=["RUNNING"], max_results=1)), None),
-                       60, "a RUNNING run of the slow pipeline")
+        orphan = wait_until(
+            lambda: next(iter(store.list_pipeline_runs("slow", states=["RUNNING"], max_results=1)), None),
+            60, "a RUNNING run of the slow pipeline")
         time.sleep(3.0)  # its 8-second task is on a Dask worker now: mid-pipeline
         first.kill()
         killed_at = time.monotonic()
         second = _scheduler(topology, project, "scheduler-b")
         try:
-            failed = _wait(lambda: (r := store.get_pipeline_run(orphan.run_id)).state == "FAILED" and r,
+            failed = wait_until(lambda: (r := store.get_pipeline_run(orphan.run_id)).state == "FAILED" and r,
                            LEASE_S * 2 + 20, "the orphaned run failed by the lease")
             reclaimed_s = time.monotonic() - killed_at
-            done = _wait(lambda: next(iter(store.list_pipeline_runs("slow", states=["SUCCEEDED"], max_results=1)),
+            done = wait_until(lambda: next(iter(store.list_pipeline_runs("slow", states=["SUCCEEDED"], max_results=1)),
                                       None), 90, "the second scheduler finishing a run of slow")
         finally:
             second.stop()
@@ -274,7 +266,7 @@ def test_a_policy_retrains_on_dask_and_starts_a_canary(topology: Topology, monke
     client.create_deployment("topo-api", routes=[{"model": "topo", "alias": "champion"}])
     scheduler = _scheduler(topology, project, "scheduler-policy")
     try:
-        started = _wait(lambda: client.store.list_policy_events("topo-retrain", kinds=["rollout_started"],
+        started = wait_until(lambda: client.store.list_policy_events("topo-retrain", kinds=["rollout_started"],
                                                                 max_results=1), 120, "the policy's rollout")
     finally:
         scheduler.stop()
@@ -416,7 +408,7 @@ def _replica(topo: Topology, service: str, port: int) -> Process:
         except httpx.TransportError:
             return False
 
-    _wait(ready, 120, f"{service} to be ready")
+    wait_until(ready, 120, f"{service} to be ready")
     return process
 
 
@@ -450,15 +442,15 @@ def test_serving_loop_through_the_server(topology: Topology, monkeypatch: pytest
     try:
         # 3. traffic through both; serve-a killed with SIGKILL under load, then started again
         traffic = Traffic(urls, threads=4, limit=300, seconds=150)
-        _wait(lambda: traffic.count("serve-a") >= 150, 60, "answers from serve-a")
+        wait_until(lambda: traffic.count("serve-a") >= 150, 60, "answers from serve-a")
         # SIGKILL to its process group: the supervisor and its workers at once, as a killed container
         os.killpg(replicas["serve-a"].proc.pid, signal.SIGKILL)
         replicas["serve-a"].proc.wait(10)
         assert any(p.stat().st_size for p in (topology.folder / "serve-a-home").rglob("*.wal"))  # caught in flight
         killed_at = traffic.count()
-        _wait(lambda: traffic.count() >= killed_at + 100, 60, "serve-b answering alone")
+        wait_until(lambda: traffic.count() >= killed_at + 100, 60, "serve-b answering alone")
         replicas["serve-a"] = _replica(topology, "serve-a", ports["serve-a"])  # same home: ships its write-ahead file
-        _wait(lambda: traffic.count("serve-a") >= 250, 60, "answers from the restarted serve-a")
+        wait_until(lambda: traffic.count("serve-a") >= 250, 60, "answers from the restarted serve-a")
         answered = traffic.join()
         # 4. answered rows = logged rows, read through the server: none lost, none twice
         every = [rid for ids in answered.values() for rid in ids]
@@ -467,7 +459,7 @@ def test_serving_loop_through_the_server(topology: Topology, monkeypatch: pytest
         def logged() -> list[str]:
             return read_prediction_log("loop-api", with_feedback=False)["request_id"].to_pylist()
 
-        _wait(lambda: set(every) <= set(logged()), 60, "every answered row in the log")
+        wait_until(lambda: set(every) <= set(logged()), 60, "every answered row in the log")
         rows = logged()
         assert len(rows) == len(set(rows)), f"{len(rows) - len(set(rows))} row(s) logged twice"
         # logged but never answered: requests the kill cut off after the model ran (one per client at most)
@@ -488,8 +480,10 @@ def test_serving_loop_through_the_server(topology: Topology, monkeypatch: pytest
         scheduler = _scheduler(topology, project, "scheduler-loop")
         traffic = Traffic(urls, threads=2, limit=5000, seconds=150)
         try:
-            promoted = _wait(lambda: client.store.list_policy_events("loop-retrain", kinds=["promoted", "rolled_back"],
-                                                                     max_results=1), 150, "the canary's verdict")
+            promoted = wait_until(
+                lambda: client.store.list_policy_events("loop-retrain", kinds=["promoted", "rolled_back"],
+                                                        max_results=1),
+                150, "the canary's verdict")
         finally:
             traffic.join()
     finally:

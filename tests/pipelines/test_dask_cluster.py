@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests._topology import DaskCluster, Process, ShipyardServer, without_cloud_credentials
+from tests._wait import wait_until
 
 pytest.importorskip("distributed")
 pytestmark = pytest.mark.integration
@@ -97,16 +97,6 @@ def platform(tmp_path: Path) -> Iterator[tuple[str, str]]:
         _http._clients.popitem()[1].close()
 
 
-def _wait_for(condition, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.3)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def test_scheduler_runs_pipelines_on_a_dask_cluster_that_knows_nothing(
         tmp_path: Path, platform: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     url, token = platform
@@ -134,8 +124,8 @@ def test_scheduler_runs_pipelines_on_a_dask_cluster_that_knows_nothing(
             runs = store.list_pipeline_runs(name, states=["SUCCEEDED", "FAILED"], max_results=1)
             return store.get_pipeline_run(runs[0].run_id) if runs else None
 
-        good = _wait_for(lambda: finished("nightly"), 90, "a finished run of nightly")
-        bad = _wait_for(lambda: finished("needs_helper"), 60, "a finished run of needs_helper")
+        good = wait_until(lambda: finished("nightly"), 90, "a finished run of nightly")
+        bad = wait_until(lambda: finished("needs_helper"), 60, "a finished run of needs_helper")
     finally:
         if scheduler is not None:
             scheduler.stop()

@@ -23,11 +23,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
+from tests._wait import wait_until
 from tests.conftest import throwaway_postgres
 
 pytestmark = pytest.mark.integration
@@ -44,14 +44,6 @@ def bare_env(home: Path, **extra: str) -> dict[str, str]:
     return {**env, "SHIPYARD_HOME": str(home), **extra}
 
 
-def wait_for(condition: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -82,7 +74,7 @@ def _start_server(root: Path, store_uri: str) -> tuple[subprocess.Popen[bytes], 
             [sys.executable, "-m", "shipyard", "server", "--auth", "--port", "0", "--store-uri", store_uri,
              "--artifact-uri", str(root / "server-artifacts"), "--log-level", "warning"],
             env=bare_env(root / "server-home"), stdout=out, stderr=subprocess.STDOUT, cwd=root)
-    match = wait_for(lambda: proc.poll() is None and re.search(r"listening on (http://\S+)", log.read_text()),
+    match = wait_until(lambda: proc.poll() is None and re.search(r"listening on (http://\S+)", log.read_text()),
                      60, f"the server to listen:\n{log.read_text(errors='replace')}")
     return proc, match.group(1)
 
@@ -167,7 +159,7 @@ def start_replica(platform: Platform, home: Path, *extra: str) -> tuple[subproce
             return httpx.get(f"{url}/ready", timeout=2).status_code == 200
         return False
 
-    wait_for(ready, 90, "the replica to be ready")
+    wait_until(ready, 90, "the replica to be ready")
     return proc, url
 
 
@@ -209,7 +201,7 @@ def test_a_replica_and_a_monitor_with_only_the_url_and_a_token(platform: Platfor
     replica, url = start_replica(platform, platform.root / "replica-a")
     answered = Load(url, platform.rows, threads=2, limit=100).join()
     assert len(answered) == 200
-    wait_for(lambda: len(platform.logged_ids()) >= 200, 30, "the rows to reach the server's log")
+    wait_until(lambda: len(platform.logged_ids()) >= 200, 30, "the rows to reach the server's log")
     assert sorted(platform.logged_ids()) == sorted(answered)
     monitor = subprocess.run([sys.executable, "-m", "shipyard", "--json", "monitors", "run", "rain"],
                              env=platform.env(platform.root / "monitor-home", "writer"), capture_output=True,
@@ -227,14 +219,14 @@ def test_kill_9_under_load_loses_no_answered_row_and_duplicates_none(platform: P
     before = set(platform.logged_ids())
     replica, url = start_replica(platform, home)
     load = Load(url, platform.rows, threads=8, limit=10_000)
-    wait_for(lambda: len(load.answered) >= 300, 60, "answered requests")
+    wait_until(lambda: len(load.answered) >= 300, 60, "answered requests")
     replica.kill()  # SIGKILL: no handler runs, the in-memory buffer is gone
     replica.wait(30)
     load.stop.set()
     answered = load.join()
     assert list(home.rglob("*.wal"))  # the last rows are only in the write-ahead file
     start_replica(platform, home)  # the same folder: the new process ships them
-    wait_for(lambda: not any(p.stat().st_size for p in home.rglob("*.wal")), 30, "the write-ahead files to ship")
+    wait_until(lambda: not any(p.stat().st_size for p in home.rglob("*.wal")), 30, "the write-ahead files to ship")
     logged = platform.logged_ids()
     assert len(logged) == len(set(logged))  # none twice
     mine = [rid for rid in logged if rid not in before]
@@ -252,15 +244,15 @@ def test_kill_9_of_one_worker_its_restarted_successor_ships_what_it_answered(pla
     before = set(platform.logged_ids())
     replica, url = start_replica(platform, home, "--workers", "2")
     children = Path(f"/proc/{replica.pid}/task/{replica.pid}/children")
-    workers = wait_for(lambda: [int(p) for p in children.read_text().split()][:2], 30, "two workers")
+    workers = wait_until(lambda: [int(p) for p in children.read_text().split()][:2], 30, "two workers")
     load = Load(url, platform.rows, threads=8, limit=10_000)
-    wait_for(lambda: len(load.answered) >= 300, 60, "answered requests")
+    wait_until(lambda: len(load.answered) >= 300, 60, "answered requests")
     os.kill(workers[0], signal.SIGKILL)  # the supervisor starts another worker on the same folder
-    wait_for(lambda: len(load.answered) >= 600, 60, "answers after the kill")
+    wait_until(lambda: len(load.answered) >= 600, 60, "answers after the kill")
     load.stop.set()
     answered = load.join()
     # the new worker ships the dead one's write-ahead file once it has started (a model load away)
-    wait_for(lambda: set(answered) <= set(platform.logged_ids()), 90, "every answered row in the log")
+    wait_until(lambda: set(answered) <= set(platform.logged_ids()), 90, "every answered row in the log")
     replica.send_signal(signal.SIGTERM)
     assert replica.wait(60) == 0
     logged = platform.logged_ids()
