@@ -339,10 +339,13 @@ loop_retrain = Policy("loop-retrain", deployment="loop-api", model="loop", retra
 
 class Traffic:
     """``threads`` clients sending one-row requests to the replicas in turn, until stopped, ``limit``
-    answers each or ``seconds`` (bounded); the request ids of 200 answers are kept per replica: what
-    each answered. A replica that does not answer (killed, restarting) is skipped a moment."""
+    answers each or ``seconds`` (bounded), ``pause`` seconds apart (a steady load that lasts, rather than
+    a burst that a fast machine spends before the canary's last step); the request ids of 200 answers
+    are kept per replica: what each answered. A replica that does not answer (killed, restarting) is
+    skipped a moment."""
 
-    def __init__(self, urls: dict[str, str], threads: int, limit: int, seconds: float = 120.0) -> None:
+    def __init__(self, urls: dict[str, str], threads: int, limit: int, seconds: float = 120.0,
+                 pause: float = 0.0) -> None:
         import threading
 
         self.urls = urls
@@ -350,6 +353,7 @@ class Traffic:
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._deadline = time.monotonic() + seconds
+        self._pause = pause
         self._threads = [threading.Thread(target=self._client, args=(k, limit), daemon=True) for k in range(threads)]
         for thread in self._threads:
             thread.start()
@@ -379,6 +383,8 @@ class Traffic:
                     done += 1
                     with self._lock:
                         self.answered[name] += response.json()["request_ids"]
+                if self._pause:
+                    self.stop.wait(self._pause)
 
     def join(self) -> dict[str, list[str]]:
         self.stop.set()
@@ -441,7 +447,7 @@ def test_serving_loop_through_the_server(topology: Topology, monkeypatch: pytest
     scheduler = None
     try:
         # 3. traffic through both; serve-a killed with SIGKILL under load, then started again
-        traffic = Traffic(urls, threads=4, limit=300, seconds=150)
+        traffic = Traffic(urls, threads=4, limit=2000, seconds=150, pause=0.02)
         wait_until(lambda: traffic.count("serve-a") >= 150, 60, "answers from serve-a")
         # SIGKILL to its process group: the supervisor and its workers at once, as a killed container
         os.killpg(replicas["serve-a"].proc.pid, signal.SIGKILL)
@@ -478,7 +484,7 @@ def test_serving_loop_through_the_server(topology: Topology, monkeypatch: pytest
         # 5. the scheduler (URL and token, Dask executor) runs the monitor and the policy: the monitor
         # alerts, the retraining runs on Dask, the canary takes traffic through both replicas and is promoted
         scheduler = _scheduler(topology, project, "scheduler-loop")
-        traffic = Traffic(urls, threads=2, limit=5000, seconds=150)
+        traffic = Traffic(urls, threads=2, limit=20_000, seconds=150, pause=0.01)
         try:
             promoted = wait_until(
                 lambda: client.store.list_policy_events("loop-retrain", kinds=["promoted", "rolled_back"],

@@ -68,6 +68,9 @@ def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
         app = create_app(store, auth=options.auth, proxy_artifacts=options.proxy_artifacts,
                          max_artifact_bytes=options.max_artifact_bytes or DEFAULT_MAX_ARTIFACT_BYTES)
         sock = bind_socket(options.host, options.port)
+        # Listening now, before "listening on" is printed: a client that reads that line and connects
+        # while uvicorn is still starting waits in the backlog instead of being refused.
+        sock.listen(2048)
     except BaseException:
         store.close()
         raise
@@ -94,9 +97,13 @@ def run(options: ServerOptions, say: Callable[[str], object] = print) -> int:
                             lifespan="off", timeout_graceful_shutdown=10)
     server = uvicorn.Server(config)
     # uvicorn re-raises the signal it stopped on; with the default handler that would end the process
-    # before the scheduler and the store are closed below.
+    # before the scheduler and the store are closed below. A signal that arrives before uvicorn has put
+    # in its own handlers asks it to stop as soon as it has started, instead of being lost.
+    def stop_early(signum: int, frame: object) -> None:
+        server.should_exit = True
+
     main = threading.current_thread() is threading.main_thread()
-    previous = {sig: signal.signal(sig, _ignore) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
+    previous = {sig: signal.signal(sig, stop_early) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
     try:
         server.run(sockets=[sock])
     finally:
@@ -126,10 +133,6 @@ def _reap_expired_runs(store: Any, stop: threading.Event, every_s: float = 10.0)
             if expired:
                 logger.warning("marked %d %s(s) FAILED: their lease ran out with no heartbeat (%s)", len(expired),
                                kind, ", ".join(expired[:10]) + (" ..." if len(expired) > 10 else ""))
-
-
-def _ignore(signum: int, frame: object) -> None:
-    """Stands in for the default action of SIGTERM/SIGINT after uvicorn's graceful stop."""
 
 
 def _start_scheduler(store: Any, modules: tuple[str, ...] | None, executor: str | None, stop: threading.Event,
