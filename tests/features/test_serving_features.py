@@ -198,6 +198,12 @@ def test_entity_key_requests_answer_like_the_model_on_the_online_features(home: 
         split = {"columns": ["station_id", "extra_docks"], "data": [[x["station_id"], x["extra_docks"]] for x in rows]}
         np.testing.assert_allclose(client.post("/invocations", json={"dataframe_split": split}).json()["predictions"],
                                    expected, rtol=1e-9)
+        np.testing.assert_allclose(client.post("/invocations", json={"instances": rows}).json()["predictions"],
+                                   expected, rtol=1e-9)
+        csv = "station_id,extra_docks\n" + "".join(f"{x['station_id']},{x['extra_docks']}\n" for x in rows)
+        r = client.post("/invocations", content=csv, headers={"content-type": "text/csv"})
+        assert r.status_code == 200, r.text
+        np.testing.assert_allclose(r.json()["predictions"], expected, rtol=1e-9)
         # Open Inference Protocol V2 with one named tensor per column
         v2 = {"inputs": [{"name": "station_id", "shape": [len(rows)], "datatype": "INT64",
                           "data": columns["station_id"]},
