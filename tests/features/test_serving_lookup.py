@@ -83,3 +83,44 @@ def test_lookups_are_batched_and_shadows_log_the_keys(served: Any) -> None:
     assert len(shadow) == 80 and len(log.records) == 160
     assert {tuple(r["features"]) for r in log.records} == {("station_id", "trips_1h", "docks_free")}
     assert sorted(r["features"]["station_id"] for r in shadow) == sorted([*range(50), *range(30)])
+
+
+def test_on_demand_functions_are_imported_and_checked_where_served(tmp_path: Any) -> None:
+    import shipyard
+    from shipyard.entities import FeatureBinding
+    from shipyard.errors import InvalidInput
+    from shipyard.features import (
+        Entity,
+        FeatureStore,
+        FeatureView,
+        OnDemandFeatureView,
+        OnlineFeatureReader,
+        RequestSource,
+    )
+    from tests.features._ondemand import busy_per_dock
+
+    pd.DataFrame({"station_id": [1], "hour": pd.Timestamp("2026-03-01"), "trips_1h": [6.0],
+                  "docks_free": [2.0]}).to_parquet(tmp_path / "trips.parquet")
+    station = Entity("station", join_keys=["station_id"])
+    trips = FeatureView("trips", entities=[station], source=tmp_path / "trips.parquet",
+                        features=["trips_1h", "docks_free"], timestamp_column="hour")
+    busy = OnDemandFeatureView("busy", inputs=["trips:trips_1h", "trips:docks_free"], function=busy_per_dock,
+                               request=[RequestSource("ride", ["extra_docks"])], features=["busy_per_dock"])
+    fs = FeatureStore()
+    fs.apply(station, trips, busy)
+    fs.materialize(full=True)
+    store = shipyard.Client().store
+    binding = FeatureBinding(["busy:busy_per_dock"], entity_keys=["station_id"])
+    reader = OnlineFeatureReader(binding, store=store)  # a fresh FeatureStore: the function is imported
+    assert reader.columns == ("station_id", "extra_docks")
+    values, missing = reader.read(np.array([[1, 1.0], [5, 1.0]], dtype=object))
+    assert values[0, 0] == 2.0 and np.isnan(values[1, 0]) and missing.tolist() == [False, True]
+    reader.close()
+    spec = busy.spec()
+    store.apply_feature_definition("on_demand_feature_view", "busy", {**spec, "function_sha256": "0" * 64})
+    with pytest.raises(InvalidInput, match="differs from the version 2"):
+        OnlineFeatureReader(binding, store=store)
+    store.apply_feature_definition("on_demand_feature_view", "busy", {**spec, "function": "__main__:nothing"})
+    with pytest.raises(InvalidInput, match="cannot import"):
+        OnlineFeatureReader(binding, store=store)
+    fs.close()
