@@ -91,14 +91,9 @@ class DeploymentClient:
         """A deployment at revision 1. With ``features`` (a FeatureBinding or a dict of its fields),
         requests carry only the entity keys and serving looks the model's input up in the online store."""
         registry = self._registry()
-        binding = as_binding(features)
-        if binding is None:  # the call every existing store implementation takes
-            return registry.store.create_deployment(
-                name, resolve_routes(routes, registry) or [], resolve_routes(shadow, registry) or [],
-                batching, created_by, reason, description)
         return registry.store.create_deployment(
             name, resolve_routes(routes, registry) or [], resolve_routes(shadow, registry) or [],
-            batching, created_by, reason, description, features=binding)
+            batching, created_by, reason, description, features=as_binding(features))
 
     def update_deployment(
         self, name: str, routes: Iterable[RouteSpec] | None = None, shadow: Iterable[RouteSpec] | None = None,
@@ -108,14 +103,9 @@ class DeploymentClient:
         """A new revision: parts not given are copied from the current one (its feature binding too,
         unless ``features`` replaces it or ``no_features`` drops it)."""
         registry = self._registry()
-        binding = as_binding(features)
-        if binding is None and not no_features:
-            return registry.store.update_deployment(
-                name, resolve_routes(routes, registry), resolve_routes(shadow, registry), batching, created_by,
-                reason)
         return registry.store.update_deployment(
             name, resolve_routes(routes, registry), resolve_routes(shadow, registry), batching, created_by, reason,
-            features=binding, no_features=no_features)
+            features=as_binding(features), no_features=no_features)
 
     def rollback_deployment(self, name: str, created_by: str = "", reason: str = "",
                             force: bool = False) -> Deployment:

@@ -150,7 +150,7 @@ class Handlers:
             self.metrics.error(exc.http_status, state.name, state.revision, served.model, served.version)
             exc.counted = True  # type: ignore[attr-defined]
             raise
-        except (ValueError, TypeError, KeyError) as exc:  # a shape the adapter did not anticipate: still bad input
+        except (ValueError, TypeError) as exc:  # a shape the adapter did not anticipate: still bad input
             self.metrics.error(400, state.name, state.revision, served.model, served.version)
             bad = InvalidInput(f"input could not be read: {exc}")
             bad.counted = True  # type: ignore[attr-defined]
