@@ -20,6 +20,7 @@ __all__ = [
     "Deployment",
     "DeploymentRevision",
     "Experiment",
+    "FeatureBinding",
     "FeatureDefinition",
     "FeatureMaterialization",
     "Feedback",
@@ -213,6 +214,36 @@ class Route:
         return {"model": self.model, "version": self.version, "weight": self.weight, "alias": self.alias}
 
 
+#: What serving does for an entity the online store has no row for.
+ON_MISSING = ("error", "default")
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureBinding:
+    """The features a deployment is served with: requests carry only the entity keys (and the
+    request values of on-demand features); serving looks the features up in the online store.
+
+    ``features``: feature references (``"view:feature"``), the model's input columns named by the
+    feature names. ``entity_keys``: the join keys a request carries (the store fills them from the
+    views when empty). ``on_missing``: ``"error"`` answers 404 naming the missing entity keys;
+    ``"default"`` serves ``defaults[feature]`` (NaN where not given) for the features of a view
+    that has no row for the entity. ``online_store``: its URI (``sqlite:///...``,
+    ``redis://...``); None is the feature store's default (``online_features.db`` in the serving
+    process's shipyard home).
+    """
+
+    features: list[str]
+    entity_keys: list[str] = field(default_factory=list)
+    on_missing: str = "error"
+    defaults: dict[str, float] = field(default_factory=dict)
+    online_store: str | None = None
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The column each reference gives (``trips:trips_1h`` -> ``trips_1h``)."""
+        return [ref.split(":", 1)[-1] for ref in self.features]
+
+
 @dataclass(frozen=True, slots=True)
 class DeploymentRevision:
     """An immutable configuration of a deployment; creating one makes it current."""
@@ -226,6 +257,7 @@ class DeploymentRevision:
     created_by: str = ""
     reason: str = ""
     rollback_of: int | None = None  # the revision this one copies, for a rollback
+    features: FeatureBinding | None = None  # served with features looked up by entity key
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +271,11 @@ class Deployment:
     @property
     def revision(self) -> int:
         return self.current.revision
+
+    @property
+    def features(self) -> FeatureBinding | None:
+        """The current revision's feature binding (None: requests carry the model's input)."""
+        return self.current.features
 
 
 @dataclass(frozen=True, slots=True)

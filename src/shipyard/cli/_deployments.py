@@ -4,6 +4,9 @@ Routes are written the way people say them: ``--route churn:3:90 --route churn@c
 (model, then ``:VERSION`` or ``@ALIAS``, then an optional ``:WEIGHT``). An alias is resolved to a
 version when the revision is written, so the revision stays what it was when the alias moves later.
 ``update`` changes only what is given; the rest is copied from the current revision by the store.
+
+Served with features: ``--features trips:trips_1h,trips:docks_free --entity-key station_id``; the
+requests then carry only the entity keys (see docs/features.md, "Serving with features").
 """
 
 from __future__ import annotations
@@ -75,8 +78,48 @@ def _revision_options(parser: argparse.ArgumentParser, *, creating: bool) -> Non
                         help="largest micro-batch a model predicts at once")
     parser.add_argument("--max-wait-ms", type=int, metavar="N",
                         help="longest a request waits for others to fill a batch (0: never waits)")
+    parser.add_argument("--features", dest="features", action="append", metavar="VIEW:FEATURE,...",
+                        help="serve with these features looked up in the online store (requests carry the "
+                             "entity keys); comma-separated or repeated")
+    parser.add_argument("--entity-key", dest="entity_keys", action="append", metavar="KEY",
+                        help="a join key requests carry (default: the feature views' join keys); repeatable")
+    parser.add_argument("--on-missing", choices=["error", "default"], default=None,
+                        help="an entity the online store lacks: 404 naming it (error, the default) or default values")
+    parser.add_argument("--default", dest="defaults", action="append", metavar="FEATURE=VALUE",
+                        help="the value served for FEATURE of a missing entity (implies --on-missing default; "
+                             "NaN where not given)")
+    parser.add_argument("--online-store", metavar="URI", default=None,
+                        help="sqlite:///path or redis://host:port/db (default: the feature store's)")
+    if not creating:
+        parser.add_argument("--no-features", action="store_true",
+                            help="serve without features again (requests carry the model's input)")
     parser.add_argument("--reason", metavar="R", default="", help="why, kept in the revision history")
     parser.add_argument("--by", metavar="WHO", default=None, help="who made the change (default: your login)")
+
+
+def _binding(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The feature binding the options describe, as the dict create_deployment takes; None if none."""
+    from shipyard.errors import InvalidInput
+
+    extra = [o for o, v in (("--entity-key", args.entity_keys), ("--on-missing", args.on_missing),
+                            ("--default", args.defaults), ("--online-store", args.online_store)) if v]
+    if not args.features:
+        if extra:
+            raise InvalidInput(f"{', '.join(extra)}: only with --features VIEW:FEATURE,...")
+        return None
+    defaults: dict[str, float] = {}
+    for item in args.defaults or []:
+        name, sep, value = item.partition("=")
+        try:
+            defaults[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise InvalidInput(f"--default {item!r}: expected FEATURE=NUMBER (nan allowed)")
+    refs = [r.strip() for text in args.features for r in text.split(",") if r.strip()]
+    return {"features": refs, "entity_keys": args.entity_keys or [],
+            "on_missing": args.on_missing or ("default" if defaults else "error"), "defaults": defaults,
+            "online_store": args.online_store}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -121,6 +164,11 @@ def revision_dict(rev: DeploymentRevision) -> dict[str, Any]:
         "created_by": rev.created_by,
         "reason": rev.reason,
         "rollback_of": rev.rollback_of,
+        "features": None if rev.features is None else {
+            "features": list(rev.features.features), "entity_keys": list(rev.features.entity_keys),
+            "on_missing": rev.features.on_missing,
+            "defaults": {k: None if v != v else v for k, v in rev.features.defaults.items()},
+            "online_store": rev.features.online_store},
     }
 
 
@@ -170,13 +218,15 @@ def _print_changed(ctx: Context, verb: str, d: Deployment) -> None:
     ctx.print(escape(f"{what}: {_routes_text(rev.routes)}"))
     if rev.shadow:
         ctx.print(escape(f"  shadow: {_routes_text(rev.shadow, weights=False)}"))
+    if rev.features is not None:
+        ctx.print(escape(f"  features: {', '.join(rev.features.features)} by {', '.join(rev.features.entity_keys)}"))
 
 
 def create(ctx: Context) -> int:
     a = ctx.args
     d = ctx.client.create_deployment(a.name, routes=a.routes, shadow=a.shadow, batching=_batching(a, None),
                                      created_by=a.by if a.by is not None else _who(), reason=a.reason,
-                                     description=a.description)
+                                     description=a.description, features=_binding(a))
     _print_changed(ctx, "created", d)
     return 0
 
@@ -186,12 +236,15 @@ def update(ctx: Context) -> int:
     current = ctx.client.get_deployment(a.name)  # NotFound before anything is resolved
     shadow = [] if a.no_shadow else a.shadow
     batching = _batching(a, current.current.batching)
-    if a.routes is None and shadow is None and batching is None:
+    binding = _binding(a)
+    if a.routes is None and shadow is None and batching is None and binding is None and not a.no_features:
         from shipyard.errors import InvalidInput
 
-        raise InvalidInput("nothing to change: give --route, --shadow, --no-shadow, --max-batch-size or --max-wait-ms")
+        raise InvalidInput("nothing to change: give --route, --shadow, --no-shadow, --max-batch-size, --max-wait-ms, "
+                           "--features or --no-features")
     d = ctx.client.update_deployment(a.name, routes=a.routes, shadow=shadow, batching=batching,
-                                     created_by=a.by if a.by is not None else _who(), reason=a.reason)
+                                     created_by=a.by if a.by is not None else _who(), reason=a.reason,
+                                     features=binding, no_features=a.no_features)
     _print_changed(ctx, "updated", d)
     return 0
 
@@ -229,6 +282,10 @@ def _revision_rows(rev: DeploymentRevision) -> list[tuple[str, Any]]:
                                    ("Reason", rev.reason)]
     if rev.rollback_of is not None:
         rows.append(("Rollback of", f"revision {rev.rollback_of}"))
+    if rev.features is not None:
+        b = rev.features
+        rows.append(("Features", f"{', '.join(b.features)} by {', '.join(b.entity_keys)} "
+                                 f"(missing: {b.on_missing}; online store: {b.online_store or 'default'})"))
     return rows
 
 

@@ -26,6 +26,7 @@ from shipyard.features._definitions import (
 )
 from shipyard.features._lineage import LINEAGE_TAG, log_training_set
 from shipyard.features._online import RedisOnlineStore, SqliteOnlineStore, open_online_store
+from shipyard.features._serving import OnlineFeatureReader
 from shipyard.features._store import FeatureStore
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "FeatureStore",
     "FeatureView",
     "OnDemandFeatureView",
+    "OnlineFeatureReader",
     "ParquetSource",
     "RedisOnlineStore",
     "RequestSource",

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from shipyard.entities import Deployment, DeploymentRevision, Route
+from shipyard.entities import Deployment, DeploymentRevision, FeatureBinding, Route
 from shipyard.errors import InvalidInput
 
 if TYPE_CHECKING:
     from shipyard.registry.client import RegistryClient
 
-__all__ = ["DeploymentClient", "resolve_routes"]
+__all__ = ["DeploymentClient", "as_binding", "resolve_routes"]
 
 RouteSpec = Mapping[str, Any] | Route
 
@@ -56,6 +56,27 @@ def resolve_routes(specs: Iterable[RouteSpec] | None, registry: RegistryClient, 
     return routes
 
 
+_BINDING_KEYS = ("features", "entity_keys", "on_missing", "defaults", "online_store")
+
+
+def as_binding(spec: FeatureBinding | Mapping[str, Any] | None) -> FeatureBinding | None:
+    """A FeatureBinding from itself or a dict of its fields (``{"features": [...], "entity_keys": [...]}``)."""
+    if spec is None or isinstance(spec, FeatureBinding):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise InvalidInput("features must be a FeatureBinding or a dict like {'features': ['view:feature', ...], "
+                           "'entity_keys': ['id'], 'on_missing': 'error' or 'default', 'defaults': {...}}")
+    unknown = set(spec) - set(_BINDING_KEYS)
+    if unknown or "features" not in spec:
+        raise InvalidInput(f"features needs 'features' and may have {', '.join(_BINDING_KEYS[1:])}; "
+                           f"unknown keys: {sorted(unknown)}")
+    refs, keys = spec["features"], spec.get("entity_keys") or []
+    return FeatureBinding(features=[refs] if isinstance(refs, str) else list(refs),
+                          entity_keys=[keys] if isinstance(keys, str) else list(keys),
+                          on_missing=spec.get("on_missing", "error"), defaults=dict(spec.get("defaults") or {}),
+                          online_store=spec.get("online_store"))
+
+
 class DeploymentClient:
     """Deployment operations over a registry client (mixed into ``shipyard.Client``)."""
 
@@ -65,19 +86,26 @@ class DeploymentClient:
     def create_deployment(
         self, name: str, routes: Iterable[RouteSpec], shadow: Iterable[RouteSpec] | None = None,
         batching: dict[str, int] | None = None, created_by: str = "", reason: str = "", description: str = "",
+        features: FeatureBinding | Mapping[str, Any] | None = None,
     ) -> Deployment:
+        """A deployment at revision 1. With ``features`` (a FeatureBinding or a dict of its fields),
+        requests carry only the entity keys and serving looks the model's input up in the online store."""
         registry = self._registry()
         return registry.store.create_deployment(
             name, resolve_routes(routes, registry) or [], resolve_routes(shadow, registry) or [],
-            batching, created_by, reason, description)
+            batching, created_by, reason, description, features=as_binding(features))
 
     def update_deployment(
         self, name: str, routes: Iterable[RouteSpec] | None = None, shadow: Iterable[RouteSpec] | None = None,
         batching: dict[str, int] | None = None, created_by: str = "", reason: str = "",
+        features: FeatureBinding | Mapping[str, Any] | None = None, no_features: bool = False,
     ) -> Deployment:
+        """A new revision: parts not given are copied from the current one (its feature binding too,
+        unless ``features`` replaces it or ``no_features`` drops it)."""
         registry = self._registry()
         return registry.store.update_deployment(
-            name, resolve_routes(routes, registry), resolve_routes(shadow, registry), batching, created_by, reason)
+            name, resolve_routes(routes, registry), resolve_routes(shadow, registry), batching, created_by, reason,
+            features=as_binding(features), no_features=no_features)
 
     def rollback_deployment(self, name: str, created_by: str = "", reason: str = "",
                             force: bool = False) -> Deployment:

@@ -76,12 +76,14 @@ def _header(scope: dict[str, Any], name: bytes) -> str | None:
 
 
 class _Ticket:
-    """What the log needs of one request, carried through the batcher with its input."""
+    """What the log needs of one request, carried through the batcher with its input; ``keys``:
+    the entity key columns of a deployment served with features (None otherwise)."""
 
-    __slots__ = ("ids", "shadow", "stamp", "started")
+    __slots__ = ("ids", "keys", "shadow", "stamp", "started")
 
-    def __init__(self, ids: list[str], stamp: int, started: float, shadow: bool) -> None:
-        self.ids, self.stamp, self.started, self.shadow = ids, stamp, started, shadow
+    def __init__(self, ids: list[str], stamp: int, started: float, shadow: bool,
+                 keys: dict[str, np.ndarray] | None = None) -> None:
+        self.ids, self.stamp, self.started, self.shadow, self.keys = ids, stamp, started, shadow, keys
 
 
 def _features(prepared: Any) -> Any:
@@ -91,6 +93,25 @@ def _features(prepared: Any) -> Any:
     if hasattr(prepared, "columns"):
         return {str(c): prepared[c].to_numpy() for c in prepared.columns}
     return {"input": np.asarray(list(prepared), dtype=object)}
+
+
+def _with_keys(features: Any, names: list[str] | None, keys: dict[str, np.ndarray] | None) -> Any:
+    """The logged features with the entity key columns first (a deployment served with features)."""
+    if keys is None:
+        return features
+    if not isinstance(features, dict):
+        cols = names or [str(i) for i in range(features.shape[1])]
+        features = {name: features[:, i] for i, name in enumerate(cols)}
+    return {**keys, **{k: v for k, v in features.items() if k not in keys}}
+
+
+def _joined_keys(tickets: list[_Ticket]) -> dict[str, np.ndarray] | None:
+    """The entity keys of a batch's requests, in order (every request of one served model's batch
+    comes from the same revision, so all carry keys or none do)."""
+    first = tickets[0].keys
+    if first is None or len(tickets) == 1:
+        return first
+    return {k: np.concatenate([t.keys[k] for t in tickets if t.keys is not None]) for k in first}
 
 
 class Handlers:
@@ -120,7 +141,10 @@ class Handlers:
                                   "rows per request: send them in several requests")
             big.counted = True  # type: ignore[attr-defined]
             raise big
+        keys = None
         try:
+            if state.features is not None:  # entity keys in, the features looked up: the model's input
+                data, keys, _ = await state.features.assemble(data)
             prepared, rows = served.prepare(data)
         except ShipyardError as exc:
             self.metrics.error(exc.http_status, state.name, state.revision, served.model, served.version)
@@ -134,7 +158,7 @@ class Handlers:
         ids = [_request_id(stamp) for _ in range(rows)]
         sig = served.pyfunc.signature
         self.served_ids.add(state.name, ids, label_kind(None if sig is None else sig.outputs))
-        ticket = None if self.prediction_logger is None else _Ticket(ids, stamp, started, False)
+        ticket = None if self.prediction_logger is None else _Ticket(ids, stamp, started, False, keys)
         try:
             preds, proba = await served.predict(prepared, rows, ticket)
         except Exception as exc:
@@ -142,7 +166,7 @@ class Handlers:
             logger.exception("model %s version %s failed on request %s", served.model, served.version, ids[0])
             if self.prediction_logger is not None:
                 self._log_failed(state, served, prepared, ids, stamp, time.perf_counter() - started,
-                                 shadow=False, error=error_text(exc))
+                                 shadow=False, error=error_text(exc), keys=keys)
             failed = PredictionFailed(f"model {served.model!r} version {served.version} failed on request "
                                       f"{ids[0]}: {type(exc).__name__}: {exc}", ids)
             failed.counted = True  # type: ignore[attr-defined]
@@ -153,19 +177,20 @@ class Handlers:
         m.rows.inc(rows)
         m.latency.observe(elapsed)
         for shadow in state.shadows:
-            task = asyncio.get_running_loop().create_task(self._shadow(state, shadow, data, ids, stamp, started))
+            task = asyncio.get_running_loop().create_task(self._shadow(state, shadow, data, ids, stamp, started,
+                                                                       keys))
             self._shadow_tasks.add(task)
             task.add_done_callback(self._shadow_tasks.discard)
         return served, preds, proba, ids
 
     async def _shadow(self, state: DeploymentState, served: ServedModel, data: Any, ids: list[str],
-                      stamp: int, started: float) -> None:
+                      stamp: int, started: float, keys: dict[str, np.ndarray] | None = None) -> None:
         """A shadow copy: answered into the log only; a failure is counted and logged, never surfaces.
 
         Input the primary accepted but the shadow's signature rejects is logged as a failure too
         (without features): it is the shadow that cannot take this traffic, not the client's fault."""
         prepared: Any = None
-        ticket = None if self.prediction_logger is None else _Ticket(ids, stamp, started, True)
+        ticket = None if self.prediction_logger is None else _Ticket(ids, stamp, started, True, keys)
         try:
             prepared, rows = served.prepare(data)
             await served.predict(prepared, rows, ticket)
@@ -174,7 +199,7 @@ class Handlers:
             logger.warning("shadow %s v%s of %r failed: %s", served.model, served.version, state.name, exc)
             if self.prediction_logger is not None:
                 self._log_failed(state, served, prepared, ids, stamp, time.perf_counter() - started,
-                                 shadow=True, error=error_text(exc))
+                                 shadow=True, error=error_text(exc), keys=keys)
             return
         served.metrics.rows.inc(rows)
 
@@ -199,7 +224,8 @@ class Handlers:
             shadow = tickets[0].shadow
             block = RecordBlock(
                 request_ids=ids, timestamp_ms=stamps, deployment=served.deployment, revision=served.revision,
-                model=served.model, version=served.version, shadow=shadow, features=_features(data),
+                model=served.model, version=served.version, shadow=shadow,
+                features=_with_keys(_features(data), served.columns, _joined_keys(tickets)),
                 feature_names=served.columns, predictions=preds, probabilities=proba, latency_ms=latency)
             if any(t.shadow != shadow for t in tickets):  # not seen in practice: a model is a route or a shadow
                 flags = np.repeat([t.shadow for t in tickets], [len(t.ids) for t in tickets])
@@ -213,13 +239,15 @@ class Handlers:
             logger.exception("prediction log append failed for %r", served.deployment)
 
     def _log_failed(self, state: DeploymentState, served: ServedModel, prepared: Any, ids: list[str], stamp: int,
-                    elapsed: float, *, shadow: bool, error: str) -> None:
+                    elapsed: float, *, shadow: bool, error: str,
+                    keys: dict[str, np.ndarray] | None = None) -> None:
         """Hand the rows of one failed request to the logger (``error`` set, no predictions)."""
         try:
             block = RecordBlock(
                 request_ids=ids, timestamp_ms=stamp, deployment=state.name, revision=state.revision,
                 model=served.model, version=served.version, shadow=shadow,
-                features={} if prepared is None else _features(prepared), feature_names=served.columns,
+                features=_with_keys({} if prepared is None else _features(prepared), served.columns, keys),
+                feature_names=served.columns,
                 predictions=None, latency_ms=elapsed * 1000.0, error=error)
             self.prediction_logger.append(state.name, block)
         except Exception:

@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -26,6 +26,9 @@ from shipyard.serving.batcher import Batcher
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.router import Router
 from shipyard.serving.settings import ServingSettings
+
+if TYPE_CHECKING:
+    from shipyard.serving._features import FeatureLookup
 
 __all__ = ["ADHOC_VERSION", "DeploymentState", "Runtime", "ServedModel"]
 
@@ -101,12 +104,14 @@ def _argmax_classes(model: Any) -> np.ndarray | None:
 class DeploymentState:
     """One deployment at one revision, ready to answer: routes, shadows and the traffic split."""
 
-    __slots__ = ("name", "revision", "router", "routes", "shadows", "spec")
+    __slots__ = ("features", "name", "revision", "router", "routes", "shadows", "spec")
 
-    def __init__(self, spec: DeploymentRevision, routes: list[ServedModel], shadows: list[ServedModel]) -> None:
+    def __init__(self, spec: DeploymentRevision, routes: list[ServedModel], shadows: list[ServedModel],
+                 features: FeatureLookup | None = None) -> None:
         self.spec, self.name, self.revision = spec, spec.deployment, spec.revision
         self.routes, self.shadows = routes, shadows
         self.router = Router(spec.routes)
+        self.features = features  # None: requests carry the model's input (the fast path)
 
     def pick(self, key: str | None = None) -> ServedModel:
         return self.routes[self.router.pick(key)]
@@ -188,7 +193,13 @@ class Runtime:
         def served(route: Route) -> ServedModel:
             return ServedModel(spec.deployment, spec.revision, route, self._load_model(route), self, spec.batching)
 
-        return DeploymentState(spec, [served(r) for r in spec.routes], [served(r) for r in spec.shadow])
+        features = None
+        if spec.features is not None:
+            from shipyard.serving._features import FeatureLookup
+
+            size, wait = self.settings.batching(spec.batching)
+            features = FeatureLookup(spec.features, self.store, self.executor, max_batch_size=size, max_wait_ms=wait)
+        return DeploymentState(spec, [served(r) for r in spec.routes], [served(r) for r in spec.shadow], features)
 
     def _wanted(self) -> list[str]:
         if self.names is not None:

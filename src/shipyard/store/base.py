@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         Deployment,
         DeploymentRevision,
         Experiment,
+        FeatureBinding,
         FeatureDefinition,
         FeatureMaterialization,
         Feedback,
@@ -316,9 +317,13 @@ class DeploymentStore(ABC):
         created_by: str = "",
         reason: str = "",
         description: str = "",
+        features: FeatureBinding | None = None,
     ) -> Deployment:
         """Create a deployment at revision 1. Routes name existing model versions (NotFound
-        otherwise); weights are >= 0 and not all 0 (InvalidInput). Raises AlreadyExists."""
+        otherwise); weights are >= 0 and not all 0 (InvalidInput). Raises AlreadyExists.
+        ``features`` (optional) serves it with features looked up by entity key: its references
+        name stored feature views and features (NotFound / InvalidInput otherwise); empty entity
+        keys are filled in from the views' join keys."""
 
     @abstractmethod
     def update_deployment(
@@ -329,8 +334,11 @@ class DeploymentStore(ABC):
         batching: dict[str, int] | None = None,
         created_by: str = "",
         reason: str = "",
+        features: FeatureBinding | None = None,
+        no_features: bool = False,
     ) -> Deployment:
-        """Write a new revision (unspecified parts copied from the current one) and make it current."""
+        """Write a new revision (unspecified parts copied from the current one) and make it current.
+        ``no_features`` drops the current feature binding (requests carry the model's input again)."""
 
     @abstractmethod
     def rollback_deployment(self, name: str, created_by: str = "", reason: str = "",

@@ -43,7 +43,7 @@ from shipyard.store.base import Store
 if TYPE_CHECKING:
     import httpx
 
-    from shipyard.entities import DatasetInput, FeatureDefinition, FeatureMaterialization, Param, RunTag
+    from shipyard.entities import DatasetInput, FeatureBinding, FeatureDefinition, FeatureMaterialization, Param, RunTag
 
 __all__ = ["RestStore"]
 
@@ -251,17 +251,20 @@ class RestStore(RestOperations, Store):
     # ------------------------------------------------------------------ deployments
     def create_deployment(self, name: str, routes: Sequence[Any], shadow: Sequence[Any] = (),
                           batching: dict[str, int] | None = None, created_by: str = "", reason: str = "",
-                          description: str = "") -> Deployment:
+                          description: str = "", features: FeatureBinding | None = None) -> Deployment:
         body = {"name": name, "routes": self._wire(list(routes)), "shadow": self._wire(list(shadow)),
-                "batching": batching, "created_by": created_by, "reason": reason, "description": description}
+                "batching": batching, "created_by": created_by, "reason": reason, "description": description,
+                "features": None if features is None else self._wire(features)}
         return self._get(Deployment, self._call("POST", "/deployments", body))
 
     def update_deployment(self, name: str, routes: Sequence[Any] | None = None, shadow: Sequence[Any] | None = None,
                           batching: dict[str, int] | None = None, created_by: str = "",
-                          reason: str = "") -> Deployment:
+                          reason: str = "", features: FeatureBinding | None = None,
+                          no_features: bool = False) -> Deployment:
         body = {"routes": None if routes is None else self._wire(list(routes)),
                 "shadow": None if shadow is None else self._wire(list(shadow)), "batching": batching,
-                "created_by": created_by, "reason": reason}
+                "created_by": created_by, "reason": reason,
+                "features": None if features is None else self._wire(features), "no_features": no_features}
         return self._get(Deployment, self._call("PATCH", f"/deployments/{seg(name)}", body))
 
     def rollback_deployment(self, name: str, created_by: str = "", reason: str = "",

@@ -29,6 +29,7 @@ class CreateDeployment(w.Wire):
     created_by: str = ""
     reason: str = ""
     description: str = ""
+    features: w.FeatureBinding | None = None
 
 
 class UpdateDeployment(w.Wire):
@@ -37,6 +38,8 @@ class UpdateDeployment(w.Wire):
     batching: dict[str, Any] | None = None
     created_by: str = ""
     reason: str = ""
+    features: w.FeatureBinding | None = None
+    no_features: bool = False
 
 
 class Rollback(w.Wire):
@@ -75,11 +78,16 @@ def _routes(request: Request, routes: list[w.Route] | None) -> list[e.Route] | N
     return None if routes is None else [parse(request, e.Route, r) for r in routes]
 
 
+def _binding(request: Request, binding: w.FeatureBinding | None) -> e.FeatureBinding | None:
+    return None if binding is None else parse(request, e.FeatureBinding, binding)
+
+
 @router.post("/deployments", dependencies=[ADMIN], response_model=w.Deployment)
 def create_deployment(request: Request, body: CreateDeployment, store: StoreDep) -> Response:
     deployment = store.create_deployment(
         body.name, _routes(request, body.routes) or [], _routes(request, body.shadow) or [], body.batching,
-        body.created_by or principal_name(request), body.reason, body.description)
+        body.created_by or principal_name(request), body.reason, body.description,
+        features=_binding(request, body.features))
     return entity(request, deployment)
 
 
@@ -96,7 +104,8 @@ def get_deployment(request: Request, name: str, store: StoreDep) -> Response:
 @router.patch("/deployments/{name}", dependencies=[ADMIN], response_model=w.Deployment)
 def update_deployment(request: Request, name: str, body: UpdateDeployment, store: StoreDep) -> Response:
     deployment = store.update_deployment(name, _routes(request, body.routes), _routes(request, body.shadow),
-                                         body.batching, body.created_by or principal_name(request), body.reason)
+                                         body.batching, body.created_by or principal_name(request), body.reason,
+                                         features=_binding(request, body.features), no_features=body.no_features)
     return entity(request, deployment)
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "DeploymentRevision",
     "ErrorBody",
     "Experiment",
+    "FeatureBinding",
     "Feedback",
     "FileInfo",
     "Int32",
@@ -184,6 +185,14 @@ class Route(Wire):
     alias: str | None = None
 
 
+class FeatureBinding(Wire):
+    features: list[str]
+    entity_keys: list[str] = []
+    on_missing: Literal["error", "default"] = "error"
+    defaults: dict[str, WireFloat] = {}
+    online_store: str | None = None
+
+
 class DeploymentRevision(Wire):
     deployment: str
     revision: Int32
@@ -194,6 +203,7 @@ class DeploymentRevision(Wire):
     created_by: str = ""
     reason: str = ""
     rollback_of: Int32 | None = None
+    features: FeatureBinding | None = None
 
 
 class Deployment(Wire):

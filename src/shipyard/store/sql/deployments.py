@@ -10,11 +10,11 @@ import orjson
 from sqlalchemy import BigInteger, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shipyard.entities import Deployment, DeploymentRevision, Feedback, Route
+from shipyard.entities import Deployment, DeploymentRevision, FeatureBinding, Feedback, Route
 from shipyard.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from shipyard.store import validation as v
 from shipyard.store.base import DeploymentStore
-from shipyard.store.sql import rawsql
+from shipyard.store.sql import bindings, rawsql
 from shipyard.store.sql import schema as s
 from shipyard.store.sql.runpage import _among_ids, _ids_value
 from shipyard.store.sql.sqlbase import SqlBase, chunks, now_ms
@@ -72,10 +72,10 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
 
     def _write_revision(self, conn: Connection, name: str, revision: int, routes: Sequence[Route],
                         shadow: Sequence[Route], batching: dict[str, int], created_by: str, reason: str,
-                        rollback_of: int | None = None) -> None:
+                        rollback_of: int | None = None, features: FeatureBinding | None = None) -> None:
         conn.execute(s.deployment_revisions.insert().values(
             name=name, revision=revision, routes=_route_json(routes), shadow=_route_json(shadow),
-            batching=orjson.dumps(batching).decode(), created_time=now_ms(),
+            batching=orjson.dumps(bindings.pack(batching, features)).decode(), created_time=now_ms(),
             created_by=v.check_text(created_by or "", "created_by", v.MAX_NAME_LENGTH),
             reason=v.check_text(reason or "", "reason", v.MAX_TAG_VALUE_LENGTH), rollback_of=rollback_of))
 
@@ -88,9 +88,11 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
         created_by: str = "",
         reason: str = "",
         description: str = "",
+        features: FeatureBinding | None = None,
     ) -> Deployment:
         v.check_model_name(name)
         settings = check_batching(batching)
+        binding = bindings.check_binding(features, self._latest_definition)
         now = now_ms()
         try:
             with self._write() as conn:
@@ -98,10 +100,15 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
                 self._check_routes(conn, shadow, "shadow", need_traffic=False)
                 conn.execute(s.deployments.insert().values(name=name, description=description or "",
                                                            current_revision=1, created_time=now, updated_time=now))
-                self._write_revision(conn, name, 1, routes, shadow, settings, created_by, reason)
+                self._write_revision(conn, name, 1, routes, shadow, settings, created_by, reason,
+                                     features=binding)
         except IntegrityError as exc:
             raise AlreadyExists(f"deployment {name!r} already exists") from exc
         return self.get_deployment(name)
+
+    def _latest_definition(self, kind: str, name: str) -> Any:
+        """The latest stored feature definition (the feature store's part of this store); NotFound."""
+        return self.get_feature_definition(kind, name)  # type: ignore[attr-defined]
 
     def _deployment_row(self, conn: Connection, name: str, lock: bool = False) -> Any:
         query = select(s.deployments).where(s.deployments.c.name == name)
@@ -124,7 +131,7 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
                             .order_by(s.deployment_revisions.c.revision.desc()).limit(1)).scalar_one()
         number = last + 1
         self._write_revision(conn, name, number, revision.routes, revision.shadow, revision.batching, created_by,
-                             reason, rollback_of)
+                             reason, rollback_of, revision.features)
         conn.execute(update(s.deployments).where(s.deployments.c.name == name)
                      .values(current_revision=number, updated_time=now_ms()))
 
@@ -136,8 +143,13 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
         batching: dict[str, int] | None = None,
         created_by: str = "",
         reason: str = "",
+        features: FeatureBinding | None = None,
+        no_features: bool = False,
     ) -> Deployment:
         settings = check_batching(batching) if batching is not None else None
+        binding = bindings.check_binding(features, self._latest_definition)
+        if binding is not None and no_features:
+            raise InvalidInput("give features or no_features, not both")
         with self._write() as conn:
             row = self._deployment_row(conn, name, lock=True)
             current = self._revision(conn, name, row.current_revision)
@@ -149,7 +161,8 @@ class SqlDeploymentStore(SqlBase, DeploymentStore):
                 deployment=name, revision=0,
                 routes=list(routes) if routes is not None else current.routes,
                 shadow=list(shadow) if shadow is not None else current.shadow,
-                batching={**current.batching, **settings} if settings is not None else current.batching)
+                batching={**current.batching, **settings} if settings is not None else current.batching,
+                features=None if no_features else binding or current.features)
             self._next(conn, name, new, created_by, reason)
         return self.get_deployment(name)
 
@@ -274,10 +287,11 @@ def _feedback_query(dialect: str, by_ids: bool, since: bool, until: bool) -> Any
 
 
 def _revision(row: Any) -> DeploymentRevision:
+    batching, features = bindings.unpack(orjson.loads(row.batching))
     return DeploymentRevision(
         deployment=row.name, revision=row.revision, routes=_routes(row.routes), shadow=_routes(row.shadow),
-        batching=orjson.loads(row.batching), created_time=row.created_time, created_by=row.created_by,
-        reason=row.reason, rollback_of=row.rollback_of)
+        batching=batching, created_time=row.created_time, created_by=row.created_by,
+        reason=row.reason, rollback_of=row.rollback_of, features=features)
 
 
 def _deployment(row: Any, current: DeploymentRevision) -> Deployment:
