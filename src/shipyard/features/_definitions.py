@@ -59,9 +59,9 @@ class ParquetSource:
 
     path: str
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, must_exist: bool = True) -> None:
         resolved = Path(path).expanduser().absolute()
-        if not resolved.exists():
+        if must_exist and not resolved.exists():
             raise InvalidInput(f"no Parquet file or folder at {str(path)!r}")
         object.__setattr__(self, "path", str(resolved))
 
@@ -179,14 +179,17 @@ class FeatureView:
                 "ttl_seconds": None if self.ttl is None else self.ttl.total_seconds(), "tags": self.tags}
 
     @classmethod
-    def from_spec(cls, name: str, spec: dict[str, Any], description: str = "") -> FeatureView:
-        """Rebuild a stored definition; only Parquet sources can be rebuilt in another process."""
+    def from_spec(cls, name: str, spec: dict[str, Any], description: str = "", *,
+                  check_source: bool = True) -> FeatureView:
+        """Rebuild a stored definition; only Parquet sources can be rebuilt in another process.
+        ``check_source=False`` rebuilds it where its files are not (a client of the server that has them)."""
         source = spec["source"]
         if source.get("type") != "parquet":
             raise InvalidInput(f"feature view {name!r} reads a DataFrame of the process that applied it: "
                                "apply it again in this process")
         entities = [Entity(e["name"], e["join_keys"]) for e in spec["entities"]]
-        return cls(name, entities=entities, source=ParquetSource(source["path"]), features=spec["features"],
+        return cls(name, entities=entities, source=ParquetSource(source["path"], must_exist=check_source),
+                   features=spec["features"],
                    timestamp_column=spec["timestamp_column"],
                    created_timestamp_column=spec.get("created_timestamp_column"),
                    ttl=spec.get("ttl_seconds"), description=description, tags=spec.get("tags") or {})
