@@ -127,6 +127,10 @@ def test_a_feature_store_over_the_server_url(server) -> None:
     got = fs.get_online_features([{"station_id": 1}, {"station_id": 2}], ["trips:trips_1h", "busy:per_dock"])
     assert got == {"station_id": [1, 2], "trips_1h": [30.0, 7.0], "per_dock": [15.0, 7.0 / 9.0]}
     assert [d.name for d in rest.list_feature_definitions("feature_view")] == ["trips"]
+    with _http(url, tokens["reader"]) as http:
+        r = http.post("/api/v1/features/online", json={"entity_rows": [{"station_id": 1}],
+                                                        "features": ["busy:per_dock"]})
+    assert r.status_code == 400 and "runs a Python function" in r.json()["message"]  # the server has no function
     assert rest.get_feature_definition("feature_view", "trips", 1).version == 1
     from shipyard.errors import InvalidInput, NotFound, PermissionDenied
 

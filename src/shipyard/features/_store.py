@@ -159,6 +159,10 @@ class FeatureStore:
             try:
                 view, version = self._resolve("feature_view", view_name)
             except NotFound:
+                if self._store.list_feature_definitions("on_demand_feature_view", view_name):
+                    # stored, but its function is Python code that only the process that applied it has
+                    raise InvalidInput(f"on-demand view {view_name!r} runs a Python function: apply it in this "
+                                       "process first (FeatureStore.apply)") from None
                 raise NotFound(f"no feature view {view_name!r}: apply it first (FeatureStore.apply or "
                                "shipyard features apply)") from None
             if feature not in view.features:
