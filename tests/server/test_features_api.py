@@ -96,6 +96,16 @@ def test_apply_is_a_writers_and_a_schedule_an_admins(server) -> None:
         assert sneaky.status_code == 400 and "schedule" in sneaky.json()["message"]
         bad = writer.post("/api/v1/features/definitions", json={"kind": "entity", "name": "../x", "spec": spec})
         assert bad.status_code == 400
+        for kind, junk in [("feature_view", {}), ("feature_view", {"source": {"type": "parquet", "path": "/x"}}),
+                           ("entity", {"join_keys": "customer id"}), ("on_demand_feature_view", {"inputs": 1})]:
+            r = writer.post("/api/v1/features/definitions", json={"kind": kind, "name": "junk", "spec": junk})
+            assert r.status_code == 400, r.text
+            assert "malformed" in r.json()["message"] or "must be" in r.json()["message"]
+        assert reader.get("/api/v1/features/definitions", params={"name": "junk"}).json()["definitions"] == []
+        huge = reader.post("/api/v1/features/online", json={"entity_rows": [{"station_id": 2**70}],
+                                                            "features": ["trips:trips_1h"]})
+        assert huge.status_code == 400 and "not a plain value" in huge.json()["message"]
+        assert admin.post("/api/v1/features/materialize", json={"end": 2**62}).status_code == 422
         assert writer.put("/api/v1/features/views/trips/schedule", json={"schedule": "every 10m"}).status_code == 403
         nonsense = admin.put("/api/v1/features/views/trips/schedule", json={"schedule": "every nonsense"})
         assert nonsense.status_code == 400

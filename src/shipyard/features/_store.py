@@ -340,6 +340,8 @@ class FeatureStore:
             except KeyError as exc:
                 raise InvalidInput(f"an entity row lacks the join key {exc.args[0]!r} "
                                    f"of view {r.view.name!r}") from None
+            except TypeError as exc:  # orjson: an integer beyond 64 bits, an object it cannot write
+                raise InvalidInput(f"an entity row's key of view {r.view.name!r} is not a plain value: {exc}") from None
             payloads = online.read(r.view.name, keys)
             values = [None if p is None else orjson.loads(p) for p in payloads]
             for f, o in zip(r.features, r.outputs, strict=True):

@@ -13,9 +13,9 @@ connection to it is shared by the requests (both online stores are safe across t
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from starlette.responses import Response
 
@@ -35,6 +35,7 @@ router = APIRouter(tags=["features"], responses=ERRORS)
 MAX_ENTITY_ROWS = 10_000  # one lookup; a bigger batch is a training set (get_historical_features)
 _DEFINITION_KINDS = ("entity", "feature_view", "on_demand_feature_view")
 _LOCK = threading.Lock()
+_LAST_MS = 32_503_680_000_000  # the year 3000: later times overflow the engines' microseconds
 
 
 class ApplyDefinition(w.Wire):
@@ -53,7 +54,7 @@ class OnlineLookup(w.Wire):
 class Materialize(w.Wire):
     views: list[str] | None = None
     full: bool = False
-    end: w.Int64 | None = None
+    end: int | None = Field(None, ge=0, le=_LAST_MS)  # milliseconds; default now
 
 
 class ScheduleBody(w.Wire):
@@ -91,7 +92,8 @@ def _features(request: Request, store: Any, *, shared: bool = True) -> FeatureSt
 
 @router.get("/features/definitions", dependencies=[READ])
 def list_definitions(request: Request, store: StoreDep, kind: str | None = None, name: str | None = None,
-                     version: int | None = None, all_versions: bool = False) -> Response:
+                     version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+                     all_versions: bool = False) -> Response:
     if version is not None:
         if kind is None or name is None:
             raise InvalidInput("a version needs a kind and a name")
@@ -104,6 +106,9 @@ def apply_definition(request: Request, body: ApplyDefinition, store: StoreDep) -
     if body.kind not in _DEFINITION_KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(_DEFINITION_KINDS)}, got {body.kind!r} (a view's "
                            "schedule is PUT /api/v1/features/views/{name}/schedule)")
+    from shipyard.features._definitions import check_spec
+
+    check_spec(body.kind, body.name, body.spec)  # every reader of the store rebuilds what is stored here
     return entity(request, store.apply_feature_definition(body.kind, body.name, body.spec, body.description))
 
 
