@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from shipyard.registry.client import RegistryClient
     from shipyard.store.base import Store
 
-__all__ = ["LogCompactionJob", "PolicyJob", "RolloutJob"]
+__all__ = ["FeatureMaterializationJob", "LogCompactionJob", "PolicyJob", "RolloutJob"]
 
 logger = logging.getLogger("shipyard.automation")
 
@@ -109,3 +109,26 @@ class LogCompactionJob(_Job):
         elif report.written or report.deleted:
             logger.info("prediction log compacted: %d file(s) into %d, %d replaced file(s) removed",
                         report.files_merged, len(report.written), report.deleted)
+
+
+class FeatureMaterializationJob(_Job):
+    """A feature view's scheduled materialization (``shipyard features schedule``): each tick writes
+    the rows that became known since the last run to the online store, as ``shipyard features
+    materialize VIEW`` does; the store's record of runs is the watermark, so a missed or failed
+    tick loses nothing (the next one reads from where the last run ended)."""
+
+    def __init__(self, view: str, schedule: Any, store: Store, online_store: str | None = None) -> None:
+        super().__init__(f"features.materialize.{view}", schedule)
+        self.view, self.store, self.online_store = view, store, online_store
+        self.last: list[Any] = []
+
+    def _work(self) -> None:
+        from shipyard.features import FeatureStore
+
+        features = FeatureStore(store=self.store, online_store=self.online_store)
+        try:
+            self.last = features.materialize([self.view])
+        finally:
+            features.close()
+        for m in self.last:
+            logger.info("feature view %s v%d: %d row(s) to %s", m.feature_view, m.version, m.rows, m.online_store)

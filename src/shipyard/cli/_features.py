@@ -1,4 +1,4 @@
-"""``shipyard features apply|list|show|materialize``: versioned feature definitions and the online store.
+"""``shipyard features apply|list|show|materialize|schedule``: versioned feature definitions and the online store.
 
 Definitions are Python objects (``Entity``, ``FeatureView``, ``OnDemandFeatureView``) at the top
 level of modules or ``.py`` files named on the command line or in the ``features:`` list of
@@ -33,6 +33,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--online-store", metavar="URI", default=None,
                    help="sqlite:///path (default .shipyard/online_features.db) or redis://host:port/db")
     p.add_argument("--full", action="store_true", help="read every row again, not only those since the last run")
+    p = add_verb(verbs, "schedule", schedule, "have the shipyard scheduler materialize a view on a schedule")
+    p.add_argument("view", metavar="VIEW")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--every", metavar="SPAN", help="a span: 30s, 10m, 1h, 1d")
+    when.add_argument("--cron", metavar="EXPR", help="a cron expression or @hourly, @daily, ...")
+    when.add_argument("--off", action="store_true", help="stop materializing it on a schedule")
+    p.add_argument("--online-store", metavar="URI", default=None,
+                   help="where to (default: the scheduler's, SHIPYARD_ONLINE_STORE or its online_features.db)")
 
 
 def _setup(ctx: Context) -> None:
@@ -81,9 +89,10 @@ def _summary(spec: dict[str, Any]) -> str:
 def list_definitions(ctx: Context) -> int:
     from shipyard.cli._base import format_time
     from shipyard.cli._table import Col, emit
+    from shipyard.features._schedule import SCHEDULE_KIND
 
     store = _store(ctx).registry
-    definitions = store.list_feature_definitions(ctx.args.kind)
+    definitions = [d for d in store.list_feature_definitions(ctx.args.kind) if d.kind != SCHEDULE_KIND]
     fresh = {}
     for d in definitions:
         if d.kind == "feature_view":
@@ -107,7 +116,10 @@ def show_definition(ctx: Context) -> int:
     from shipyard.errors import NotFound
 
     store = _store(ctx).registry
-    versions = [d for d in store.list_feature_definitions(ctx.args.kind, ctx.args.name, all_versions=True)]
+    from shipyard.features._schedule import SCHEDULE_KIND, get_materialization_schedule
+
+    versions = [d for d in store.list_feature_definitions(ctx.args.kind, ctx.args.name, all_versions=True)
+                if d.kind != SCHEDULE_KIND]
     if not versions:
         raise NotFound(f"no feature definition named {ctx.args.name!r}")
     kinds = sorted({d.kind for d in versions})
@@ -126,8 +138,12 @@ def show_definition(ctx: Context) -> int:
                                               "start_time": m.start_time, "end_time": m.end_time, "rows": m.rows,
                                               "created_time": m.created_time} for m in runs]})
         return 0
+    planned = get_materialization_schedule(store, latest.name) if latest.kind == "feature_view" else None
     rows = [("kind", latest.kind), ("name", latest.name), ("version", latest.version),
             ("description", latest.description)]
+    if planned is not None:
+        where = planned.online_store or "the scheduler's online store"
+        rows.append(("schedule", f"{planned.schedule} to {where}"))
     rows += [(key, _plain(value) if isinstance(value, list | dict) else value) for key, value in latest.spec.items()]
     ctx.section(key_values(rows, title=f"{latest.kind} {latest.name}"))
     history = table("Version", "Created", "Digest", title="Versions")
@@ -164,4 +180,23 @@ def materialize(ctx: Context) -> int:
                           highlight=False)
         if not records:
             ctx.note("nothing new to materialize")
+    return 0
+
+
+def schedule(ctx: Context) -> int:
+    from shipyard.pipelines._schedule import Schedule
+
+    a = ctx.args
+    text = None if a.off else f"every {a.every}" if a.every else a.cron
+    if text is not None:
+        Schedule.parse(text)  # a typo fails here, not silently at the scheduler
+    planned = _store(ctx).schedule_materialization(a.view, text, online_store=a.online_store)
+    if ctx.json:
+        ctx.print_json({"feature_view": planned.feature_view, "schedule": planned.schedule,
+                        "online_store": planned.online_store})
+    elif planned.schedule is None:
+        ctx.out.print(f"{planned.feature_view}: no longer materialized on a schedule", markup=False, highlight=False)
+    else:
+        ctx.out.print(f"{planned.feature_view}: materialized {planned.schedule} by the shipyard scheduler "
+                      "(shipyard scheduler, or shipyard server --scheduler)", markup=False, highlight=False)
     return 0

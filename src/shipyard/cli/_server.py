@@ -40,6 +40,10 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "overrides SHIPYARD_SERVER_CONFIG")
     parser.add_argument("--max-artifact-mb", metavar="MB", type=positive_int, default=None,
                         help="largest artifact file accepted through the server (default 4096)")
+    parser.add_argument("--online-store", metavar="URI", default=None,
+                        help="the feature store's online store that /api/v1/features reads and the scheduler "
+                             "materializes into (sqlite:///path or redis://host:port/db; default "
+                             "SHIPYARD_ONLINE_STORE, else online_features.db in the shipyard home)")
     parser.add_argument("--access-log", action="store_true", help="log a line per request")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="server log level (default info)")
     parser.add_argument("--tracking-uri", metavar="URI", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -72,6 +76,13 @@ def serve(ctx: Context) -> int:
         raise InvalidInput("--executor says where the scheduler runs pipelines: add --scheduler")
     check_executor(a.executor)  # a typo fails the start, before anything listens
     use_server_config(a.config)
+    if a.online_store:
+        import os
+
+        from shipyard.features import open_online_store
+
+        open_online_store(a.online_store).close()  # a bad URI fails the start, not the first lookup
+        os.environ["SHIPYARD_ONLINE_STORE"] = a.online_store  # the API and the scheduler's jobs read it
     serve_artifacts = a.serve_artifacts if a.serve_artifacts is not None else load_server_config().serve_artifacts
     options = ServerOptions(
         host=a.host, port=a.port, store_uri=a.store_uri or ctx.tracking_uri, artifact_uri=a.artifact_uri,

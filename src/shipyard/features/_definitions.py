@@ -19,7 +19,7 @@ from typing import Any
 from shipyard.errors import InvalidInput
 
 __all__ = ["DataFrameSource", "Entity", "FeatureView", "OnDemandFeatureView", "ParquetSource", "RequestSource",
-           "check_name"]
+           "check_name", "check_spec"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -59,9 +59,9 @@ class ParquetSource:
 
     path: str
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, must_exist: bool = True) -> None:
         resolved = Path(path).expanduser().absolute()
-        if not resolved.exists():
+        if must_exist and not resolved.exists():
             raise InvalidInput(f"no Parquet file or folder at {str(path)!r}")
         object.__setattr__(self, "path", str(resolved))
 
@@ -179,17 +179,25 @@ class FeatureView:
                 "ttl_seconds": None if self.ttl is None else self.ttl.total_seconds(), "tags": self.tags}
 
     @classmethod
-    def from_spec(cls, name: str, spec: dict[str, Any], description: str = "") -> FeatureView:
-        """Rebuild a stored definition; only Parquet sources can be rebuilt in another process."""
-        source = spec["source"]
-        if source.get("type") != "parquet":
-            raise InvalidInput(f"feature view {name!r} reads a DataFrame of the process that applied it: "
-                               "apply it again in this process")
-        entities = [Entity(e["name"], e["join_keys"]) for e in spec["entities"]]
-        return cls(name, entities=entities, source=ParquetSource(source["path"]), features=spec["features"],
-                   timestamp_column=spec["timestamp_column"],
-                   created_timestamp_column=spec.get("created_timestamp_column"),
-                   ttl=spec.get("ttl_seconds"), description=description, tags=spec.get("tags") or {})
+    def from_spec(cls, name: str, spec: dict[str, Any], description: str = "", *,
+                  check_source: bool = True) -> FeatureView:
+        """Rebuild a stored definition; only Parquet sources can be rebuilt in another process.
+        ``check_source=False`` rebuilds it where its files are not (a client of the server that has them)."""
+        try:
+            source = spec["source"]
+            if source.get("type") != "parquet":
+                raise InvalidInput(f"feature view {name!r} reads a DataFrame of the process that applied it: "
+                                   "apply it again in this process")
+            entities = [Entity(e["name"], e["join_keys"]) for e in spec["entities"]]
+            return cls(name, entities=entities, source=ParquetSource(source["path"], must_exist=check_source),
+                       features=spec["features"],
+                       timestamp_column=spec["timestamp_column"],
+                       created_timestamp_column=spec.get("created_timestamp_column"),
+                       ttl=spec.get("ttl_seconds"), description=description, tags=spec.get("tags") or {})
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            # a spec written by hand through the API rather than by FeatureView.spec()
+            raise InvalidInput(f"the stored definition of feature view {name!r} is malformed ({exc!r}): "
+                               "apply it again with FeatureStore.apply") from None
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -238,3 +246,32 @@ class OnDemandFeatureView:
                 "function": f"{getattr(self.function, '__module__', '?')}:"
                             f"{getattr(self.function, '__qualname__', '?')}",
                 "function_sha256": hashlib.sha256(code.encode()).hexdigest()}
+
+
+def check_spec(kind: str, name: str, spec: dict[str, Any]) -> None:
+    """Raise InvalidInput unless ``spec`` is what ``spec()`` of a definition of ``kind`` gives (the
+    checks of the definition's own constructor; a feature view's source need not exist here)."""
+    try:
+        if kind == "entity":
+            Entity(name, spec["join_keys"])
+        elif kind == "feature_view":
+            if not isinstance(spec.get("source"), dict) or spec["source"].get("type") not in ("parquet", "dataframe"):
+                raise InvalidInput(f"feature view {name!r}: source must be {{'type': 'parquet', 'path': ...}}")
+            if spec["source"]["type"] == "parquet":
+                FeatureView.from_spec(name, spec, check_source=False)
+            else:
+                FeatureView(name, entities=[Entity(e["name"], e["join_keys"]) for e in spec["entities"]],
+                            source=DataFrameSource(None), features=spec["features"],
+                            timestamp_column=spec["timestamp_column"],
+                            created_timestamp_column=spec.get("created_timestamp_column"))
+        elif kind == "on_demand_feature_view":
+            check_name(name, "an on-demand feature view name")
+            for key in ("inputs", "request_fields", "features"):
+                if not isinstance(spec.get(key), list) or not all(isinstance(v, str) for v in spec[key]):
+                    raise InvalidInput(f"on-demand view {name!r}: {key} must be a list of names")
+            for f in spec["features"]:
+                check_name(f, f"a feature of on-demand view {name!r}")
+        else:
+            raise InvalidInput(f"kind must be entity, feature_view or on_demand_feature_view, got {kind!r}")
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise InvalidInput(f"the spec of {kind} {name!r} is malformed ({exc!r})") from None

@@ -14,6 +14,7 @@ from shipyard.errors import InvalidInput, NotFound
 from shipyard.features._definitions import Entity, FeatureView, OnDemandFeatureView
 from shipyard.features._offline import ViewRequest, connect, latest_rows, point_in_time_join, q, spine
 from shipyard.features._online import OnlineStore, entity_key, open_online_store
+from shipyard.features._schedule import MaterializationSchedule, set_materialization_schedule
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,12 +56,19 @@ class FeatureStore:
     """The feature store of one shipyard store (definitions) and one online store (lookups).
 
     ``store_uri`` defaults like tracking's (``SHIPYARD_TRACKING_URI``, else ``.shipyard/shipyard.db``);
-    ``online_store`` is ``sqlite:///path`` (default: ``online_features.db`` under the shipyard home)
-    or ``redis://host:port/db?prefix=name:``.
+    ``online_store`` is ``sqlite:///path`` (default: ``SHIPYARD_ONLINE_STORE``, else
+    ``online_features.db`` under the shipyard home), ``redis://host:port/db?prefix=name:``, or an
+    open :class:`OnlineStore` (shared, e.g. by a server's requests; ``close`` leaves it open).
+
+    Over a shipyard server (``store_uri="http://host:5000"``) without an ``online_store``,
+    ``get_online_features`` asks the server (``POST /api/v1/features/online``), which reads its own
+    online store; on-demand features are computed here from the values it answers.
     """
 
-    def __init__(self, store_uri: str | None = None, *, online_store: str | None = None,
+    def __init__(self, store_uri: str | None = None, *, online_store: str | OnlineStore | None = None,
                  store: Store | None = None) -> None:
+        import os
+
         from shipyard.config import default_home, resolve_settings
 
         if store is None:
@@ -69,8 +77,14 @@ class FeatureStore:
             settings = resolve_settings(store_uri)
             store = shared_store(settings.store_uri, settings.artifact_uri)
         self._store = store
-        self._online_uri = online_store or f"sqlite:///{default_home() / 'online_features.db'}"
         self._online: OnlineStore | None = None
+        self._owns_online = not (online_store is not None and not isinstance(online_store, str))
+        self._remote = online_store is None and hasattr(store, "online_features")
+        if isinstance(online_store, str) or online_store is None:
+            self._online_uri = (online_store or os.environ.get("SHIPYARD_ONLINE_STORE")
+                                or f"sqlite:///{default_home() / 'online_features.db'}")
+        else:
+            self._online, self._online_uri = online_store, online_store.name
         self._defs: dict[tuple[str, str], tuple[Any, int]] = {}
         self._plans: dict[tuple[tuple[str, ...], bool], _Plan] = {}
 
@@ -109,7 +123,9 @@ class FeatureStore:
             record = self._store.get_feature_definition(kind, name)
             if kind != "feature_view":
                 raise InvalidInput(f"on-demand view {name!r} runs a Python function: apply it in this process first")
-            found = (FeatureView.from_spec(name, record.spec, record.description), record.version)
+            # a client of a server reads the definition without the source files, which are the server's
+            view = FeatureView.from_spec(name, record.spec, record.description, check_source=not self._remote)
+            found = (view, record.version)
             self._defs[(kind, name)] = found
         return found
 
@@ -143,6 +159,10 @@ class FeatureStore:
             try:
                 view, version = self._resolve("feature_view", view_name)
             except NotFound:
+                if self._store.list_feature_definitions("on_demand_feature_view", view_name):
+                    # stored, but its function is Python code that only the process that applied it has
+                    raise InvalidInput(f"on-demand view {view_name!r} runs a Python function: apply it in this "
+                                       "process first (FeatureStore.apply)") from None
                 raise NotFound(f"no feature view {view_name!r}: apply it first (FeatureStore.apply or "
                                "shipyard features apply)") from None
             if feature not in view.features:
@@ -251,6 +271,8 @@ class FeatureStore:
             {d.name for d in self._store.list_feature_definitions("feature_view")}
             | {n for (k, n) in self._defs if k == "feature_view"})
         end_ms = int(time.time() * 1000) if end is None else (_us(end) or 0) // 1000
+        if not names:
+            return []
         online = self.online_store
         records = []
         for name in names:
@@ -284,17 +306,10 @@ class FeatureStore:
         if n:
             for field in entity_rows[0]:
                 out[field] = [row.get(field) for row in entity_rows]
-        online = self.online_store
-        for r in plan.requests:
-            try:
-                keys = [entity_key([row[k] for k in r.view.join_keys]) for row in entity_rows]
-            except KeyError as exc:
-                raise InvalidInput(f"an entity row lacks the join key {exc.args[0]!r} "
-                                   f"of view {r.view.name!r}") from None
-            payloads = online.read(r.view.name, keys)
-            values = [None if p is None else orjson.loads(p) for p in payloads]
-            for f, o in zip(r.features, r.outputs, strict=True):
-                out[o] = [None if v is None else v.get(f) for v in values]
+        if self._remote:
+            self._remote_lookup(entity_rows, plan, full_feature_names, out)
+        else:
+            self._local_lookup(entity_rows, plan, out)
         if plan.on_demand:
             import pandas as pd
 
@@ -307,10 +322,43 @@ class FeatureStore:
             out.pop(hidden, None)
         return {k: out[k] for k in out if k not in plan.outputs} | {o: out[o] for o in plan.outputs}
 
+    def _remote_lookup(self, entity_rows: Sequence[dict[str, Any]], plan: _Plan, full_feature_names: bool,
+                       out: dict[str, list[Any]]) -> None:
+        """The base features from the server (it holds the online store); on-demand ones stay here."""
+        refs = [f"{r.view.name}:{f}" for r in plan.requests for f in r.features]
+        answer = self._store.online_features(  # type: ignore[attr-defined]
+            list(entity_rows), refs, full_feature_names=full_feature_names)
+        for r in plan.requests:
+            for o in r.outputs:
+                out[o] = list(answer[o])
+
+    def _local_lookup(self, entity_rows: Sequence[dict[str, Any]], plan: _Plan, out: dict[str, list[Any]]) -> None:
+        online = self.online_store
+        for r in plan.requests:
+            try:
+                keys = [entity_key([row[k] for k in r.view.join_keys]) for row in entity_rows]
+            except KeyError as exc:
+                raise InvalidInput(f"an entity row lacks the join key {exc.args[0]!r} "
+                                   f"of view {r.view.name!r}") from None
+            except TypeError as exc:  # orjson: an integer beyond 64 bits, an object it cannot write
+                raise InvalidInput(f"an entity row's key of view {r.view.name!r} is not a plain value: {exc}") from None
+            payloads = online.read(r.view.name, keys)
+            values = [None if p is None else orjson.loads(p) for p in payloads]
+            for f, o in zip(r.features, r.outputs, strict=True):
+                out[o] = [None if v is None else v.get(f) for v in values]
+
+    # -- scheduling
+    def schedule_materialization(self, view: str, schedule: str | None, *,
+                                 online_store: str | None = None) -> MaterializationSchedule:
+        """Have the shipyard scheduler materialize ``view`` incrementally on ``schedule`` (``"every
+        10m"``, a cron expression; None turns it off) into ``online_store`` (default: the
+        scheduler's). The scheduler picks a change up at its next tick."""
+        return set_materialization_schedule(self._store, view, schedule, online_store=online_store)
+
     def close(self) -> None:
-        if self._online is not None:
+        if self._online is not None and self._owns_online:
             self._online.close()
-            self._online = None
+        self._online = None if self._owns_online else self._online
 
 
 def _times_us(column: Any) -> Any:

@@ -36,6 +36,7 @@ from shipyard.serving._predlog_schema import FEATURE_PREFIX
 if TYPE_CHECKING:
     from shipyard.drift import DatasetProfile
     from shipyard.drift._report import ColumnDrift
+    from shipyard.monitoring._skew import SkewContext
 
 __all__ = ["WindowChecks", "baseline_thresholds", "labeled", "probabilities", "run_checks", "split_failed"]
 
@@ -88,8 +89,9 @@ class WindowChecks:
 
     def __init__(self, spec: MonitorSpec, table: pa.Table, reference: DatasetProfile | None,
                  prediction_reference: DatasetProfile | None, baseline: dict[str, float] | None = None,
-                 estimation: Estimation | None = None) -> None:
+                 estimation: Estimation | None = None, skew: SkewContext | None = None) -> None:
         self.spec = spec
+        self.skew = skew
         self.estimation = estimation or Estimation()
         self.reference, self.prediction_reference = reference, prediction_reference
         self.baseline = dict(baseline or {})
@@ -117,6 +119,10 @@ class WindowChecks:
             from shipyard.monitoring._estimated_check import estimated_checks
 
             estimated_checks(self, spec.estimated_performance)
+        if spec.feature_skew is not None:
+            from shipyard.monitoring._skew import skew_checks
+
+            skew_checks(self, spec.feature_skew, self.skew)
         return self.entries, self.feature_rows
 
     def _add(self, check: str, metric: str, value: float | None, threshold: float | None = None,
@@ -388,11 +394,12 @@ def probabilities(table: pa.Table) -> np.ndarray | None:
 def run_checks(
     spec: MonitorSpec | dict[str, Any], table: pa.Table, reference: DatasetProfile | None,
     prediction_reference: DatasetProfile | None, baseline: dict[str, float] | None = None,
-    estimation: Estimation | None = None,
+    estimation: Estimation | None = None, skew: SkewContext | None = None,
 ) -> tuple[str, list[CheckResult], list[dict[str, Any]], int]:
-    """(status, check results, per-feature drift rows, labeled rows) for one version's window."""
+    """(status, check results, per-feature drift rows, labeled rows) for one version's window;
+    ``skew`` gives the feature-skew check its feature store (without it that check is undecided)."""
     typed = spec if isinstance(spec, MonitorSpec) else MonitorSpec.from_dict(spec)
-    checks = WindowChecks(typed, table, reference, prediction_reference, baseline, estimation)
+    checks = WindowChecks(typed, table, reference, prediction_reference, baseline, estimation, skew)
     entries, features = checks.run()
     if table.num_rows == 0:
         status = "no_data"

@@ -6,6 +6,7 @@ Every result line, alert and UI label is built here, so a check means one thing 
     prediction_drift (jensenshannon) = 0.089 ≤ maximum 0.1
     feature_drift (share of drifted columns; ks, chisquare) = 0.6 > maximum 0.5; drifted: a, b, c
     resolved: performance.accuracy = 0.908 ≥ minimum 0.89
+    feature_skew.trips_1h (share of values unlike the feature store's) = 0.25 > maximum 0.01; 50 of 200 rows differ
     prediction_drift (ks p-value) undecided: ...
 
 A value equal to its bound passes (:func:`passes`, the one rule every check uses).
@@ -47,6 +48,8 @@ def label(check: CheckResult) -> str:
     if check.metric == "drift_share":
         tests = f"; {check.test}" if check.test else ""
         return f"{check.check} (share of drifted columns{tests})"
+    if check.metric == "mismatch_share":
+        return f"{check.check} (share of values unlike the feature store's)"
     if check.test is None:
         return check.check
     what = f"{check.test} p-value" if check.metric == "p_value" else check.test
@@ -69,6 +72,9 @@ def _extra(check: CheckResult) -> str:
         parts.append(shown if effect >= floor else f"{shown}: negligible")
     if check.detail.get("column"):
         parts.append(f"worst column: {check.detail['column']}")
+    compared, differ = check.detail.get("compared"), check.detail.get("mismatches")
+    if isinstance(compared, int) and isinstance(differ, int):
+        parts.append(f"{differ} of {compared} rows differ")
     return "".join(f"; {p}" for p in parts)
 
 

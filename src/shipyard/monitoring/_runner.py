@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from shipyard.drift import DatasetProfile
     from shipyard.entities import Monitor
     from shipyard.monitoring._estimated_check import Estimation
+    from shipyard.monitoring._skew import SkewContext
     from shipyard.store.base import Store
 
 __all__ = ["MonitorJob", "MonitorRun", "create_monitor", "run_monitor", "update_monitor"]
@@ -227,12 +228,13 @@ def run_monitor(name: str, *, store: Store | None = None, now: int | None = None
     start = now - seconds * 1000 if seconds else table["timestamp"][0].value if table.num_rows else None
     results = []
     versions = _versions(table)
+    skew = _skew_context(st, monitor) if spec.feature_skew is not None and versions else None
     for model, version in versions:
         rows = table.filter(pc.and_(pc.equal(table["model"], model), pc.equal(table["version"], version)))
         reference, prediction_reference, baseline = _references(st, spec, model, version)
         estimation = _estimation(st, name, spec, model, version)
         status, checks, features, labeled = run_checks(spec, rows, reference, prediction_reference, baseline,
-                                                       estimation)
+                                                       estimation, skew)
         results.append(MonitorResult(
             monitor=name, run_time=now, model=model, version=version, status=status, rows=rows.num_rows,
             labeled_rows=labeled, window_start=_ms(start), window_end=now, checks=checks, features=features))
@@ -247,6 +249,14 @@ def run_monitor(name: str, *, store: Store | None = None, now: int | None = None
                 ", ".join(f"{r.model} v{r.version} {r.status}" for r in stored) or "no data", table.num_rows,
                 len(events))
     return MonitorRun(name, now, stored, events)
+
+
+def _skew_context(store: Store, monitor: Monitor) -> SkewContext:
+    """The feature store over the monitor's own store, and its deployment (for its feature binding)."""
+    from shipyard.monitoring._skew import SkewContext
+
+    deployment = store.get_deployment(monitor.deployment) if _deployment_exists(store, monitor) else None
+    return SkewContext(store=store, deployment=deployment)
 
 
 def _ms(value: Any) -> int | None:

@@ -11,7 +11,9 @@
         "performance":      {"accuracy": 0.75, "mae": {"max": 30}, "relative_drop": 0.1},
         "data_quality":     {"missing_share": 0.1, "out_of_range_share": 0.1, "new_category_share": 0.1},
         "service":          {"error_rate": 0.05, "p99_latency_ms": null},
-        "estimated_performance": {"roc_auc": 0.75, "relative_drop": 0.1, "misses": 3}   # off unless given
+        "estimated_performance": {"roc_auc": 0.75, "relative_drop": 0.1, "misses": 3},  # off unless given
+        "feature_skew": {"max_mismatch_share": 0.01, "features": ["view:feature"],        # off unless given
+                         "entity_keys": ["station_id"], "tolerance": 1e-6, "sample": 1000}
       },
       "channels": [{"type": "log"}, {"type": "webhook", "url": "...", "format": "json" | "slack"},
                    {"type": "command", "argv": ["notify-send", "shipyard"]}],
@@ -19,7 +21,8 @@
     }
 
 Every check is on unless set to ``false``, but ``estimated_performance`` (off unless given: it
-fits an estimator per version, see ``_estimator_store``); a check's thresholds default as in
+fits an estimator per version, see ``_estimator_store``) and ``feature_skew`` (off unless given: it
+needs the feature references and entity keys of the deployment, see ``_skew``); a check's thresholds default as in
 ``DEFAULT_CHECKS``. ``estimated_performance`` takes thresholds and ``relative_drop`` like
 ``performance`` (on the estimated metrics: accuracy, precision, recall, F1, ROC AUC; MAE, RMSE,
 MAPE), and ``misses``: after that many labeled windows in a row whose realized metric fell outside
@@ -55,8 +58,10 @@ DEFAULT_CHECKS: dict[str, dict[str, Any]] = {
     "data_quality": {"missing_share": 0.1, "out_of_range_share": 0.1, "new_category_share": 0.1},
     "service": {"error_rate": 0.05, "p99_latency_ms": None},
     "estimated_performance": {"misses": 3},
+    "feature_skew": {"max_mismatch_share": 0.01, "features": None, "entity_keys": None, "tolerance": 1e-6,
+                     "sample": 1000},
 }
-OFF_UNLESS_GIVEN = frozenset({"estimated_performance"})
+OFF_UNLESS_GIVEN = frozenset({"estimated_performance", "feature_skew"})
 ESTIMATED_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape")
 CHECKS = tuple(DEFAULT_CHECKS)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -144,11 +149,41 @@ def _check(name: str, given: Any) -> dict[str, Any] | bool:
             raise InvalidInput(f"checks.prediction_drift.min_effect must be a number >= 0 (Cohen's w), got {effect!r}")
     elif name == "data_quality":
         out = {k: _share(name, k, v) for k, v in out.items()}
+    elif name == "feature_skew":
+        out = _feature_skew(out)
     elif name == "service":
         out["error_rate"] = _share(name, "error_rate", out["error_rate"])
         p99 = out["p99_latency_ms"]
         if p99 is not None and (isinstance(p99, bool) or not isinstance(p99, int | float) or p99 <= 0):
             raise InvalidInput(f"checks.service.p99_latency_ms must be a positive number of ms, got {p99!r}")
+    return out
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def _feature_skew(out: dict[str, Any]) -> dict[str, Any]:
+    out["max_mismatch_share"] = _share("feature_skew", "max_mismatch_share", out["max_mismatch_share"])
+    features, keys = out["features"], out["entity_keys"]
+    # required until a deployment carries its feature binding (then they default to it, see _skew)
+    if not (isinstance(features, list) and features and all(
+            isinstance(f, str) and f.count(":") == 1 and all(_IDENTIFIER.match(p) for p in f.split(":"))
+            for f in features)):
+        raise InvalidInput("checks.feature_skew.features must be a non-empty list of 'view:feature' references, "
+                           f"got {features!r}")
+    names = [f.split(":")[1] for f in features]
+    if len(set(names)) != len(names):
+        raise InvalidInput("checks.feature_skew.features: two references name the same feature; the prediction "
+                           "log holds one column per feature name")
+    if not (isinstance(keys, list) and keys and all(isinstance(k, str) and _IDENTIFIER.match(k) for k in keys)):
+        raise InvalidInput(f"checks.feature_skew.entity_keys must be a non-empty list of join-key names, got {keys!r}")
+    tolerance = out["tolerance"]
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0 <= tolerance < float("inf"):
+        raise InvalidInput(f"checks.feature_skew.tolerance must be a number >= 0, got {tolerance!r}")
+    out["tolerance"] = float(tolerance)
+    sample = out["sample"]
+    if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int) or sample < 1):
+        raise InvalidInput(f"checks.feature_skew.sample must be an integer >= 1 (or null: every row), got {sample!r}")
     return out
 
 
@@ -273,6 +308,18 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class FeatureSkewSettings:
+    """Served feature values against the feature store's offline values: ``features`` are
+    ``view:feature`` references, ``entity_keys`` the join keys logged with each request."""
+
+    max_mismatch_share: float | None
+    features: tuple[str, ...]
+    entity_keys: tuple[str, ...]
+    tolerance: float = 1e-6
+    sample: int | None = 1000
+
+
+@dataclass(frozen=True)
 class MonitorSpec:
     """A monitor's settings as :func:`normalize_spec` checked them; None for a check set to false."""
 
@@ -290,6 +337,7 @@ class MonitorSpec:
     channels: tuple[dict[str, Any], ...]
     estimated_performance: EstimatedSettings | None
     schedule: str | None
+    feature_skew: FeatureSkewSettings | None = None
 
     @classmethod
     def from_dict(cls, spec: dict[str, Any]) -> MonitorSpec:
@@ -302,7 +350,7 @@ class MonitorSpec:
                 return None
             return {**DEFAULT_CHECKS[name], **(given if isinstance(given, dict) else {})}
 
-        fd, pd_, perf, dq, sv, est = (on(n) for n in CHECKS)
+        fd, pd_, perf, dq, sv, est, skew = (on(n) for n in CHECKS)
         window = spec["window"]
         return cls(
             window_rows=window.get("rows"), window_seconds=window.get("seconds"),
@@ -324,4 +372,7 @@ class MonitorSpec:
                 tuple(Threshold(m, *next(iter(t.items()))) for m, t in est.items()
                       if m not in ("relative_drop", "misses")),
                 est.get("relative_drop", DEFAULT_RELATIVE_DROP), int(est.get("misses", 3))),
+            feature_skew=None if skew is None else FeatureSkewSettings(
+                skew["max_mismatch_share"], tuple(skew["features"] or ()), tuple(skew["entity_keys"] or ()),
+                float(skew["tolerance"]), skew["sample"]),
         )

@@ -59,13 +59,16 @@ def create_app(
     extra_routers: Sequence[APIRouter] = (),
     ui: bool = True,
     proxy_artifacts: bool = True,
+    online_store: str | None = None,
 ) -> FastAPI:
     """The API over ``store``. With ``auth``, tokens are checked against ``tokens`` (by default the
     ``api_tokens`` table of ``store``, which must then be a SQL store). With ``ui``, the web UI's pages
     (:mod:`shipyard.server.ui`) are served at the root beside the API; ``extra_routers`` are mounted
     there too. With ``proxy_artifacts`` (the default) clients read and write artifacts through
     ``/api/v1/artifacts`` whatever the root is; without it, an object-store root is handed to clients
-    to use directly (they then need its credentials)."""
+    to use directly (they then need its credentials). ``online_store`` is the feature store's online
+    store that ``/api/v1/features`` reads and materializes into (default: ``SHIPYARD_ONLINE_STORE``,
+    else ``online_features.db`` under the shipyard home)."""
     from shipyard import __version__
 
     authenticator = None
@@ -81,6 +84,7 @@ def create_app(
     app.state.locations = Locations(store.artifact_root, proxy=proxy_artifacts)
     app.state.artifacts = get_artifact_repository(store.artifact_root)
     app.state.max_artifact_bytes = max_artifact_bytes
+    app.state.online_store = online_store
     app.state.metrics = metrics
     install_error_handlers(app)
     for router in routers():

@@ -568,8 +568,9 @@ class AutomationStore(ABC):
 
 class FeatureRegistryStore(ABC):
     """Versioned feature-store definitions (entities, feature views, on-demand views) and the record
-    of materializations into online stores. ``kind`` is ``entity``, ``feature_view`` or
-    ``on_demand_feature_view``; names are unique per kind."""
+    of materializations into online stores. ``kind`` is ``entity``, ``feature_view``,
+    ``on_demand_feature_view`` or ``materialization_schedule`` (a view's scheduled materialization,
+    named after the view); names are unique per kind."""
 
     @abstractmethod
     def apply_feature_definition(self, kind: str, name: str, spec: dict[str, object],

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 from shipyard._http import make_client
 from shipyard.entities import (
@@ -294,26 +294,55 @@ class RestStore(RestOperations, Store):
         data = self._call("POST", f"/deployments/{seg(deployment)}/feedback/query", body)
         return self._list(Feedback, data["feedback"])
 
-    # -- feature store: not served over HTTP yet; definitions live in the server's database
-    def _no_features(self) -> NoReturn:
-        raise InvalidInput("feature definitions are not available through a shipyard server yet: "
-                           "use the database's URI (sqlite:///... or postgresql://...) as the store URI")
-
+    # -- feature store: definitions and the record of materializations live in the server's database
     def apply_feature_definition(self, kind: str, name: str, spec: dict[str, object],
                                  description: str = "") -> FeatureDefinition:
-        self._no_features()
+        from shipyard.entities import FeatureDefinition
+
+        if kind == "materialization_schedule":  # an admin's route: it steers the server's scheduler
+            body = {"schedule": spec.get("schedule"), "online_store": spec.get("online_store")}
+            return self._get(FeatureDefinition, self._call("PUT", f"/features/views/{seg(name)}/schedule", body))
+        body = {"kind": kind, "name": name, "spec": spec, "description": description}
+        return self._get(FeatureDefinition, self._call("POST", "/features/definitions", body))
 
     def get_feature_definition(self, kind: str, name: str, version: int | None = None) -> FeatureDefinition:
-        self._no_features()
+        from shipyard.entities import FeatureDefinition
+
+        if version is None:
+            found = self.list_feature_definitions(kind, name)
+        else:
+            params = {"kind": kind, "name": name, "version": int(version)}
+            found = self._list(FeatureDefinition, self._call("GET", "/features/definitions", params=params)[
+                "definitions"])
+        if not found:
+            raise NotFound(f"no {kind} {name!r}: apply it first (shipyard features apply)")
+        return found[-1]
 
     def list_feature_definitions(self, kind: str | None = None, name: str | None = None,
                                  all_versions: bool = False) -> list[FeatureDefinition]:
-        self._no_features()
+        from shipyard.entities import FeatureDefinition
+
+        params = {"kind": kind, "name": name, "all_versions": all_versions or None}
+        return self._list(FeatureDefinition, self._call("GET", "/features/definitions", params=params)["definitions"])
 
     def log_feature_materialization(self, feature_view: str, version: int, online_store: str, start_time: int,
                                     end_time: int, rows: int) -> FeatureMaterialization:
-        self._no_features()
+        # the record is the incremental watermark of the server's scheduled materializations: it is
+        # written where the materialization runs, on the server (an admin's POST /features/materialize)
+        raise InvalidInput("materialize through the server (shipyard features materialize against its database "
+                           "URI, or POST /api/v1/features/materialize with an admin token)")
 
     def list_feature_materializations(self, feature_view: str | None = None, online_store: str | None = None,
                                       max_results: int = 100) -> list[FeatureMaterialization]:
-        self._no_features()
+        from shipyard.entities import FeatureMaterialization
+
+        params = {"feature_view": feature_view, "online_store": online_store, "max_results": max_results}
+        data = self._call("GET", "/features/materializations", params=params)
+        return self._list(FeatureMaterialization, data["materializations"])
+
+    def online_features(self, entity_rows: list[dict[str, Any]], features: list[str], *,
+                        full_feature_names: bool = False) -> dict[str, list[Any]]:
+        """The server's online values (``POST /api/v1/features/online``), as columns."""
+        body = {"entity_rows": entity_rows, "features": features, "full_feature_names": full_feature_names}
+        answer: dict[str, list[Any]] = self._call("POST", "/features/online", body)["features"]
+        return answer

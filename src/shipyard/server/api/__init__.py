@@ -17,6 +17,7 @@ def routers() -> list[APIRouter]:
         artifacts,
         automation,
         deployments,
+        features,
         monitors,
         pipelines,
         predlog,
@@ -25,4 +26,4 @@ def routers() -> list[APIRouter]:
     )
 
     return [tracking.router, registry.router, deployments.router, predlog.router, pipelines.router, monitors.router,
-            automation.router, artifacts.router]
+            automation.router, features.router, artifacts.router]

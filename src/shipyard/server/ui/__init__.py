@@ -4,7 +4,8 @@ step and nothing loaded from the internet.
 
 Pages (see ``docs/ui.md``): experiments and their runs table (``/experiments/<id>``), a run
 (``/runs/<id>``), compare (``/compare?run=..&run=..``), models and versions (``/models/...``),
-deployments (``/deployments/...``), monitors (``/monitors/...``), pipelines (``/pipelines/...``),
+deployments (``/deployments/...``), monitors (``/monitors/...``), feature views (``/features/...``),
+pipelines (``/pipelines/...``),
 and ``/login`` when auth is on. Chart data comes from ``/series.json`` (downsampled on the server).
 None of these routes is in the API's OpenAPI spec.
 """
@@ -22,6 +23,7 @@ def router() -> APIRouter:
         _artifacts,
         _deployments,
         _experiments,
+        _features,
         _models,
         _monitors,
         _pipelines,
@@ -32,6 +34,6 @@ def router() -> APIRouter:
 
     combined = APIRouter(include_in_schema=False)
     for part in (_web.static_router(), _session.router, _experiments.router, _runs.router, _artifacts.router,
-                 _models.router, _deployments.router, _monitors.router, _pipelines.router):
+                 _models.router, _deployments.router, _monitors.router, _features.router, _pipelines.router):
         combined.include_router(part)
     return combined

@@ -17,7 +17,8 @@ from shipyard.store.sql.sqlbase import SqlBase, now_ms, to_json
 
 __all__ = ["FEATURE_KINDS", "SqlFeatureStore"]
 
-FEATURE_KINDS = ("entity", "feature_view", "on_demand_feature_view")
+# materialization_schedule: a view's scheduled materialization (shipyard.features._schedule), versioned alike
+FEATURE_KINDS = ("entity", "feature_view", "on_demand_feature_view", "materialization_schedule")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
