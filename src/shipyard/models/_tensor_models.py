@@ -20,7 +20,7 @@ import numpy as np
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["OnnxModel", "TorchModel", "check_tensor"]
+__all__ = ["OnnxModel", "TorchModel", "check_tensor", "class_probabilities"]
 
 
 def _threads() -> int:
@@ -118,7 +118,7 @@ class TorchModel:
     """
 
     def __init__(self, program: Any, input_shape: Sequence[int | None] | None, input_kind: str,
-                 input_name: str = "input") -> None:
+                 input_name: str = "input", classes: Sequence[Any] | None = None) -> None:
         import torch
 
         if torch.get_num_threads() > _threads():
@@ -130,6 +130,12 @@ class TorchModel:
         self.input_shape = None if input_shape is None else list(input_shape)
         self.input_kind = input_kind
         self.input_name = input_name
+        # a classifier: the module's output is class probabilities (a sigmoid's [n] / [n, 1] for two
+        # classes, a softmax's [n, k]); predict answers labels, predict_proba the probabilities, so
+        # monitors and canaries judge it with roc_auc / log_loss as they judge a scikit-learn classifier
+        self.classes_ = None if classes is None else np.asarray(classes)
+        if self.classes_ is None:
+            self.predict_proba = None  # type: ignore[assignment]  # serving asks callable(predict_proba)
 
     def check_input(self, data: Any) -> np.ndarray:
         """One request's input as the model takes it; InvalidInput naming the input otherwise."""
@@ -137,7 +143,7 @@ class TorchModel:
             data = data.detach().cpu().numpy()
         return check_tensor(self.input_name, _as_array(data), self.input_shape, self.input_kind)
 
-    def predict(self, data: Any) -> np.ndarray:
+    def _forward(self, data: Any) -> np.ndarray:
         import torch
 
         arr = self.check_input(data)
@@ -148,3 +154,30 @@ class TorchModel:
         if isinstance(out, tuple | list):
             out = out[0]
         return _squeeze(out.detach().cpu().numpy())
+
+    def predict(self, data: Any) -> np.ndarray:
+        """The module's output; for a classifier (``classes``), the most probable class."""
+        if self.classes_ is None:
+            return self._forward(data)
+        return self.classes_[np.argmax(self.predict_proba(data), axis=1)]  # type: ignore[no-any-return]
+
+    def predict_proba(self, data: Any) -> np.ndarray:
+        """Class probabilities ``[n, len(classes)]`` (a classifier's module output as it is)."""
+        return class_probabilities(self._forward(data), 0 if self.classes_ is None else len(self.classes_))
+
+
+def class_probabilities(out: np.ndarray, n_classes: int) -> np.ndarray:
+    """A classifier module's output as ``[n, n_classes]`` probabilities: a binary model's ``[n]``
+    (the second class's probability) becomes two columns; InvalidInput when the output is not
+    probabilities of ``n_classes`` classes (a missing sigmoid / softmax would rank fine but lie)."""
+    out = np.asarray(out, dtype=np.float64)
+    if out.ndim == 1 and n_classes == 2:
+        out = np.column_stack([1.0 - out, out])
+    if out.ndim != 2 or out.shape[1] != n_classes:
+        raise InvalidInput(f"the module's output of shape {list(out.shape)} is not the probabilities of "
+                           f"{n_classes} classes: end it in a sigmoid (two classes, output [n] or [n, 1]) "
+                           "or a softmax ([n, k], k = the number of classes)")
+    if out.size and (out.min() < -1e-6 or out.max() > 1 + 1e-6 or not np.allclose(out.sum(axis=1), 1.0, atol=1e-4)):
+        raise InvalidInput("the module's output is not probabilities (each in [0, 1], each row summing to 1): "
+                           "end it in a sigmoid (two classes) or a softmax when you pass classes=")
+    return out
