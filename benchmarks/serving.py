@@ -373,7 +373,8 @@ class Bench:
                 path = (folder if kind is None or tensors is None else tensors) / f"{model}.{suffix}"
                 benv = {**self.env, "SHIPYARD_BENCH_MODEL": str(path), "SHIPYARD_BENCH_KIND": kind or "sklearn",
                         "SHIPYARD_BENCH_WORKERS": str(workers), "BENTOML_DO_NOT_TRACK": "true",
-                        "BENTOML_HOME": str(folder / "home")}
+                        # a home per server: servers sharing one merge their Prometheus metrics
+                        "BENTOML_HOME": str(folder / f"home-{model}-{workers}")}
                 service = "service:Model" if kind is None else "tensor_service:Model"
                 cmd = [str(python.parent / "bentoml"), "serve", service, "--host", "127.0.0.1", "--port", str(port)]
                 self._start(f"{name} ({model})", cmd, f"http://127.0.0.1:{port}/readyz", benv, cwd=folder)

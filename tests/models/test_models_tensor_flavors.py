@@ -166,3 +166,19 @@ def test_onnx_from_torch_matches_the_module() -> None:
     with torch.inference_mode():
         expected = module(torch.from_numpy(X))[:, 0].numpy()
     assert np.allclose(OnnxModel(data).predict(X), expected, atol=1e-5)
+    assert OnnxModel(data).input_name == "input"  # the name V2 requests and /v2/models/NAME use
+
+
+def test_model_threads_follow_shipyard_model_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from shipyard.models._tensor_models import _threads
+
+    monkeypatch.delenv("SHIPYARD_MODEL_THREADS", raising=False)
+    assert _threads() == max(1, min(os.cpu_count() or 1, 4))
+    monkeypatch.setenv("SHIPYARD_MODEL_THREADS", "1")
+    assert _threads() == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("SHIPYARD_MODEL_THREADS", bad)
+        with pytest.raises(InvalidInput, match="SHIPYARD_MODEL_THREADS"):
+            _threads()
