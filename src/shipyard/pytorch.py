@@ -53,8 +53,10 @@ def wrap(model: Any, input_example: Any, classes: Sequence[Any] | None = None) -
     if classes is not None and (len(classes) < 2 or len(set(classes)) != len(classes)):
         raise InvalidInput(f"classes must name two or more distinct labels, got {list(classes)!r}")
     wrapped = TorchModel(program, [None, *arr.shape[1:]], kind, classes=None if classes is None else list(classes))
-    if classes is not None:
-        wrapped.predict_proba(arr)  # a module without its sigmoid / softmax is refused here
+    if classes is not None:  # a module without its sigmoid / softmax is refused here, not when serving
+        from shipyard.models._tensor_models import class_probabilities
+
+        class_probabilities(wrapped._forward(arr), len(classes), check=True)
     return wrapped
 
 

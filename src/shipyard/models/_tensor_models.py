@@ -6,8 +6,8 @@ for images), so serving's batcher stacks requests along axis 0 and runs one forw
 batch. A tensor of the wrong rank, trailing shape or dtype is an InvalidInput naming the input.
 
 Threads: a model server answers many requests at once, so each forward pass uses the cores of the
-machine once (intra-op threads = CPU count, at most 4; one inter-op thread) rather than letting
-several libraries each start a pool per core.
+machine once (intra-op threads = CPU count, at most 4, or ``SHIPYARD_MODEL_THREADS``; one inter-op
+thread) rather than letting several libraries each start a pool per core.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ __all__ = ["OnnxModel", "TorchModel", "check_tensor", "class_probabilities"]
 def _threads() -> int:
     """Intra-op threads per forward pass: ``SHIPYARD_MODEL_THREADS``, else the CPU count up to 4.
 
-    One thread is often faster for small models on a busy machine: measured on 2 shared cores at a
-    load of 6, a 64-row batch of a 20-64-64-2 MLP took 12 ms with 2 threads and 0.8 ms with one,
-    because OpenMP's threads spin waiting for a core another process holds."""
+    The variable lets a deployment choose: on a busy machine OpenMP's threads spin waiting for cores
+    other processes hold (on 2 shared cores at a load of 5-7, a 64-row batch of a small MLP took
+    0.35 to 62 ms with 2 threads from one run to the next, 0.8 ms with one), yet over HTTP the
+    default was as fast or faster (BENCHMARKS.md, deep-learning rows), so it stays the default."""
     configured = os.environ.get("SHIPYARD_MODEL_THREADS", "").strip()
     if configured:
         if not configured.isdigit() or int(configured) < 1:
@@ -177,10 +178,12 @@ class TorchModel:
         return class_probabilities(self._forward(data), 0 if self.classes_ is None else len(self.classes_))
 
 
-def class_probabilities(out: np.ndarray, n_classes: int) -> np.ndarray:
+def class_probabilities(out: np.ndarray, n_classes: int, *, check: bool = False) -> np.ndarray:
     """A classifier module's output as ``[n, n_classes]`` probabilities: a binary model's ``[n]``
-    (the second class's probability) becomes two columns; InvalidInput when the output is not
-    probabilities of ``n_classes`` classes (a missing sigmoid / softmax would rank fine but lie)."""
+    (the second class's probability) becomes two columns; InvalidInput when its shape does not fit
+    ``n_classes``, and with ``check`` when its values are not probabilities (a module missing its
+    sigmoid / softmax would rank fine but lie). ``check`` is for logging time, on the example: a
+    request must not fail for what the model answers."""
     out = np.asarray(out, dtype=np.float64)
     if out.ndim == 1 and n_classes == 2:
         out = np.column_stack([1.0 - out, out])
@@ -188,7 +191,8 @@ def class_probabilities(out: np.ndarray, n_classes: int) -> np.ndarray:
         raise InvalidInput(f"the module's output of shape {list(out.shape)} is not the probabilities of "
                            f"{n_classes} classes: end it in a sigmoid (two classes, output [n] or [n, 1]) "
                            "or a softmax ([n, k], k = the number of classes)")
-    if out.size and (out.min() < -1e-6 or out.max() > 1 + 1e-6 or not np.allclose(out.sum(axis=1), 1.0, atol=1e-4)):
+    if check and out.size and not (out.min() >= -1e-6 and out.max() <= 1 + 1e-6
+                                   and np.allclose(out.sum(axis=1), 1.0, atol=1e-4)):
         raise InvalidInput("the module's output is not probabilities (each in [0, 1], each row summing to 1): "
                            "end it in a sigmoid (two classes) or a softmax when you pass classes=")
     return out
