@@ -1,6 +1,6 @@
 """A PyTorch model through the whole loop: train, log, register, serve, feedback, canary rollout.
 
-    python examples/pytorch_canary.py          # about 20-40 s on 2 cores
+    python examples/pytorch_canary.py          # about 15-30 s on 2 shared cores
 
 1. Train a small MLP on rainfall rows 0-6,000 (NOAA daily weather, drift injected from row 12,000;
    see src/shipyard/_data/ATTRIBUTION.md), log it with ``shipyard.pytorch.log_model`` (exported with
