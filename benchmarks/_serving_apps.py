@@ -46,6 +46,46 @@ for name, model in MODELS.items():
         client.create_deployment(model_name, routes=[{"model": model_name, "version": 1}])
 """
 
+# The deep-learning rows, on the same data: a PyTorch MLP (20 -> 64 -> 64 -> 2, softmax) and the
+# ``lr`` model converted to ONNX with shipyard.onnx.from_sklearn. Trained and converted once, here, in
+# shipyard's environment; the weights (``mlp.pt``, a state dict) and the graph (``onnx.onnx``) go to
+# ``sys.argv[1]`` so BentoML serves exactly the same models. Deployments ``mlp`` and ``onnx``.
+MLP_NET = """
+import torch
+def make_mlp():
+    return torch.nn.Sequential(torch.nn.Linear(20, 64), torch.nn.ReLU(), torch.nn.Linear(64, 64), torch.nn.ReLU(),
+                               torch.nn.Linear(64, 2), torch.nn.Softmax(dim=1))
+"""
+
+TENSOR_BUILD = TRAIN + MLP_NET + """
+import sys
+import shipyard, shipyard.onnx, shipyard.pytorch
+
+torch.set_num_threads(1)  # training a small net on 2 busy cores: one thread wastes nothing
+torch.manual_seed(7)
+net = make_mlp()
+inputs, targets = torch.from_numpy(X.astype("float32")), torch.from_numpy(y)
+optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+for _ in range(200):
+    optimizer.zero_grad()
+    loss = torch.nn.functional.nll_loss(torch.log(net(inputs) + 1e-7), targets)
+    loss.backward()
+    optimizer.step()
+net.eval()
+torch.save(net.state_dict(), f"{sys.argv[1]}/mlp.pt")
+proto = shipyard.onnx.from_sklearn(MODELS["lr"], X)
+with open(f"{sys.argv[1]}/onnx.onnx", "wb") as fh:
+    fh.write(proto.SerializeToString())
+
+client = shipyard.Client()
+example = {f: X[:3, i].tolist() for i, f in enumerate(FEATURES)}
+with shipyard.start_run():
+    shipyard.pytorch.log_model(net, "model", input_example=example, classes=[0, 1], registered_model_name="mlp")
+    shipyard.onnx.log_model(proto, "onnx", input_example=example, registered_model_name="onnx")
+for name in ("mlp", "onnx"):
+    client.create_deployment(name, routes=[{"model": name, "version": 1}])
+"""
+
 MLFLOW_BUILD = TRAIN + """
 import sys
 import pandas as pd
@@ -90,6 +130,45 @@ class Model:
         X = np.array([[r[f] for f in FEATURES] for r in records], dtype=np.float64)
         proba = self.model.predict_proba(X)
         preds = self.model.classes_[np.argmax(proba, axis=1)]
+        return [{"prediction": p, "probabilities": q} for p, q in zip(preds.tolist(), proba.tolist())]
+'''
+
+# The same service for the deep-learning rows: the benchmark's MLP (its state dict, run by torch under
+# inference_mode) or the ONNX graph (onnxruntime, default session options), by ``SHIPYARD_BENCH_KIND``;
+# the same batching and traffic settings as BENTOML_SERVICE. Thread settings are left to BentoML and
+# the libraries, as a user would leave them.
+BENTOML_TENSOR_SERVICE = '''"""The benchmark's BentoML service for a PyTorch MLP or an ONNX graph, JSON records in."""
+import os
+
+import bentoml
+import numpy as np
+
+FEATURES = [f"f{i}" for i in range(20)]
+KIND, PATH = os.environ["SHIPYARD_BENCH_KIND"], os.environ["SHIPYARD_BENCH_MODEL"]
+''' + MLP_NET + '''
+
+@bentoml.service(workers=int(os.environ.get("SHIPYARD_BENCH_WORKERS", "1")),
+                 traffic={"timeout": 30, "concurrency": 64}, logging={"access": {"enabled": False}})
+class Model:
+    def __init__(self) -> None:
+        if KIND == "torch":
+            self.net = make_mlp()
+            self.net.load_state_dict(torch.load(PATH))
+            self.net.eval()
+        else:
+            import onnxruntime as ort
+            self.session = ort.InferenceSession(PATH, providers=["CPUExecutionProvider"])
+            self.input = self.session.get_inputs()[0].name
+
+    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=10_000)
+    def predict(self, records: list[dict[str, float]]) -> list[dict]:
+        X = np.array([[r[f] for f in FEATURES] for r in records], dtype=np.float32)
+        if KIND == "torch":
+            with torch.inference_mode():
+                proba = self.net(torch.from_numpy(X)).numpy()
+        else:
+            proba = self.session.run(None, {self.input: X})[1]
+        preds = np.argmax(proba, axis=1)
         return [{"prediction": p, "probabilities": q} for p, q in zip(preds.tolist(), proba.tolist())]
 '''
 

@@ -14,6 +14,10 @@ runs with 1 worker and with 2 (``--workers``), so each ratio compares equal numb
   pickled model, ``workers=N``, adaptive batching (``batchable=True``, at most 64 rows),
   ``traffic.concurrency`` = the batch size as its docs advise, the access log off as shipyard's is;
   ``{"records": [row]}`` bodies, the same bytes shipyard gets;
+- deep-learning rows (``--models mlp,onnx``): a PyTorch MLP (20 -> 64 -> 64 -> 2, logged with
+  ``shipyard.pytorch.log_model(..., classes=[0, 1])``) and the LogisticRegression converted to ONNX
+  with ``shipyard.onnx.from_sklearn``, against BentoML serving the same weights and graph (torch /
+  onnxruntime in its venv, the same batching settings); no MLflow rows for them;
 - a no-op endpoint on shipyard's own stack (the same uvicorn settings, sockets and worker model)
   that reads the body and answers the bytes shipyard answered for that model: the ceiling of the
   HTTP path on this machine; each shipyard row gives its share of it (same workers).
@@ -21,15 +25,19 @@ runs with 1 worker and with 2 (``--workers``), so each ratio compares equal numb
 The peers run from their own virtualenvs under ``~/.cache/shipyard-bench/`` (created on first use,
 never in shipyard's dependencies), one server per model. The load generator is wrk (a separate
 process, keep-alive, 64 different rows cycled by a Lua script) at concurrency 1, 8 and 64 for 20 s
-each (``--quick``: 3 s, one round). Every server is started first (time to healthy: from process
-start to the first 200 on ``/ready``, ``/ping`` or ``/readyz``) and stays up; the points are then
-measured round-robin over the servers, ``--repeat`` times, each round in another order, and the
-tables give medians. On a shared machine the load of other jobs drifts over minutes: interleaving
-puts every server under the same drift, so the ratios measured in one run stay comparable.
+each (``--quick``: 3 s, one round). For servers with one worker the mean batch size of each point
+is read from ``/metrics`` before and after it (shipyard's ``shipyard_serving_batch_size``
+histogram, BentoML's adaptive-batching histogram): dynamic batching made visible. Every server is
+started first (time to healthy: from process start to the first 200 on ``/ready``, ``/ping`` or
+``/readyz``) and stays up; the points are then measured round-robin over the servers, ``--repeat``
+times, each round in another order, and the tables give medians. On a shared machine the load of
+other jobs drifts over minutes: interleaving puts every server under the same drift, so the ratios
+measured in one run stay comparable.
 
     python benchmarks/serving.py --seconds 10 --repeat 3     # the published run
     python benchmarks/serving.py --quick                     # 3 s per point, one round
     python benchmarks/serving.py --quick --skip-mlflow --skip-bentoml --workers 1 --models lr
+    python benchmarks/serving.py --seconds 5 --workers 1 --models mlp,onnx --skip-mlflow --logged none
 """
 
 from __future__ import annotations
@@ -52,12 +60,28 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _peer import ensure_peer, version_of
-from _serving_apps import BENTOML_BUILD, BENTOML_SERVICE, FASTPATH_PROBE, MLFLOW_BUILD, NOOP_SERVER, SHIPYARD_BUILD
+from _serving_apps import (
+    BENTOML_BUILD,
+    BENTOML_SERVICE,
+    BENTOML_TENSOR_SERVICE,
+    FASTPATH_PROBE,
+    MLFLOW_BUILD,
+    NOOP_SERVER,
+    SHIPYARD_BUILD,
+    TENSOR_BUILD,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 N_FEATURES = 20
 FEATURES = [f"f{i}" for i in range(N_FEATURES)]
-MODELS = ("lr", "rf")
+MODELS = ("lr", "rf", "mlp", "onnx")
+SKLEARN_MODELS = ("lr", "rf")  # the ones MLflow serves and the DataFrame-fitted set-ups exist for
+#: The deep-learning rows: model -> what BentoML runs it with (``SHIPYARD_BENCH_KIND``).
+TENSOR_MODELS = {"mlp": "torch", "onnx": "onnx"}
+#: BentoML's venv for the deep-learning rows also needs torch (the CPU build of the pinned version:
+#: the default PyPI wheel pulls gigabytes of CUDA) and onnxruntime.
+TORCH_CPU = "torch==2.13.0+cpu"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 CONCURRENCY = (1, 8, 64)
 #: How the DataFrame-fitted models were logged: deployment suffix -> row label.
 LOGGED = {"training": "DataFrame-fitted, training_data only", "example": "DataFrame-fitted, input example",
@@ -152,6 +176,27 @@ def wrk(url: str, script: Path, concurrency: int, seconds: float) -> dict[str, f
     return result
 
 
+def batch_stats(metrics_url: str, match: str) -> tuple[float, float] | None:
+    """(sum, count) of the batch-size histogram on ``metrics_url`` (Prometheus text; every histogram
+    whose name has ``batch_size``, label sets containing ``match``), or None when it has none."""
+    try:
+        with urllib.request.urlopen(metrics_url, timeout=5) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    total, count, seen = 0.0, 0.0, False
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if line.startswith("#") or "batch_size" not in name or match not in line:
+            continue
+        if name.endswith("_sum"):
+            total += float(line.rsplit(" ", 1)[1])
+            seen = True
+        elif name.endswith("_count"):
+            count += float(line.rsplit(" ", 1)[1])
+    return (total, count) if seen else None
+
+
 def load_average() -> str:
     return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -163,11 +208,15 @@ class Endpoint:
     """One row of the table: a server answering one model (several rows may share a process)."""
 
     name: str  # the row label, e.g. "shipyard, 2 workers"
-    kind: str  # shipyard, shipyard-nolog, shipyard-df-<way>, mlflow, bentoml, noop
+    kind: str  # shipyard, shipyard-nolog, shipyard-df-<way>, shipyard-threads1, mlflow, bentoml, noop
     workers: int
     model: str
     url: str
     script: Path
+    #: /metrics to read the mean batch size from (one-worker servers only: a scrape of a multi-worker
+    #: server reaches one worker, so two scrapes may not see the same histogram) and its label filter
+    metrics: str | None = None
+    match: str = ""
 
 
 Results = dict[tuple[str, str, int], list[dict[str, float]]]  # (row name, model, c) -> rounds
@@ -185,11 +234,16 @@ def measure(endpoints: list[Endpoint], seconds: float, repeat: int) -> Results:
             for c in CONCURRENCY:
                 turn = [ep for ep in endpoints if ep.model == model]
                 for ep in turn[rep % len(turn):] + turn[:rep % len(turn)]:
+                    before = batch_stats(ep.metrics, ep.match) if ep.metrics else None
                     r = wrk(ep.url, ep.script, c, seconds)
                     r["load"] = os.getloadavg()[0]
+                    after = batch_stats(ep.metrics, ep.match) if before else None
+                    if before and after and after[1] > before[1]:
+                        r["batch"] = (after[0] - before[0]) / (after[1] - before[1])
                     results.setdefault((ep.name, model, c), []).append(r)
                     print(f"  [{rep + 1}/{repeat}] {ep.name:<52} {model} c={c:<3} {r['rps']:>8.0f} req/s  "
                           f"p50 {r['p50']:6.2f} ms  p99 {r['p99']:6.2f} ms  errors {r['errors']:.0f}  "
+                          f"batch {r.get('batch', float('nan')):5.1f}  "
                           f"load {r['load']:.2f}", file=sys.stderr, flush=True)
     return results
 
@@ -226,26 +280,36 @@ class Bench:
         self.servers.append(server)
         self.healthy[name] = server.healthy_s
 
-    def shipyard(self, workers: int, log: bool, logged: list[str], wal: bool = True) -> None:
+    def shipyard(self, workers: int, log: bool, logged: list[str], wal: bool = True,
+                 threads: int | None = None) -> None:
+        """A ``shipyard serve`` of the models; ``threads``: SHIPYARD_MODEL_THREADS for the deep-learning
+        models (such a server answers only those)."""
         port = free_port()
-        name = f"shipyard, {_workers_label(workers)}" + ("" if log else ", no log") + ("" if wal else ", no WAL")
-        names = [*self.models, *(f"{m}-df-{way}" for m in self.models for way in logged)]
+        name = f"shipyard, {_workers_label(workers)}" + ("" if log else ", no log") + ("" if wal else ", no WAL") \
+            + ("" if threads is None else f", {threads} model thread" + ("s" if threads > 1 else ""))
+        models = self.models if threads is None else [m for m in self.models if m in TENSOR_MODELS]
+        names = [*models, *(f"{m}-df-{way}" for m in models if m in SKLEARN_MODELS for way in logged)]
         cmd = [sys.executable, "-m", "shipyard", "serve", *names, "--port", str(port), "--log-level", "warning",
                "--workers", str(workers), *([] if log else ["--no-prediction-log"]), *([] if wal else ["--no-wal"])]
-        self._start(name, cmd, f"http://127.0.0.1:{port}/ready")
+        env = self.env if threads is None else {**self.env, "SHIPYARD_MODEL_THREADS": str(threads)}
+        self._start(name, cmd, f"http://127.0.0.1:{port}/ready", env)
         base = f"http://127.0.0.1:{port}/v1/deployments"
         kind = ("shipyard" if wal else "shipyard-nowal") if log else "shipyard-nolog"
-        for model in self.models:
+        kind += "" if threads is None else f"-threads{threads}"
+        metrics = f"http://127.0.0.1:{port}/metrics" if workers == 1 else None
+        for model in models:
             url = f"{base}/{model}/predict"
-            self.endpoints.append(Endpoint(name, kind, workers, model, url, self.scripts["records"]))
+            self.endpoints.append(Endpoint(name, kind, workers, model, url, self.scripts["records"], metrics,
+                                           f'deployment="{model}"'))
             if model not in self.answers:
                 body = self.scripts["records"].with_suffix(".first").read_bytes()
                 req = urllib.request.Request(url, body, {"Content-Type": "application/json"})
                 with urllib.request.urlopen(req, timeout=10) as resp:
                     self.answers[model] = resp.read()
-            for way in logged:
+            for way in logged if model in SKLEARN_MODELS else []:
                 self.endpoints.append(Endpoint(f"{name}, {LOGGED[way]}", f"shipyard-df-{way}", workers, model,
-                                               f"{base}/{model}-df-{way}/predict", self.scripts["records"]))
+                                               f"{base}/{model}-df-{way}/predict", self.scripts["records"], metrics,
+                                               f'deployment="{model}-df-{way}"'))
 
     def noop(self, workers: int) -> None:
         import orjson
@@ -261,6 +325,9 @@ class Bench:
                                            self.scripts["records"]))
 
     def mlflow(self, workers_list: list[int]) -> None:
+        models = [m for m in self.models if m in SKLEARN_MODELS]
+        if not models:
+            return
         python, why = _peer_or_reason("mlflow", ["mlflow==3.17.*", "scikit-learn"], ["mlflow", "sklearn"])
         if python is None:
             self.notes.append(why)
@@ -273,7 +340,7 @@ class Bench:
         menv = {**self.env, "PATH": f"{python.parent}{os.pathsep}{self.env.get('PATH', '')}"}
         for workers in workers_list:
             name = f"mlflow models serve, {_workers_label(workers)}"
-            for model in self.models:
+            for model in models:
                 port = free_port()
                 cmd = [str(python.parent / "mlflow"), "models", "serve", "-m", str(folder / model),
                        "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "--workers", str(workers)]
@@ -281,8 +348,13 @@ class Bench:
                 self.endpoints.append(Endpoint(name, "mlflow", workers, model,
                                                f"http://127.0.0.1:{port}/invocations", self.scripts["mlflow"]))
 
-    def bentoml(self, workers_list: list[int]) -> None:
-        python, why = _peer_or_reason("bentoml", ["bentoml==1.4.*", "scikit-learn"], ["bentoml", "sklearn"])
+    def bentoml(self, workers_list: list[int], tensors: Path | None = None) -> None:
+        """BentoML servers, one per model; ``tensors``: the folder of the deep-learning models' files."""
+        requirements, modules = ["bentoml==1.4.*", "scikit-learn"], ["bentoml", "sklearn"]
+        if any(m in TENSOR_MODELS for m in self.models):
+            requirements += ["onnxruntime", *_torch_cpu()]
+            modules += ["onnxruntime", "torch"]
+        python, why = _peer_or_reason("bentoml", requirements, modules)
         if python is None:
             self.notes.append(why)
             return
@@ -290,23 +362,39 @@ class Bench:
         folder = self.work / "bentoml"
         folder.mkdir()
         (folder / "service.py").write_text(BENTOML_SERVICE)
+        (folder / "tensor_service.py").write_text(BENTOML_TENSOR_SERVICE)
         subprocess.run([str(python), "-c", BENTOML_BUILD, str(folder)], check=True, env=self.env)
         for workers in workers_list:
             name = f"BentoML, {_workers_label(workers)}"
             for model in self.models:
                 port = free_port()
-                benv = {**self.env, "SHIPYARD_BENCH_MODEL": str(folder / f"{model}.pkl"),
+                kind = TENSOR_MODELS.get(model)
+                suffix = {None: "pkl", "torch": "pt", "onnx": "onnx"}[kind]
+                path = (folder if kind is None or tensors is None else tensors) / f"{model}.{suffix}"
+                benv = {**self.env, "SHIPYARD_BENCH_MODEL": str(path), "SHIPYARD_BENCH_KIND": kind or "sklearn",
                         "SHIPYARD_BENCH_WORKERS": str(workers), "BENTOML_DO_NOT_TRACK": "true",
-                        "BENTOML_HOME": str(folder / "home")}
-                cmd = [str(python.parent / "bentoml"), "serve", "service:Model", "--host", "127.0.0.1",
-                       "--port", str(port)]
+                        # a home per server: servers sharing one merge their Prometheus metrics
+                        "BENTOML_HOME": str(folder / f"home-{model}-{workers}")}
+                service = "service:Model" if kind is None else "tensor_service:Model"
+                cmd = [str(python.parent / "bentoml"), "serve", service, "--host", "127.0.0.1", "--port", str(port)]
                 self._start(f"{name} ({model})", cmd, f"http://127.0.0.1:{port}/readyz", benv, cwd=folder)
                 self.endpoints.append(Endpoint(name, "bentoml", workers, model, f"http://127.0.0.1:{port}/predict",
-                                               self.scripts["records"]))
+                                               self.scripts["records"],
+                                               f"http://127.0.0.1:{port}/metrics" if workers == 1 else None))
 
     def stop(self) -> None:
         for server in self.servers:
             server.stop()
+
+
+def _torch_cpu() -> list[str]:
+    """pip arguments for the CPU build of torch: from a local wheel folder (``PIP_FIND_LINKS``) when it
+    has one, else from PyTorch's CPU index (PyPI has no ``+cpu`` builds)."""
+    links = os.environ.get("PIP_FIND_LINKS", "")
+    version = TORCH_CPU.split("==")[1]
+    if links and any(Path(d).is_dir() and list(Path(d).glob(f"torch-{version}-*.whl")) for d in links.split()):
+        return [TORCH_CPU]
+    return ["--extra-index-url", TORCH_CPU_INDEX, TORCH_CPU]
 
 
 def main() -> int:
@@ -315,7 +403,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=None, help="seconds per point (default 20)")
     parser.add_argument("--repeat", type=int, default=None, help="rounds over every point; medians (default 1)")
     parser.add_argument("--workers", default="1,2", help="worker counts every server runs with (default 1,2)")
-    parser.add_argument("--models", default="lr,rf", help="comma-separated subset of: lr,rf (default both)")
+    parser.add_argument("--models", default="lr,rf",
+                        help="comma-separated subset of: lr,rf,mlp,onnx (default lr,rf; mlp and onnx need torch, "
+                             "onnxruntime and skl2onnx)")
     parser.add_argument("--logged", default="training,example,signature",
                         help="DataFrame-fitted set-ups to add as rows: training,example,signature, or none")
     parser.add_argument("--skip-mlflow", action="store_true", help="no MLflow servers (ratios left blank)")
@@ -339,13 +429,20 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
     env["SHIPYARD_HOME"] = str(work / "home")
     subprocess.run([sys.executable, "-c", SHIPYARD_BUILD], env=env, check=True)
+    tensors = None
+    if any(m in TENSOR_MODELS for m in models):
+        tensors = work / "tensor-models"
+        tensors.mkdir()
+        subprocess.run([sys.executable, "-c", TENSOR_BUILD, str(tensors)], env=env, check=True)
     probe = subprocess.run([sys.executable, "-c", FASTPATH_PROBE, *models,
-                            *(f"{m}-df-{way}" for m in models for way in logged)],
+                            *(f"{m}-df-{way}" for m in models if m in SKLEARN_MODELS for way in logged)],
                            env=env, check=True, capture_output=True, text=True).stdout
     bench = Bench(work, env, models)
     try:
         for n in workers:
             bench.shipyard(n, log=True, logged=logged if n == workers[0] else [])
+        if any(m in TENSOR_MODELS for m in models):  # what one intra-op thread does for them
+            bench.shipyard(workers[0], log=True, logged=[], threads=1)
         if not args.skip_nolog:
             bench.shipyard(workers[0], log=False, logged=[])
         if args.nowal:  # the prediction log without its write-ahead file: what the file costs
@@ -356,7 +453,7 @@ def main() -> int:
         if not args.skip_mlflow:
             bench.mlflow(workers)
         if not args.skip_bentoml:
-            bench.bentoml(workers)
+            bench.bentoml(workers, tensors)
         results = measure(bench.endpoints, seconds, repeat)
     finally:
         bench.stop()
@@ -401,9 +498,9 @@ def report(results: Results, bench: Bench, seconds: float, repeat: int) -> None:
           "ratios and shares against the peer or no-op with the same number of workers\n")
     for note in bench.notes:
         print(f"Note: {note}\n")
-    print("| server | model | c | req/s | (min-max) | p50 ms | p99 ms | errors | x MLflow | x BentoML | % of no-op "
-          "| load |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| server | model | c | req/s | (min-max) | p50 ms | p99 ms | errors | mean batch | x MLflow | x BentoML "
+          "| % of no-op | load |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for (name, model, c), runs in results.items():
         ep = by_name[name]
         value = _median(runs, "rps")
@@ -414,8 +511,10 @@ def report(results: Results, bench: Bench, seconds: float, repeat: int) -> None:
         noop = rps("noop", ep.workers, model, c)
         cells.append(f"{100 * value / noop:.0f} %" if noop and ep.kind.startswith("shipyard") else "-")
         spread = f"{min(r['rps'] for r in runs):.0f}-{max(r['rps'] for r in runs):.0f}"
+        batches = [r["batch"] for r in runs if "batch" in r]
+        batch = f"{statistics.median(batches):.1f}" if batches else "-"
         print(f"| {name} | {model} | {c} | {value:.0f} | {spread} | {_median(runs, 'p50'):.2f} | "
-              f"{_median(runs, 'p99'):.2f} | {sum(r['errors'] for r in runs):.0f} | {' | '.join(cells)} | "
+              f"{_median(runs, 'p99'):.2f} | {sum(r['errors'] for r in runs):.0f} | {batch} | {' | '.join(cells)} | "
               f"{_median(runs, 'load'):.1f} |")
     print("\nTime to healthy: " + ", ".join(f"{k} {v:.1f} s" for k, v in bench.healthy.items()))
     print_targets(results, bench, rps)
@@ -437,6 +536,9 @@ def print_targets(results: Results, bench: Bench, get: Rps) -> None:
                 for c, target in targets:
                     ratio_check(f"{model} c={c}, {_workers_label(n)}: >= {target:g}x {peer}",
                                 get("shipyard", n, model, c), get(peer, n, model, c), target)
+        for model in (m for m in models if m in TENSOR_MODELS):
+            ratio_check(f"{model} c=64, {_workers_label(n)}, SHIPYARD_MODEL_THREADS=1: >= 2x bentoml",
+                        get("shipyard-threads1", n, model, 64), get("bentoml", n, model, 64), 2.0)
         for kind in ("shipyard", "shipyard-df-training"):
             ratio_check(f"lr c=64, {_workers_label(n)}: {kind} >= 50 % of the no-op", get(kind, n, "lr", 64),
                         get("noop", n, "lr", 64), 0.5)
@@ -446,7 +548,7 @@ def print_targets(results: Results, bench: Bench, get: Rps) -> None:
                        None if not p99 else _median(p99, "p99") < 5.0, f"{_median(p99, 'p99'):.2f} ms" if p99 else "-"))
     n = workers[0]
     for model in models:
-        for way in LOGGED:
+        for way in LOGGED if model in SKLEARN_MODELS else ():
             worst = [(c, get(f"shipyard-df-{way}", n, model, c), get("shipyard", n, model, c)) for c in CONCURRENCY]
             shares = [(c, a / b) for c, a, b in worst if a and b]
             checks.append((f"{model}, {LOGGED[way]}: within 10 % of the NumPy-fitted model (c=1/8/64)",

@@ -95,7 +95,8 @@ def from_torch(module: Any, example: Any, *, tolerance: float = TOLERANCE) -> by
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", UserWarning)
-            torch.onnx.export(module, (tensor,), buf,  # type: ignore[arg-type]  # file-like is accepted input_names=["input"], output_names=["output"],
+            torch.onnx.export(module, (tensor,), buf,  # type: ignore[arg-type]  # file-like is accepted
+                              input_names=["input"], output_names=["output"],
                               dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, dynamo=False)
     except Exception as exc:
         raise InvalidInput(f"torch.onnx.export failed: {exc}") from exc

@@ -75,6 +75,50 @@ def test_integer_inputs_keep_int64_and_refuse_fractions(tmp_path: Path) -> None:
         loaded.raw_model.check_input(np.array([[1, 2, 3]]))
 
 
+def test_pytorch_classifier_answers_labels_and_probabilities(tmp_path: Path) -> None:
+    import shipyard.pytorch
+    from shipyard.models import load_local_model
+
+    X = np.random.default_rng(0).random((40, 4))
+    binary = torch.nn.Sequential(_mlp(), torch.nn.Sigmoid())
+    shipyard.pytorch.save_model(binary, tmp_path / "bin", input_example=X[:3], classes=[0, 1])
+    loaded = load_local_model(tmp_path / "bin")
+    with torch.inference_mode():
+        p = binary(torch.from_numpy(X.astype(np.float32)))[:, 0].numpy()
+    proba = loaded.predict_proba(X)
+    assert proba.shape == (40, 2) and np.allclose(proba[:, 1], p, atol=1e-6) and np.allclose(proba.sum(axis=1), 1)
+    assert loaded.predict(X).tolist() == (p > 0.5).astype(int).tolist()
+
+    torch.manual_seed(1)
+    three = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Softmax(dim=1))
+    shipyard.pytorch.save_model(three, tmp_path / "three", input_example=X[:3], classes=["a", "b", "c"])
+    loaded = load_local_model(tmp_path / "three")
+    assert loaded.predict_proba(X).shape == (40, 3)
+    assert loaded.predict(X).tolist() == np.array(["a", "b", "c"])[loaded.predict_proba(X).argmax(axis=1)].tolist()
+    assert not _plain_model(tmp_path, X).has_predict_proba  # a regressor stays one
+
+
+def _plain_model(tmp_path: Path, X: np.ndarray) -> Any:
+    import shipyard.pytorch
+    from shipyard.models import load_local_model
+
+    shipyard.pytorch.save_model(_mlp(), tmp_path / "plain", input_example=X[:3])
+    return load_local_model(tmp_path / "plain")
+
+
+def test_pytorch_classes_need_probabilities_from_the_module(tmp_path: Path) -> None:
+    import shipyard.pytorch
+
+    X = np.random.default_rng(0).random((10, 4)) * 10
+    with pytest.raises(InvalidInput, match="sigmoid"):  # raw logits rank fine but are no probabilities
+        shipyard.pytorch.save_model(_mlp(), tmp_path / "logits", input_example=X, classes=[0, 1])
+    with pytest.raises(InvalidInput, match="3 classes"):  # one output column for three classes
+        shipyard.pytorch.save_model(torch.nn.Sequential(_mlp(), torch.nn.Sigmoid()), tmp_path / "k",
+                                    input_example=X, classes=[0, 1, 2])
+    with pytest.raises(InvalidInput, match="distinct"):
+        shipyard.pytorch.save_model(_mlp(), tmp_path / "same", input_example=X, classes=[1, 1])
+
+
 def test_onnx_from_sklearn_checks_outputs_and_logs_from_a_path(tmp_path: Path) -> None:
     pytest.importorskip("onnxruntime")
     pytest.importorskip("skl2onnx")
@@ -122,3 +166,19 @@ def test_onnx_from_torch_matches_the_module() -> None:
     with torch.inference_mode():
         expected = module(torch.from_numpy(X))[:, 0].numpy()
     assert np.allclose(OnnxModel(data).predict(X), expected, atol=1e-5)
+    assert OnnxModel(data).input_name == "input"  # the name V2 requests and /v2/models/NAME use
+
+
+def test_model_threads_follow_shipyard_model_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from shipyard.models._tensor_models import _threads
+
+    monkeypatch.delenv("SHIPYARD_MODEL_THREADS", raising=False)
+    assert _threads() == max(1, min(os.cpu_count() or 1, 4))
+    monkeypatch.setenv("SHIPYARD_MODEL_THREADS", "1")
+    assert _threads() == 1
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("SHIPYARD_MODEL_THREADS", bad)
+        with pytest.raises(InvalidInput, match="SHIPYARD_MODEL_THREADS"):
+            _threads()

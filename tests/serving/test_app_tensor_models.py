@@ -77,6 +77,32 @@ async def test_pytorch_mlp_native_mlflow_and_v2_agree_with_the_model(client, mak
     assert logged[0]["features"] == dict(zip(names, X[0].tolist(), strict=True))
 
 
+async def test_pytorch_classifier_serves_labels_and_logs_probabilities(client, make_app, rain, mlp, pred_log):
+    """Logged with classes=, a sigmoid MLP is a classifier to serving: labels answered, probabilities in
+    the answer and the log, so monitors and canaries can compute roc_auc from feedback."""
+    import torch
+
+    import shipyard
+    import shipyard.pytorch
+
+    X, _, names = rain
+    net = torch.nn.Sequential(mlp, torch.nn.Sigmoid())
+    example = {n: X[:3, i].tolist() for i, n in enumerate(names)}
+    with shipyard.start_run():
+        info = shipyard.pytorch.log_model(net, "model", input_example=example, classes=[0, 1],
+                                          registered_model_name="mlp-clf")
+    _deploy(client, "mlp-clf", info)
+    with torch.inference_mode():
+        p = net(torch.from_numpy(X[:6].astype(np.float32)))[:, 0].numpy()
+    app = make_app(["mlp-clf-api"], prediction_logger=pred_log)
+    async with http(app) as c:
+        native = (await c.post("/v1/deployments/mlp-clf-api/predict", json={"inputs": X[:6].tolist()})).json()
+    assert native["predictions"] == (p > 0.5).astype(int).tolist()
+    assert np.allclose(np.array(native["probabilities"])[:, 1], p, atol=1e-6)
+    logged = [r for r in pred_log.records if r["deployment"] == "mlp-clf-api"]
+    assert len(logged) == 6 and np.isclose(logged[0]["probabilities"][1], p[0], atol=1e-6)
+
+
 async def test_small_cnn_takes_image_tensors_and_refuses_a_wrong_shape_or_dtype(client, make_app, pred_log):
     import shipyard
     import shipyard.pytorch

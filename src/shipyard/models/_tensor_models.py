@@ -6,8 +6,8 @@ for images), so serving's batcher stacks requests along axis 0 and runs one forw
 batch. A tensor of the wrong rank, trailing shape or dtype is an InvalidInput naming the input.
 
 Threads: a model server answers many requests at once, so each forward pass uses the cores of the
-machine once (intra-op threads = CPU count, at most 4; one inter-op thread) rather than letting
-several libraries each start a pool per core.
+machine once (intra-op threads = CPU count, at most 4, or ``SHIPYARD_MODEL_THREADS``; one inter-op
+thread) rather than letting several libraries each start a pool per core.
 """
 
 from __future__ import annotations
@@ -20,10 +20,21 @@ import numpy as np
 
 from shipyard.errors import InvalidInput
 
-__all__ = ["OnnxModel", "TorchModel", "check_tensor"]
+__all__ = ["OnnxModel", "TorchModel", "check_tensor", "class_probabilities"]
 
 
 def _threads() -> int:
+    """Intra-op threads per forward pass: ``SHIPYARD_MODEL_THREADS``, else the CPU count up to 4.
+
+    The variable lets a deployment choose: on a busy machine OpenMP's threads spin waiting for cores
+    other processes hold (on 2 shared cores at a load of 5-7, a 64-row batch of a small MLP took
+    0.35 to 62 ms with 2 threads from one run to the next, 0.8 ms with one), yet over HTTP the
+    default was as fast or faster (BENCHMARKS.md, deep-learning rows), so it stays the default."""
+    configured = os.environ.get("SHIPYARD_MODEL_THREADS", "").strip()
+    if configured:
+        if not configured.isdigit() or int(configured) < 1:
+            raise InvalidInput(f"SHIPYARD_MODEL_THREADS must be a positive integer, got {configured!r}")
+        return int(configured)
     return max(1, min(os.cpu_count() or 1, 4))
 
 
@@ -118,11 +129,12 @@ class TorchModel:
     """
 
     def __init__(self, program: Any, input_shape: Sequence[int | None] | None, input_kind: str,
-                 input_name: str = "input") -> None:
+                 input_name: str = "input", classes: Sequence[Any] | None = None) -> None:
         import torch
 
-        if torch.get_num_threads() > _threads():
-            torch.set_num_threads(_threads())
+        threads = _threads()
+        if torch.get_num_threads() > threads or "SHIPYARD_MODEL_THREADS" in os.environ:
+            torch.set_num_threads(threads)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
         self.program = program  # the ExportedProgram, what save_model writes
         module = program.module()  # exported in eval mode; exported modules refuse .eval()
@@ -130,6 +142,12 @@ class TorchModel:
         self.input_shape = None if input_shape is None else list(input_shape)
         self.input_kind = input_kind
         self.input_name = input_name
+        # a classifier: the module's output is class probabilities (a sigmoid's [n] / [n, 1] for two
+        # classes, a softmax's [n, k]); predict answers labels, predict_proba the probabilities, so
+        # monitors and canaries judge it with roc_auc / log_loss as they judge a scikit-learn classifier
+        self.classes_ = None if classes is None else np.asarray(classes)
+        if self.classes_ is None:
+            self.predict_proba = None  # type: ignore[assignment]  # serving asks callable(predict_proba)
 
     def check_input(self, data: Any) -> np.ndarray:
         """One request's input as the model takes it; InvalidInput naming the input otherwise."""
@@ -137,7 +155,7 @@ class TorchModel:
             data = data.detach().cpu().numpy()
         return check_tensor(self.input_name, _as_array(data), self.input_shape, self.input_kind)
 
-    def predict(self, data: Any) -> np.ndarray:
+    def _forward(self, data: Any) -> np.ndarray:
         import torch
 
         arr = self.check_input(data)
@@ -148,3 +166,33 @@ class TorchModel:
         if isinstance(out, tuple | list):
             out = out[0]
         return _squeeze(out.detach().cpu().numpy())
+
+    def predict(self, data: Any) -> np.ndarray:
+        """The module's output; for a classifier (``classes``), the most probable class."""
+        if self.classes_ is None:
+            return self._forward(data)
+        return self.classes_[np.argmax(self.predict_proba(data), axis=1)]  # type: ignore[no-any-return]
+
+    def predict_proba(self, data: Any) -> np.ndarray:
+        """Class probabilities ``[n, len(classes)]`` (a classifier's module output as it is)."""
+        return class_probabilities(self._forward(data), 0 if self.classes_ is None else len(self.classes_))
+
+
+def class_probabilities(out: np.ndarray, n_classes: int, *, check: bool = False) -> np.ndarray:
+    """A classifier module's output as ``[n, n_classes]`` probabilities: a binary model's ``[n]``
+    (the second class's probability) becomes two columns; InvalidInput when its shape does not fit
+    ``n_classes``, and with ``check`` when its values are not probabilities (a module missing its
+    sigmoid / softmax would rank fine but lie). ``check`` is for logging time, on the example: a
+    request must not fail for what the model answers."""
+    out = np.asarray(out, dtype=np.float64)
+    if out.ndim == 1 and n_classes == 2:
+        out = np.column_stack([1.0 - out, out])
+    if out.ndim != 2 or out.shape[1] != n_classes:
+        raise InvalidInput(f"the module's output of shape {list(out.shape)} is not the probabilities of "
+                           f"{n_classes} classes: end it in a sigmoid (two classes, output [n] or [n, 1]) "
+                           "or a softmax ([n, k], k = the number of classes)")
+    if check and out.size and not (out.min() >= -1e-6 and out.max() <= 1 + 1e-6
+                                   and np.allclose(out.sum(axis=1), 1.0, atol=1e-4)):
+        raise InvalidInput("the module's output is not probabilities (each in [0, 1], each row summing to 1): "
+                           "end it in a sigmoid (two classes) or a softmax when you pass classes=")
+    return out

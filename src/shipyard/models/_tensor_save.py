@@ -4,8 +4,8 @@
 Neither format pickles Python objects: exported programs and ONNX graphs load without the training
 code (TorchScript, deprecated in recent torch, is not used). A ``model.pt2`` carries
 ``shipyard.json`` in its extra files (the input's name, shape with
-None for the batch dimension, and dtype kind), so the loaded model checks requests before a
-forward pass.
+None for the batch dimension, dtype kind, and a classifier's classes), so the loaded model checks
+requests before a forward pass and answers labels and probabilities.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def save_tensor_model(flavor: str, model: Any) -> tuple[str, str, str, bytes]:
     if not isinstance(model, TorchModel):
         raise InvalidInput("save a torch module with shipyard.pytorch.log_model / save_model (it needs the input "
                            "example to export the module)")
-    meta = {"input_name": model.input_name, "input_shape": model.input_shape, "input_kind": model.input_kind}
+    meta = {"input_name": model.input_name, "input_shape": model.input_shape, "input_kind": model.input_kind,
+            "classes": None if model.classes_ is None else model.classes_.tolist()}
     buf = io.BytesIO()
     torch.export.save(model.program, buf, extra_files={_EXTRA: orjson.dumps(meta).decode()})
     return "model.pt2", "torch-export", "torch.export.ExportedProgram", buf.getvalue()
@@ -90,4 +91,4 @@ def load_tensor_model(kind: str, data: bytes) -> Any:
     program = torch.export.load(io.BytesIO(data), extra_files=extra)
     meta = orjson.loads(extra[_EXTRA] or b"{}")
     return TorchModel(program, meta.get("input_shape"), meta.get("input_kind", "float"),
-                      meta.get("input_name", "input"))
+                      meta.get("input_name", "input"), meta.get("classes"))

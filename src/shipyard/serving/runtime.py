@@ -88,6 +88,7 @@ _PREDICT_IS_ARGMAX_PROBA = {
     "sklearn.tree._classes.DecisionTreeClassifier",
     "sklearn.tree._classes.ExtraTreeClassifier",
     "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "shipyard.models._tensor_models.TorchModel",  # a classifier when logged with classes=
 }
 
 
