@@ -11,7 +11,7 @@ over the 10 chunks), and the time to fit on the reference and to estimate: one w
 chunk's 5,000 rows alone, the fastest of ``WINDOW_REPEAT`` calls -- for NannyML an ``estimate``
 call on those rows) and all 10 chunks (NannyML's one call, shipyard's 10 calls; the fastest of
 ``REPEAT``). The machine is shared and noisy: fastest-of-N is the least disturbed number.
-``regression-fast``: shipyard with smaller loss models (25 trees of 7 leaves).
+``regression-fast``: shipyard with smaller loss models (15 trees of 7 leaves; the default is 30 of 15).
 
     python benchmarks/estimation.py [--rows 50000] [--chunk 5000]
 """
@@ -126,7 +126,7 @@ def worker_shipyard(folder: Path, chunk: int) -> dict:
     out["regression"] = {"fit_s": fit, "chunk_s": window, "total_s": min(totals),
                          "values": values, "engine": reg.engine_}
     t = time.perf_counter()
-    fast = monitoring.RegressorEstimator(trees=25, leaves=7).fit(cols(d["X_ref"]), d["pred_ref"], d["y_ref"])
+    fast = monitoring.RegressorEstimator(trees=15, leaves=7).fit(cols(d["X_ref"]), d["pred_ref"], d["y_ref"])
     fit = time.perf_counter() - t
     values = [{m: fast.estimate(cols(d["X"][s:s + chunk]), d["pred"][s:s + chunk])[m] for m in REG_METRICS}
               for s in range(0, len(d["pred"]), chunk)]
