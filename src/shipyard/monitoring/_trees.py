@@ -197,8 +197,8 @@ def fit_forest(X: np.ndarray, y: np.ndarray, *, engine: str = "auto", seed: int 
     a row's loss grows smoothly with the features in most data (noise that widens with a feature),
     and a window moved by covariate shift sits at the reference's edge, where constant leaves
     flatten out and linear ones follow the trend. In ``benchmarks/estimation.py`` that estimated
-    MAE, RMSE and MAPE better than NannyML's 100 constant-leaf trees of 31 leaves, at a fifth of the
-    cost per window. A leaf keeps 1 % of the rows, at least 50 and at most 100: the targets are
+    MAE, RMSE and MAPE better than NannyML's 100 constant-leaf trees of 31 leaves, at about a third
+    of the cost per window. A leaf keeps 1 % of the rows, at least 50 and at most 100: the targets are
     single rows' losses, noisy (squared errors heavy-tailed), and a leaf's line needs rows enough to
     be stable -- with 20, as LightGBM's default, RMSE estimates from 3,000 reference rows were 10 %
     worse than constant leaves'. scikit-learn's trees have constant leaves only."""
