@@ -194,7 +194,7 @@ def fit_forest(X: np.ndarray, y: np.ndarray, *, engine: str = "auto", seed: int 
 
     Each window pays for applying the trees to its rows, so they are few: 30 of 15 leaves, with a
     learning rate of 6 / trees (0.2; at most 0.3). With LightGBM the leaves are linear (``linear``):
-    a row's loss grows smoothly with the features in most data (noise that widens with a feature),
+    a row's loss often grows smoothly with the features (noise that widens with a feature),
     and a window moved by covariate shift sits at the reference's edge, where constant leaves
     flatten out and linear ones follow the trend. In ``benchmarks/estimation.py`` that estimated
     MAE, RMSE and MAPE better than NannyML's 100 constant-leaf trees of 31 leaves, at about a third
