@@ -7,11 +7,13 @@ rows, predictions and probabilities; each runs in its own subprocess (NannyML in
 ``~/.cache/shipyard-bench/nannyml``, pandas < 3, usage logging off).
 
 Reported per metric: the absolute estimation error |estimated - realized| per chunk (mean and max
-over the 10 chunks), and the time to fit on the reference and to estimate: one window (the first
-chunk's 5,000 rows alone, the fastest of ``WINDOW_REPEAT`` calls -- for NannyML an ``estimate``
-call on those rows) and all 10 chunks (NannyML's one call, shipyard's 10 calls; the fastest of
-``REPEAT``). The machine is shared and noisy: fastest-of-N is the least disturbed number.
-``regression-fast``: shipyard with smaller loss models (25 trees of 7 leaves).
+over the 10 chunks), beside the noise floor (the mean error of the chunk's expected metric under the
+true P(y | x): the labels are random draws, so even that misses; see ``oracle``), and the time to
+fit on the reference and to estimate: one window (the first chunk's 5,000 rows alone, the fastest
+of ``WINDOW_REPEAT`` calls -- for NannyML an ``estimate`` call on those rows) and all 10 chunks
+(NannyML's one call, shipyard's 10 calls; the fastest of ``REPEAT``). The machine is shared and
+noisy: fastest-of-N is the least disturbed number.
+``regression-fast``: shipyard with smaller loss models (15 trees of 7 leaves; the default is 30 of 15).
 
     python benchmarks/estimation.py [--rows 50000] [--chunk 5000]
 """
@@ -48,20 +50,30 @@ def _fastest(fn) -> float:
 
 # --- data ------------------------------------------------------------------------------------------
 
+def _binary_truth(X: np.ndarray) -> np.ndarray:
+    """P(y = 1 | x): what no estimator can know better (the noise floor, see ``oracle``)."""
+    logit = 1.2 * X[:, 0] - X[:, 1] + 0.6 * X[:, 2] * X[:, 3] + 0.4 * np.sin(2 * X[:, 4])
+    return 1 / (1 + np.exp(-logit))
+
+
 def _binary_rows(rng: np.random.Generator, n: int, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     X = rng.normal(size=(n, 5))
     X[:, 0] += shift
     X[:, 3] += 0.5 * shift
-    logit = 1.2 * X[:, 0] - X[:, 1] + 0.6 * X[:, 2] * X[:, 3] + 0.4 * np.sin(2 * X[:, 4])
-    return X, (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    return X, (rng.random(n) < _binary_truth(X)).astype(int)
+
+
+def _regression_truth(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(E[y | x], the noise's standard deviation at x): y given x is normal."""
+    mean = 50 + 4 * X[:, 0] + 2 * X[:, 1] - 3 * np.abs(X[:, 2]) + X[:, 3] * X[:, 4]
+    return mean, 0.5 + np.abs(X[:, 0]) + 0.5 * (X[:, 1] > 0)
 
 
 def _regression_rows(rng: np.random.Generator, n: int, shift: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     X = rng.normal(size=(n, 5))
     X[:, 0] += shift
-    noise = (0.5 + np.abs(X[:, 0]) + 0.5 * (X[:, 1] > 0)) * rng.normal(size=n)
-    y = 50 + 4 * X[:, 0] + 2 * X[:, 1] - 3 * np.abs(X[:, 2]) + X[:, 3] * X[:, 4] + noise
-    return X, y
+    mean, sd = _regression_truth(X)
+    return X, mean + sd * rng.normal(size=n)
 
 
 def generate(folder: Path, rows: int, seed: int = 0) -> None:
@@ -75,12 +87,14 @@ def generate(folder: Path, rows: int, seed: int = 0) -> None:
     Xr, yr = _binary_rows(rng, rows, np.zeros(rows))
     Xa, ya = _binary_rows(rng, rows, shift)
     np.savez(folder / "binary.npz", X_ref=Xr, y_ref=yr, p_ref=clf.predict_proba(Xr)[:, 1], pred_ref=clf.predict(Xr),
-             X=Xa, y=ya, p=clf.predict_proba(Xa)[:, 1], pred=clf.predict(Xa))
+             X=Xa, y=ya, p=clf.predict_proba(Xa)[:, 1], pred=clf.predict(Xa), p_true=_binary_truth(Xa))
     Xt, yt = _regression_rows(rng, 20_000, np.zeros(20_000))
     reg = HistGradientBoostingRegressor(max_iter=100, random_state=0).fit(Xt, yt)
     Xr, yr = _regression_rows(rng, rows, np.zeros(rows))
     Xa, ya = _regression_rows(rng, rows, shift)
-    np.savez(folder / "regression.npz", X_ref=Xr, y_ref=yr, pred_ref=reg.predict(Xr), X=Xa, y=ya, pred=reg.predict(Xa))
+    mean, sd = _regression_truth(Xa)
+    np.savez(folder / "regression.npz", X_ref=Xr, y_ref=yr, pred_ref=reg.predict(Xr), X=Xa, y=ya, pred=reg.predict(Xa),
+             mean=mean, sd=sd)
 
 
 # --- workers (each in its own process) -------------------------------------------------------------
@@ -126,7 +140,7 @@ def worker_shipyard(folder: Path, chunk: int) -> dict:
     out["regression"] = {"fit_s": fit, "chunk_s": window, "total_s": min(totals),
                          "values": values, "engine": reg.engine_}
     t = time.perf_counter()
-    fast = monitoring.RegressorEstimator(trees=25, leaves=7).fit(cols(d["X_ref"]), d["pred_ref"], d["y_ref"])
+    fast = monitoring.RegressorEstimator(trees=15, leaves=7).fit(cols(d["X_ref"]), d["pred_ref"], d["y_ref"])
     fit = time.perf_counter() - t
     values = [{m: fast.estimate(cols(d["X"][s:s + chunk]), d["pred"][s:s + chunk])[m] for m in REG_METRICS}
               for s in range(0, len(d["pred"]), chunk)]
@@ -196,6 +210,37 @@ def realized(folder: Path, chunk: int) -> dict:
     return out
 
 
+def oracle(folder: Path, chunk: int) -> dict:
+    """Each chunk's expected metric under the true P(y | x) the data were drawn from: an estimator
+    that knew it would still miss the realized metric by this much (the labels are random draws), so
+    its error is the noise floor no estimator can beat on average."""
+    from scipy.special import ndtr
+
+    from shipyard.monitoring._cbpe import confusion_metrics, expected_auc
+
+    out: dict = {"binary": [], "regression": []}
+    d = dict(np.load(folder / "binary.npz"))
+    for s in range(0, len(d["p"]), chunk):
+        pt, pred = d["p_true"][s:s + chunk], d["pred"][s:s + chunk]
+        hit = pred == 1
+        confusion = np.array([[np.sum(1 - pt[~hit]), np.sum(1 - pt[hit])], [np.sum(pt[~hit]), np.sum(pt[hit])]])
+        got = confusion_metrics(confusion)
+        got["roc_auc"] = expected_auc(d["p"][s:s + chunk], pt)
+        out["binary"].append(got)
+    d = dict(np.load(folder / "regression.npz"))
+    z, w = np.polynomial.hermite_e.hermegauss(40)  # E over the normal noise, for MAPE
+    w = w / w.sum()
+    for s in range(0, len(d["pred"]), chunk):
+        pred, mean, sd = d["pred"][s:s + chunk], d["mean"][s:s + chunk], d["sd"][s:s + chunk]
+        mu = mean - pred  # the error y - pred is normal(mu, sd)
+        abs_err = sd * np.sqrt(2 / np.pi) * np.exp(-(mu**2) / (2 * sd**2)) + mu * (1 - 2 * ndtr(-mu / sd))
+        e = mu[:, None] + sd[:, None] * z[None, :]
+        ape = (np.abs(e) / np.abs(mean[:, None] + sd[:, None] * z[None, :])) @ w
+        out["regression"].append({"mae": float(np.mean(abs_err)), "rmse": float(np.sqrt(np.mean(mu**2 + sd**2))),
+                                  "mape": float(np.mean(ape))})
+    return out
+
+
 def _run(python: str, side: str, folder: Path, chunk: int, env: dict) -> dict:
     proc = subprocess.run([python, __file__, "--worker", side, "--data", str(folder), "--chunk", str(chunk)],
                           capture_output=True, text=True, env=env)
@@ -225,13 +270,14 @@ def main() -> None:
         sys.path.insert(0, str(ROOT / "src"))
         generate(folder, args.rows)
         truth = realized(folder, args.chunk)
+        floor = oracle(folder, args.chunk)
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NML_DISABLE_USAGE_LOGGING": "1"}
         sides = {"shipyard": _run(sys.executable, "shipyard", folder, args.chunk, env),
                  "nannyml": _run(str(nml_python), "nannyml", folder, args.chunk, env)}
     print(f"{args.rows:,} reference + {args.rows:,} analysis rows, chunks of {args.chunk:,}; shift in the second half")
     print(f"{'set':<10} | {'metric':<9} | {'shipyard err mean/max':>22} | {'nannyml err mean/max':>22} | "
-          "mean ratio | verdict")
-    print("-" * 100)
+          "mean ratio | verdict | noise floor")
+    print("-" * 114)
     for task, metrics in (("binary", CLASS_METRICS), ("regression", REG_METRICS), ("regression-fast", REG_METRICS)):
         for m in metrics:
             errs = {}
@@ -241,8 +287,11 @@ def main() -> None:
                 errs[side] = (float(np.mean(e)), float(np.max(e)))
             ratio = errs["shipyard"][0] / errs["nannyml"][0]
             ok = "ok" if ratio <= 1.0 else "worse"
+            base = task.split("-")[0]
+            noise = np.mean([abs(f[m] - r[m]) for f, r in zip(floor[base], truth[base], strict=True)])
             print(f"{task:<10} | {m:<9} | {errs['shipyard'][0]:>10.5f} / {errs['shipyard'][1]:<9.5f} | "
-                  f"{errs['nannyml'][0]:>10.5f} / {errs['nannyml'][1]:<9.5f} | {ratio:>10.3f} | {ok}")
+                  f"{errs['nannyml'][0]:>10.5f} / {errs['nannyml'][1]:<9.5f} | {ratio:>10.3f} | {ok:<7} | "
+                  f"{noise:.5f}")
     print()
     print(f"{'set':<15} | {'side':<8} | {'fit s':>8} | {'1 window s':>10} | {'10 chunks s':>11}")
     print("-" * 66)
