@@ -191,7 +191,7 @@ def test_the_deployments_binding_gives_the_features_and_keys_the_settings_leave_
 def test_without_a_binding_or_settings_the_run_says_why(feature_store):
     spec = normalize_spec(window=100, checks={**OFF, "feature_skew": {}})
     context = SkewContext(feature_store=feature_store, deployment=_deployment(None))
-    status, entries, _, _ = run_checks(spec, log_table(), None, None, skew=context)
+    _, entries, _, _ = run_checks(spec, log_table(), None, None, skew=context)
     (check,) = entries
     assert check.check == "feature_skew" and check.passed is None and check.value is None
     assert "'rides-api' is served without features" in (check.reason or "")
@@ -209,7 +209,7 @@ def test_a_monitor_of_a_deployment_without_features_must_name_them(shipyard_home
     client = shipyard.Client()
     client.create_model_version("rides", str(tmp_path))
     client.create_deployment("plain", routes=[{"model": "rides", "version": 1}])
-    with pytest.raises(InvalidInput, match="'plain' is served without features.*features and entity_keys"):
+    with pytest.raises(InvalidInput, match=r"'plain' is served without features.*features and entity_keys"):
         monitoring.create_monitor("m", "plain", window=100, checks={"feature_skew": {}})
     with pytest.raises(InvalidInput, match="give entity_keys"):
         client.create_monitor("m", "plain", window=100, checks={"feature_skew": {"features": ["trips:x"]}})

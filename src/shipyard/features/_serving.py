@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.features._definitions import OnDemandFeatureView, RequestSource

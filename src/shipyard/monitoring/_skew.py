@@ -82,14 +82,13 @@ def _skew_inputs(cfg: FeatureSkewSettings, deployment: Deployment | None) -> Ske
     features = cfg.features if cfg.features is not None else None if binding is None else tuple(binding.features)
     keys = cfg.entity_keys if cfg.entity_keys is not None else None if binding is None else tuple(
         binding.entity_keys)
+    if features and keys:
+        return SkewInputs(tuple(features), tuple(keys))
     lacking = [name for name, value in (("features", features), ("entity_keys", keys)) if not value]
-    if lacking:
-        whose = ("the monitored deployment is gone" if deployment is None
-                 else f"deployment {deployment.name!r} is served without features (no feature binding)")
-        raise InvalidInput(f"checks.feature_skew: {whose}, so give {' and '.join(lacking)} in the check's "
-                           "settings, or deploy it with features=... (see docs/features.md)")
-    assert features is not None and keys is not None  # noqa: S101 - for mypy: lacking is empty
-    return SkewInputs(tuple(features), tuple(keys))
+    whose = ("the monitored deployment is gone" if deployment is None
+             else f"deployment {deployment.name!r} is served without features (no feature binding)")
+    raise InvalidInput(f"checks.feature_skew: {whose}, so give {' and '.join(lacking)} in the check's "
+                       "settings, or deploy it with features=... (see docs/features.md)")
 
 
 def _column(table: pa.Table, name: str) -> str | None:
