@@ -250,3 +250,43 @@ def test_a_monitor_run_over_a_logged_window_alerts_on_skew(shipyard_home, tmp_pa
     assert check is not None and check.passed is False and check.value == 0.25 and check.detail["compared"] == 4
     assert result.status == "alert" and not math.isnan(check.value)
     assert [(e.event, e.alert.check) for e in run.events] == [("opened", "feature_skew.trips_1h")]
+
+
+def test_on_demand_features_are_recomputed_from_the_logged_request_values(feature_store):
+    """The monitor imports the on-demand function as serving does and takes its request value from
+    the log; a function it cannot import, or a request value the log lacks, leaves that feature alone
+    undecided."""
+    from tests.features._ondemand import busy_per_dock
+
+    from shipyard.features import OnDemandFeatureView, RequestSource
+
+    feature_store.apply(OnDemandFeatureView("busyness", inputs=["trips:trips_1h", "trips:docks_free"],
+                                            request=[RequestSource("ride", ["extra_docks"])], function=busy_per_dock,
+                                            features=["busy_per_dock"]))
+    feature_store.registry.apply_feature_definition("on_demand_feature_view", "gone", {
+        "function": "no_such_module:f", "function_sha256": "0" * 64, "inputs": ["trips:trips_1h"],
+        "request_fields": [], "features": ["gone_f"]})
+    rows = SERVED[:3]  # stations 1 and 2: every feature known
+    extra = [1.0, 0.0, 2.0]
+    served = [t / (d + e) for (_, _, t, d), e in zip(rows, extra, strict=True)]
+    served[2] += 1.0  # one row served a value unlike the offline one
+    table = log_table(rows).append_column("feature.busy_per_dock", pa.array(served)).append_column(
+        "feature.gone_f", pa.array([1.0, 2.0, 3.0]))
+    context = SkewContext(store=feature_store.registry)  # a fresh feature store: imports the function itself
+    refs = {"features": ["trips:trips_1h", "busyness:busy_per_dock", "gone:gone_f"], "entity_keys": ["station_id"]}
+    spec = normalize_spec(window=100, checks={**OFF, "feature_skew": refs})
+
+    _, entries, _, _ = run_checks(spec, table.append_column("feature.extra_docks", pa.array(extra)), None, None,
+                                  skew=context)
+    checks = {e.check: e for e in entries}
+    assert checks["feature_skew.trips_1h"].passed is True
+    busy = checks["feature_skew.busy_per_dock"]
+    assert busy.passed is False and busy.detail["mismatches"] == 1 and busy.value == pytest.approx(1 / 3)
+    gone = checks["feature_skew.gone_f"]
+    assert gone.passed is None and "no_such_module" in (gone.reason or "")
+
+    _, entries, _, _ = run_checks(spec, table, None, None, skew=context)  # extra_docks not logged
+    checks = {e.check: e for e in entries}
+    assert checks["feature_skew.trips_1h"].passed is True
+    assert checks["feature_skew.busy_per_dock"].passed is None
+    assert "request value(s) 'extra_docks'" in (checks["feature_skew.busy_per_dock"].reason or "")
