@@ -357,11 +357,7 @@ class FeatureStore:
             for r in plan.requests:
                 for o in r.outputs:
                     columns[o].extend(answer[o])
-                if has is not None and r.view.name in has:
-                    found[r.view.name].extend(bool(v) for v in has[r.view.name])
-                else:  # a server that does not say: a row with none of the view's features is missing
-                    found[r.view.name].extend(any(answer[o][i] is not None for o in r.outputs)
-                                              for i in range(len(chunk)))
+                found[r.view.name].extend(bool(v) for v in has[r.view.name])
         out.update(columns)
         return found
 
