@@ -70,8 +70,8 @@ class Home:
         return self.model.predict(frame), frame
 
 
-def _station_data(rng: np.random.Generator) -> Any:
-    hours = pd.date_range("2026-03-01", periods=48, freq="h")
+def _station_data(rng: np.random.Generator, start: Any) -> Any:
+    hours = pd.date_range(start, periods=48, freq="h")
     frame = pd.DataFrame([(s, h) for s in STATIONS for h in hours], columns=["station_id", "hour"])
     frame["created"] = frame["hour"] + pd.Timedelta(minutes=5)
     frame["trips_1h"] = rng.poisson(10 + frame["station_id"], len(frame)).astype(float)
@@ -79,8 +79,11 @@ def _station_data(rng: np.random.Generator) -> Any:
     return frame
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+def make_home(path: Path, start: Any = None) -> Home:
+    """The station features (48 hours from ``start``, 2026-03-01 by default), the model trained on
+    them, the views materialized and the deployments ``busy``, ``busy-default`` and (with a Redis)
+    ``busy-redis``. Data that ends an hour before now (``start`` 49 hours ago) is what a monitor's
+    skew check recomputes at serving time, within the views' 3-hour TTL."""
     from sklearn.linear_model import LinearRegression
 
     import shipyard
@@ -97,9 +100,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     from shipyard.tracking import fluent
     from tests.features._ondemand import busy_per_dock
 
-    path = tmp_path_factory.mktemp("features-serve-home")
+    start = pd.Timestamp("2026-03-01") if start is None else pd.Timestamp(start)
     rng = np.random.default_rng(7)
-    _station_data(rng).to_parquet(path / "trips.parquet")
+    _station_data(rng, start).to_parquet(path / "trips.parquet")
     redis = _redis_url()
     with pytest.MonkeyPatch.context() as mp:
         for var in ("SHIPYARD_TRACKING_URI", "SHIPYARD_STORE_URI", "SHIPYARD_ARTIFACT_URI"):
@@ -118,7 +121,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
 
         n = 600
         rows = pd.DataFrame({"station_id": rng.choice(STATIONS, n),
-                             "event_timestamp": pd.Timestamp("2026-03-01 02:00")
+                             "event_timestamp": start + pd.Timedelta(hours=2)
                              + pd.to_timedelta(rng.integers(0, 45 * 60, n), unit="min"),
                              "extra_docks": rng.integers(0, 3, n).astype(float)})
         training = fs.get_historical_features(rows, REFS)
@@ -144,17 +147,28 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
             client.create_deployment("busy-redis", routes=route, features={"features": REFS, "online_store": redis,
                                                                           "entity_keys": ["station_id"]})
     fluent.set_tracking_uri(None)
-    yield Home(path, fs, model, redis)
-    fs.close()
-    if redis is not None:
+    return Home(path, fs, model, redis)
+
+
+def close_home(home: Home) -> None:
+    """Close the home's feature store and delete its Redis keys."""
+    home.features.close()
+    if home.redis is not None:
         import redis as redis_lib
 
         r = redis_lib.Redis.from_url("redis://127.0.0.1:6379/0")
-        prefix = redis.split("prefix=", 1)[1]
+        prefix = home.redis.split("prefix=", 1)[1]
         keys = list(r.scan_iter(f"{prefix}*"))
         if keys:
             r.delete(*keys)
         r.close()
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
+    built = make_home(tmp_path_factory.mktemp("features-serve-home"))
+    yield built
+    close_home(built)
 
 
 @pytest.fixture(scope="module")
@@ -294,6 +308,8 @@ def test_the_prediction_log_holds_the_assembled_features_and_the_entity_keys(
     expected, frame = home.expected(rows)
     np.testing.assert_allclose(log[[f"feature.{c}" for c in COLUMNS]].to_numpy(), frame.to_numpy(), rtol=1e-12)
     assert log["feature.station_id"].tolist() == [row["station_id"] for row in rows]
+    # the on-demand view's request value too (not a model input): the skew check recomputes from it
+    assert log["feature.extra_docks"].tolist() == [row["extra_docks"] for row in rows]
     np.testing.assert_allclose(log["prediction"].to_numpy(), expected, rtol=1e-9)
     # nothing answered 404 or 400 was logged; the default policy's rows were
     assert not home.log("busy")["feature.station_id"].to_pandas().isin([98, 99]).any()

@@ -138,10 +138,10 @@ def test_checks_that_cannot_decide_say_why(feature_store, tmp_path):
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({}, "features must be a non-empty list"),
+    ({"features": []}, "features must be a non-empty list"),
     ({"features": ["trips_1h"], "entity_keys": ["k"]}, "'view:feature'"),
     ({"features": ["a:x", "b:x"], "entity_keys": ["k"]}, "same feature"),
-    ({"features": ["a:x"]}, "entity_keys"),
+    ({"features": ["a:x"], "entity_keys": "k"}, "entity_keys"),
     ({**SKEW, "tolerance": -1}, "tolerance"),
     ({**SKEW, "sample": 0}, "sample"),
     ({**SKEW, "max_mismatch_share": 2}, "max_mismatch_share"),
@@ -157,6 +157,65 @@ def test_off_unless_given():
     assert spec["checks"]["feature_skew"] is False
     spec = normalize_spec(window=100, checks={"feature_skew": SKEW})
     assert spec["checks"]["feature_skew"] == {**SKEW, "max_mismatch_share": 0.01, "tolerance": 1e-6, "sample": 1000}
+    # features and keys left out: the deployment's feature binding gives them when the check runs
+    spec = normalize_spec(window=100, checks={"feature_skew": {}})
+    assert spec["checks"]["feature_skew"] == {"features": None, "entity_keys": None, "max_mismatch_share": 0.01,
+                                              "tolerance": 1e-6, "sample": 1000}
+
+
+def _deployment(binding):
+    from shipyard.entities import Deployment, DeploymentRevision
+
+    return Deployment("rides-api", DeploymentRevision("rides-api", 1, [], features=binding), 0, 0)
+
+
+def test_the_deployments_binding_gives_the_features_and_keys_the_settings_leave_out(feature_store):
+    from shipyard.entities import FeatureBinding
+
+    binding = FeatureBinding(["trips:trips_1h", "trips:docks_free"], ["station_id"])
+    rows = list(SERVED)
+    rows[3] = (2, "2026-03-01 09:03", 8.0, 9.0)
+    context = SkewContext(feature_store=feature_store, deployment=_deployment(binding))
+    spec = normalize_spec(window=100, checks={**OFF, "feature_skew": {}})
+    status, entries, _, _ = run_checks(spec, log_table(rows), None, None, skew=context)
+    checks = {e.check: e for e in entries}
+    assert status == "alert" and set(checks) == {"feature_skew.trips_1h", "feature_skew.docks_free"}
+    assert checks["feature_skew.trips_1h"].value == pytest.approx(1 / 6)
+    assert checks["feature_skew.docks_free"].passed is True
+    # the settings still win: only the feature they name is compared (the keys from the binding)
+    spec = normalize_spec(window=100, checks={**OFF, "feature_skew": {"features": ["trips:docks_free"]}})
+    status, entries, _, _ = run_checks(spec, log_table(rows), None, None, skew=context)
+    assert status == "ok" and [e.check for e in entries] == ["feature_skew.docks_free"]
+
+
+def test_without_a_binding_or_settings_the_run_says_why(feature_store):
+    spec = normalize_spec(window=100, checks={**OFF, "feature_skew": {}})
+    context = SkewContext(feature_store=feature_store, deployment=_deployment(None))
+    _, entries, _, _ = run_checks(spec, log_table(), None, None, skew=context)
+    (check,) = entries
+    assert check.check == "feature_skew" and check.passed is None and check.value is None
+    assert "'rides-api' is served without features" in (check.reason or "")
+    assert "features and entity_keys" in (check.reason or "")
+    spec = normalize_spec(window=100, checks={**OFF, "feature_skew": {"features": ["trips:trips_1h"]}})
+    _, entries, _, _ = run_checks(spec, log_table(), None, None, skew=context)
+    assert [(e.check, e.passed) for e in entries] == [("feature_skew.trips_1h", None)]
+    assert "give entity_keys" in (entries[0].reason or "")
+
+
+def test_a_monitor_of_a_deployment_without_features_must_name_them(shipyard_home, tmp_path):
+    import shipyard
+    from shipyard import monitoring
+
+    client = shipyard.Client()
+    client.create_model_version("rides", str(tmp_path))
+    client.create_deployment("plain", routes=[{"model": "rides", "version": 1}])
+    with pytest.raises(InvalidInput, match=r"'plain' is served without features.*features and entity_keys"):
+        monitoring.create_monitor("m", "plain", window=100, checks={"feature_skew": {}})
+    with pytest.raises(InvalidInput, match="give entity_keys"):
+        client.create_monitor("m", "plain", window=100, checks={"feature_skew": {"features": ["trips:x"]}})
+    client.create_monitor("m", "plain", window=100, checks={"feature_skew": SKEW})  # settings name both
+    with pytest.raises(InvalidInput, match="served without features"):
+        client.update_monitor("m", checks={"feature_skew": {"max_mismatch_share": 0.1}})
 
 
 def test_a_monitor_run_over_a_logged_window_alerts_on_skew(shipyard_home, tmp_path):
@@ -191,3 +250,43 @@ def test_a_monitor_run_over_a_logged_window_alerts_on_skew(shipyard_home, tmp_pa
     assert check is not None and check.passed is False and check.value == 0.25 and check.detail["compared"] == 4
     assert result.status == "alert" and not math.isnan(check.value)
     assert [(e.event, e.alert.check) for e in run.events] == [("opened", "feature_skew.trips_1h")]
+
+
+def test_on_demand_features_are_recomputed_from_the_logged_request_values(feature_store):
+    """The monitor imports the on-demand function as serving does and takes its request value from
+    the log; a function it cannot import, or a request value the log lacks, leaves that feature alone
+    undecided."""
+    from tests.features._ondemand import busy_per_dock
+
+    from shipyard.features import OnDemandFeatureView, RequestSource
+
+    feature_store.apply(OnDemandFeatureView("busyness", inputs=["trips:trips_1h", "trips:docks_free"],
+                                            request=[RequestSource("ride", ["extra_docks"])], function=busy_per_dock,
+                                            features=["busy_per_dock"]))
+    feature_store.registry.apply_feature_definition("on_demand_feature_view", "gone", {
+        "function": "no_such_module:f", "function_sha256": "0" * 64, "inputs": ["trips:trips_1h"],
+        "request_fields": [], "features": ["gone_f"]})
+    rows = SERVED[:3]  # stations 1 and 2: every feature known
+    extra = [1.0, 0.0, 2.0]
+    served = [t / (d + e) for (_, _, t, d), e in zip(rows, extra, strict=True)]
+    served[2] += 1.0  # one row served a value unlike the offline one
+    table = log_table(rows).append_column("feature.busy_per_dock", pa.array(served)).append_column(
+        "feature.gone_f", pa.array([1.0, 2.0, 3.0]))
+    context = SkewContext(store=feature_store.registry)  # a fresh feature store: imports the function itself
+    refs = {"features": ["trips:trips_1h", "busyness:busy_per_dock", "gone:gone_f"], "entity_keys": ["station_id"]}
+    spec = normalize_spec(window=100, checks={**OFF, "feature_skew": refs})
+
+    _, entries, _, _ = run_checks(spec, table.append_column("feature.extra_docks", pa.array(extra)), None, None,
+                                  skew=context)
+    checks = {e.check: e for e in entries}
+    assert checks["feature_skew.trips_1h"].passed is True
+    busy = checks["feature_skew.busy_per_dock"]
+    assert busy.passed is False and busy.detail["mismatches"] == 1 and busy.value == pytest.approx(1 / 3)
+    gone = checks["feature_skew.gone_f"]
+    assert gone.passed is None and "no_such_module" in (gone.reason or "")
+
+    _, entries, _, _ = run_checks(spec, table, None, None, skew=context)  # extra_docks not logged
+    checks = {e.check: e for e in entries}
+    assert checks["feature_skew.trips_1h"].passed is True
+    assert checks["feature_skew.busy_per_dock"].passed is None
+    assert "request value(s) 'extra_docks'" in (checks["feature_skew.busy_per_dock"].reason or "")

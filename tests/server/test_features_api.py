@@ -154,3 +154,38 @@ def test_a_feature_store_over_the_server_url(server) -> None:
         rest.log_feature_materialization("trips", 1, "sqlite:///x", 0, 1, 0)
     assert rest.list_feature_materializations("trips")[0].rows == 2
     rest.close()
+
+
+def test_a_serving_reader_over_the_server_tells_a_missing_entity_from_null_values(server, tmp_path: Path) -> None:
+    """What a ``shipyard serve`` replica with only the server's URL does: the binding names no online
+    store, so the batch goes to the server, which also says which rows it has an entity for."""
+    import numpy as np
+
+    from shipyard.entities import FeatureBinding
+    from shipyard.features import open_online_store
+    from shipyard.features._serving import OnlineFeatureReader
+    from shipyard.store.rest import RestStore
+
+    url, tokens = server
+    with _http(url, tokens["admin"]) as admin:
+        admin.post("/api/v1/features/materialize", json={"end": 1_900_000_000_000})
+    online = open_online_store(f"sqlite:///{tmp_path / 'server-online.db'}")  # the server's
+    online.write("trips", [("[5]", 1, 1, b'{"trips_1h": null, "docks_free": null}')])  # found, values null
+    online.close()
+    with _http(url, tokens["reader"]) as reader:
+        r = reader.post("/api/v1/features/online", json={
+            "entity_rows": [{"station_id": 1}, {"station_id": 5}, {"station_id": 3}],
+            "features": ["trips:trips_1h"], "found": True})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"features": {"station_id": [1, 5, 3], "trips_1h": [30.0, None, None]},
+                        "found": {"trips": [True, True, False]}}
+
+    rest = RestStore(url, token=tokens["reader"])
+    feature_reader = OnlineFeatureReader(FeatureBinding(["trips:trips_1h", "trips:docks_free"], ["station_id"]),
+                                         store=rest)
+    values, missing = feature_reader.read(np.array([[1], [5], [3]], dtype=object))
+    assert values.tolist() == [[30.0, 2.0], [None, None], [None, None]]
+    assert missing.tolist() == [False, False, True]
+    assert feature_reader._fs._online is None  # no online store of its own was opened
+    feature_reader.close()
+    rest.close()

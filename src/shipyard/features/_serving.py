@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 
 from shipyard.errors import InvalidInput, NotFound
 from shipyard.features._definitions import OnDemandFeatureView, RequestSource
@@ -74,7 +73,10 @@ class OnlineFeatureReader:
 
     def __init__(self, binding: FeatureBinding, *, store: Store) -> None:
         self.binding = binding
+        # over a shipyard server (a RestStore) the definitions come from it, and the online values
+        # too unless the binding names an online store this process reaches (see FeatureStore)
         self._fs = FeatureStore(store=store, online_store=binding.online_store)
+        self._fs._check_sources = False  # serving reads the online store only: the sources may be elsewhere
         for ref in binding.features:
             _import_on_demand(self._fs, ref.split(":", 1)[0])
         self._plan = self._fs._plan(list(binding.features), False)
@@ -88,7 +90,8 @@ class OnlineFeatureReader:
             view, _ = ref.split(":")
             inputs = odfvs[view].inputs if view in odfvs else (ref,)
             self._depends.append(tuple(dict.fromkeys(i.split(":")[0] for i in inputs)))
-        self._fs.online_store  # noqa: B018 - open (and create) it now: a bad URI fails the load, not a request
+        if not self._fs._remote:
+            self._fs.online_store  # noqa: B018 - open (and create) it now: a bad URI fails the load, not a request
 
     def read(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``rows``: a 2-D object array, one column per :attr:`columns`. Returns (an object array
@@ -97,15 +100,9 @@ class OnlineFeatureReader:
         n = len(rows)
         fields = {c: rows[:, i].tolist() for i, c in enumerate(self.columns)}
         out: dict[str, list[Any]] = dict(fields)
-        found: dict[str, list[bool]] = {}
-        online = self._fs.online_store
-        for r in self._plan.requests:
-            keys = [entity_key(k) for k in zip(*(fields[k] for k in r.view.join_keys), strict=True)]
-            payloads = online.read(r.view.name, keys)
-            found[r.view.name] = [p is not None for p in payloads]
-            values = [None if p is None else orjson.loads(p) for p in payloads]
-            for f, o in zip(r.features, r.outputs, strict=True):
-                out[o] = [None if v is None else v.get(f) for v in values]
+        entity_rows = [dict(zip(self.columns, row, strict=True)) for row in rows.tolist()]
+        # one read per view of the batch: the online store's, or one request to the server
+        found = self._fs._base_lookup(entity_rows, self._plan, False, out)
         if self._plan.on_demand:
             import pandas as pd
 

@@ -27,6 +27,7 @@ __all__ = ["FeatureStore"]
 Definition = Entity | FeatureView | OnDemandFeatureView
 _KIND = {Entity: "entity", FeatureView: "feature_view", OnDemandFeatureView: "on_demand_feature_view"}
 LINEAGE_ATTR = "shipyard.feature_views"
+MAX_ENTITY_ROWS = 10_000  # one online lookup through a server; a bigger batch is a training set
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,11 @@ class FeatureStore:
         self._store = store
         self._online: OnlineStore | None = None
         self._owns_online = not (online_store is not None and not isinstance(online_store, str))
+        # a client of a server: the definitions are the server's; without an online store of its own
+        # the online values are too (the server answers them from its online store)
         self._remote = online_store is None and hasattr(store, "online_features")
+        # the source files are the server's (a client) or not where features are only served
+        self._check_sources = not hasattr(store, "online_features")
         if isinstance(online_store, str) or online_store is None:
             self._online_uri = (online_store or os.environ.get("SHIPYARD_ONLINE_STORE")
                                 or f"sqlite:///{default_home() / 'online_features.db'}")
@@ -124,7 +129,7 @@ class FeatureStore:
             if kind != "feature_view":
                 raise InvalidInput(f"on-demand view {name!r} runs a Python function: apply it in this process first")
             # a client of a server reads the definition without the source files, which are the server's
-            view = FeatureView.from_spec(name, record.spec, record.description, check_source=not self._remote)
+            view = FeatureView.from_spec(name, record.spec, record.description, check_source=self._check_sources)
             found = (view, record.version)
             self._defs[(kind, name)] = found
         return found
@@ -300,16 +305,19 @@ class FeatureStore:
                             full_feature_names: bool = False) -> dict[str, list[Any]]:
         """The latest materialized values for each entity row, as columns: the rows' own fields first
         (join keys and request values), then the features in the order asked (None where missing)."""
+        return self._online_lookup(entity_rows, features, full_feature_names)[0]
+
+    def _online_lookup(self, entity_rows: Sequence[dict[str, Any]], features: Sequence[str],
+                       full_feature_names: bool) -> tuple[dict[str, list[Any]], dict[str, list[bool]]]:
+        """:meth:`get_online_features`, and for each base view which rows the online store has an
+        entity for (a row whose features are all null is still found: serving tells them apart)."""
         plan = self._plan(features, full_feature_names)
         n = len(entity_rows)
         out: dict[str, list[Any]] = {}
         if n:
             for field in entity_rows[0]:
                 out[field] = [row.get(field) for row in entity_rows]
-        if self._remote:
-            self._remote_lookup(entity_rows, plan, full_feature_names, out)
-        else:
-            self._local_lookup(entity_rows, plan, out)
+        found = self._base_lookup(entity_rows, plan, full_feature_names, out)
         if plan.on_demand:
             import pandas as pd
 
@@ -320,20 +328,43 @@ class FeatureStore:
                     out[name] = frame[name].tolist()
         for hidden in plan.hidden:
             out.pop(hidden, None)
-        return {k: out[k] for k in out if k not in plan.outputs} | {o: out[o] for o in plan.outputs}
+        columns = {k: out[k] for k in out if k not in plan.outputs} | {o: out[o] for o in plan.outputs}
+        return columns, found
+
+    def _base_lookup(self, entity_rows: Sequence[dict[str, Any]], plan: _Plan, full_feature_names: bool,
+                     out: dict[str, list[Any]]) -> dict[str, list[bool]]:
+        """The base views' features into ``out``; {view: whether each row has an entity there}."""
+        if self._remote:
+            return self._remote_lookup(entity_rows, plan, full_feature_names, out)
+        return self._local_lookup(entity_rows, plan, out)
 
     def _remote_lookup(self, entity_rows: Sequence[dict[str, Any]], plan: _Plan, full_feature_names: bool,
-                       out: dict[str, list[Any]]) -> None:
-        """The base features from the server (it holds the online store); on-demand ones stay here."""
+                       out: dict[str, list[Any]]) -> dict[str, list[bool]]:
+        """The base features from the server (it holds the online store); on-demand ones stay here.
+        Only the join keys travel, in lookups of at most the server's bound on rows."""
         refs = [f"{r.view.name}:{f}" for r in plan.requests for f in r.features]
-        answer = self._store.online_features(  # type: ignore[attr-defined]
-            list(entity_rows), refs, full_feature_names=full_feature_names)
-        for r in plan.requests:
-            for o in r.outputs:
-                out[o] = list(answer[o])
+        keys = list(dict.fromkeys(k for r in plan.requests for k in r.view.join_keys))
+        try:
+            rows = [{k: row[k] for k in keys} for row in entity_rows]
+        except KeyError as exc:
+            raise InvalidInput(f"an entity row lacks the join key {exc.args[0]!r}") from None
+        columns: dict[str, list[Any]] = {o: [] for r in plan.requests for o in r.outputs}
+        found: dict[str, list[bool]] = {r.view.name: [] for r in plan.requests}
+        for start in range(0, len(rows), MAX_ENTITY_ROWS):
+            chunk = rows[start:start + MAX_ENTITY_ROWS]
+            answer, has = self._store.online_lookup(  # type: ignore[attr-defined]
+                chunk, refs, full_feature_names=full_feature_names)
+            for r in plan.requests:
+                for o in r.outputs:
+                    columns[o].extend(answer[o])
+                found[r.view.name].extend(bool(v) for v in has[r.view.name])
+        out.update(columns)
+        return found
 
-    def _local_lookup(self, entity_rows: Sequence[dict[str, Any]], plan: _Plan, out: dict[str, list[Any]]) -> None:
+    def _local_lookup(self, entity_rows: Sequence[dict[str, Any]], plan: _Plan,
+                      out: dict[str, list[Any]]) -> dict[str, list[bool]]:
         online = self.online_store
+        found: dict[str, list[bool]] = {}
         for r in plan.requests:
             try:
                 keys = [entity_key([row[k] for k in r.view.join_keys]) for row in entity_rows]
@@ -343,9 +374,11 @@ class FeatureStore:
             except TypeError as exc:  # orjson: an integer beyond 64 bits, an object it cannot write
                 raise InvalidInput(f"an entity row's key of view {r.view.name!r} is not a plain value: {exc}") from None
             payloads = online.read(r.view.name, keys)
+            found[r.view.name] = [p is not None for p in payloads]
             values = [None if p is None else orjson.loads(p) for p in payloads]
             for f, o in zip(r.features, r.outputs, strict=True):
                 out[o] = [None if v is None else v.get(f) for v in values]
+        return found
 
     # -- scheduling
     def schedule_materialization(self, view: str, schedule: str | None, *,

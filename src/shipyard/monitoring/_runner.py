@@ -68,18 +68,38 @@ def create_monitor(name: str, deployment: str, *, window: Any, reference: Any = 
     Raises InvalidInput for a bad setting, NotFound for an unknown deployment, AlreadyExists."""
     spec = normalize_spec(window=window, reference=reference, checks=checks, channels=channels, schedule=schedule,
                           task=task, min_rows=min_rows, min_labeled=min_labeled)
-    return _store(store).create_monitor(name, deployment, spec, description)
+    st = _store(store)
+    _check_skew_inputs(st, deployment, spec)
+    return st.create_monitor(name, deployment, spec, description)
+
+
+def _check_skew_inputs(store: Store, deployment: str, spec: dict[str, Any]) -> None:
+    """A feature_skew check that leaves its features or entity keys to the deployment's feature
+    binding needs a deployment that has one: refused now (InvalidInput) rather than found out at
+    every run. An unknown deployment is left to the store, which answers NotFound."""
+    settings = MonitorSpec.from_dict(spec).feature_skew
+    if settings is None or (settings.features is not None and settings.entity_keys is not None):
+        return
+    from shipyard.monitoring._skew import _skew_inputs
+
+    try:
+        found = store.get_deployment(deployment)
+    except NotFound:
+        return
+    _skew_inputs(settings, found)
 
 
 def update_monitor(name: str, *, store: Store | None = None, **changes: Any) -> Monitor:
     """Change some settings of a monitor (same keywords as :func:`create_monitor`); the rest stay."""
     st = _store(store)
-    current = st.get_monitor(name).spec
+    monitor = st.get_monitor(name)
+    current = monitor.spec
     allowed = {"window", "reference", "checks", "channels", "schedule", "task", "min_rows", "min_labeled"}
     if unknown := set(changes) - allowed - {"description"}:
         raise InvalidInput(f"unknown monitor setting(s): {', '.join(sorted(unknown))}")
     merged: dict[str, Any] = {k: changes.get(k, current.get(k)) for k in allowed}
     spec = normalize_spec(**merged)
+    _check_skew_inputs(st, monitor.deployment, spec)
     return st.update_monitor(name, spec, changes.get("description"))
 
 

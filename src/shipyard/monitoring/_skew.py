@@ -13,13 +13,15 @@ known at the request's time), a different transformation online and offline, a w
 The prediction log holds, for a deployment that serves with feature references, the entity key
 columns and one column per feature named as the feature (``feature.<name>`` in the log's format,
 see ``shipyard.serving._predlog_schema``). Which features and keys to compare comes from
-:func:`_skew_inputs`: the check's own settings today, the deployment's feature binding once
-deployments carry one.
+:func:`_skew_inputs`: the check's own settings where they give them, else the deployment's feature
+binding (``Deployment.features``). On-demand features are recomputed too: the monitor imports their
+function as serving does, and their request values come from the log (they are model input columns).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,11 +75,20 @@ class SkewInputs:
 
 
 def _skew_inputs(cfg: FeatureSkewSettings, deployment: Deployment | None) -> SkewInputs:
-    """Which features and keys to compare. Today the check's settings say (they are required);
-    this is the one place where a deployment's feature binding (its feature references and entity
-    keys, written by the serving side) will take over when the settings leave them out."""
-    del deployment  # no binding on deployments yet
-    return SkewInputs(tuple(cfg.features), tuple(cfg.entity_keys))
+    """Which features and keys to compare: the check's settings, each one the settings leave out
+    from the deployment's feature binding. InvalidInput naming what is lacking when neither gives
+    it (a monitor refuses that when it is created; a run says it in an undecided result)."""
+    binding = None if deployment is None else deployment.features
+    features = cfg.features if cfg.features is not None else None if binding is None else tuple(binding.features)
+    keys = cfg.entity_keys if cfg.entity_keys is not None else None if binding is None else tuple(
+        binding.entity_keys)
+    if features and keys:
+        return SkewInputs(tuple(features), tuple(keys))
+    lacking = [name for name, value in (("features", features), ("entity_keys", keys)) if not value]
+    whose = ("the monitored deployment is gone" if deployment is None
+             else f"deployment {deployment.name!r} is served without features (no feature binding)")
+    raise InvalidInput(f"checks.feature_skew: {whose}, so give {' and '.join(lacking)} in the check's "
+                       "settings, or deploy it with features=... (see docs/features.md)")
 
 
 def _column(table: pa.Table, name: str) -> str | None:
@@ -89,10 +100,23 @@ def _column(table: pa.Table, name: str) -> str | None:
 
 
 def skew_checks(checks: WindowChecks, cfg: FeatureSkewSettings, context: SkewContext | None) -> None:
-    """Add one ``feature_skew.<feature>`` result per feature to ``checks``."""
-    inputs = _skew_inputs(cfg, None if context is None else context.deployment)
-    names = {ref: ref.split(":")[1] for ref in inputs.features}
+    """Add one ``feature_skew.<feature>`` result per feature to ``checks`` (one ``feature_skew``
+    result when there is no feature to name: neither the settings nor a binding give them)."""
     bound = cfg.max_mismatch_share
+    lacking: str | None = None  # why the features cannot be compared before looking at the window
+    if context is None:
+        lacking = "no feature store: the monitor runs without a store"
+        inputs = SkewInputs(tuple(cfg.features or ()), ())
+    else:
+        try:
+            inputs = _skew_inputs(cfg, context.deployment)
+        except InvalidInput as exc:  # the binding is gone since the monitor was created
+            lacking = str(exc)
+            inputs = SkewInputs(tuple(cfg.features or ()), ())
+    if lacking is not None and not inputs.features:  # no feature to name a result by
+        checks._add("feature_skew", "mismatch_share", None, bound, "max", reason=lacking)
+        return
+    names = {ref: ref.split(":")[1] for ref in inputs.features}
 
     def undecided(refs: list[str], reason: str) -> None:
         for ref in refs:
@@ -100,8 +124,8 @@ def skew_checks(checks: WindowChecks, cfg: FeatureSkewSettings, context: SkewCon
                         feature=ref)
 
     table = checks.ok
-    if context is None:
-        undecided(list(names), "no feature store: the monitor runs without a store")
+    if lacking is not None or context is None:
+        undecided(list(names), lacking or "no feature store")
         return
     if table.num_rows == 0:
         undecided(list(names), "no answered rows in the window")
@@ -118,6 +142,14 @@ def skew_checks(checks: WindowChecks, cfg: FeatureSkewSettings, context: SkewCon
     present = [ref for ref in names if ref not in absent]
     if not present:
         return
+    try:
+        fs = context.open()
+    except ShipyardError as exc:
+        undecided(present, f"the feature store could not recompute the features: {exc}")
+        return
+    present, request = _on_demand(fs, table, present, undecided)
+    if not present:
+        return
     if cfg.sample is not None and table.num_rows > cfg.sample:
         # a fixed seed: the same window gives the same sample, so a rerun gives the same result
         rows = np.sort(np.random.default_rng(0).choice(table.num_rows, cfg.sample, replace=False))
@@ -132,9 +164,11 @@ def skew_checks(checks: WindowChecks, cfg: FeatureSkewSettings, context: SkewCon
         undecided(present, f"none of the {skipped} sampled row(s) has all entity keys logged")
         return
     entity = table.select(key_columns).rename_columns(list(keys)).to_pandas()
+    for field, column in request.items():
+        entity[field] = table[column].to_pandas()
     entity[_TIME] = table["timestamp"].to_pandas()
     try:
-        offline = context.open().get_historical_features(entity, present, timestamp_column=_TIME)
+        offline = fs.get_historical_features(entity, present, timestamp_column=_TIME)
     except (ShipyardError, ImportError, OSError, ValueError, TypeError) as exc:
         undecided(present, f"the feature store could not recompute the features: {exc}")
         return
@@ -155,6 +189,36 @@ def skew_checks(checks: WindowChecks, cfg: FeatureSkewSettings, context: SkewCon
         checks._add(f"feature_skew.{name}", "mismatch_share", share, bound, "max",
                     None if bound is None else passes("max", share, bound), feature=ref, compared=compared,
                     mismatches=len(differ), skipped_rows=skipped, examples=examples)
+
+
+def _on_demand(fs: FeatureStore, table: pa.Table, refs: list[str],
+               undecided: Callable[[list[str], str], None]) -> tuple[list[str], dict[str, str]]:
+    """The features that can be recomputed, and {request field: its log column} for the on-demand
+    ones among them. An on-demand view's function is imported as serving imports it (the same
+    module and source hash); its request values are model input columns, so the log holds them.
+    A view that cannot be imported or whose request values were not logged is undecided alone."""
+    from shipyard.features._serving import _import_on_demand
+
+    kept: list[str] = []
+    request: dict[str, str] = {}
+    for ref in refs:
+        view = ref.split(":")[0]
+        try:
+            _import_on_demand(fs, view)
+        except ShipyardError as exc:
+            undecided([ref], f"the feature store could not recompute the feature: {exc}")
+            continue
+        found = fs._defs.get(("on_demand_feature_view", view))
+        fields = [] if found is None else list(found[0].request_fields)
+        columns = {f: _column(table, f) for f in fields}
+        unlogged = [f for f, c in columns.items() if c is None]
+        if unlogged:
+            undecided([ref], f"on-demand view {view!r} needs the request value(s) {', '.join(map(repr, unlogged))}, "
+                             "which the prediction log does not hold")
+            continue
+        request.update({f: str(c) for f, c in columns.items()})
+        kept.append(ref)
+    return kept, request
 
 
 def _missing(values: np.ndarray) -> np.ndarray:

@@ -12,8 +12,8 @@
         "data_quality":     {"missing_share": 0.1, "out_of_range_share": 0.1, "new_category_share": 0.1},
         "service":          {"error_rate": 0.05, "p99_latency_ms": null},
         "estimated_performance": {"roc_auc": 0.75, "relative_drop": 0.1, "misses": 3},  # off unless given
-        "feature_skew": {"max_mismatch_share": 0.01, "features": ["view:feature"],        # off unless given
-                         "entity_keys": ["station_id"], "tolerance": 1e-6, "sample": 1000}
+        "feature_skew": {"max_mismatch_share": 0.01, "features": null | ["view:feature"],  # off unless given
+                         "entity_keys": null | ["station_id"], "tolerance": 1e-6, "sample": 1000}
       },
       "channels": [{"type": "log"}, {"type": "webhook", "url": "...", "format": "json" | "slack"},
                    {"type": "command", "argv": ["notify-send", "shipyard"]}],
@@ -22,7 +22,8 @@
 
 Every check is on unless set to ``false``, but ``estimated_performance`` (off unless given: it
 fits an estimator per version, see ``_estimator_store``) and ``feature_skew`` (off unless given: it
-needs the feature references and entity keys of the deployment, see ``_skew``); a check's thresholds default as in
+recomputes features offline; its ``features`` and ``entity_keys`` default to the deployment's feature
+binding, see ``_skew``); a check's thresholds default as in
 ``DEFAULT_CHECKS``. ``estimated_performance`` takes thresholds and ``relative_drop`` like
 ``performance`` (on the estimated metrics: accuracy, precision, recall, F1, ROC AUC; MAE, RMSE,
 MAPE), and ``misses``: after that many labeled windows in a row whose realized metric fell outside
@@ -165,18 +166,21 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 def _feature_skew(out: dict[str, Any]) -> dict[str, Any]:
     out["max_mismatch_share"] = _share("feature_skew", "max_mismatch_share", out["max_mismatch_share"])
     features, keys = out["features"], out["entity_keys"]
-    # required until a deployment carries its feature binding (then they default to it, see _skew)
-    if not (isinstance(features, list) and features and all(
-            isinstance(f, str) and f.count(":") == 1 and all(_IDENTIFIER.match(p) for p in f.split(":"))
-            for f in features)):
-        raise InvalidInput("checks.feature_skew.features must be a non-empty list of 'view:feature' references, "
-                           f"got {features!r}")
-    names = [f.split(":")[1] for f in features]
-    if len(set(names)) != len(names):
-        raise InvalidInput("checks.feature_skew.features: two references name the same feature; the prediction "
-                           "log holds one column per feature name")
-    if not (isinstance(keys, list) and keys and all(isinstance(k, str) and _IDENTIFIER.match(k) for k in keys)):
-        raise InvalidInput(f"checks.feature_skew.entity_keys must be a non-empty list of join-key names, got {keys!r}")
+    # null: taken from the deployment's feature binding (checked when the monitor is created, see _runner)
+    if features is not None:
+        if not (isinstance(features, list) and features and all(
+                isinstance(f, str) and f.count(":") == 1 and all(_IDENTIFIER.match(p) for p in f.split(":"))
+                for f in features)):
+            raise InvalidInput("checks.feature_skew.features must be a non-empty list of 'view:feature' references "
+                               f"(or left out: the deployment's feature binding), got {features!r}")
+        names = [f.split(":")[1] for f in features]
+        if len(set(names)) != len(names):
+            raise InvalidInput("checks.feature_skew.features: two references name the same feature; the prediction "
+                               "log holds one column per feature name")
+    if keys is not None and not (isinstance(keys, list) and keys and all(
+            isinstance(k, str) and _IDENTIFIER.match(k) for k in keys)):
+        raise InvalidInput("checks.feature_skew.entity_keys must be a non-empty list of join-key names (or left "
+                           f"out: the deployment's feature binding), got {keys!r}")
     tolerance = out["tolerance"]
     if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or not 0 <= tolerance < float("inf"):
         raise InvalidInput(f"checks.feature_skew.tolerance must be a number >= 0, got {tolerance!r}")
@@ -310,11 +314,12 @@ class ServiceSettings:
 @dataclass(frozen=True)
 class FeatureSkewSettings:
     """Served feature values against the feature store's offline values: ``features`` are
-    ``view:feature`` references, ``entity_keys`` the join keys logged with each request."""
+    ``view:feature`` references, ``entity_keys`` the join keys logged with each request; None for
+    either: the monitored deployment's feature binding gives it."""
 
     max_mismatch_share: float | None
-    features: tuple[str, ...]
-    entity_keys: tuple[str, ...]
+    features: tuple[str, ...] | None
+    entity_keys: tuple[str, ...] | None
     tolerance: float = 1e-6
     sample: int | None = 1000
 
@@ -373,6 +378,7 @@ class MonitorSpec:
                       if m not in ("relative_drop", "misses")),
                 est.get("relative_drop", DEFAULT_RELATIVE_DROP), int(est.get("misses", 3))),
             feature_skew=None if skew is None else FeatureSkewSettings(
-                skew["max_mismatch_share"], tuple(skew["features"] or ()), tuple(skew["entity_keys"] or ()),
+                skew["max_mismatch_share"], None if skew["features"] is None else tuple(skew["features"]),
+                None if skew["entity_keys"] is None else tuple(skew["entity_keys"]),
                 float(skew["tolerance"]), skew["sample"]),
         )

@@ -8,8 +8,9 @@ concurrent requests of a moment share one online-store read per feature view (a 
 row at a time), in a worker thread. The answer is sliced back per request, so a missing entity
 fails only the request that asked for it: a 404 naming its key values under
 ``on_missing="error"``. The model's input is the request's own columns plus the features (the
-features win a name clash: a model is served what it was trained on); the entity keys go with it
-to the prediction log, next to the model's input columns.
+features win a name clash: a model is served what it was trained on); the entity keys and the
+request values of on-demand features go with it to the prediction log, next to the model's input
+columns (the ``feature_skew`` monitor check recomputes the features from them).
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ class FeatureLookup:
                            "columns with them, not a bare array")
 
     async def assemble(self, data: Any) -> tuple[dict[str, Any], dict[str, np.ndarray], int]:
-        """(the model's input columns, the entity key columns, rows) for one request."""
+        """(the model's input columns, the lookup's columns for the log, rows) for one request; the
+        lookup's columns are the entity keys and the on-demand views' request values."""
         columns = self._columns(data)
         lacking = [c for c in self.reader.columns if c not in columns]
         if lacking:
@@ -97,7 +99,9 @@ class FeatureLookup:
         from shipyard.features._serving import feature_columns
 
         features = feature_columns(values, self.reader.features)
-        keys = {k: _log_column(columns[k]) for k in self.keys}
+        # the request values too: a model's input may leave them out, and recomputing an on-demand
+        # feature offline (the skew check) needs them
+        keys = {k: _log_column(columns[k]) for k in self.reader.columns}
         return {**columns, **features}, keys, n
 
     def close(self) -> None:
@@ -105,6 +109,6 @@ class FeatureLookup:
 
 
 def _log_column(values: list[Any]) -> np.ndarray:
-    """An entity key column for the prediction log: numbers as numbers, anything else as objects."""
+    """A key or request value column for the prediction log: numbers as numbers, anything else as objects."""
     arr = np.asarray(values)
     return arr if arr.dtype.kind in "biuf" else np.asarray(values, dtype=object)

@@ -343,6 +343,13 @@ class RestStore(RestOperations, Store):
     def online_features(self, entity_rows: list[dict[str, Any]], features: list[str], *,
                         full_feature_names: bool = False) -> dict[str, list[Any]]:
         """The server's online values (``POST /api/v1/features/online``), as columns."""
-        body = {"entity_rows": entity_rows, "features": features, "full_feature_names": full_feature_names}
-        answer: dict[str, list[Any]] = self._call("POST", "/features/online", body)["features"]
-        return answer
+        return self.online_lookup(entity_rows, features, full_feature_names=full_feature_names)[0]
+
+    def online_lookup(self, entity_rows: list[dict[str, Any]], features: list[str], *, full_feature_names: bool = False,
+                      ) -> tuple[dict[str, list[Any]], dict[str, list[bool]]]:
+        """:meth:`online_features`, and per base view which rows the server's online store has an
+        entity for (a serving replica's lookup: a missing entity is not a row of nulls)."""
+        body = {"entity_rows": entity_rows, "features": features, "full_feature_names": full_feature_names,
+                "found": True}
+        data = self._call("POST", "/features/online", body)
+        return data["features"], data["found"]

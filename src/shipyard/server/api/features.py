@@ -20,6 +20,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from shipyard.errors import InvalidInput
+from shipyard.features._store import MAX_ENTITY_ROWS
 from shipyard.server.api import schemas as w
 from shipyard.server.api._common import ERRORS, StoreDep, entities, entity, ok
 from shipyard.server.auth import ADMIN, READ, WRITE
@@ -32,7 +33,6 @@ __all__ = ["MAX_ENTITY_ROWS", "router"]
 
 router = APIRouter(tags=["features"], responses=ERRORS)
 
-MAX_ENTITY_ROWS = 10_000  # one lookup; a bigger batch is a training set (get_historical_features)
 _DEFINITION_KINDS = ("entity", "feature_view", "on_demand_feature_view")
 _LOCK = threading.Lock()
 _LAST_MS = 32_503_680_000_000  # the year 3000: later times overflow the engines' microseconds
@@ -49,6 +49,7 @@ class OnlineLookup(w.Wire):
     entity_rows: list[dict[str, Any]] = Field(max_length=MAX_ENTITY_ROWS)
     features: list[str] = Field(min_length=1)
     full_feature_names: bool = False
+    found: bool = False  # also answer, per base view, which rows the online store has an entity for
 
 
 class Materialize(w.Wire):
@@ -149,9 +150,11 @@ def schedule_view(request: Request, name: str, body: ScheduleBody, store: StoreD
 
 @router.post("/features/online", dependencies=[READ])
 def online_features(request: Request, body: OnlineLookup, store: StoreDep) -> Response:
-    values = _features(request, store).get_online_features(body.entity_rows, body.features,
-                                                           full_feature_names=body.full_feature_names)
-    return ok({"features": values})
+    # ``found`` is for a serving replica: it tells a missing entity (a 404 or the defaults) from a
+    # found one whose features are null, which the values alone cannot
+    values, found = _features(request, store)._online_lookup(body.entity_rows, body.features,
+                                                             body.full_feature_names)
+    return ok({"features": values, **({"found": found} if body.found else {})})
 
 
 @router.post("/features/materialize", dependencies=[ADMIN])
