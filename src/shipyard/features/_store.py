@@ -314,9 +314,11 @@ class FeatureStore:
                 view = self._tables.resolve(view, TableBounds(event_max=end_ms * 1000, known_after=start_us))
                 table = latest_rows(con, view, start_us, end_ms * 1000)
                 con.register("__latest", table)
-                keys = ", ".join(q(k) for k in view.join_keys)
+                # the JSON array of the keys, element by element: a list literal needs one type, and
+                # composite keys mix them (an integer and a text)
+                keys = " || ',' || ".join(f"coalesce(to_json({q(k)})::VARCHAR, 'null')" for k in view.join_keys)
                 feats = ", ".join(q(f) for f in view.features)
-                rows = con.sql(f"SELECT to_json([{keys}])::VARCHAR, __e, __c, to_json(struct_pack({feats}))::VARCHAR "
+                rows = con.sql(f"SELECT '[' || {keys} || ']', __e, __c, to_json(struct_pack({feats}))::VARCHAR "
                                "FROM __latest").fetchall()
             finally:
                 con.close()
