@@ -219,7 +219,7 @@ def test_bad_sources_are_clear_errors(db: Db, tmp_path: Path) -> None:
         store.get_historical_features(entities, ["ghost:f1"])
     db.write("thin", pd.DataFrame({"k1": [1], "k2": ["a"], "event_timestamp": [T0]}))
     store.apply(FeatureView("thin", entities=[KEYS], source=TableSource("thin"), features=["f1"]))
-    with pytest.raises(InvalidInput, match="no column.*'f1'"):
+    with pytest.raises(InvalidInput, match=r"no column.*'f1'"):
         store.get_historical_features(entities, ["thin:f1"])
-    with pytest.raises(InvalidInput, match="no column.*'f1'"):
+    with pytest.raises(InvalidInput, match=r"no column.*'f1'"):
         store.materialize(["thin"])

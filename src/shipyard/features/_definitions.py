@@ -107,10 +107,10 @@ class TableSource:
         check_name(table, "a source table name")
         if schema is not None:
             check_name(schema, "a source table's schema")
-        if database_uri is not None:
-            if not isinstance(database_uri, str) or not database_uri.startswith(_TABLE_URIS):
-                raise InvalidInput("a TableSource's database_uri must be sqlite:///path or postgresql://..., "
-                                   f"got {_redacted(database_uri)!r}")
+        if database_uri is not None and (not isinstance(database_uri, str)
+                                         or not database_uri.startswith(_TABLE_URIS)):
+            raise InvalidInput("a TableSource's database_uri must be sqlite:///path or postgresql://..., "
+                               f"got {_redacted(database_uri)!r}")
         object.__setattr__(self, "table", table)
         object.__setattr__(self, "database_uri", database_uri)
         object.__setattr__(self, "schema", schema)

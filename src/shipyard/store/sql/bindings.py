@@ -82,7 +82,8 @@ def check_binding(binding: FeatureBinding | None, lookup: Lookup) -> FeatureBind
     if store is not None and (not isinstance(store, str)
                               or not store.startswith(("sqlite:///", "redis://", "rediss://", "postgresql://",
                                                        "postgres://", "postgresql+psycopg://"))):
-        raise InvalidInput(f"the online store is sqlite:///path, redis://host:port/db or postgresql://..., got {store!r}")
+        raise InvalidInput("the online store is sqlite:///path, redis://host:port/db or postgresql://..., "
+                           f"got {store!r}")
     return FeatureBinding(features=list(refs), entity_keys=keys, on_missing=binding.on_missing,
                           defaults=defaults, online_store=store or None)
 
