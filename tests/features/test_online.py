@@ -219,3 +219,20 @@ def test_postgres_online_store_serves_features_through_the_feature_store(postgre
     rows = [{"station_id": 999, "zone": "b"}, {"station_id": 0, "zone": "a"}, {"station_id": 0, "zone": "c"}]
     assert store.get_online_features(rows, ["zoned_weather:temp"])["temp"] == [1999.0, 0.0, None]
     store.close()
+
+
+def test_postgres_online_store_reconnects_once_after_a_dropped_connection(postgres_online_uri: str) -> None:
+    import psycopg
+
+    from shipyard.features import open_online_store
+
+    store = open_online_store(postgres_online_uri)
+    try:
+        store.write("v", [("[1]", 1, 1, b"one")])
+        pid = store._connect().info.backend_pid  # the store's one connection
+        with psycopg.connect(os.environ["SHIPYARD_TEST_POSTGRES_URL"], autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert store.read("v", ["[1]"]) == [b"one"]
+        assert store._connect().info.backend_pid != pid
+    finally:
+        store.close()

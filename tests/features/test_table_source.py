@@ -223,3 +223,11 @@ def test_bad_sources_are_clear_errors(db: Db, tmp_path: Path) -> None:
         store.get_historical_features(entities, ["thin:f1"])
     with pytest.raises(InvalidInput, match=r"no column.*'f1'"):
         store.materialize(["thin"])
+
+
+def test_no_entity_rows_give_an_empty_frame(db: Db, tmp_path: Path) -> None:
+    frame = _unique(random_source(np.random.default_rng(1), 50, ["f1"]))
+    from_table, from_parquet = _pair(db, tmp_path, frame, features=["f1"], created_timestamp_column="created")
+    none = random_entities(np.random.default_rng(1), 3).iloc[:0]
+    pd.testing.assert_frame_equal(from_table.get_historical_features(none, ["pairs:f1"]),
+                                  from_parquet.get_historical_features(none, ["pairs:f1"]))

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import orjson
 
@@ -214,8 +214,11 @@ class PostgresOnlineStore:
             try:
                 return work(db)
             except self._psycopg.OperationalError as exc:
+                # only a dropped connection is worth a second try (a restarted server, an idle
+                # timeout); a write tried again is harmless, the upsert keeps the newer row
+                broken = db.broken or db.closed
                 db.close()
-                if attempt == 2 or not db.closed:
+                if attempt == 2 or not broken:
                     raise StoreUnavailable(f"the online store at {self.name} failed: {exc}") from exc
             except self._psycopg.Error as exc:
                 raise StoreUnavailable(f"the online store at {self.name} failed: {exc}") from exc
@@ -230,6 +233,8 @@ class PostgresOnlineStore:
             if old is None or (row[1], row[2]) >= (old[1], old[2]):
                 best[row[0]] = row
         kept = list(best.values())
+        if not kept:
+            return 0
 
         def work(db: Any) -> None:
             with db.transaction():
@@ -263,7 +268,7 @@ def _postgres_store(uri: str) -> PostgresOnlineStore:
     query = parse_qs(parts.query, keep_blank_values=True)
     prefix = query.pop("prefix", ["shipyard_"])[0]
     schema = query.pop("schema", [None])[0]
-    rest = "&".join(f"{k}={v}" for k, values in query.items() for v in values)
+    rest = urlencode(query, doseq=True)
     return PostgresOnlineStore(parts._replace(query=rest).geturl(), prefix=prefix, schema=schema)
 
 

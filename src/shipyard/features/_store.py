@@ -256,10 +256,12 @@ class FeatureStore:
             entity = pa.Table.from_pandas(frame[keys], preserve_index=False)
             entity = entity.append_column("__t", pa.array(_times_us(frame[timestamp_column]), type=pa.int64()))
             entity = entity.append_column("__row", pa.array(range(len(frame)), type=pa.int64()))
-            if entity_df is not None and len(frame):
+            if entity_df is not None:
                 import pyarrow.compute as pc
 
                 bounds = pc.min_max(entity.column("__t")).as_py()
+                if bounds["min"] is None:  # no entity rows: an empty range, read for the columns' types only
+                    bounds = {"min": 1, "max": 0}
                 requests = self._read_tables(requests, bounds["min"], bounds["max"])
             result = point_in_time_join(con, entity, requests, as_known_at)
         finally:

@@ -132,7 +132,8 @@ def _arrow_type(sql_type: Any) -> pa.DataType | None:
         return pa.bool_()
     if isinstance(sql_type, sa.Integer):
         return pa.int64()
-    if isinstance(sql_type, sa.Numeric):  # Float too; NUMERIC's Decimals become doubles, as in a Parquet file
+    if isinstance(sql_type, sa.Float | sa.Numeric):  # separate classes since SQLAlchemy 2.1
+        # NUMERIC's Decimals become doubles, as a feature in a Parquet file would be
         return pa.float64()
     if isinstance(sql_type, sa.DateTime):
         return pa.timestamp("us", tz="UTC" if sql_type.timezone else None)
