@@ -149,12 +149,12 @@ def _array(values: list[Any], arrow_type: pa.DataType | None) -> pa.Array:
 
     if arrow_type is None:
         return pa.array(values)
-    if pa.types.is_floating(arrow_type):
-        # NUMERIC columns give Decimals, which Arrow will not turn into doubles by itself
-        values = [None if v is None else float(v) for v in values]
     try:
+        if pa.types.is_floating(arrow_type):
+            # NUMERIC columns give Decimals, which Arrow will not turn into doubles by itself
+            return pa.array([None if v is None else float(v) for v in values], type=arrow_type)
         return pa.array(values, type=arrow_type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
         # SQLite's columns hold any type: let the values decide rather than fail on a declaration
         return pa.array(values)
 
