@@ -231,3 +231,18 @@ def test_no_entity_rows_give_an_empty_frame(db: Db, tmp_path: Path) -> None:
     none = random_entities(np.random.default_rng(1), 3).iloc[:0]
     pd.testing.assert_frame_equal(from_table.get_historical_features(none, ["pairs:f1"]),
                                   from_parquet.get_historical_features(none, ["pairs:f1"]))
+
+
+def test_a_table_spec_is_checked_like_the_others() -> None:
+    """What the server's POST /features/definitions checks, and how lists show the source."""
+    from shipyard.features._catalog import source_text
+    from shipyard.features._definitions import check_spec
+
+    view = FeatureView("trips", entities=[KEYS], source=TableSource("trips", schema="raw"), features=["f1"])
+    check_spec("feature_view", "trips", view.spec())
+    assert source_text(view.spec()["source"]) == "table raw.trips"
+    bad = view.spec() | {"source": {"type": "table", "table": "trips; drop table x"}}
+    with pytest.raises(InvalidInput, match="source table name"):
+        check_spec("feature_view", "trips", bad)
+    with pytest.raises(InvalidInput, match="malformed"):
+        check_spec("feature_view", "trips", view.spec() | {"source": {"type": "table"}})
