@@ -12,6 +12,7 @@ use): DuckDB still applies the exact bounds, so a column whose stored values SQL
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,8 @@ class TableReader:
 
     store_uri: str | None
     _engines: dict[str, Engine] = field(default_factory=dict)
+    # a server's FeatureStore answers requests from several threads: one engine per database
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def resolve(self, view: FeatureView, bounds: TableBounds) -> FeatureView:
         """``view`` itself, or for a table source the same view over the rows read (a DataFrame source)."""
@@ -65,11 +68,12 @@ class TableReader:
             raise InvalidInput(f"feature view {view!r} reads table {source.table!r} of the shipyard store's "
                                "database, which this feature store cannot reach (it talks to a server): give "
                                "TableSource(database_uri=...)")
-        engine = self._engines.get(uri)
-        if engine is None:
-            from shipyard.store.sql.engine import make_engine
+        with self._lock:
+            engine = self._engines.get(uri)
+            if engine is None:
+                from shipyard.store.sql.engine import make_engine
 
-            engine = self._engines[uri] = make_engine(uri)
+                engine = self._engines[uri] = make_engine(uri)
         return engine
 
     def read(self, view: FeatureView, bounds: TableBounds) -> pa.Table:
@@ -118,9 +122,10 @@ class TableReader:
         return pa.Table.from_batches(batches)
 
     def close(self) -> None:
-        for engine in self._engines.values():
-            engine.dispose()
-        self._engines.clear()
+        with self._lock:
+            for engine in self._engines.values():
+                engine.dispose()
+            self._engines.clear()
 
 
 def _arrow_type(sql_type: Any) -> pa.DataType | None:
