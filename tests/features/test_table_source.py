@@ -246,3 +246,10 @@ def test_a_table_spec_is_checked_like_the_others() -> None:
         check_spec("feature_view", "trips", bad)
     with pytest.raises(InvalidInput, match="malformed"):
         check_spec("feature_view", "trips", view.spec() | {"source": {"type": "table"}})
+
+
+def test_a_client_of_a_server_needs_a_database_uri() -> None:
+    """Without a URI a table source reads the store's database, which a server's client cannot reach."""
+    view = FeatureView("trips", entities=[KEYS], source=TableSource("trips"), features=["f1"])
+    with pytest.raises(InvalidInput, match=r"give TableSource\(database_uri=\.\.\.\)"):
+        TableReader(None).resolve(view, TableBounds())
