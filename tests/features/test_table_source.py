@@ -214,6 +214,11 @@ def test_bad_sources_are_clear_errors(db: Db, tmp_path: Path) -> None:
         assert "pw" not in str(exc)
     store = db.feature_store(tmp_path / "online.db")
     entities = pd.DataFrame({"k1": [1], "k2": ["a"], "event_timestamp": [T0]})
+    store.apply(FeatureView("typo", entities=[KEYS], source=TableSource("t", f"sqlite:///{tmp_path / 'typo.db'}"),
+                            features=["f1"]))
+    with pytest.raises(InvalidInput, match="no SQLite database at"):
+        store.get_historical_features(entities, ["typo:f1"])
+    assert not (tmp_path / "typo.db").exists()
     store.apply(FeatureView("ghost", entities=[KEYS], source=TableSource("no_such_table"), features=["f1"]))
     with pytest.raises(InvalidInput, match="no table 'no_such_table'"):
         store.get_historical_features(entities, ["ghost:f1"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInput, StoreUnavailable
@@ -68,6 +69,10 @@ class TableReader:
             raise InvalidInput(f"feature view {view!r} reads table {source.table!r} of the shipyard store's "
                                "database, which this feature store cannot reach (it talks to a server): give "
                                "TableSource(database_uri=...)")
+        path = uri.removeprefix("sqlite:///")
+        if path != uri and path not in ("", ":memory:") and not Path(path).exists():
+            # SQLite would create an empty database where a path has a typo
+            raise InvalidInput(f"feature view {view!r}: no SQLite database at {path!r}")
         with self._lock:
             engine = self._engines.get(uri)
             if engine is None:
@@ -82,7 +87,8 @@ class TableReader:
         import sqlalchemy as sa
 
         source = view.source
-        assert isinstance(source, TableSource)
+        if not isinstance(source, TableSource):
+            raise InvalidInput(f"feature view {view.name!r} does not read a table")
         engine = self._engine(source, view.name)
         where = f"table {source.table!r}" if source.schema is None else f"table {source.schema}.{source.table}"
         try:
