@@ -65,6 +65,9 @@ def test_a_binding_is_kept_per_revision(store: SqlStore) -> None:
     assert dep.features == other
     assert [r.features for r in store.list_deployment_revisions("d")][:2] == [other, binding]
     assert store.create_deployment("plain", [Route("busy", 1)]).features is None
+    pg = FeatureBinding(["trips:docks_free"], online_store="postgresql://reader@db:5432/features?prefix=shipyard_")
+    bound = store.update_deployment("d", features=pg).features
+    assert bound is not None and bound.online_store == pg.online_store
 
 
 def test_bad_bindings_are_refused_and_change_nothing(store: SqlStore) -> None:

@@ -81,6 +81,9 @@ def test_bad_schedules_are_refused(cli: Cli, tmp_path: Path) -> None:
         fs.schedule_materialization("nope", "every 10m")
     with pytest.raises(InvalidInput, match="online store URI"):
         fs.schedule_materialization("xs", "every 10m", online_store="/tmp/x.db")
+    pg = "postgresql://shipyard@db:5432/features?prefix=shipyard_"  # stored, not opened, when scheduled
+    assert fs.schedule_materialization("xs", "every 10m", online_store=pg).online_store == pg
+    fs.schedule_materialization("xs", None)
     with pytest.raises(InvalidInput, match="a schedule is a text"):
         fs.schedule_materialization("xs", " ")
     assert cli("features", "list", "--json").json()[-1]["name"] == "xs"  # schedules are not listed as definitions

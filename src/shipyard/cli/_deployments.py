@@ -89,7 +89,7 @@ def _revision_options(parser: argparse.ArgumentParser, *, creating: bool) -> Non
                         help="the value served for FEATURE of a missing entity (implies --on-missing default; "
                              "NaN where not given)")
     parser.add_argument("--online-store", metavar="URI", default=None,
-                        help="sqlite:///path or redis://host:port/db (default: the feature store's)")
+                        help="sqlite:///path, redis://host:port/db or postgresql://... (default: the feature store's)")
     if not creating:
         parser.add_argument("--no-features", action="store_true",
                             help="serve without features again (requests carry the model's input)")

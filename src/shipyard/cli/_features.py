@@ -82,8 +82,9 @@ def apply_definitions(ctx: Context) -> int:
 
 
 def _summary(spec: dict[str, Any]) -> str:
-    source = spec.get("source") or {}
-    return source.get("path") or source.get("type") or ""
+    from shipyard.features._catalog import source_text
+
+    return source_text(spec.get("source") or {})
 
 
 def list_definitions(ctx: Context) -> int:

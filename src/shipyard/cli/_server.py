@@ -42,7 +42,7 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="largest artifact file accepted through the server (default 4096)")
     parser.add_argument("--online-store", metavar="URI", default=None,
                         help="the feature store's online store that /api/v1/features reads and the scheduler "
-                             "materializes into (sqlite:///path or redis://host:port/db; default "
+                             "materializes into (sqlite:///path, redis://host:port/db or postgresql://...; default "
                              "SHIPYARD_ONLINE_STORE, else online_features.db in the shipyard home)")
     parser.add_argument("--access-log", action="store_true", help="log a line per request")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default="info", help="server log level (default info)")

@@ -23,9 +23,10 @@ from shipyard.features._definitions import (
     OnDemandFeatureView,
     ParquetSource,
     RequestSource,
+    TableSource,
 )
 from shipyard.features._lineage import LINEAGE_TAG, log_training_set
-from shipyard.features._online import RedisOnlineStore, SqliteOnlineStore, open_online_store
+from shipyard.features._online import PostgresOnlineStore, RedisOnlineStore, SqliteOnlineStore, open_online_store
 from shipyard.features._serving import OnlineFeatureReader
 from shipyard.features._store import FeatureStore
 
@@ -38,9 +39,11 @@ __all__ = [
     "OnDemandFeatureView",
     "OnlineFeatureReader",
     "ParquetSource",
+    "PostgresOnlineStore",
     "RedisOnlineStore",
     "RequestSource",
     "SqliteOnlineStore",
+    "TableSource",
     "log_training_set",
     "open_online_store",
 ]

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from shipyard.entities import FeatureDefinition, FeatureMaterialization
     from shipyard.store.base import Store
 
-__all__ = ["Freshness", "ModelUse", "ViewInfo", "describe_view", "describe_views", "models_using"]
+__all__ = ["Freshness", "ModelUse", "ViewInfo", "describe_view", "describe_views", "models_using", "source_text"]
 
 _MAX_VERSIONS = 2000  # model versions scanned for lineage: a page's worth, not the whole registry
 
@@ -98,6 +98,14 @@ def freshness(materializations: list[FeatureMaterialization]) -> list[Freshness]
     return [Freshness(m.online_store, m.end_time, m.rows, m.created_time) for m in newest.values()]
 
 
+def source_text(source: dict[str, Any]) -> str:
+    """How a view's source reads in a list: its path, ``table [schema.]name [in URI]``, or its type."""
+    if source.get("type") == "table":
+        name = ".".join(str(p) for p in (source.get("schema"), source.get("table")) if p)
+        return f"table {name}" + (f" in {source['database_uri']}" if source.get("database_uri") else "")
+    return str(source.get("path") or source.get("type") or "")
+
+
 def _info(store: Store, d: FeatureDefinition, uses: list[ModelUse], *, max_materializations: int = 200) -> ViewInfo:
     spec = d.spec
     source = spec.get("source") or {}
@@ -107,7 +115,7 @@ def _info(store: Store, d: FeatureDefinition, uses: list[ModelUse], *, max_mater
         entities=[str(e.get("name")) for e in entities],
         join_keys=[str(k) for e in entities for k in e.get("join_keys") or []],
         features=[str(f) for f in spec.get("features") or []],
-        source=str(source.get("path") or source.get("type") or ""),
+        source=source_text(source),
         timestamp_column=str(spec.get("timestamp_column") or ""),
         created_timestamp_column=spec.get("created_timestamp_column"), ttl_seconds=spec.get("ttl_seconds"),
         freshness=freshness(store.list_feature_materializations(d.name, max_results=max_materializations)),

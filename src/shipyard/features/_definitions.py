@@ -19,7 +19,7 @@ from typing import Any
 from shipyard.errors import InvalidInput
 
 __all__ = ["DataFrameSource", "Entity", "FeatureView", "OnDemandFeatureView", "ParquetSource", "RequestSource",
-           "check_name", "check_spec"]
+           "TableSource", "check_name", "check_spec"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -87,6 +87,53 @@ class DataFrameSource:
 
 
 @dataclass(frozen=True, slots=True)
+class TableSource:
+    """A table (or view) of a SQL database, read with SQLAlchemy: by default the shipyard store's own
+    database (SQLite or PostgreSQL), else ``database_uri`` (``sqlite:///path``, ``postgresql://...``).
+
+    Only the view's columns are read, and only the rows a retrieval or an incremental
+    materialization can use (a WHERE on the timestamp column). The stored definition holds the URI
+    without its password (stored definitions are readable by every reader of the store): another
+    process finds the password as libpq does (``PGPASSWORD``, ``~/.pgpass``).
+    """
+
+    table: str
+    database_uri: str | None = None
+    schema: str | None = None
+
+    def __init__(self, table: str, database_uri: str | None = None, *, schema: str | None = None) -> None:
+        # identifiers only: they are quoted by SQLAlchemy too, but a checked name also keeps the stored
+        # definition free of anything that reads like SQL
+        check_name(table, "a source table name")
+        if schema is not None:
+            check_name(schema, "a source table's schema")
+        if database_uri is not None and (not isinstance(database_uri, str)
+                                         or not database_uri.startswith(_TABLE_URIS)):
+            raise InvalidInput("a TableSource's database_uri must be sqlite:///path or postgresql://..., "
+                               f"got {_redacted(database_uri)!r}")
+        object.__setattr__(self, "table", table)
+        object.__setattr__(self, "database_uri", database_uri)
+        object.__setattr__(self, "schema", schema)
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": "table", "table": self.table, "schema": self.schema,
+                "database_uri": None if self.database_uri is None else _redacted(self.database_uri)}
+
+
+_TABLE_URIS = ("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def _redacted(uri: object) -> str:
+    """``uri`` without the password of its user part (it is stored and shown)."""
+    text = str(uri)
+    scheme, sep, rest = text.partition("://")
+    userinfo, at, host = rest.partition("@")
+    if not sep or not at or ":" not in userinfo or "/" in userinfo:
+        return text
+    return f"{scheme}://{userinfo.split(':', 1)[0]}@{host}"
+
+
+@dataclass(frozen=True, slots=True)
 class RequestSource:
     """Values that arrive with the request (or as entity-DataFrame columns), not from a feature view."""
 
@@ -101,14 +148,15 @@ class RequestSource:
         object.__setattr__(self, "fields", tuple(fields))
 
 
-def _as_source(source: Any) -> ParquetSource | DataFrameSource:
-    if isinstance(source, ParquetSource | DataFrameSource):
+def _as_source(source: Any) -> ParquetSource | DataFrameSource | TableSource:
+    if isinstance(source, ParquetSource | DataFrameSource | TableSource):
         return source
     if isinstance(source, str | Path):
         return ParquetSource(source)
     if hasattr(source, "columns") or hasattr(source, "column_names"):
         return DataFrameSource(source)
-    raise InvalidInput(f"a feature view's source must be a Parquet path, a ParquetSource or a DataFrame, "
+    raise InvalidInput(f"a feature view's source must be a Parquet path, a ParquetSource, a TableSource or a "
+                       "DataFrame, "
                        f"got {type(source).__name__}")
 
 
@@ -133,7 +181,7 @@ class FeatureView:
 
     name: str
     entities: tuple[Entity, ...]
-    source: ParquetSource | DataFrameSource
+    source: ParquetSource | DataFrameSource | TableSource
     features: tuple[str, ...]
     timestamp_column: str = "event_timestamp"
     created_timestamp_column: str | None = None
@@ -181,15 +229,20 @@ class FeatureView:
     @classmethod
     def from_spec(cls, name: str, spec: dict[str, Any], description: str = "", *,
                   check_source: bool = True) -> FeatureView:
-        """Rebuild a stored definition; only Parquet sources can be rebuilt in another process.
+        """Rebuild a stored definition; Parquet and table sources can be rebuilt in another process.
         ``check_source=False`` rebuilds it where its files are not (a client of the server that has them)."""
         try:
             source = spec["source"]
-            if source.get("type") != "parquet":
+            rebuilt: ParquetSource | TableSource
+            if source.get("type") == "table":
+                rebuilt = TableSource(source["table"], source.get("database_uri"), schema=source.get("schema"))
+            elif source.get("type") == "parquet":
+                rebuilt = ParquetSource(source["path"], must_exist=check_source)
+            else:
                 raise InvalidInput(f"feature view {name!r} reads a DataFrame of the process that applied it: "
                                    "apply it again in this process")
             entities = [Entity(e["name"], e["join_keys"]) for e in spec["entities"]]
-            return cls(name, entities=entities, source=ParquetSource(source["path"], must_exist=check_source),
+            return cls(name, entities=entities, source=rebuilt,
                        features=spec["features"],
                        timestamp_column=spec["timestamp_column"],
                        created_timestamp_column=spec.get("created_timestamp_column"),
@@ -255,9 +308,11 @@ def check_spec(kind: str, name: str, spec: dict[str, Any]) -> None:
         if kind == "entity":
             Entity(name, spec["join_keys"])
         elif kind == "feature_view":
-            if not isinstance(spec.get("source"), dict) or spec["source"].get("type") not in ("parquet", "dataframe"):
-                raise InvalidInput(f"feature view {name!r}: source must be {{'type': 'parquet', 'path': ...}}")
-            if spec["source"]["type"] == "parquet":
+            if not isinstance(spec.get("source"), dict) or spec["source"].get("type") not in (
+                    "parquet", "dataframe", "table"):
+                raise InvalidInput(f"feature view {name!r}: source must be {{'type': 'parquet', 'path': ...}} or "
+                                   "{'type': 'table', 'table': ...}")
+            if spec["source"]["type"] in ("parquet", "table"):
                 FeatureView.from_spec(name, spec, check_source=False)
             else:
                 FeatureView(name, entities=[Entity(e["name"], e["join_keys"]) for e in spec["entities"]],

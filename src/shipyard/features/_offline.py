@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInput
-from shipyard.features._definitions import DataFrameSource, FeatureView
+from shipyard.features._definitions import DataFrameSource, FeatureView, TableSource
 
 if TYPE_CHECKING:
     import duckdb
@@ -79,6 +79,9 @@ def _register_source(con: duckdb.DuckDBPyConnection, view: FeatureView, name: st
         table = table.append_column(_ORDER, pa.array(range(table.num_rows), type=pa.int64()))
         con.register(name, table)
         order = q(_ORDER)
+    elif isinstance(view.source, TableSource):
+        # read by FeatureStore (shipyard.features._tables) into a DataFrame source before it gets here
+        raise InvalidInput(f"feature view {view.name!r}: a table source is read through FeatureStore")
     else:
         import duckdb
 

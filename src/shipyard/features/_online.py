@@ -10,18 +10,20 @@ a value is the JSON object of the view's features plus its event and created tim
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import orjson
 
 from shipyard.errors import InvalidInput, StoreUnavailable
 
-__all__ = ["OnlineRow", "OnlineStore", "RedisOnlineStore", "SqliteOnlineStore", "entity_key", "open_online_store"]
+__all__ = ["OnlineRow", "OnlineStore", "PostgresOnlineStore", "RedisOnlineStore", "SqliteOnlineStore", "entity_key",
+           "open_online_store"]
 
 # (entity key, event time µs, created time µs, JSON payload of the features)
 OnlineRow = tuple[str, int, int, bytes]
@@ -140,12 +142,146 @@ class RedisOnlineStore:
         self._redis.close()
 
 
+_PG_PREFIX = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$|^$")
+_PG_SCHEMA = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_PG_URIS = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+class PostgresOnlineStore:
+    """The SQLite store's design on PostgreSQL: one table ``{prefix}online_features`` keyed by (view,
+    entity key), newer-wins in the upsert itself, one ``= ANY(%s)`` query per view for a lookup.
+
+    One connection (autocommit) behind a lock, like the SQLite store, reopened once when the server
+    dropped it. ``prefix`` (default ``shipyard_``) and ``schema`` are identifiers, quoted in SQL;
+    every value is a parameter.
+    """
+
+    def __init__(self, conninfo: str, *, prefix: str = "shipyard_", schema: str | None = None) -> None:
+        try:
+            import psycopg
+            from psycopg import sql
+        except ImportError:
+            raise InvalidInput("a PostgreSQL online store needs psycopg: pip install 'shipyard[postgres]'") from None
+        if not isinstance(prefix, str) or not _PG_PREFIX.match(prefix):
+            raise InvalidInput(f"the online store's table prefix must be letters, digits or _ (at most 40, not "
+                               f"starting with a digit), got {prefix!r}")
+        if schema is not None and not _PG_SCHEMA.match(schema):
+            raise InvalidInput(f"the online store's schema must be an identifier, got {schema!r}")
+        parts = urlsplit(conninfo)
+        # where it is, without user or password: recorded with each materialization, shown in the UI
+        query = f"?prefix={prefix}" + ("" if schema is None else f"&schema={schema}")
+        self.name = f"postgresql://{parts.hostname or ''}:{parts.port or 5432}{parts.path or '/'}{query}"
+        self.table = f"{prefix}online_features"
+        self._conninfo = conninfo
+        self._psycopg = psycopg
+        name = sql.Identifier(self.table) if schema is None else sql.Identifier(schema, self.table)
+        self._create = sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} (view TEXT NOT NULL, entity_key TEXT NOT NULL, event_us BIGINT NOT NULL,"
+            " created_us BIGINT NOT NULL, payload BYTEA NOT NULL, PRIMARY KEY (view, entity_key))").format(name)
+        # (event, created) compared as a row: the same order as the SQLite store's WHERE; equal wins
+        # (a rerun rewrites the same row), as there
+        self._upsert = sql.SQL(
+            "INSERT INTO {} AS cur (view, entity_key, event_us, created_us, payload) "
+            "SELECT %s, k, e, c, p FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::bytea[]) AS u(k, e, c, p) "
+            "ON CONFLICT (view, entity_key) DO UPDATE SET event_us = excluded.event_us, "
+            "created_us = excluded.created_us, payload = excluded.payload "
+            "WHERE (excluded.event_us, excluded.created_us) >= (cur.event_us, cur.created_us)").format(name)
+        self._select = sql.SQL("SELECT entity_key, payload FROM {} WHERE view = %s AND entity_key = ANY(%s)"
+                               ).format(name)
+        self._lock = threading.Lock()
+        self._db: Any = None
+        with self._lock:
+            self._run(self._setup)
+
+    def _setup(self, db: Any) -> None:
+        with db.transaction():
+            # concurrent CREATE TABLE IF NOT EXISTS can still collide in the catalog: one at a time
+            db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.name,))
+            db.execute(self._create)
+
+    def _connect(self) -> Any:
+        if self._db is None or self._db.closed:
+            try:
+                self._db = self._psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10)
+            except self._psycopg.Error as exc:
+                raise StoreUnavailable(f"cannot open the online store at {self.name}: {exc}") from exc
+        return self._db
+
+    def _run(self, work: Any) -> Any:
+        """``work(connection)``; once more on a fresh connection if the server dropped this one."""
+        for attempt in (1, 2):
+            db = self._connect()
+            try:
+                return work(db)
+            except self._psycopg.OperationalError as exc:
+                # only a dropped connection is worth a second try (a restarted server, an idle
+                # timeout); a write tried again is harmless, the upsert keeps the newer row
+                broken = db.broken or db.closed
+                db.close()
+                if attempt == 2 or not broken:
+                    raise StoreUnavailable(f"the online store at {self.name} failed: {exc}") from exc
+            except self._psycopg.Error as exc:
+                raise StoreUnavailable(f"the online store at {self.name} failed: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    def write(self, view: str, rows: Sequence[OnlineRow]) -> int:
+        # One upsert cannot touch a row twice: keep per key the row the SQLite store would end with
+        # (applied in order, a row replaces an older or equal one).
+        best: dict[str, OnlineRow] = {}
+        for row in rows:
+            old = best.get(row[0])
+            if old is None or (row[1], row[2]) >= (old[1], old[2]):
+                best[row[0]] = row
+        kept = list(best.values())
+        if not kept:
+            return 0
+
+        def work(db: Any) -> None:
+            with db.transaction():
+                for start in range(0, len(kept), 5000):
+                    part = kept[start:start + 5000]
+                    db.execute(self._upsert, (view, [r[0] for r in part], [r[1] for r in part],
+                                              [r[2] for r in part], [r[3] for r in part]))
+
+        with self._lock:
+            self._run(work)
+        return len(rows)
+
+    def read(self, view: str, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        with self._lock:
+            found = dict(self._run(lambda db: db.execute(self._select, (view, list(keys))).fetchall()))
+        return [None if (v := found.get(k)) is None else bytes(v) for k in keys]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+def _postgres_store(uri: str) -> PostgresOnlineStore:
+    """``postgresql://user@host:port/db?prefix=shipyard_&schema=name``: the other query parameters
+    (``sslmode``, ...) go to libpq."""
+    parts = urlsplit(uri.replace("postgresql+psycopg://", "postgresql://", 1))
+    query = parse_qs(parts.query, keep_blank_values=True)
+    prefix = query.pop("prefix", ["shipyard_"])[0]
+    schema = query.pop("schema", [None])[0]
+    rest = urlencode(query, doseq=True)
+    return PostgresOnlineStore(parts._replace(query=rest).geturl(), prefix=prefix, schema=schema)
+
+
 def open_online_store(uri: str) -> OnlineStore:
-    """``sqlite:///path`` or ``redis://host:port/db?prefix=name:``."""
+    """``sqlite:///path``, ``redis://host:port/db?prefix=name:`` or
+    ``postgresql://user@host:port/db?prefix=shipyard_``."""
     if uri.startswith("sqlite:///"):
         return SqliteOnlineStore(uri.removeprefix("sqlite:///"))
+    if uri.startswith(_PG_URIS):
+        return _postgres_store(uri)
     if uri.startswith(("redis://", "rediss://")):
         parts = urlsplit(uri)
         prefix = parse_qs(parts.query).get("prefix", ["shipyard:"])[0]
         return RedisOnlineStore(parts._replace(query="").geturl(), prefix=prefix)
-    raise InvalidInput(f"online store URI must be sqlite:///path or redis://host:port/db, got {uri!r}")
+    raise InvalidInput(f"online store URI must be sqlite:///path or redis://host:port/db or postgresql://..., "
+                       f"got {uri!r}")

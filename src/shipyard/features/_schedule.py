@@ -45,8 +45,10 @@ def set_materialization_schedule(store: Store, feature_view: str, schedule: str 
     check_name(feature_view, "a feature view name")
     if schedule is not None and (not isinstance(schedule, str) or not schedule.strip() or len(schedule) > 200):
         raise InvalidInput(f"a schedule is a text such as 'every 10m' or a cron expression, got {schedule!r}")
-    if online_store is not None and not online_store.startswith(("sqlite:///", "redis://", "rediss://")):
-        raise InvalidInput(f"online store URI must be sqlite:///path or redis://host:port/db, got {online_store!r}")
+    if online_store is not None and not online_store.startswith(("sqlite:///", "redis://", "rediss://", "postgresql://",
+                                                                 "postgres://", "postgresql+psycopg://")):
+        raise InvalidInput("online store URI must be sqlite:///path, redis://host:port/db or postgresql://..., "
+                           f"got {online_store!r}")
     try:
         store.get_feature_definition("feature_view", feature_view)
     except NotFound:

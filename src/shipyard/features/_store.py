@@ -15,6 +15,7 @@ from shipyard.features._definitions import Entity, FeatureView, OnDemandFeatureV
 from shipyard.features._offline import ViewRequest, connect, latest_rows, point_in_time_join, q, spine
 from shipyard.features._online import OnlineStore, entity_key, open_online_store
 from shipyard.features._schedule import MaterializationSchedule, set_materialization_schedule
+from shipyard.features._tables import TableBounds, TableReader
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -92,6 +93,9 @@ class FeatureStore:
             self._online, self._online_uri = online_store, online_store.name
         self._defs: dict[tuple[str, str], tuple[Any, int]] = {}
         self._plans: dict[tuple[tuple[str, ...], bool], _Plan] = {}
+        # table sources without a database_uri read the store's own database (a SQL store has a uri;
+        # a server's client has none)
+        self._tables = TableReader(None if hasattr(store, "online_features") else getattr(store, "uri", None))
 
     @property
     def registry(self) -> Store:
@@ -226,12 +230,14 @@ class FeatureStore:
         import pyarrow as pa
 
         plan = self._plan(features, full_feature_names)
+        requests = plan.requests
         con = connect()
         try:
             if entity_df is None:
                 if start is None or end is None:
                     raise InvalidInput("without an entity DataFrame give start and end")
-                views = [r.view for r in plan.requests]
+                requests = self._read_tables(requests, _us(start) or 0, _us(end) or 0)
+                views = [r.view for r in requests]
                 table = spine(con, views, _us(start) or 0, _us(end) or 0)
                 frame = table.drop_columns(["__t"]).to_pandas()
                 frame[timestamp_column] = pd.to_datetime(table.column("__t").to_numpy(), unit="us", utc=True)
@@ -250,7 +256,14 @@ class FeatureStore:
             entity = pa.Table.from_pandas(frame[keys], preserve_index=False)
             entity = entity.append_column("__t", pa.array(_times_us(frame[timestamp_column]), type=pa.int64()))
             entity = entity.append_column("__row", pa.array(range(len(frame)), type=pa.int64()))
-            result = point_in_time_join(con, entity, plan.requests, as_known_at)
+            if entity_df is not None:
+                import pyarrow.compute as pc
+
+                bounds = pc.min_max(entity.column("__t")).as_py()
+                if bounds["min"] is None:  # no entity rows: an empty range, read for the columns' types only
+                    bounds = {"min": 1, "max": 0}
+                requests = self._read_tables(requests, bounds["min"], bounds["max"])
+            result = point_in_time_join(con, entity, requests, as_known_at)
         finally:
             con.close()
         joined = result.to_pandas()
@@ -260,6 +273,17 @@ class FeatureStore:
         frame = frame.drop(columns=list(plan.hidden))
         frame.attrs[LINEAGE_ATTR] = dict(sorted(plan.versions.items()))
         return frame
+
+    def _read_tables(self, requests: Sequence[ViewRequest], first_us: int, last_us: int) -> tuple[ViewRequest, ...]:
+        """The requests with each table source read: rows of events up to the last entity time, and
+        from the first one less the view's TTL (older rows cannot be joined)."""
+        out = []
+        for r in requests:
+            ttl = r.view.ttl
+            low = None if ttl is None else first_us - int(ttl.total_seconds() * 1_000_000)
+            view = self._tables.resolve(r.view, TableBounds(event_min=low, event_max=last_us))
+            out.append(r if view is r.view else ViewRequest(view, r.features, r.outputs))
+        return tuple(out)
 
     # -- online
     @property
@@ -288,11 +312,15 @@ class FeatureStore:
                 continue
             con = connect()
             try:
-                table = latest_rows(con, view, None if start_ms is None else start_ms * 1000, end_ms * 1000)
+                start_us = None if start_ms is None else start_ms * 1000
+                view = self._tables.resolve(view, TableBounds(event_max=end_ms * 1000, known_after=start_us))
+                table = latest_rows(con, view, start_us, end_ms * 1000)
                 con.register("__latest", table)
-                keys = ", ".join(q(k) for k in view.join_keys)
+                # the JSON array of the keys, element by element: a list literal needs one type, and
+                # composite keys mix them (an integer and a text)
+                keys = " || ',' || ".join(f"coalesce(to_json({q(k)})::VARCHAR, 'null')" for k in view.join_keys)
                 feats = ", ".join(q(f) for f in view.features)
-                rows = con.sql(f"SELECT to_json([{keys}])::VARCHAR, __e, __c, to_json(struct_pack({feats}))::VARCHAR "
+                rows = con.sql(f"SELECT '[' || {keys} || ']', __e, __c, to_json(struct_pack({feats}))::VARCHAR "
                                "FROM __latest").fetchall()
             finally:
                 con.close()
@@ -389,6 +417,7 @@ class FeatureStore:
         return set_materialization_schedule(self._store, view, schedule, online_store=online_store)
 
     def close(self) -> None:
+        self._tables.close()
         if self._online is not None and self._owns_online:
             self._online.close()
         self._online = None if self._owns_online else self._online

@@ -80,8 +80,10 @@ def check_binding(binding: FeatureBinding | None, lookup: Lookup) -> FeatureBind
         raise InvalidInput("defaults are served only with on_missing='default'")
     store = binding.online_store
     if store is not None and (not isinstance(store, str)
-                              or not store.startswith(("sqlite:///", "redis://", "rediss://"))):
-        raise InvalidInput(f"the online store is sqlite:///path or redis://host:port/db, got {store!r}")
+                              or not store.startswith(("sqlite:///", "redis://", "rediss://", "postgresql://",
+                                                       "postgres://", "postgresql+psycopg://"))):
+        raise InvalidInput("the online store is sqlite:///path, redis://host:port/db or postgresql://..., "
+                           f"got {store!r}")
     return FeatureBinding(features=list(refs), entity_keys=keys, on_missing=binding.on_missing,
                           defaults=defaults, online_store=store or None)
 
