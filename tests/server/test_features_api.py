@@ -102,6 +102,18 @@ def test_apply_is_a_writers_and_a_schedule_an_admins(server) -> None:
             assert r.status_code == 400, r.text
             assert "malformed" in r.json()["message"] or "must be" in r.json()["message"]
         assert reader.get("/api/v1/features/definitions", params={"name": "junk"}).json()["definitions"] == []
+        # a view over a database table (here the store's own, tokens included): the server's
+        # materializations would read it, so only an admin may define one
+        from shipyard.features import Entity, FeatureView, TableSource
+
+        table_view = FeatureView("leak", entities=[Entity("customer", ["customer_id"])],
+                                 source=TableSource("api_tokens"), features=["token_hash"],
+                                 timestamp_column="created_time").spec()
+        body = {"kind": "feature_view", "name": "leak", "spec": table_view}
+        refused = writer.post("/api/v1/features/definitions", json=body)
+        assert refused.status_code == 403 and "database table" in refused.json()["message"]
+        assert reader.get("/api/v1/features/definitions", params={"name": "leak"}).json()["definitions"] == []
+        assert admin.post("/api/v1/features/definitions", json=body).status_code == 200
         huge = reader.post("/api/v1/features/online", json={"entity_rows": [{"station_id": 2**70}],
                                                             "features": ["trips:trips_1h"]})
         assert huge.status_code == 400 and "not a plain value" in huge.json()["message"]

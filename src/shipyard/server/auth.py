@@ -76,6 +76,17 @@ WRITE = _requires("writer")
 ADMIN = _requires("admin")
 
 
+def require_role(request: Request, role: str, why: str) -> None:
+    """A role check inside an operation, for what one request does beyond its route's least role (an
+    operation is checked by its effect: see :mod:`shipyard.server.roles`). Runs after the route's own
+    dependency, which has authenticated the caller."""
+    if request.app.state.authenticator is None:
+        return
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None or not principal.allows(role):
+        raise PermissionDenied(f"permission denied: {why} ({role}s only)")
+
+
 def principal_name(request: Request) -> str:
     """The calling token's name ('' with auth off), for created_by fields."""
     principal: Principal | None = getattr(request.state, "principal", None)

@@ -149,7 +149,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", f"{_P}/deployments/{{name}}/active-rollout", _R, "reads the running rollout"),
     Operation("GET", f"{_P}/features/definitions", _R, "reads feature definitions (entities, views, schedules)"),
     Operation("POST", f"{_P}/features/definitions", _W,
-              "records a feature definition (a new version where changed); reads no source"),
+              "records a feature definition (a new version where changed); reads no source. A view over a "
+              "database table is an admin's: the server's materializations would read that database"),
     Operation("GET", f"{_P}/features/materializations", _R, "reads the record of materializations"),
     Operation("GET", f"{_P}/features/views", _R, "reads feature views, their freshness and the models using them"),
     Operation("GET", f"{_P}/features/views/{{name}}", _R, "reads a feature view, its versions and materializations"),

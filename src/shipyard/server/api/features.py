@@ -23,7 +23,7 @@ from shipyard.errors import InvalidInput
 from shipyard.features._store import MAX_ENTITY_ROWS
 from shipyard.server.api import schemas as w
 from shipyard.server.api._common import ERRORS, StoreDep, entities, entity, ok
-from shipyard.server.auth import ADMIN, READ, WRITE
+from shipyard.server.auth import ADMIN, READ, WRITE, require_role
 
 if TYPE_CHECKING:
     from shipyard.features import FeatureStore
@@ -110,6 +110,12 @@ def apply_definition(request: Request, body: ApplyDefinition, store: StoreDep) -
     from shipyard.features._definitions import check_spec
 
     check_spec(body.kind, body.name, body.spec)  # every reader of the store rebuilds what is stored here
+    source = body.spec.get("source") if body.kind == "feature_view" else None
+    if isinstance(source, dict) and source.get("type") == "table":
+        # the server's (scheduled) materializations would connect to that database and copy any of its
+        # tables, the store's own included, into the online store that every reader can read
+        require_role(request, "admin", "a view over a database table steers what the server's materializations "
+                                       "read from a database")
     return entity(request, store.apply_feature_definition(body.kind, body.name, body.spec, body.description))
 
 
