@@ -219,16 +219,25 @@ class FeatureStore:
     def get_historical_features(self, entity_df: Any = None, features: Sequence[str] = (), *,
                                 timestamp_column: str = "event_timestamp", as_known_at: bool = True,
                                 full_feature_names: bool = False, start: datetime | int | None = None,
-                                end: datetime | int | None = None) -> pd.DataFrame:
+                                end: datetime | int | None = None, executor: Any = None,
+                                partitions: int | None = None) -> pd.DataFrame:
         """For each entity row, each feature's latest value at or before the row's time (within the TTL).
 
         ``as_known_at`` (default True) also requires the value to be known (its created time) at the
         row's time, so backfilled or corrected values never leak into the past. Without
         ``entity_df``, the rows are every (join keys, event time) of the views in [start, end].
-        The frame's ``attrs["shipyard.feature_views"]`` names the views and versions used."""
+        The frame's ``attrs["shipyard.feature_views"]`` names the views and versions used.
+
+        ``executor``: ``"dask://host:port"`` (``tcp://``, ``tls://``) or a ``distributed.Client`` runs
+        the joins on Dask, the rows split by their keys' hash into ``partitions`` parts (default: twice
+        the workers); the views' sources must be readable by the workers. The result is the same."""
         import pandas as pd
         import pyarrow as pa
 
+        if executor is not None:
+            from shipyard.features._dask import check_dask_executor
+
+            check_dask_executor(executor)
         plan = self._plan(features, full_feature_names)
         requests = plan.requests
         con = connect()
@@ -236,9 +245,10 @@ class FeatureStore:
             if entity_df is None:
                 if start is None or end is None:
                     raise InvalidInput("without an entity DataFrame give start and end")
-                requests = self._read_tables(requests, _us(start) or 0, _us(end) or 0)
+                bounds = {"min": _us(start) or 0, "max": _us(end) or 0}
+                requests = self._read_tables(requests, bounds["min"], bounds["max"])
                 views = [r.view for r in requests]
-                table = spine(con, views, _us(start) or 0, _us(end) or 0)
+                table = spine(con, views, bounds["min"], bounds["max"])
                 frame = table.drop_columns(["__t"]).to_pandas()
                 frame[timestamp_column] = pd.to_datetime(table.column("__t").to_numpy(), unit="us", utc=True)
             else:
@@ -262,8 +272,17 @@ class FeatureStore:
                 bounds = pc.min_max(entity.column("__t")).as_py()
                 if bounds["min"] is None:  # no entity rows: an empty range, read for the columns' types only
                     bounds = {"min": 1, "max": 0}
-                requests = self._read_tables(requests, bounds["min"], bounds["max"])
-            result = point_in_time_join(con, entity, requests, as_known_at)
+                if executor is None:
+                    requests = self._read_tables(requests, bounds["min"], bounds["max"])
+            if executor is None:
+                result = point_in_time_join(con, entity, requests, as_known_at)
+            else:
+                from shipyard.features._dask import dask_join
+
+                # the workers read the sources themselves, from the definitions (plan.requests: the
+                # tables not read here)
+                result = dask_join(executor, entity, plan.requests, as_known_at, store_uri=self._tables.store_uri,
+                                   table_bounds=(bounds["min"], bounds["max"]), partitions=partitions)
         finally:
             con.close()
         joined = result.to_pandas()

@@ -1,0 +1,135 @@
+"""Point-in-time retrieval on Dask: the entity rows split by a hash of their join keys, one DuckDB
+retrieval (:func:`shipyard.features._offline.point_in_time_join`) per part on the workers.
+
+Each entity row's answer depends only on its own keys and time and on the sources, so any split of
+the rows gives the same values; splitting by the keys' hash keeps every row of one key in one part
+(a part joins against the feature rows of its keys only). The views travel as their stored specs and
+are rebuilt on the workers, so their sources must be readable there: Parquet paths on storage the
+workers share, tables of a database they can reach. A DataFrame source lives in this process only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from shipyard.errors import InvalidInput
+from shipyard.features._definitions import DataFrameSource, FeatureView
+from shipyard.features._offline import ViewRequest, connect, point_in_time_join
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+__all__ = ["RemoteRequest", "check_dask_executor", "dask_join"]
+
+_ROW = "__row"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRequest:
+    """A :class:`ViewRequest` as plain data for a worker: the view's stored spec, not the object."""
+
+    name: str
+    spec: dict[str, Any]
+    description: str
+    features: tuple[str, ...]
+    outputs: tuple[str, ...]
+
+
+def check_dask_executor(executor: Any) -> None:
+    """InvalidInput unless ``executor`` names a Dask scheduler or is a ``distributed.Client``; nothing
+    is contacted (a typo fails before any work)."""
+    if isinstance(executor, str):
+        from shipyard.pipelines._executors import _DASK_SCHEMES, check_executor
+
+        if executor.startswith(_DASK_SCHEMES):
+            check_executor(executor)  # host:port, else InvalidInput
+            return
+        raise InvalidInput(f"unknown executor {executor!r} for feature retrieval: use 'dask://host:port' "
+                           "(tcp://, tls://) or a distributed.Client")
+    if type(executor).__name__ != "Client" or not hasattr(executor, "submit"):
+        raise InvalidInput(f"executor must be 'dask://host:port' or a distributed.Client, got {type(executor).__name__}")
+
+
+def _client(executor: Any) -> Any:
+    if not isinstance(executor, str):
+        return executor
+    from shipyard.pipelines._executors import shared_dask
+
+    # one client per address in a process, as the pipelines share it
+    address = "tcp://" + executor.removeprefix("dask://") if executor.startswith("dask://") else executor
+    return shared_dask(address).client
+
+
+def dask_join(executor: Any, entity: pa.Table, requests: Sequence[ViewRequest], as_known_at: bool, *,
+              store_uri: str | None, table_bounds: tuple[int, int], partitions: int | None = None) -> pa.Table:
+    """What ``point_in_time_join(con, entity, requests, as_known_at)`` gives, computed on Dask.
+
+    ``store_uri``: the database of table sources without their own URI; ``table_bounds``: the first
+    and last entity time (microseconds), the rows of table sources every part reads."""
+    import numpy as np
+    import pyarrow as pa
+
+    remote = []
+    for r in requests:
+        if isinstance(r.view.source, DataFrameSource):
+            raise InvalidInput(f"feature view {r.view.name!r} reads a DataFrame of this process, which Dask workers "
+                               "cannot read: write it to Parquet (a path the workers share) for retrieval on Dask")
+        remote.append(RemoteRequest(r.view.name, r.view.spec(), r.view.description, r.features, r.outputs))
+    client = _client(executor)
+    if partitions is None:
+        workers = len(client.scheduler_info().get("workers", {})) or 1
+        partitions = 2 * workers  # a straggler's part is half a worker's share
+    if not isinstance(partitions, int) or partitions < 1:
+        raise InvalidInput(f"partitions must be a positive integer, got {partitions!r}")
+    parts = _split(entity, requests, partitions)
+    futures = [client.submit(_join_part, part, remote, as_known_at, store_uri, table_bounds, pure=False)
+               for part in parts if part.num_rows]
+    results = client.gather(futures)
+    if not results:  # no entity rows: the empty answer, with its types, from this process
+        con = connect()
+        try:
+            return point_in_time_join(con, entity, requests, as_known_at)
+        finally:
+            con.close()
+    joined = pa.concat_tables(results)
+    # back to the order of the entity rows: __row is 0..n-1, so its argsort is the permutation
+    order = np.argsort(joined.column(_ROW).to_numpy(), kind="stable")
+    return joined.take(pa.array(order)).drop_columns([_ROW])
+
+
+def _split(entity: pa.Table, requests: Sequence[ViewRequest], n: int) -> list[pa.Table]:
+    """``entity`` in ``n`` parts by a hash of all the views' join keys (stable across processes)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    keys = sorted({k for r in requests for k in r.view.join_keys})
+    if n == 1 or not keys:
+        return [entity]
+    hashes = pd.util.hash_pandas_object(entity.select(keys).to_pandas(), index=False).to_numpy()
+    bucket = hashes % n
+    return [entity.filter(pa.array(bucket == i)) for i in range(n)]
+
+
+def _join_part(entity: pa.Table, requests: Sequence[RemoteRequest], as_known_at: bool, store_uri: str | None,
+               table_bounds: tuple[int, int]) -> pa.Table:
+    """On a worker: the views rebuilt from their specs, the part's features, and its ``__row``."""
+    from shipyard.features._tables import TableBounds, TableReader
+
+    reader = TableReader(store_uri)
+    con = connect()
+    try:
+        rebuilt = []
+        for r in requests:
+            view = FeatureView.from_spec(r.name, r.spec, r.description)
+            ttl = view.ttl
+            low = None if ttl is None else table_bounds[0] - int(ttl.total_seconds() * 1_000_000)
+            # the same rows a retrieval in one process reads, so the columns get the same types
+            view = reader.resolve(view, TableBounds(event_min=low, event_max=table_bounds[1]))
+            rebuilt.append(ViewRequest(view, r.features, r.outputs))
+        result = point_in_time_join(con, entity, rebuilt, as_known_at)
+    finally:
+        con.close()
+        reader.close()
+    return result.append_column(_ROW, entity.column(_ROW))
