@@ -1,8 +1,9 @@
 """``shipyard features apply|list|show|materialize|schedule``: versioned feature definitions and the online store.
 
 Definitions are Python objects (``Entity``, ``FeatureView``, ``OnDemandFeatureView``) at the top
-level of modules or ``.py`` files named on the command line or in the ``features:`` list of
-``shipyard.yaml``, like ``feast apply`` reads a feature repository.
+level of modules or ``.py`` files named on the command line or under ``features:`` in
+``shipyard.yaml`` (a list of modules, or ``modules:``), like ``feast apply`` reads a feature
+repository; ``features:`` may also declare entities and feature views (:mod:`shipyard.features._yaml`).
 """
 
 from __future__ import annotations
@@ -56,21 +57,36 @@ def _store(ctx: Context, online: str | None = None) -> Any:
 
 
 def apply_definitions(ctx: Context) -> int:
-    from shipyard.cli._project import _import, _yaml
+    from pathlib import Path
+
+    from shipyard.cli._project import PROJECT_FILE, _import, _yaml
     from shipyard.errors import InvalidInput
     from shipyard.features import Entity, FeatureView, OnDemandFeatureView
+    from shipyard.features._yaml import definition_modules, parse_definitions
 
-    modules = list(ctx.args.modules) or list(_yaml().get("features") or [])
-    if not modules:
+    section = None if ctx.args.modules else _yaml().get("features")
+    modules = list(ctx.args.modules) or list(definition_modules(section))
+    if not modules and section is None:
         raise InvalidInput("nothing to apply: name a module or .py file, or list them in shipyard.yaml "
-                           "(features: [my_project.features])")
+                           "(features: [my_project.features], or features: {modules: [...], entities: [...], "
+                           "feature_views: [...]})")
     found: list[Any] = []
     for name in modules:
         for value in vars(_import(name)).values():
             if isinstance(value, Entity | FeatureView | OnDemandFeatureView) and value not in found:
                 found.append(value)
+    if section is not None:
+        # declared views may name the modules' entities; a name defined in both places is refused
+        python_entities = {v.name: v for v in found if isinstance(v, Entity)}
+        declared = list(parse_definitions(section, base=Path.cwd(), entities=python_entities))
+        defined = {(type(v).__name__, v.name) for v in found}
+        twice = [v.name for v in declared if (type(v).__name__, v.name) in defined]
+        if twice:
+            raise InvalidInput(f"{PROJECT_FILE}: {', '.join(map(repr, twice))} defined both under features: "
+                               "and in a Python module")
+        found.extend(declared)
     if not found:
-        raise InvalidInput(f"no Entity, FeatureView or OnDemandFeatureView at the top level of {', '.join(modules)}")
+        raise InvalidInput(f"no Entity, FeatureView or OnDemandFeatureView in {', '.join(modules) or PROJECT_FILE}")
     records = _store(ctx).apply(*found)
     unique = list({(r.kind, r.name): r for r in records}.values())
     if ctx.json:

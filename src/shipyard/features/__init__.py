@@ -11,6 +11,8 @@
     store.apply(station, trips)
     training = store.get_historical_features(entity_df, ["trips:trips_1h"])
 
+Entities and feature views can also be declared in ``shipyard.yaml`` (:func:`load_definitions`),
+and ``get_historical_features(..., executor="dask://host:port")`` runs the joins on Dask.
 DuckDB runs the joins (``pip install 'shipyard[features]'``); see docs/features.md.
 """
 
@@ -29,10 +31,12 @@ from shipyard.features._lineage import LINEAGE_TAG, log_training_set
 from shipyard.features._online import PostgresOnlineStore, RedisOnlineStore, SqliteOnlineStore, open_online_store
 from shipyard.features._serving import OnlineFeatureReader
 from shipyard.features._store import FeatureStore
+from shipyard.features._yaml import Definitions, load_definitions
 
 __all__ = [
     "LINEAGE_TAG",
     "DataFrameSource",
+    "Definitions",
     "Entity",
     "FeatureStore",
     "FeatureView",
@@ -44,6 +48,7 @@ __all__ = [
     "RequestSource",
     "SqliteOnlineStore",
     "TableSource",
+    "load_definitions",
     "log_training_set",
     "open_online_store",
 ]
