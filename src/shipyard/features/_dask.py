@@ -49,7 +49,8 @@ def check_dask_executor(executor: Any) -> None:
         raise InvalidInput(f"unknown executor {executor!r} for feature retrieval: use 'dask://host:port' "
                            "(tcp://, tls://) or a distributed.Client")
     if type(executor).__name__ != "Client" or not hasattr(executor, "submit"):
-        raise InvalidInput(f"executor must be 'dask://host:port' or a distributed.Client, got {type(executor).__name__}")
+        raise InvalidInput("executor must be 'dask://host:port' or a distributed.Client, "
+                           f"got {type(executor).__name__}")
 
 
 def _client(executor: Any) -> Any:

@@ -21,6 +21,7 @@ unchanged one keeps its version. Every error names the YAML path of the field (`
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -73,7 +74,8 @@ def parse_duration(value: object, where: str) -> timedelta | None:
     return timedelta(seconds=seconds) if seconds else None
 
 
-def load_definitions(path: str | Path = "shipyard.yaml", *, entities: Mapping[str, Entity] | None = None) -> Definitions:
+def load_definitions(path: str | Path = "shipyard.yaml", *,
+                     entities: Mapping[str, Entity] | None = None) -> Definitions:
     """The ``features:`` section of a project file; relative source paths are relative to its folder.
     ``entities``: entities defined elsewhere (Python modules) that declared views may name."""
     import yaml
@@ -101,7 +103,7 @@ def parse_definitions(section: object, *, base: Path | None = None,
                            "defined in Python only: define them in a module listed under features.modules")
     _known_keys(section, _SECTION_KEYS, "features")
     known = dict(entities or {})
-    declared = []
+    declared: list[Entity] = []
     for i, item in enumerate(_list(section.get("entities") or [], "features.entities")):
         entity = _entity(item, f"features.entities[{i}]")
         if entity.name in {e.name for e in declared}:
@@ -213,7 +215,7 @@ def _view(item: object, where: str, entities: dict[str, Entity], base: Path) -> 
     source = _source(_required(entry, "source", where), f"{where}.source", base)
     features = _names(_required(entry, "features", where), f"{where}.features")
     for i, feature in enumerate(features):
-        _at(f"{where}.features[{i}]", lambda f=feature: check_name(f, "a feature name"))
+        _at(f"{where}.features[{i}]", functools.partial(check_name, feature, "a feature name"))
     timestamp = _text(entry, "timestamp_column", where, "event_timestamp")
     _at(f"{where}.timestamp_column", lambda: check_name(timestamp, "a timestamp column"))
     created = _text(entry, "created_timestamp_column", where)
