@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from shipyard.errors import InvalidInput
-from shipyard.features import Entity, FeatureStore, FeatureView
+from shipyard.features import Entity, FeatureStore, FeatureView, TableSource
 from tests.features.conftest import random_entities, random_source
 
 pd = pytest.importorskip("pandas")
@@ -116,3 +116,30 @@ def test_a_dataframe_source_is_refused_on_dask(client: Any) -> None:
     store.apply(view)
     with pytest.raises(InvalidInput, match="DataFrame of this process"):
         store.get_historical_features(random_entities(rng, 10), ["mem:f"], executor=client)
+
+
+def test_worker_processes_read_parquet_and_tables_themselves(tmp_path: Path) -> None:
+    """Worker processes (definitions pickled as specs): a Parquet view and a SQLite table view."""
+    import sqlite3
+
+    from distributed import Client, LocalCluster
+
+    rng = np.random.default_rng(7)
+    parquet_view = _views(tmp_path, rng)[0]
+    table = random_source(rng, 300, ["t_x"])
+    db = tmp_path / "sources.db"
+    with sqlite3.connect(db) as con:  # times as integer milliseconds: the store's own time unit
+        table.assign(event_timestamp=table["event_timestamp"].astype("datetime64[ms]").astype("int64"),
+                     created=table["created"].astype("datetime64[ms]").astype("int64")).to_sql("t", con, index=False)
+    table_view = FeatureView("tab", entities=[PAIR], source=TableSource("t", f"sqlite:///{db}"), features=["t_x"],
+                             created_timestamp_column="created", ttl=timedelta(minutes=9))
+    store = FeatureStore()
+    store.apply(parquet_view, table_view)
+    entities = random_entities(rng, 300)
+    refs = ["v_created_ttl:v_created_ttl_x", "v_created_ttl:v_created_ttl_y", "tab:t_x"]
+    local = store.get_historical_features(entities, refs)
+    with LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, \
+            Client(cluster) as c:
+        remote = store.get_historical_features(entities, refs, executor=c)
+    pd.testing.assert_frame_equal(remote, local, check_exact=True)
+    assert local["t_x"].notna().sum() > 30
