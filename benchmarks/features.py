@@ -20,6 +20,7 @@ row says so. ``peak MB`` is the worker's peak RSS (its data included), ``s`` the
     python benchmarks/features.py                                   # the full run
     python benchmarks/features.py --feature-rows 1000000 --entity-rows 10000 100000 --timeout 300
     python benchmarks/features.py --no-feast
+    python benchmarks/features.py --no-feast --dask 2                # also the historical task on 2 Dask workers
 """
 
 from __future__ import annotations
@@ -113,9 +114,18 @@ def _shipyard_worker(args: argparse.Namespace) -> dict[str, object]:
         store.apply(*views)
         entity_df = pd.read_parquet(args.entity_file)
         refs = [f"v{i}:v{i}_f{j}" for i in range(args.views) for j in range(args.features)]
+        cluster = client = None
+        if args.dask:  # started before the clock: a cluster outlives one call
+            from distributed import Client, LocalCluster
+
+            cluster = LocalCluster(n_workers=args.dask, threads_per_worker=1, processes=True, dashboard_address=":0")
+            client = Client(cluster)
         start = time.perf_counter()
-        result = store.get_historical_features(entity_df, refs, as_known_at=False)
+        result = store.get_historical_features(entity_df, refs, as_known_at=False, executor=client)
         seconds = time.perf_counter() - start
+        if client is not None and cluster is not None:
+            client.close()
+            cluster.close()
         result.sort_values("row_id").to_parquet(args.out)
         return {"seconds": seconds, "peak_mb": _peak_mb(), "rows": len(result)}
     view = FeatureView("mat", entities=[driver], source=data / "mat.parquet", features=[f"m_f{j}" for j in range(10)],
@@ -238,6 +248,8 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=500)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--no-feast", action="store_true")
+    parser.add_argument("--dask", type=int, default=0, metavar="N",
+                        help="also shipyard on a local Dask cluster of N worker processes (historical only)")
     parser.add_argument("--feast-max-entity-rows", type=int, default=10**9,
                         help="skip Feast above this many entity rows (said in the row)")
     # worker-only
@@ -249,7 +261,7 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     if args.worker:
-        result = (_shipyard_worker if args.worker == "shipyard" else _feast_worker)(args)
+        result = (_shipyard_worker if args.worker.startswith("shipyard") else _feast_worker)(args)
         print(json.dumps(result))
         return
 
@@ -259,6 +271,8 @@ def main() -> None:
     make_data(args.data, args.views, args.features, args.feature_rows, args.entities, args.materialize_rows)
     print(f"data: {args.data} ({time.perf_counter() - start:.0f} s)", file=sys.stderr)
     sides = [("shipyard", sys.executable, "")]
+    if args.dask:
+        sides.append(("shipyard-dask", sys.executable, f"{args.dask} workers"))
     if not args.no_feast:
         sys.path.insert(0, str(Path(__file__).parent))
         from _peer import ensure_peer, version_of
@@ -273,11 +287,12 @@ def main() -> None:
         entity_file = make_entities(args.data, n, args.entities)
         for side, python, version in sides:
             label = f"{side} {version}".strip()
+            extra = ["--dask", str(args.dask)] if side == "shipyard-dask" else []
             if side == "feast" and n > args.feast_max_entity_rows:
                 print(f"| historical {n:,} rows | {label} | - | - | not run (over --feast-max-entity-rows) |")
                 continue
             out = Path(tempfile.gettempdir()) / f"features-bench-{side}-{n}.parquet"
-            r = _run(side, python, "historical", args, ["--entity-file", str(entity_file), "--out", str(out)])
+            r = _run(side, python, "historical", args, ["--entity-file", str(entity_file), "--out", str(out), *extra])
             if "error" in r:
                 print(f"| historical {n:,} rows | {label} | - | - | {r['error']} |", flush=True)
                 continue
@@ -285,8 +300,16 @@ def main() -> None:
             note = ""
             if side == "feast" and ("shipyard", n) in outs:
                 note = _same(outs[("shipyard", n)], out)
+            elif side == "shipyard-dask" and ("shipyard", n) in outs:
+                import pandas as pd
+
+                same = pd.read_parquet(out).equals(pd.read_parquet(outs[("shipyard", n)]))
+                note = ("identical to shipyard in one process" if same else "DIFFERS from shipyard in one process") + \
+                    "; peak MB: the calling process only, not its workers"
             print(f"| historical {n:,} rows | {label} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {note} |", flush=True)
     for side, python, version in sides:
+        if side == "shipyard-dask":  # materialization runs in one process
+            continue
         label = f"{side} {version}".strip()
         r = _run(side, python, "materialize", args, [])
         if "error" in r:
