@@ -143,3 +143,25 @@ def test_worker_processes_read_parquet_and_tables_themselves(tmp_path: Path) -> 
         remote = store.get_historical_features(entities, refs, executor=c)
     pd.testing.assert_frame_equal(remote, local, check_exact=True)
     assert local["t_x"].notna().sum() > 30
+
+
+def test_parquet_folder_ties_across_files_and_aware_times(client: Any, tmp_path: Path) -> None:
+    """A folder of files: ties between files go to the later file on Dask too (each part reads its keys'
+    rows only, in file order)."""
+    rng = np.random.default_rng(8)
+    source = random_source(rng, 600, ["a", "b"])
+    source["event_timestamp"] = source["event_timestamp"].dt.tz_localize("UTC")
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(3):
+        source.iloc[i::3].to_parquet(folder / f"part-{i}.parquet")
+    view = FeatureView("folder", entities=[PAIR], source=folder, features=["a", "b"],
+                       created_timestamp_column="created")
+    store = FeatureStore()
+    store.apply(view)
+    entities = random_entities(rng, 400)
+    for known in (True, False):
+        local = store.get_historical_features(entities, ["folder:a", "folder:b"], as_known_at=known)
+        remote = store.get_historical_features(entities, ["folder:a", "folder:b"], as_known_at=known,
+                                               executor=client, partitions=3)
+        pd.testing.assert_frame_equal(remote, local, check_exact=True)

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidInput
-from shipyard.features._definitions import DataFrameSource, FeatureView
-from shipyard.features._offline import ViewRequest, connect, point_in_time_join
+from shipyard.features._definitions import DataFrameSource, FeatureView, ParquetSource
+from shipyard.features._offline import ViewRequest, connect, point_in_time_join, q
 
 if TYPE_CHECKING:
+    import duckdb
     import pyarrow as pa
 
 __all__ = ["RemoteRequest", "check_dask_executor", "dask_join"]
@@ -48,9 +49,17 @@ def check_dask_executor(executor: Any) -> None:
             return
         raise InvalidInput(f"unknown executor {executor!r} for feature retrieval: use 'dask://host:port' "
                            "(tcp://, tls://) or a distributed.Client")
-    if type(executor).__name__ != "Client" or not hasattr(executor, "submit"):
+    if not _is_client(executor):
         raise InvalidInput("executor must be 'dask://host:port' or a distributed.Client, "
                            f"got {type(executor).__name__}")
+
+
+def _is_client(value: object) -> bool:
+    try:
+        from distributed import Client
+    except ImportError:  # without distributed nothing is a Client
+        return False
+    return isinstance(value, Client)
 
 
 def _client(executor: Any) -> Any:
@@ -128,9 +137,42 @@ def _join_part(entity: pa.Table, requests: Sequence[RemoteRequest], as_known_at:
             low = None if ttl is None else table_bounds[0] - int(ttl.total_seconds() * 1_000_000)
             # the same rows a retrieval in one process reads, so the columns get the same types
             view = reader.resolve(view, TableBounds(event_min=low, event_max=table_bounds[1]))
+            view = _own_keys(con, view, entity)
             rebuilt.append(ViewRequest(view, r.features, r.outputs))
         result = point_in_time_join(con, entity, rebuilt, as_known_at)
     finally:
         con.close()
         reader.close()
     return result.append_column(_ROW, entity.column(_ROW))
+
+
+def _own_keys(con: duckdb.DuckDBPyConnection, view: FeatureView, entity: pa.Table) -> FeatureView:
+    """A Parquet view narrowed to the rows of the part's keys (a DataFrame source), so that a worker
+    holds about its share of the source rather than all of it; other views as they are.
+
+    The rows keep their file order (file, then row number), which is what breaks ties between rows
+    of one event and created time, so the answers are those of the whole source."""
+    import duckdb
+
+    if not isinstance(view.source, ParquetSource):
+        return view
+    columns = [*view.join_keys, *view.features, view.timestamp_column]
+    if view.created_timestamp_column:
+        columns.append(view.created_timestamp_column)
+    con.register("__part_keys", entity.select(list(view.join_keys)))
+    on = " AND ".join(f"s.{q(k)} = k.{q(k)}" for k in view.join_keys)
+    try:
+        rows = con.sql(
+            f"SELECT {', '.join(f's.{q(c)}' for c in columns)} FROM (SELECT *, file_index AS __f, "
+            "file_row_number AS __o FROM read_parquet($path, union_by_name = true)) s "
+            f"SEMI JOIN (SELECT DISTINCT {', '.join(q(k) for k in view.join_keys)} FROM __part_keys) k ON {on} "
+            "ORDER BY s.__f, s.__o", params={"path": view.source.glob}).to_arrow_table()
+    except duckdb.Error:
+        return view  # a missing column, an unreadable file: the retrieval itself says so, as in one process
+    finally:
+        con.unregister("__part_keys")
+    narrowed = object.__new__(FeatureView)
+    for name in FeatureView.__slots__:  # the same definition over the rows read: no checks to repeat
+        object.__setattr__(narrowed, name, getattr(view, name))
+    object.__setattr__(narrowed, "source", DataFrameSource(rows))
+    return narrowed
