@@ -22,7 +22,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     verbs = add_verbs(parser)
     p = add_verb(verbs, "apply", apply_definitions, "store the definitions of modules (a new version where changed)")
     p.add_argument("modules", metavar="MODULE", nargs="*",
-                   help="module or .py file with the definitions (default: shipyard.yaml's features: list)")
+                   help="module or .py file with the definitions (default: shipyard.yaml's features: its modules "
+                        "and the entities and feature views it declares)")
     p = add_verb(verbs, "list", list_definitions, "the latest version of each definition")
     p.add_argument("--kind", choices=("entity", "feature_view", "on_demand_feature_view"), default=None)
     add_output_options(p)
