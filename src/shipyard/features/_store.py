@@ -228,7 +228,7 @@ class FeatureStore:
             result = point_in_time_join(con, entity, plan.requests, as_known_at)
         finally:
             con.close()
-        joined = result.to_pandas()
+        joined = result  # already pandas, converted view by view (see point_in_time_join)
         joined.index = frame.index
         frame = pd.concat([frame, joined], axis=1)
         frame = self._apply_on_demand(frame, plan, full_feature_names)
