@@ -267,7 +267,34 @@ def _stopped(r: dict[str, object]) -> tuple[str, str]:
     return f"> {r['stopped_s']:.0f}", f"≥ {r['peak_mb_at_stop']:.0f} when stopped"
 
 
-def _same(a: Path, b: Path) -> str:
+def _ties(both: object, data: Path) -> str:
+    """Why rows differ: count those whose view has several rows at the latest event time, where
+    shipyard returned the latest created one (the documented tie-break, Feast's too) and the peer
+    another of the tied rows."""
+    import numpy as np
+    import pandas as pd
+
+    assert isinstance(both, pd.DataFrame)
+    tie = rows = 0
+    for path in sorted(data.glob("v*.parquet")):
+        c = f"{path.stem}_f0"
+        if c not in both.columns:
+            continue
+        bad = both[~np.isclose(both[c].to_numpy(dtype=float), both[f"{c}__peer"].to_numpy(dtype=float),
+                               equal_nan=True)]
+        if bad.empty:
+            continue
+        source = pd.read_parquet(path, columns=["driver_id", "event_timestamp", "created", c])
+        for _, r in bad.iterrows():
+            s = source[(source.driver_id == r.driver_id) & (source.event_timestamp <= r.event_timestamp)]
+            last = s[s.event_timestamp == s.event_timestamp.max()].sort_values("created")
+            rows += 1
+            tie += len(last) > 1 and last[c].iloc[-1] == r[c] and r[f"{c}__peer"] in set(last[c])
+    return (f"{rows} rows; {tie} of them are ties on event time where shipyard has the latest created row "
+            "and the peer an earlier one")
+
+
+def _same(a: Path, b: Path, data: Path) -> str:
     import numpy as np
     import pandas as pd
 
@@ -278,7 +305,7 @@ def _same(a: Path, b: Path) -> str:
     for c in features:
         u, v = both[c].to_numpy(dtype=float), both[f"{c}__peer"].to_numpy(dtype=float)
         bad += int((~np.isclose(u, v, equal_nan=True)).sum())
-    verdict = "identical values" if bad == 0 else f"{bad} values differ"
+    verdict = "identical values" if bad == 0 else f"{bad} values differ ({_ties(both, data)})"
     filled = float(x[features].notna().to_numpy().mean())
     dropped = len(x) - len(y)
     note = f"Feast returned {len(y):,} of {len(x):,} rows (drops rows lacking a view's value)" if dropped else \
@@ -346,7 +373,7 @@ def main() -> None:
             outs[(side, n)] = out
             note = ""
             if side == "feast" and ("shipyard", n) in outs:
-                note = _same(outs[("shipyard", n)], out)
+                note = _same(outs[("shipyard", n)], out, args.data)
             print(f"| historical {n:,} rows | {label} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {note} |", flush=True)
     for side, python, version in sides if "materialize" in args.tasks else []:
         label = f"{side} {version}".strip()
