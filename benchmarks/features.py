@@ -11,15 +11,21 @@ Tasks, each side in its own subprocess (so peak RSS is that side's alone):
   break ties: shipyard's ``as_known_at=False``). Results are compared value by value.
 - materialize: ``--materialize-rows`` rows (1M) of one 10-feature view into each side's SQLite
   online store.
-- online: after that, 100 entities x 10 features per lookup in process, p50/p99 over ``--lookups``.
+- online: after that, 100 entities x 10 features per lookup in process, p50/p99 over ``--lookups``
+  (2,000), wall clock and this thread's CPU time (on a shared machine the wall-clock tail is mostly
+  time spent waiting for a core).
 
 Feast (current release from PyPI) lives in its own virtualenv (benchmarks/_peer.py), with its file
 offline store and SQLite online store. A side that passes ``--timeout`` seconds is stopped and the
-row says so. ``peak MB`` is the worker's peak RSS (its data included), ``s`` the timed call alone.
+row says so, with its peak memory until then as a lower bound (``≥ N when stopped``: the kernel's
+high-water mark of the worker, or the summed RSS of it and its children, polled every 0.5 s).
+``peak MB`` is the worker's peak RSS (its data included), ``s`` the timed call alone. Where values
+differ, the row counts the differing rows that are ties on event time resolved differently.
 
     python benchmarks/features.py                                   # the full run
     python benchmarks/features.py --feature-rows 1000000 --entity-rows 10000 100000 --timeout 300
     python benchmarks/features.py --no-feast
+    python benchmarks/features.py --no-feast --tasks materialize       # materialization and lookups only
 """
 
 from __future__ import annotations
