@@ -131,8 +131,18 @@ def _shipyard_worker(args: argparse.Namespace) -> dict[str, object]:
     store.materialize(end=pd.Timestamp("2026-03-01").to_pydatetime())
     seconds = time.perf_counter() - start
     refs = [f"mat:m_f{j}" for j in range(10)]
-    return {"seconds": seconds, "peak_mb": _peak_mb(),
-            **_lookups(lambda rows: store.get_online_features(rows, refs), args)}
+    result = {"seconds": seconds, "peak_mb": _peak_mb(),
+              **_lookups(lambda rows: store.get_online_features(rows, refs), args)}
+    # Over HTTP: `shipyard server` with this online store, POST /api/v1/features/online.
+    command = [sys.executable, "-m", "shipyard", "server", "--port", "0", "--online-store",
+               f"sqlite:///{work / 'online.db'}"]
+    with _Server(command, work / "server.log", r"listening on http://[^:]+:(\d+)") as port:
+        def over_http(rows: list[dict[str, object]]) -> dict[str, list[object]]:
+            answer = _post(port, "/api/v1/features/online", {"entity_rows": rows, "features": refs})
+            return answer["features"]  # type: ignore[no-any-return]
+
+        result["http"] = _lookups(over_http, args)
+    return result
 
 
 def _lookups(call: object, args: argparse.Namespace) -> dict[str, object]:
@@ -197,8 +207,93 @@ def _feast_worker(args: argparse.Namespace) -> dict[str, object]:
     fs.materialize(start_date=datetime(2025, 12, 1), end_date=datetime(2026, 3, 1))
     seconds = time.perf_counter() - start
     refs = [f"mat:m_f{j}" for j in range(10)]
-    return {"seconds": seconds, "peak_mb": _peak_mb(),
-            **_lookups(lambda rows: fs.get_online_features(features=refs, entity_rows=rows).to_dict(), args)}
+    result = {"seconds": seconds, "peak_mb": _peak_mb(),
+              **_lookups(lambda rows: fs.get_online_features(features=refs, entity_rows=rows).to_dict(), args)}
+    # Over HTTP: Feast's own feature server (`feast serve`, 1 worker, access log off), POST /get-online-features.
+    port = _free_port()
+    command = [str(Path(sys.executable).parent / "feast"), "serve", "-h", "127.0.0.1", "-p", str(port),
+               "--no-access-log"]
+    with _Server(command, work / "feast-serve.log", None, port=port, cwd=repo, health="/health"):
+        def over_http(rows: list[dict[str, object]]) -> dict[str, list[object]]:
+            answer = _post(port, "/get-online-features",
+                           {"features": refs, "entities": {"driver_id": [r["driver_id"] for r in rows]}})
+            names = answer["metadata"]["feature_names"]
+            return {n: r["values"] for n, r in zip(names, answer["results"], strict=True)}
+
+        result["http"] = _lookups(over_http, args)
+    return result
+
+
+# -- HTTP helpers (standard library only: they run in Feast's virtual environment too) -----------------
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+_CONNECTIONS: dict[int, object] = {}
+
+
+def _post(port: int, path: str, body: object) -> dict[str, object]:
+    """One POST on a kept-alive connection (as a feature client keeps one), the JSON answer."""
+    import http.client
+
+    conn = _CONNECTIONS.get(port)
+    if conn is None:
+        conn = _CONNECTIONS[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})  # type: ignore[attr-defined]
+    response = conn.getresponse()  # type: ignore[attr-defined]
+    data = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"POST {path}: {response.status} {data[:300]!r}")
+    return json.loads(data)  # type: ignore[no-any-return]
+
+
+class _Server:
+    """A server process for the HTTP lookups: started, waited for (its port read from its log, or its
+    health path answering), stopped by its own process id on exit."""
+
+    def __init__(self, command: list[str], log: Path, port_pattern: str | None, *, port: int = 0,
+                 cwd: Path | None = None, health: str = "/health") -> None:
+        self.command, self.log, self.pattern, self.port, self.cwd, self.health = (
+            command, log, port_pattern, port, cwd, health)
+
+    def __enter__(self) -> int:
+        import re
+        import subprocess
+        import urllib.request
+
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT, cwd=self.cwd)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.command[0]} exited: {self.log.read_text()[-2000:]}")
+            if self.pattern and (m := re.search(self.pattern, self.log.read_text(errors="replace"))):
+                self.port = int(m.group(1))
+            if self.port:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{self.health}", timeout=2):
+                        return self.port
+                except OSError:
+                    pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError(f"{self.command[0]} did not answer in 120 s: {self.log.read_text()[-2000:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
 
 
 # -- driver (main venv) --------------------------------------------------------------------------------
@@ -392,6 +487,12 @@ def main() -> None:
         print(f"| online 100 entities x 10 features, {args.lookups:,} lookups | {label} | p50 {r['p50_ms']:.2f} ms, "
               f"p99 {r['p99_ms']:.2f} ms | | CPU time p50 {r['cpu_p50_ms']:.2f} ms, p99 {r['cpu_p99_ms']:.2f} ms; "
               f"{r['found_of_100']}/100 found in the last lookup |", flush=True)
+        h = r.get("http")
+        if isinstance(h, dict):
+            server = "shipyard server" if side == "shipyard" else "feast serve"
+            print(f"| online over HTTP ({server}), {args.lookups:,} lookups | {label} | p50 {h['p50_ms']:.2f} ms, "
+                  f"p99 {h['p99_ms']:.2f} ms | | client CPU time p50 {h['cpu_p50_ms']:.2f} ms; "
+                  f"{h['found_of_100']}/100 found in the last lookup |", flush=True)
 
 
 if __name__ == "__main__":
