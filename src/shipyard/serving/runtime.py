@@ -69,8 +69,9 @@ class ServedModel:
         if self.has_proba and self._classes is not None:
             proba = self.pyfunc.predict_proba(data)
             return self._classes[np.argmax(proba, axis=1)], proba
-        preds = self.pyfunc.predict(data)
-        return preds, self.pyfunc.predict_proba(data) if self.has_proba else None
+        if self.has_proba:  # both outputs, the input checked once (one model pass for a LogisticRegression)
+            return self.pyfunc.predict_with_proba(data)
+        return self.pyfunc.predict(data), None
 
     async def predict(self, prepared: Any, rows: int, tag: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
         """This request's predictions (and probabilities); a ``tag`` reaches ``Runtime.on_answered``."""
