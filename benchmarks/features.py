@@ -11,16 +11,22 @@ Tasks, each side in its own subprocess (so peak RSS is that side's alone):
   break ties: shipyard's ``as_known_at=False``). Results are compared value by value.
 - materialize: ``--materialize-rows`` rows (1M) of one 10-feature view into each side's SQLite
   online store.
-- online: after that, 100 entities x 10 features per lookup in process, p50/p99 over ``--lookups``.
+- online: after that, 100 entities x 10 features per lookup in process, p50/p99 over ``--lookups``
+  (2,000), wall clock and this thread's CPU time (on a shared machine the wall-clock tail is mostly
+  time spent waiting for a core).
 
 Feast (current release from PyPI) lives in its own virtualenv (benchmarks/_peer.py), with its file
 offline store and SQLite online store. A side that passes ``--timeout`` seconds is stopped and the
-row says so. ``peak MB`` is the worker's peak RSS (its data included), ``s`` the timed call alone.
+row says so, with its peak memory until then as a lower bound (``≥ N when stopped``: the kernel's
+high-water mark of the worker, or the summed RSS of it and its children, polled every 0.5 s).
+``peak MB`` is the worker's peak RSS (its data included), ``s`` the timed call alone. Where values
+differ, the row counts the differing rows that are ties on event time resolved differently.
 
     python benchmarks/features.py                                   # the full run
     python benchmarks/features.py --feature-rows 1000000 --entity-rows 10000 100000 --timeout 300
     python benchmarks/features.py --no-feast
-    python benchmarks/features.py --no-feast --dask 2                # also the historical task on 2 Dask workers
+    python benchmarks/features.py --no-feast --tasks materialize       # materialization and lookups only
+    python benchmarks/features.py --no-feast --tasks historical --dask 2   # also on 2 Dask worker processes
 """
 
 from __future__ import annotations
@@ -135,25 +141,40 @@ def _shipyard_worker(args: argparse.Namespace) -> dict[str, object]:
     store.materialize(end=pd.Timestamp("2026-03-01").to_pydatetime())
     seconds = time.perf_counter() - start
     refs = [f"mat:m_f{j}" for j in range(10)]
-    return {"seconds": seconds, "peak_mb": _peak_mb(),
-            **_lookups(lambda rows: store.get_online_features(rows, refs), args)}
+    result = {"seconds": seconds, "peak_mb": _peak_mb(),
+              **_lookups(lambda rows: store.get_online_features(rows, refs), args)}
+    # Over HTTP: `shipyard server` with this online store, POST /api/v1/features/online.
+    command = [sys.executable, "-m", "shipyard", "server", "--port", "0", "--online-store",
+               f"sqlite:///{work / 'online.db'}"]
+    with _Server(command, work / "server.log", r"listening on http://[^:]+:(\d+)") as port:
+        def over_http(rows: list[dict[str, object]]) -> dict[str, list[object]]:
+            answer = _post(port, "/api/v1/features/online", {"entity_rows": rows, "features": refs})
+            return answer["features"]  # type: ignore[no-any-return]
+
+        result["http"] = _lookups(over_http, args)
+    return result
 
 
 def _lookups(call: object, args: argparse.Namespace) -> dict[str, object]:
     import random
 
     rnd = random.Random(1)
-    samples = []
+    samples, cpu = [], []
     got = None
     for i in range(args.lookups + 20):
         rows = [{"driver_id": rnd.randrange(args.entities)} for _ in range(100)]
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.thread_time()
         got = call(rows)  # type: ignore[operator]
         if i >= 20:  # warm-up excluded
             samples.append(time.perf_counter() - start)
+            # This thread's CPU time: on a loaded machine the wall-clock p99 is mostly time spent
+            # waiting for a core; CPU time is the lookup's own cost (I/O waits excluded, too).
+            cpu.append(time.thread_time() - start_cpu)
     samples.sort()
+    cpu.sort()
     found = sum(v is not None for v in list(got.values())[-1])  # type: ignore[union-attr]
     return {"p50_ms": samples[len(samples) // 2] * 1000, "p99_ms": samples[int(len(samples) * 0.99)] * 1000,
+            "cpu_p50_ms": cpu[len(cpu) // 2] * 1000, "cpu_p99_ms": cpu[int(len(cpu) * 0.99)] * 1000,
             "found_of_100": found}
 
 
@@ -196,11 +217,129 @@ def _feast_worker(args: argparse.Namespace) -> dict[str, object]:
     fs.materialize(start_date=datetime(2025, 12, 1), end_date=datetime(2026, 3, 1))
     seconds = time.perf_counter() - start
     refs = [f"mat:m_f{j}" for j in range(10)]
-    return {"seconds": seconds, "peak_mb": _peak_mb(),
-            **_lookups(lambda rows: fs.get_online_features(features=refs, entity_rows=rows).to_dict(), args)}
+    result = {"seconds": seconds, "peak_mb": _peak_mb(),
+              **_lookups(lambda rows: fs.get_online_features(features=refs, entity_rows=rows).to_dict(), args)}
+    # Over HTTP: Feast's own feature server (`feast serve`, 1 worker, access log off), POST /get-online-features.
+    port = _free_port()
+    command = [str(Path(sys.executable).parent / "feast"), "serve", "-h", "127.0.0.1", "-p", str(port),
+               "--no-access-log"]
+    with _Server(command, work / "feast-serve.log", None, port=port, cwd=repo, health="/health"):
+        def over_http(rows: list[dict[str, object]]) -> dict[str, list[object]]:
+            answer = _post(port, "/get-online-features",
+                           {"features": refs, "entities": {"driver_id": [r["driver_id"] for r in rows]}})
+            names = answer["metadata"]["feature_names"]
+            return {n: r["values"] for n, r in zip(names, answer["results"], strict=True)}
+
+        result["http"] = _lookups(over_http, args)
+    return result
+
+
+# -- HTTP helpers (standard library only: they run in Feast's virtual environment too) -----------------
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+_CONNECTIONS: dict[int, object] = {}
+
+
+def _post(port: int, path: str, body: object) -> dict[str, object]:
+    """One POST on a kept-alive connection (as a feature client keeps one), the JSON answer."""
+    import http.client
+
+    conn = _CONNECTIONS.get(port)
+    if conn is None:
+        conn = _CONNECTIONS[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})  # type: ignore[attr-defined]
+    response = conn.getresponse()  # type: ignore[attr-defined]
+    data = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"POST {path}: {response.status} {data[:300]!r}")
+    return json.loads(data)  # type: ignore[no-any-return]
+
+
+class _Server:
+    """A server process for the HTTP lookups: started, waited for (its port read from its log, or its
+    health path answering), stopped by its own process id on exit."""
+
+    def __init__(self, command: list[str], log: Path, port_pattern: str | None, *, port: int = 0,
+                 cwd: Path | None = None, health: str = "/health") -> None:
+        self.command, self.log, self.pattern, self.port, self.cwd, self.health = (
+            command, log, port_pattern, port, cwd, health)
+
+    def __enter__(self) -> int:
+        import re
+        import subprocess
+        import urllib.request
+
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT, cwd=self.cwd)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.command[0]} exited: {self.log.read_text()[-2000:]}")
+            if self.pattern and (m := re.search(self.pattern, self.log.read_text(errors="replace"))):
+                self.port = int(m.group(1))
+            if self.port:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{self.health}", timeout=2):
+                        return self.port
+                except OSError:
+                    pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError(f"{self.command[0]} did not answer in 120 s: {self.log.read_text()[-2000:]}")
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait()
 
 
 # -- driver (main venv) --------------------------------------------------------------------------------
+
+def _proc_kb(pid: int, field: str) -> int:
+    """A /proc/PID/status field in kB (VmHWM: the peak RSS so far, VmRSS: now); 0 if it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            found.extend(children)
+            todo.extend(children)
+    return found
+
+
+def _tree_peak_kb(pid: int) -> int:
+    """A lower bound of the worker's peak memory so far: the kernel's high-water mark of the worker
+    itself (exact even between polls), or the sum of the current RSS of it and its children (a
+    worker that forks its work, as Dask's process scheduler would, peaks in the children)."""
+    kids = _descendants(pid)
+    return max(_proc_kb(pid, "VmHWM"), _proc_kb(pid, "VmRSS") + sum(_proc_kb(k, "VmRSS") for k in kids))
+
 
 def _run(side: str, python: str, task: str, args: argparse.Namespace, extra: list[str]) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{side}-") as work:
@@ -208,17 +347,65 @@ def _run(side: str, python: str, task: str, args: argparse.Namespace, extra: lis
                "--views", str(args.views), "--features", str(args.features), "--entities", str(args.entities),
                "--lookups", str(args.lookups), *extra]
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
-        except subprocess.TimeoutExpired:
-            return {"error": f"stopped after {args.timeout:.0f} s"}
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["?"]
-            return {"error": f"failed ({done.returncode}): {tail[0][:160]}"}
-        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+        # Polled rather than subprocess.run(timeout=...): a side stopped at the timeout still has a
+        # peak memory to report (a lower bound, since it had not finished), which the issue's
+        # memory ratio needs when Feast cannot finish in a bounded time.
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)  # its own process group: stopping it stops its children
+        start = time.monotonic()
+        peak_kb = 0
+        while True:
+            try:
+                out, err = proc.communicate(timeout=0.5)  # retried communicate() loses no output
+                break
+            except subprocess.TimeoutExpired:
+                peak_kb = max(peak_kb, _tree_peak_kb(proc.pid))
+                if time.monotonic() - start > args.timeout:
+                    os.killpg(proc.pid, 9)
+                    proc.communicate()
+                    return {"error": f"stopped after {args.timeout:.0f} s", "stopped_s": time.monotonic() - start,
+                            "peak_mb_at_stop": peak_kb / 1024}
+        if proc.returncode != 0:
+            tail = (err or out).strip().splitlines()[-1:] or ["?"]
+            return {"error": f"failed ({proc.returncode}): {tail[0][:160]}"}
+        return dict(json.loads(out.strip().splitlines()[-1]))
 
 
-def _same(a: Path, b: Path) -> str:
+def _stopped(r: dict[str, object]) -> tuple[str, str]:
+    """The s and peak MB cells of a side that did not finish: lower bounds where it was stopped."""
+    if "peak_mb_at_stop" not in r:
+        return "-", "-"
+    return f"> {r['stopped_s']:.0f}", f"≥ {r['peak_mb_at_stop']:.0f} when stopped"
+
+
+def _ties(both: object, data: Path) -> str:
+    """Why rows differ: count those whose view has several rows at the latest event time, where
+    shipyard returned the latest created one (the documented tie-break, Feast's too) and the peer
+    another of the tied rows."""
+    import numpy as np
+    import pandas as pd
+
+    assert isinstance(both, pd.DataFrame)
+    tie = rows = 0
+    for path in sorted(data.glob("v*.parquet")):
+        c = f"{path.stem}_f0"
+        if c not in both.columns:
+            continue
+        bad = both[~np.isclose(both[c].to_numpy(dtype=float), both[f"{c}__peer"].to_numpy(dtype=float),
+                               equal_nan=True)]
+        if bad.empty:
+            continue
+        source = pd.read_parquet(path, columns=["driver_id", "event_timestamp", "created", c])
+        for _, r in bad.iterrows():
+            s = source[(source.driver_id == r.driver_id) & (source.event_timestamp <= r.event_timestamp)]
+            last = s[s.event_timestamp == s.event_timestamp.max()].sort_values("created")
+            rows += 1
+            tie += len(last) > 1 and last[c].iloc[-1] == r[c] and r[f"{c}__peer"] in set(last[c])
+    return (f"{rows} rows; {tie} of them are ties on event time where shipyard has the latest created row "
+            "and the peer an earlier one")
+
+
+def _same(a: Path, b: Path, data: Path) -> str:
     import numpy as np
     import pandas as pd
 
@@ -229,7 +416,7 @@ def _same(a: Path, b: Path) -> str:
     for c in features:
         u, v = both[c].to_numpy(dtype=float), both[f"{c}__peer"].to_numpy(dtype=float)
         bad += int((~np.isclose(u, v, equal_nan=True)).sum())
-    verdict = "identical values" if bad == 0 else f"{bad} values differ"
+    verdict = "identical values" if bad == 0 else f"{bad} values differ ({_ties(both, data)})"
     filled = float(x[features].notna().to_numpy().mean())
     dropped = len(x) - len(y)
     note = f"Feast returned {len(y):,} of {len(x):,} rows (drops rows lacking a view's value)" if dropped else \
@@ -245,11 +432,13 @@ def main() -> None:
     parser.add_argument("--entities", type=int, default=100_000)
     parser.add_argument("--entity-rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--materialize-rows", type=int, default=1_000_000)
-    parser.add_argument("--lookups", type=int, default=500)
+    parser.add_argument("--lookups", type=int, default=2000)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--no-feast", action="store_true")
     parser.add_argument("--dask", type=int, default=0, metavar="N",
                         help="also shipyard on a local Dask cluster of N worker processes (historical only)")
+    parser.add_argument("--tasks", nargs="+", choices=["historical", "materialize"],
+                        default=["historical", "materialize"], help="materialize includes the online lookups")
     parser.add_argument("--feast-max-entity-rows", type=int, default=10**9,
                         help="skip Feast above this many entity rows (said in the row)")
     # worker-only
@@ -283,7 +472,7 @@ def main() -> None:
           f"{args.entities:,} entities; {os.cpu_count()} CPUs; {time.strftime('%Y-%m-%d')}")
     print("| task | side | s | peak MB | result |\n|---|---|---|---|---|")
     outs = {}
-    for n in args.entity_rows:
+    for n in args.entity_rows if "historical" in args.tasks else []:
         entity_file = make_entities(args.data, n, args.entities)
         for side, python, version in sides:
             label = f"{side} {version}".strip()
@@ -294,30 +483,38 @@ def main() -> None:
             out = Path(tempfile.gettempdir()) / f"features-bench-{side}-{n}.parquet"
             r = _run(side, python, "historical", args, ["--entity-file", str(entity_file), "--out", str(out), *extra])
             if "error" in r:
-                print(f"| historical {n:,} rows | {label} | - | - | {r['error']} |", flush=True)
+                secs, mb = _stopped(r)
+                print(f"| historical {n:,} rows | {label} | {secs} | {mb} | {r['error']} |", flush=True)
                 continue
             outs[(side, n)] = out
             note = ""
             if side == "feast" and ("shipyard", n) in outs:
-                note = _same(outs[("shipyard", n)], out)
+                note = _same(outs[("shipyard", n)], out, args.data)
             elif side == "shipyard-dask" and ("shipyard", n) in outs:
                 import pandas as pd
 
                 same = pd.read_parquet(out).equals(pd.read_parquet(outs[("shipyard", n)]))
-                note = ("identical to shipyard in one process" if same else "DIFFERS from shipyard in one process") + \
-                    "; peak MB: the calling process only, not its workers"
+                note = "identical to shipyard in one process" if same else "DIFFERS from shipyard in one process"
             print(f"| historical {n:,} rows | {label} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | {note} |", flush=True)
-    for side, python, version in sides:
+    for side, python, version in sides if "materialize" in args.tasks else []:
         if side == "shipyard-dask":  # materialization runs in one process
             continue
         label = f"{side} {version}".strip()
         r = _run(side, python, "materialize", args, [])
         if "error" in r:
-            print(f"| materialize {args.materialize_rows:,} rows + online | {label} | - | - | {r['error']} |")
+            secs, mb = _stopped(r)
+            print(f"| materialize {args.materialize_rows:,} rows + online | {label} | {secs} | {mb} | {r['error']} |")
             continue
         print(f"| materialize {args.materialize_rows:,} rows | {label} | {r['seconds']:.2f} | {r['peak_mb']:.0f} | |")
-        print(f"| online 100 entities x 10 features | {label} | p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms"
-              f" | | {r['found_of_100']}/100 found in the last lookup |", flush=True)
+        print(f"| online 100 entities x 10 features, {args.lookups:,} lookups | {label} | p50 {r['p50_ms']:.2f} ms, "
+              f"p99 {r['p99_ms']:.2f} ms | | CPU time p50 {r['cpu_p50_ms']:.2f} ms, p99 {r['cpu_p99_ms']:.2f} ms; "
+              f"{r['found_of_100']}/100 found in the last lookup |", flush=True)
+        h = r.get("http")
+        if isinstance(h, dict):
+            server = "shipyard server" if side == "shipyard" else "feast serve"
+            print(f"| online over HTTP ({server}), {args.lookups:,} lookups | {label} | p50 {h['p50_ms']:.2f} ms, "
+                  f"p99 {h['p99_ms']:.2f} ms | | client CPU time p50 {h['cpu_p50_ms']:.2f} ms; "
+                  f"{h['found_of_100']}/100 found in the last lookup |", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from shipyard.features._offline import ViewRequest, connect, point_in_time_join,
 
 if TYPE_CHECKING:
     import duckdb
+    import pandas as pd
     import pyarrow as pa
 
 __all__ = ["RemoteRequest", "check_dask_executor", "dask_join"]
@@ -73,13 +74,12 @@ def _client(executor: Any) -> Any:
 
 
 def dask_join(executor: Any, entity: pa.Table, requests: Sequence[ViewRequest], as_known_at: bool, *,
-              store_uri: str | None, table_bounds: tuple[int, int], partitions: int | None = None) -> pa.Table:
+              store_uri: str | None, table_bounds: tuple[int, int], partitions: int | None = None) -> pd.DataFrame:
     """What ``point_in_time_join(con, entity, requests, as_known_at)`` gives, computed on Dask.
 
     ``store_uri``: the database of table sources without their own URI; ``table_bounds``: the first
     and last entity time (microseconds), the rows of table sources every part reads."""
-    import numpy as np
-    import pyarrow as pa
+    import pandas as pd
 
     remote = []
     for r in requests:
@@ -103,10 +103,11 @@ def dask_join(executor: Any, entity: pa.Table, requests: Sequence[ViewRequest], 
             return point_in_time_join(con, entity, requests, as_known_at)
         finally:
             con.close()
-    joined = pa.concat_tables(results)
-    # back to the order of the entity rows: __row is 0..n-1, so its argsort is the permutation
-    order = np.argsort(joined.column(_ROW).to_numpy(), kind="stable")
-    return joined.take(pa.array(order)).drop_columns([_ROW])
+    # pandas joins the parts' dtypes as one process's conversion would (an integer column with a
+    # missing value in any part becomes float64, as it does in one frame)
+    joined = pd.concat(results, ignore_index=True)
+    # back to the order of the entity rows: __row is 0..n-1, so sorting by it is the permutation
+    return joined.sort_values(_ROW, kind="stable").drop(columns=[_ROW]).reset_index(drop=True)
 
 
 def _split(entity: pa.Table, requests: Sequence[ViewRequest], n: int) -> list[pa.Table]:
@@ -123,8 +124,10 @@ def _split(entity: pa.Table, requests: Sequence[ViewRequest], n: int) -> list[pa
 
 
 def _join_part(entity: pa.Table, requests: Sequence[RemoteRequest], as_known_at: bool, store_uri: str | None,
-               table_bounds: tuple[int, int]) -> pa.Table:
+               table_bounds: tuple[int, int]) -> pd.DataFrame:
     """On a worker: the views rebuilt from their specs, the part's features, and its ``__row``."""
+    import pyarrow as pa
+
     from shipyard.features._tables import TableBounds, TableReader
 
     reader = TableReader(store_uri)
@@ -139,11 +142,17 @@ def _join_part(entity: pa.Table, requests: Sequence[RemoteRequest], as_known_at:
             view = reader.resolve(view, TableBounds(event_min=low, event_max=table_bounds[1]))
             view = _own_keys(con, view, entity)
             rebuilt.append(ViewRequest(view, r.features, r.outputs))
-        result = point_in_time_join(con, entity, rebuilt, as_known_at)
+        # the join wants __row as 0..n-1 of its own rows (it places values by it); the rows' numbers
+        # in the whole entity frame go back with the result
+        rows = entity.column(_ROW).to_numpy()
+        local = entity.set_column(entity.schema.get_field_index(_ROW), _ROW,
+                                  pa.array(range(entity.num_rows), type=pa.int64()))
+        result = point_in_time_join(con, local, rebuilt, as_known_at)
     finally:
         con.close()
         reader.close()
-    return result.append_column(_ROW, entity.column(_ROW))
+    result[_ROW] = rows
+    return result
 
 
 def _own_keys(con: duckdb.DuckDBPyConnection, view: FeatureView, entity: pa.Table) -> FeatureView:

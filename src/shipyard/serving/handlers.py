@@ -21,6 +21,7 @@ import asyncio
 import io
 import logging
 import os
+import threading
 import time
 from importlib import metadata
 from typing import Any
@@ -63,9 +64,30 @@ _UUID7_MASK = ~((0xF << 76) | (0x3 << 62)) & ((1 << 80) - 1)
 _UUID7_BITS = (0x7 << 76) | (0x2 << 62)
 
 
+# The random bits come from the OS in blocks of _POOL_IDS ids: one getrandom() per request cost
+# more than the rest of the id. A block belongs to one thread (two event loops in two threads
+# never take the same bytes) and is dropped in a forked child (a fork would otherwise copy the
+# unused rest of it into both processes).
+_POOL_IDS = 256
+_pools = threading.local()
+
+
+def _reset_pools() -> None:
+    global _pools
+    _pools = threading.local()
+
+
+os.register_at_fork(after_in_child=_reset_pools)
+
+
 def _request_id(stamp_ms: int) -> str:
     """A UUIDv7 of the millisecond ``stamp_ms`` as 32 hex digits (like ``uuid.UUID.hex``)."""
-    return "%032x" % ((stamp_ms << 80) | int.from_bytes(os.urandom(10), "big") & _UUID7_MASK | _UUID7_BITS)
+    local = _pools
+    pool: memoryview = getattr(local, "pool", None) or memoryview(b"")
+    if len(pool) < 10:
+        pool = memoryview(os.urandom(10 * _POOL_IDS))
+    local.pool = pool[10:]
+    return "%032x" % ((stamp_ms << 80) | int.from_bytes(pool[:10], "big") & _UUID7_MASK | _UUID7_BITS)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -156,8 +178,7 @@ class Handlers:
             bad.counted = True  # type: ignore[attr-defined]
             raise bad from None
         ids = [_request_id(stamp) for _ in range(rows)]
-        sig = served.pyfunc.signature
-        self.served_ids.add(state.name, ids, label_kind(None if sig is None else sig.outputs))
+        self.served_ids.add(state.name, ids, served.label_kind)
         ticket = None if self.prediction_logger is None else _Ticket(ids, stamp, started, False, keys)
         try:
             preds, proba = await served.predict(prepared, rows, ticket)

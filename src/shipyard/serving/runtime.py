@@ -22,6 +22,7 @@ import numpy as np
 from shipyard.entities import DeploymentRevision, Route
 from shipyard.errors import NotFound
 from shipyard.models._pyfunc import PyFuncModel
+from shipyard.serving._feedback import label_kind
 from shipyard.serving.batcher import Batcher
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.router import Router
@@ -41,8 +42,8 @@ logger = logging.getLogger(__name__)
 class ServedModel:
     """One model version as served by one revision: the loaded model, its batcher and metrics."""
 
-    __slots__ = ("_classes", "_runtime", "batcher", "columns", "deployment", "has_proba", "metrics", "model", "pyfunc",
-                 "revision", "version")
+    __slots__ = ("_classes", "_runtime", "batcher", "columns", "deployment", "has_proba", "label_kind", "metrics",
+                 "model", "pyfunc", "revision", "version")
 
     def __init__(self, deployment: str, revision: int, route: Route, pyfunc: PyFuncModel,
                  runtime: Runtime, batching: dict[str, int]) -> None:
@@ -51,6 +52,8 @@ class ServedModel:
         self.model, self.version, self.pyfunc = route.model, route.version, pyfunc
         sig = pyfunc.signature
         self.columns: list[str] | None = None if sig is None else list(sig.input_names)
+        #: what a feedback label for this model's answers must be (see _feedback.label_kind)
+        self.label_kind = label_kind(None if sig is None else sig.outputs)
         self.has_proba = pyfunc.has_predict_proba and runtime.settings.probabilities
         # For these classifiers predict() *is* classes_[argmax(predict_proba())], so one call gives both.
         self._classes = _argmax_classes(pyfunc.raw_model) if self.has_proba else None
@@ -69,8 +72,9 @@ class ServedModel:
         if self.has_proba and self._classes is not None:
             proba = self.pyfunc.predict_proba(data)
             return self._classes[np.argmax(proba, axis=1)], proba
-        preds = self.pyfunc.predict(data)
-        return preds, self.pyfunc.predict_proba(data) if self.has_proba else None
+        if self.has_proba:  # both outputs, the input checked once (one model pass for a LogisticRegression)
+            return self.pyfunc.predict_with_proba(data)
+        return self.pyfunc.predict(data), None
 
     async def predict(self, prepared: Any, rows: int, tag: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
         """This request's predictions (and probabilities); a ``tag`` reaches ``Runtime.on_answered``."""
