@@ -165,3 +165,15 @@ def test_parquet_folder_ties_across_files_and_aware_times(client: Any, tmp_path:
         remote = store.get_historical_features(entities, ["folder:a", "folder:b"], as_known_at=known,
                                                executor=client, partitions=3)
         pd.testing.assert_frame_equal(remote, local, check_exact=True)
+
+
+def test_no_entity_rows_and_partitions_without_executor(client: Any, tmp_path: Path) -> None:
+    views = _views(tmp_path, np.random.default_rng(9))[:2]
+    store = FeatureStore()
+    store.apply(*views)
+    refs = [f"{v.name}:{f}" for v in views for f in v.features]
+    empty = random_entities(np.random.default_rng(9), 5).iloc[:0]
+    pd.testing.assert_frame_equal(store.get_historical_features(empty, refs, executor=client),
+                                  store.get_historical_features(empty, refs))
+    with pytest.raises(InvalidInput, match="give executor= too"):
+        store.get_historical_features(empty, refs, partitions=2)

@@ -97,12 +97,8 @@ def dask_join(executor: Any, entity: pa.Table, requests: Sequence[ViewRequest], 
     futures = [client.submit(_join_part, part, remote, as_known_at, store_uri, table_bounds, pure=False)
                for part in parts if part.num_rows]
     results = client.gather(futures)
-    if not results:  # no entity rows: the empty answer, with its types, from this process
-        con = connect()
-        try:
-            return point_in_time_join(con, entity, requests, as_known_at)
-        finally:
-            con.close()
+    if not results:  # no entity rows: the empty answer, with its types, computed here as a worker would
+        results = [_join_part(entity, remote, as_known_at, store_uri, table_bounds)]
     # pandas joins the parts' dtypes as one process's conversion would (an integer column with a
     # missing value in any part becomes float64, as it does in one frame)
     joined = pd.concat(results, ignore_index=True)

@@ -238,6 +238,8 @@ class FeatureStore:
             from shipyard.features._dask import check_dask_executor
 
             check_dask_executor(executor)
+        elif partitions is not None:
+            raise InvalidInput("partitions split the rows for a Dask executor: give executor= too")
         plan = self._plan(features, full_feature_names)
         requests = plan.requests
         con = connect()
