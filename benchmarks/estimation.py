@@ -15,7 +15,7 @@ of ``WINDOW_REPEAT`` calls -- for NannyML an ``estimate`` call on those rows) an
 noisy: fastest-of-N is the least disturbed number.
 ``regression-fast``: shipyard with smaller loss models (15 trees of 7 leaves; the default is 30 of 15).
 
-    python benchmarks/estimation.py [--rows 50000] [--chunk 5000]
+    python benchmarks/estimation.py [--rows 50000] [--chunk 5000] [--seeds 0 1 2 ...]
 """
 
 from __future__ import annotations
@@ -253,6 +253,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--chunk", type=int, default=5000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="data sets to generate (one per seed); errors are pooled over all their chunks")
     parser.add_argument("--worker", choices=["shipyard", "nannyml"])
     parser.add_argument("--data")
     args = parser.parse_args()
@@ -265,34 +267,22 @@ def main() -> None:
 
     nml_python = ensure_peer("nannyml", NANNYML, ["nannyml", "lightgbm"])
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        sys.path.insert(0, str(ROOT / "src"))
-        generate(folder, args.rows)
-        truth = realized(folder, args.chunk)
-        floor = oracle(folder, args.chunk)
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NML_DISABLE_USAGE_LOGGING": "1"}
-        sides = {"shipyard": _run(sys.executable, "shipyard", folder, args.chunk, env),
-                 "nannyml": _run(str(nml_python), "nannyml", folder, args.chunk, env)}
-    print(f"{args.rows:,} reference + {args.rows:,} analysis rows, chunks of {args.chunk:,}; shift in the second half")
-    print(f"{'set':<10} | {'metric':<9} | {'shipyard err mean/max':>22} | {'nannyml err mean/max':>22} | "
-          "mean ratio | verdict | noise floor")
-    print("-" * 114)
-    for task, metrics in (("binary", CLASS_METRICS), ("regression", REG_METRICS), ("regression-fast", REG_METRICS)):
-        for m in metrics:
-            errs = {}
-            for side, res in sides.items():
-                key = task if task in res else "regression"  # NannyML has one regression row
-                e = [abs(v[m] - r[m]) for v, r in zip(res[key]["values"], truth[key.split("-")[0]], strict=True)]
-                errs[side] = (float(np.mean(e)), float(np.max(e)))
-            ratio = errs["shipyard"][0] / errs["nannyml"][0]
-            ok = "ok" if ratio <= 1.0 else "worse"
-            base = task.split("-")[0]
-            noise = np.mean([abs(f[m] - r[m]) for f, r in zip(floor[base], truth[base], strict=True)])
-            print(f"{task:<10} | {m:<9} | {errs['shipyard'][0]:>10.5f} / {errs['shipyard'][1]:<9.5f} | "
-                  f"{errs['nannyml'][0]:>10.5f} / {errs['nannyml'][1]:<9.5f} | {ratio:>10.3f} | {ok:<7} | "
-                  f"{noise:.5f}")
+    runs = []  # (truth, floor, sides) per seed
+    for seed in args.seeds:
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            sys.path.insert(0, str(ROOT / "src"))
+            generate(folder, args.rows, seed)
+            truth = realized(folder, args.chunk)
+            floor = oracle(folder, args.chunk)
+            env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "NML_DISABLE_USAGE_LOGGING": "1"}
+            sides = {"shipyard": _run(sys.executable, "shipyard", folder, args.chunk, env),
+                     "nannyml": _run(str(nml_python), "nannyml", folder, args.chunk, env)}
+        runs.append((truth, floor, sides))
+    _print_errors(args, runs)
+    truth, _, sides = runs[0]
     print()
+    print(f"times (seed {args.seeds[0]}):")
     print(f"{'set':<15} | {'side':<8} | {'fit s':>8} | {'1 window s':>10} | {'10 chunks s':>11}")
     print("-" * 66)
     for task in ("binary", "regression", "regression-fast"):
@@ -307,15 +297,44 @@ def main() -> None:
               f"{n['chunk_s'] / s['chunk_s']:.1f}x faster")
     print(f"shipyard: binary calibrated={sides['shipyard']['binary']['calibrated']}, "
           f"regression engine={sides['shipyard']['regression']['engine']}")
-    print("per-chunk realized / shipyard / nannyml, binary roc_auc:")
+    print(f"per-chunk realized / shipyard / nannyml, binary roc_auc (seed {args.seeds[0]}):")
     for r, s, n in zip(truth["binary"], sides["shipyard"]["binary"]["values"], sides["nannyml"]["binary"]["values"],
                        strict=True):
         print(f"  {r['roc_auc']:.4f} / {s['roc_auc']:.4f} / {n['roc_auc']:.4f}")
-    print("per-chunk realized / shipyard / nannyml, regression mae:")
+    print(f"per-chunk realized / shipyard / nannyml, regression mae (seed {args.seeds[0]}):")
     for r, s, n in zip(truth["regression"], sides["shipyard"]["regression"]["values"],
                        sides["nannyml"]["regression"]["values"], strict=True):
         print(f"  {r['mae']:.4f} / {s['mae']:.4f} / {n['mae']:.4f}")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def _print_errors(args: argparse.Namespace, runs: list[tuple[dict, dict, dict]]) -> None:
+    """Mean absolute estimation error per metric, pooled over every chunk of every seed, and the
+    paired difference (shipyard - NannyML, chunk by chunk) with a 95 % interval: a ratio above 1 whose
+    interval holds 0 is a tie that more data would be needed to split."""
+    print(f"{args.rows:,} reference + {args.rows:,} analysis rows, chunks of {args.chunk:,}; shift in the second "
+          f"half; seeds {' '.join(map(str, args.seeds))} ({10 * len(runs)} chunks per metric)")
+    print(f"{'set':<15} | {'metric':<9} | {'shipyard err mean/max':>22} | {'nannyml err mean/max':>22} | "
+          "mean ratio | diff (95 % interval)   | verdict | noise floor")
+    print("-" * 140)
+    for task, metrics in (("binary", CLASS_METRICS), ("regression", REG_METRICS), ("regression-fast", REG_METRICS)):
+        base = task.split("-")[0]
+        for m in metrics:
+            errs: dict[str, list[float]] = {"shipyard": [], "nannyml": []}
+            noise: list[float] = []
+            for truth, floor, sides in runs:
+                for side, res in sides.items():
+                    key = task if task in res else "regression"  # NannyML has one regression row
+                    errs[side] += [abs(v[m] - r[m]) for v, r in zip(res[key]["values"], truth[base], strict=True)]
+                noise += [abs(f[m] - r[m]) for f, r in zip(floor[base], truth[base], strict=True)]
+            ours, theirs = np.array(errs["shipyard"]), np.array(errs["nannyml"])
+            diff = ours - theirs
+            half = 1.96 * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else float("nan")
+            ratio = ours.mean() / theirs.mean()
+            verdict = "ok" if ratio <= 1.0 else ("tie" if diff.mean() - half <= 0 else "worse")
+            print(f"{task:<15} | {m:<9} | {ours.mean():>10.5f} / {ours.max():<9.5f} | "
+                  f"{theirs.mean():>10.5f} / {theirs.max():<9.5f} | {ratio:>10.3f} | "
+                  f"{diff.mean():+.5f} ± {half:.5f}    | {verdict:<7} | {np.mean(noise):.5f}")
 
 
 if __name__ == "__main__":
