@@ -158,11 +158,11 @@ def test_online_store_keeps_the_newest_row_per_key(online_uri: str) -> None:
         store.write("v", [(a, 10, 9, b"a10-old")])
         store.write("v", [(a, 9, 50, b"a9")])
         assert store.read("v", [a, b, c]) == [b"a10", b"b5", None]
-        if not online_uri.startswith("redis"):
-            # several rows of one key in one write (materialization never sends that; Redis compares
-            # each row with what was stored before the write only, so it is left out here)
-            store.write("dup", [(a, 10, 10, b"a10"), (a, 10, 9, b"a10-old"), (a, 9, 50, b"a9"), (a, 10, 10, b"a10+")])
-            assert store.read("dup", [a]) == [b"a10+"]
+        # several rows of one key in one write (materialization never sends that), on every store
+        store.write("dup", [(a, 10, 10, b"a10"), (a, 10, 9, b"a10-old"), (a, 9, 50, b"a9"), (a, 10, 10, b"a10+")])
+        assert store.read("dup", [a]) == [b"a10+"]
+        store.write("dup", [(a, 11, 0, b"a11"), (a, 10, 99, b"a10-late")])
+        assert store.read("dup", [a]) == [b"a11"]
         store.write("v", [(a, 10, 10, b"a10-again"), (b, 4, 99, b"b4"), (c, 1, 1, b"c1")])
         assert store.read("v", [c, b, a, a]) == [b"c1", b"b5", b"a10-again", b"a10-again"]
         assert store.read("other", [a]) == [None]  # views do not share keys

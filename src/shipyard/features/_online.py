@@ -119,13 +119,20 @@ class RedisOnlineStore:
                 part = rows[start:start + 2000]
                 names = [self._key(view, k) for k, _, _, _ in part]
                 stored: list[bytes | None] = self._redis.mget(names)  # type: ignore[assignment]
-                pipe = self._redis.pipeline(transaction=False)
+                # newest per key over what is stored and this part's own rows: a key may come twice in
+                # one write, and the later of equal rows wins, as in the SQL stores
+                newest: dict[str, tuple[Any, Any, bytes | None]] = {}  # payload None: keep what is stored
                 for name, (_, e, c, payload), old in zip(names, part, stored, strict=True):
-                    if old is not None:
+                    if name not in newest and old is not None:
                         old_e, old_c = orjson.loads(old[: old.index(b"|")])
-                        if (e, c) < (old_e, old_c):
-                            continue
-                    pipe.set(name, orjson.dumps([e, c]) + b"|" + payload)
+                        newest[name] = (old_e, old_c, None)
+                    held = newest.get(name)
+                    if held is None or (e, c) >= (held[0], held[1]):
+                        newest[name] = (e, c, payload)
+                pipe = self._redis.pipeline(transaction=False)
+                for name, (e, c, payload) in newest.items():
+                    if payload is not None:
+                        pipe.set(name, orjson.dumps([e, c]) + b"|" + payload)
                 pipe.execute()
         except self._errors as exc:
             raise StoreUnavailable(f"the Redis online store failed: {exc}") from exc
