@@ -130,9 +130,9 @@ class RedisOnlineStore:
                     if held is None or (e, c) >= (held[0], held[1]):
                         newest[name] = (e, c, payload)
                 pipe = self._redis.pipeline(transaction=False)
-                for name, (e, c, payload) in newest.items():
-                    if payload is not None:
-                        pipe.set(name, orjson.dumps([e, c]) + b"|" + payload)
+                for name, (e, c, value) in newest.items():
+                    if value is not None:
+                        pipe.set(name, orjson.dumps([e, c]) + b"|" + value)
                 pipe.execute()
         except self._errors as exc:
             raise StoreUnavailable(f"the Redis online store failed: {exc}") from exc
