@@ -15,7 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Settings", "default_home", "process_tracking_uri", "resolve_settings", "use_tracking_uri"]
+__all__ = ["DASK_SCHEMES", "Settings", "dask_address", "default_home", "process_tracking_uri", "resolve_settings",
+           "use_tracking_uri"]
 
 # What ``shipyard.set_tracking_uri()`` chose for this process (None: the environment decides). Kept
 # here, not in the fluent API, so every way of opening a store - ``shipyard.Client()``, pipelines,
@@ -62,3 +63,18 @@ def resolve_settings(store_uri: str | None = None, artifact_uri: str | None = No
         else:
             artifacts = str(home / "artifacts")
     return Settings(store_uri=store, artifact_uri=artifacts)
+
+
+DASK_SCHEMES = ("dask://", "tcp://", "tls://")  # dask:// is Dask's tcp://
+
+
+def dask_address(executor: str) -> str | None:
+    """The Dask scheduler address an executor string names (``dask://host:port`` -> ``tcp://host:port``;
+    ``tcp://`` and ``tls://`` as they are), or None when it names none or no ``host:port``. Here,
+    below the pipelines and the feature store, so both read the same addresses."""
+    if not executor.startswith(DASK_SCHEMES):
+        return None
+    host, _, port = executor.partition("://")[2].rpartition(":")
+    if not host or not port.isdigit() or "/" in host:
+        return None
+    return "tcp://" + executor.removeprefix("dask://") if executor.startswith("dask://") else executor

@@ -10,10 +10,12 @@ workers share, tables of a database they can reach. A DataFrame source lives in 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from shipyard.config import dask_address
 from shipyard.errors import InvalidInput
 from shipyard.features._definitions import DataFrameSource, FeatureView, ParquetSource
 from shipyard.features._offline import ViewRequest, connect, point_in_time_join, q
@@ -43,10 +45,7 @@ def check_dask_executor(executor: Any) -> None:
     """InvalidInput unless ``executor`` names a Dask scheduler or is a ``distributed.Client``; nothing
     is contacted (a typo fails before any work)."""
     if isinstance(executor, str):
-        from shipyard.pipelines._executors import _DASK_SCHEMES, check_executor
-
-        if executor.startswith(_DASK_SCHEMES):
-            check_executor(executor)  # host:port, else InvalidInput
+        if dask_address(executor) is not None:
             return
         raise InvalidInput(f"unknown executor {executor!r} for feature retrieval: use 'dask://host:port' "
                            "(tcp://, tls://) or a distributed.Client")
@@ -63,14 +62,20 @@ def _is_client(value: object) -> bool:
     return isinstance(value, Client)
 
 
-def _client(executor: Any) -> Any:
+@contextlib.contextmanager
+def _client(executor: Any) -> Iterator[Any]:
+    """The given ``distributed.Client``, or one to the address for this retrieval, closed after it
+    (its own, not the pipelines' shared executor, a layer above: retrieval ships stored specs and
+    needs none of the settings that executor gives the workers; connecting is small beside a join)."""
     if not isinstance(executor, str):
-        return executor
-    from shipyard.pipelines._executors import shared_dask
+        yield executor
+        return
+    address = dask_address(executor)
+    assert address is not None  # checked by check_dask_executor before any work
+    from distributed import Client
 
-    # one client per address in a process, as the pipelines share it
-    address = "tcp://" + executor.removeprefix("dask://") if executor.startswith("dask://") else executor
-    return shared_dask(address).client
+    with Client(address) as client:
+        yield client
 
 
 def dask_join(executor: Any, entity: pa.Table, requests: Sequence[ViewRequest], as_known_at: bool, *,
@@ -87,16 +92,16 @@ def dask_join(executor: Any, entity: pa.Table, requests: Sequence[ViewRequest], 
             raise InvalidInput(f"feature view {r.view.name!r} reads a DataFrame of this process, which Dask workers "
                                "cannot read: write it to Parquet (a path the workers share) for retrieval on Dask")
         remote.append(RemoteRequest(r.view.name, r.view.spec(), r.view.description, r.features, r.outputs))
-    client = _client(executor)
-    if partitions is None:
-        workers = len(client.scheduler_info().get("workers", {})) or 1
-        partitions = 2 * workers  # a straggler's part is half a worker's share
-    if not isinstance(partitions, int) or partitions < 1:
-        raise InvalidInput(f"partitions must be a positive integer, got {partitions!r}")
-    parts = _split(entity, requests, partitions)
-    futures = [client.submit(_join_part, part, remote, as_known_at, store_uri, table_bounds, pure=False)
-               for part in parts if part.num_rows]
-    results = client.gather(futures)
+    with _client(executor) as client:
+        if partitions is None:
+            workers = len(client.scheduler_info().get("workers", {})) or 1
+            partitions = 2 * workers  # a straggler's part is half a worker's share
+        if not isinstance(partitions, int) or partitions < 1:
+            raise InvalidInput(f"partitions must be a positive integer, got {partitions!r}")
+        parts = _split(entity, requests, partitions)
+        futures = [client.submit(_join_part, part, remote, as_known_at, store_uri, table_bounds, pure=False)
+                   for part in parts if part.num_rows]
+        results = client.gather(futures)
     if not results:  # no entity rows: the empty answer, with its types, computed here as a worker would
         results = [_join_part(entity, remote, as_known_at, store_uri, table_bounds)]
     # pandas joins the parts' dtypes as one process's conversion would (an integer column with a

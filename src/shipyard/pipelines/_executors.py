@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
+from shipyard.config import dask_address
 from shipyard.errors import InvalidInput
 
 __all__ = ["DaskExecutor", "Executor", "ProcessExecutor", "ThreadExecutor", "check_executor", "resolve_executor"]
@@ -180,7 +181,6 @@ def shared_dask(address: str) -> DaskExecutor:
 
 
 _NAMED = ("thread", "threads", "process", "processes", "dask")
-_DASK_SCHEMES = ("dask://", "tcp://", "tls://")  # dask:// is Dask's tcp://
 
 
 def check_executor(executor: str | None) -> str | None:
@@ -188,10 +188,8 @@ def check_executor(executor: str | None) -> str | None:
     else InvalidInput; nothing is started or contacted."""
     if executor is None or executor in _NAMED:
         return executor
-    if isinstance(executor, str) and executor.startswith(_DASK_SCHEMES):
-        host, _, port = executor.partition("://")[2].rpartition(":")
-        if host and port.isdigit() and "/" not in host:
-            return executor
+    if isinstance(executor, str) and dask_address(executor) is not None:
+        return executor
     raise InvalidInput(f"unknown executor {executor!r}: use 'threads', 'processes', 'dask' or "
                        "'dask://host:port' (the Dask scheduler's address; tls://host:port with Dask's TLS settings)")
 
