@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -40,6 +40,9 @@ import yaml
 from tests._topology import BIN, MotoS3, Process, free_port, without_cloud_credentials
 from tests._wait import wait_until
 from tests.conftest import throwaway_postgres
+
+if TYPE_CHECKING:
+    from shipyard import Client
 
 pytest.importorskip("distributed")
 pytest.importorskip("s3fs")
@@ -490,6 +493,9 @@ def test_serving_loop_through_the_server(topology: Topology, monkeypatch: pytest
                 lambda: client.store.list_policy_events("loop-retrain", kinds=["promoted", "rolled_back"],
                                                         max_results=1),
                 150, "the canary's verdict")
+            if promoted[0].kind == "promoted":  # the event is written first; the aliases and routes follow
+                wait_until(lambda: _promotion_applied(client, promoted[0].data["candidate_version"]), 30,
+                           "the promoted version's aliases and routes")
         finally:
             traffic.join()
     finally:
@@ -507,3 +513,9 @@ def test_serving_loop_through_the_server(topology: Topology, monkeypatch: pytest
     assert [(r.version, r.weight) for r in client.get_deployment("loop-api").current.routes] == [(candidate, 100.0)]
     trained = client.store.get_run(client.get_model_version("loop", candidate).run_id)
     assert trained.data.params["where"].startswith("dask-worker-")  # the retraining ran on a Dask worker
+
+
+def _promotion_applied(client: Client, candidate: int) -> bool:
+    champion = client.get_model_version_by_alias("loop", "champion").version
+    routes = [(r.version, r.weight) for r in client.get_deployment("loop-api").current.routes]
+    return champion == candidate and routes == [(candidate, 100.0)]

@@ -84,6 +84,21 @@ def test_new_segments_of_a_compacted_hour_make_a_new_hour_file(tmp_path: Path) -
     assert len(names(tmp_path)) == 1 and len(read_ids(root)) == 80
 
 
+def test_with_no_grace_a_run_in_the_same_millisecond_collects_what_the_last_one_replaced(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`compact --grace 0` twice leaves one file per hour even when the second run lists in the
+    millisecond the first one published (a fast disk: CI saw it)."""
+    import shipyard.serving.compaction as compaction
+
+    root = str(tmp_path)
+    written = log_segments(root, 5)
+    monkeypatch.setattr(compaction, "_now_ms", lambda: DURING)  # every clock read is the same ms
+    assert compact_prediction_log(root, grace_s=0, now_ms=DURING).files_merged == 5
+    report = compact_prediction_log(root, grace_s=0, now_ms=DURING)
+    assert report.deleted == 5 and len(names(tmp_path)) == 1
+    assert len(read_ids(root)) == written
+
+
 def test_two_compactors_that_raced_the_later_file_is_ignored_then_removed(tmp_path: Path) -> None:
     root = str(tmp_path)
     log_segments(root, 4)

@@ -154,10 +154,11 @@ def _compact_folder(files: SegmentFiles, folder: DayFolder, report: CompactionRe
 
 def _collect(files: SegmentFiles, folder: DayFolder, infos: list[LogFile], resolved: Resolved,
              cutoff_ms: int) -> int:
-    """Delete what accepted files created before ``cutoff_ms`` replaced, leaves first, and the
-    compacted files that lost a race; returns how many files went."""
+    """Delete what accepted files created at or before ``cutoff_ms`` replaced, leaves first, and the
+    compacted files that lost a race; returns how many files went. (At, not only before: with no
+    grace period a run that lists in the millisecond the previous run published must still collect.)"""
     created = {f.id: f.created for f in resolved.accepted}
-    old = {f.id for f in infos if (claimer := resolved.claimed.get(f.id)) is not None and created[claimer] < cutoff_ms}
+    old = {f.id for f in infos if (claimer := resolved.claimed.get(f.id)) is not None and created[claimer] <= cutoff_ms}
     visible = {f.id for f in infos}
     deleted = 0
     # Segments first, then compacted files whose own inputs are all gone: a replaced hour file
@@ -170,7 +171,7 @@ def _collect(files: SegmentFiles, folder: DayFolder, infos: list[LogFile], resol
         visible.discard(info.id)
         deleted += 1
     for info in resolved.rejected:
-        if info.created < cutoff_ms:
+        if info.created <= cutoff_ms:
             files.delete(f"{folder.rel}/{info.name}")
             deleted += 1
     return deleted
