@@ -13,7 +13,7 @@ fit on the reference and to estimate: one window (the first chunk's 5,000 rows a
 of ``WINDOW_REPEAT`` calls -- for NannyML an ``estimate`` call on those rows) and all 10 chunks
 (NannyML's one call, shipyard's 10 calls; the fastest of ``REPEAT``). The machine is shared and
 noisy: fastest-of-N is the least disturbed number.
-``regression-fast``: shipyard with smaller loss models (15 trees of 7 leaves; the default is 30 of 15).
+``regression-fast``: shipyard with smaller loss models (15 trees of 7 leaves; the default is 16 of 20).
 
     python benchmarks/estimation.py [--rows 50000] [--chunk 5000] [--seeds 0 1 2 ...]
 """

@@ -45,12 +45,21 @@ def _widening(rng: np.random.Generator, n: int, shift: float = 0.0) -> Sample:
 
 
 def test_linear_leaves_follow_the_loss_past_the_reference_edge():
-    rng = np.random.default_rng(13)
-    ref = _widening(rng, 10_000)
-    windows = [_widening(rng, 2000, shift=s) for s in (2.5, 3.0)]  # x0 mostly beyond the reference's
-    linear = monitoring.RegressorEstimator().fit(ref.X, ref.y_pred, ref.y)
-    flat = monitoring.RegressorEstimator(linear=False).fit(ref.X, ref.y_pred, ref.y)
-    assert linear.forests_["abs"].coef is not None and flat.forests_["abs"].coef is None
-    for w_lin, w_flat in zip(estimate(linear, windows).windows, estimate(flat, windows).windows, strict=True):
-        assert abs(w_lin.error("mae")) < 0.05 * w_lin.realized["mae"] and w_lin.within_band("mae")
-        assert w_flat.error("mae") < -0.1 * w_flat.realized["mae"]  # constant leaves: stuck at the edge's loss
+    """Windows 2.5 and 3 standard deviations past the reference's edge in x0, where the error keeps
+    widening. Constant leaves stay at the edge's loss: every fit underestimates, by 14 % on average.
+    Linear leaves follow the trend on average, but how far one fit's line holds out there varies
+    (-22 % to +38 % over 20 seeds), so the claim is over six fits, not one."""
+    lin_errors, flat_errors = [], []
+    for seed in range(13, 19):
+        rng = np.random.default_rng(seed)
+        ref = _widening(rng, 10_000)
+        windows = [_widening(rng, 2000, shift=s) for s in (2.5, 3.0)]
+        linear = monitoring.RegressorEstimator().fit(ref.X, ref.y_pred, ref.y)
+        flat = monitoring.RegressorEstimator(linear=False).fit(ref.X, ref.y_pred, ref.y)
+        assert linear.forests_["abs"].coef is not None and flat.forests_["abs"].coef is None
+        for w_lin, w_flat in zip(estimate(linear, windows).windows, estimate(flat, windows).windows, strict=True):
+            lin_errors.append(w_lin.error("mae") / w_lin.realized["mae"])
+            flat_errors.append(w_flat.error("mae") / w_flat.realized["mae"])
+    assert max(flat_errors) < 0 and np.mean(flat_errors) < -0.1  # stuck at the edge's loss
+    assert abs(np.mean(lin_errors)) < 0.05  # no bias
+    assert np.mean(np.abs(lin_errors)) < 0.6 * np.mean(np.abs(flat_errors))

@@ -93,7 +93,7 @@ class RegressorEstimator:
 
     task = "regression"
 
-    def __init__(self, *, engine: str = "auto", seed: int = 0, trees: int = 30, leaves: int = 15,
+    def __init__(self, *, engine: str = "auto", seed: int = 0, trees: int = 16, leaves: int = 20,
                  linear: bool = True) -> None:
         self.engine = engine
         self.seed = seed
