@@ -161,3 +161,45 @@ async def test_prediction_log_lag_and_counts_are_exported(make_app, api, rain, t
     assert _series(after, "shipyard_prediction_log_lag_seconds") == {"": 0.0}
     assert _series(after, "shipyard_prediction_log_written_rows_total") == {"": 3.0}
     assert _series(after, "shipyard_prediction_log_dropped_rows_total") == {"": 0.0}
+
+
+def test_route_series_are_what_prometheus_client_would_write() -> None:
+    """Requests, rows and latency are kept as plain numbers and exported at scrape time: the same
+    samples a prometheus_client Counter and Histogram fed the same requests write, values on a
+    bucket's bound included (Prometheus' ``le`` is "at most")."""
+    from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from shipyard.serving.metrics import _LABELS, _LATENCY_BUCKETS, ServingMetrics
+
+    ours = ServingMetrics()
+    route = ours.route("api", 3, "rain", 2)
+    other = ours.route("api", 3, "rain", 1)
+    registry = CollectorRegistry()
+    requests = Counter("shipyard_serving_requests", "x", _LABELS, registry=registry)
+    rows = Counter("shipyard_serving_rows", "x", _LABELS, registry=registry)
+    latency = Histogram("shipyard_serving_request_latency_seconds", "x", _LABELS, buckets=_LATENCY_BUCKETS,
+                        registry=registry)
+    seconds = [*_LATENCY_BUCKETS, 0.0, 0.0003, 0.0007, 0.003, 0.7, 11.0, 1e-9, *(b + 1e-12 for b in _LATENCY_BUCKETS)]
+    for i, s in enumerate(seconds):
+        route.answered(1 + i % 3, s)
+        requests.labels("api", "3", "rain", "2").inc()
+        rows.labels("api", "3", "rain", "2").inc(1 + i % 3)
+        latency.labels("api", "3", "rain", "2").observe(s)
+    route.shadow_answered(5)
+    rows.labels("api", "3", "rain", "2").inc(5)
+    other.answered(1, 0.001)
+
+    def samples(text: bytes, version: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        return {(s.name, tuple(sorted(s.labels.items()))): s.value
+                for family in text_string_to_metric_families(text.decode()) for s in family.samples
+                if s.labels.get("version") == version and not s.name.endswith("_created")
+                and family.name in ("shipyard_serving_requests", "shipyard_serving_rows",
+                                    "shipyard_serving_request_latency_seconds")}
+
+    expected = samples(generate_latest(registry), "2")
+    got = samples(ours.render(), "2")
+    assert got == expected and len(got) == len(_LATENCY_BUCKETS) + 5  # buckets, +Inf, count, sum, requests, rows
+    assert samples(ours.render(), "1")[("shipyard_serving_requests_total", (("deployment", "api"), ("model", "rain"),
+                                                                             ("revision", "3"), ("version", "1")))] == 1
+    assert b"shipyard_serving_request_latency_seconds_created{" in ours.render()

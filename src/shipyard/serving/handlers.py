@@ -193,10 +193,7 @@ class Handlers:
             failed.counted = True  # type: ignore[attr-defined]
             raise failed from None
         elapsed = time.perf_counter() - started
-        m = served.metrics
-        m.requests.inc()
-        m.rows.inc(rows)
-        m.latency.observe(elapsed)
+        served.metrics.answered(rows, elapsed)
         for shadow in state.shadows:
             task = asyncio.get_running_loop().create_task(self._shadow(state, shadow, data, ids, stamp, started,
                                                                        keys))
@@ -222,7 +219,7 @@ class Handlers:
                 self._log_failed(state, served, prepared, ids, stamp, time.perf_counter() - started,
                                  shadow=True, error=error_text(exc), keys=keys)
             return
-        served.metrics.rows.inc(rows)
+        served.metrics.shadow_answered(rows)
 
     def _log_answered(self, served: ServedModel, tickets: list[_Ticket], data: Any, preds: np.ndarray,
                       proba: np.ndarray | None) -> None:

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import time
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.samples import Sample
+from prometheus_client.utils import floatToGoString
 
 from shipyard.errors import InvalidInput
 
@@ -38,16 +42,37 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
 class RouteMetrics:
-    """The label children of one served model version in one revision (cached, cheap to use)."""
+    """The series of one served model version in one revision (cached, cheap to use).
 
-    __slots__ = ("batch_size", "latency", "requests", "rows", "shadow_errors")
+    The three that move on every request -- requests, rows, latency -- are plain numbers, read by
+    ``ServingMetrics``' collector at scrape time. prometheus_client's Counter and Histogram take a
+    lock per update: three per request were 2-3.5 us of the event loop's time, against 0.3 us for
+    these additions. They are only ever updated on the app's event loop (one thread), so they need no
+    lock; a scrape reads a snapshot (a list copy is atomic under the GIL). The per-batch and rare
+    series stay prometheus_client children."""
+
+    __slots__ = ("batch_size", "created", "labels", "latency", "latency_sum", "requests", "rows", "shadow_errors")
 
     def __init__(self, metrics: ServingMetrics, labels: tuple[str, str, str, str]) -> None:
-        self.requests = metrics.requests.labels(*labels)
-        self.rows = metrics.rows.labels(*labels)
-        self.latency = metrics.latency.labels(*labels)
+        self.labels = labels
+        self.created = time.time()
+        self.requests = 0
+        self.rows = 0
+        self.latency = [0] * (len(_LATENCY_BUCKETS) + 1)  # per bucket (not cumulative), the last one +Inf
+        self.latency_sum = 0.0
         self.batch_size = metrics.batch_size.labels(*labels)
         self.shadow_errors = metrics.shadow_errors.labels(*labels)
+
+    def answered(self, rows: int, seconds: float) -> None:
+        """One request answered with ``rows`` rows, ``seconds`` after it arrived."""
+        self.requests += 1
+        self.rows += rows
+        self.latency[bisect_left(_LATENCY_BUCKETS, seconds)] += 1  # first bound >= seconds: Prometheus' le
+        self.latency_sum += seconds
+
+    def shadow_answered(self, rows: int) -> None:
+        """Rows a shadow copy answered (counted in rows, not in requests)."""
+        self.rows += rows
 
 
 class ServingMetrics:
@@ -56,13 +81,10 @@ class ServingMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.requests = Counter("shipyard_serving_requests", "Answered prediction requests.", _LABELS, registry=r)
-        self.rows = Counter("shipyard_serving_rows", "Answered prediction rows.", _LABELS, registry=r)
+        self._children: dict[tuple[str, str, str, str], RouteMetrics] = {}
+        r.register(_RouteCollector(self._children))
         self.errors = Counter("shipyard_serving_errors", "Requests answered with an error, by HTTP status.",
                               (*_LABELS, "code"), registry=r)
-        self.latency = Histogram("shipyard_serving_request_latency_seconds",
-                                 "Time from request received to answer ready.", _LABELS,
-                                 buckets=_LATENCY_BUCKETS, registry=r)
         self.batch_size = Histogram("shipyard_serving_batch_size", "Rows per model predict call.", _LABELS,
                                     buckets=_BATCH_BUCKETS, registry=r)
         self.shadow_errors = Counter("shipyard_serving_shadow_errors", "Shadow predictions that failed.",
@@ -74,7 +96,6 @@ class ServingMetrics:
                                    "Share of a deployment's requests (0-1) each model version answers in the "
                                    "current revision; shadows are copies and count 0.", (*_LABELS, "role"),
                                    registry=r)
-        self._children: dict[tuple[str, str, str, str], RouteMetrics] = {}
         self._split: dict[str, list[tuple[str, ...]]] = {}  # deployment -> the traffic_share labels it set
 
     def set_split(self, deployment: str, revision: int, routes: Sequence[Route], shadows: Sequence[Route]) -> None:
@@ -116,6 +137,35 @@ class ServingMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _RouteCollector:
+    """``shipyard_serving_requests``, ``_rows`` and ``_request_latency_seconds`` of every route, read
+    from the ``RouteMetrics`` numbers at scrape time (the samples prometheus_client's Counter and
+    Histogram would write, ``_created`` included)."""
+
+    def __init__(self, children: dict[tuple[str, str, str, str], RouteMetrics]) -> None:
+        self.children = children
+
+    def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+        requests = CounterMetricFamily("shipyard_serving_requests", "Answered prediction requests.", labels=_LABELS)
+        rows = CounterMetricFamily("shipyard_serving_rows", "Answered prediction rows.", labels=_LABELS)
+        latency = HistogramMetricFamily("shipyard_serving_request_latency_seconds",
+                                        "Time from request received to answer ready.", labels=_LABELS)
+        bounds = [floatToGoString(b) for b in (*_LATENCY_BUCKETS, float("inf"))]
+        for route in list(self.children.values()):
+            labels = list(route.labels)
+            requests.add_metric(labels, route.requests, created=route.created)
+            rows.add_metric(labels, route.rows, created=route.created)
+            counts, total = list(route.latency), route.latency_sum
+            cumulative, buckets = 0, []
+            for bound, count in zip(bounds, counts, strict=True):
+                cumulative += count
+                buckets.append((bound, float(cumulative)))
+            latency.add_metric(labels, buckets, total)
+            latency.samples.append(Sample(latency.name + "_created", dict(zip(_LABELS, labels, strict=True)),
+                                          route.created, None, None))
+        yield from (requests, rows, latency)
 
 
 class PredictionLogCollector:
