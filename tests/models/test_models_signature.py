@@ -150,3 +150,21 @@ def test_no_signature_passes_input_through(tmp_path, rainfall_arrays):
     model = load_local_model(tmp_path / "m")
     assert model.signature is None and model.input_mode == "raw"
     np.testing.assert_array_equal(model.predict(X[:10]), lr.predict(X[:10]))
+
+
+@pytest.mark.parametrize("mode", ["array", "frame"])
+def test_records_with_nan_are_refused_naming_the_column_and_row(mode):
+    """Dict records from Python (a served request's rows, a caller's list): NaN in a required
+    column is a 400 naming it, whether the request has one row or many; infinities are numbers."""
+    from shipyard.models._enforce import InputAdapter
+
+    sig = Signature(inputs=(ColSpec("a", "float64"), ColSpec("b", "float64"), ColSpec("c", "int64")))
+    adapter = InputAdapter(sig, mode)
+    nan = float("nan")
+    for records, row, column in [([{"a": 1.0, "b": nan, "c": 2}], 0, "b"),
+                                 ([{"a": 1.0, "b": 2.0, "c": 3}, {"a": nan, "b": 2.0, "c": 3}], 1, "a"),
+                                 ([{"a": 0.0, "b": 0.0, "c": 0}] * 7 + [{"a": 1.0, "b": nan, "c": 1}], 7, "b")]:
+        with pytest.raises(InvalidInput, match=f"column '{column}' row {row}: a value is required"):
+            adapter(records)
+    both = adapter([{"a": float("inf"), "b": float("-inf"), "c": 1}])  # inf - inf is NaN in a sum, not in the data
+    assert np.isinf(np.asarray(both, dtype=float)[0, :2]).all()

@@ -272,7 +272,10 @@ class InputAdapter:
         if self._fast:
             arr = np.array(rows)
             if arr.dtype.kind in "biuf":
-                return self._finish(arr)
+                # A few rows of Python numbers (a served request): their sum is NaN exactly when
+                # np.add.reduce's would be, at a quarter of its cost (0.3 against 1 us for 20 values).
+                known_clean = len(rows) <= 4 and self._nan_check is None and _sum_is_a_number(rows)
+                return self._finish(arr, known_clean=known_clean)
         cols = [np.array([row[i] for row in rows], dtype=object) for i in range(len(names))]
         return self._assemble(cols)
 
@@ -298,10 +301,12 @@ class InputAdapter:
 
     # --- assembly ----------------------------------------------------------------------------
 
-    def _finish(self, arr: np.ndarray) -> Any:
-        """A numeric 2-D array in signature order -> what the model takes."""
+    def _finish(self, arr: np.ndarray, *, known_clean: bool = False) -> Any:
+        """A numeric 2-D array in signature order -> what the model takes (``known_clean``: the
+        caller has seen that no value is NaN)."""
         if arr.dtype.kind == "f":
-            self._refuse_nan(arr)
+            if not known_clean:
+                self._refuse_nan(arr)
             for i in self._int_cols:
                 coerce(self.names[i], self.types[i], arr[:, i], True)  # raises on a fraction or out of range
         elif self._int_cols and arr.dtype.kind == "u":
@@ -320,7 +325,8 @@ class InputAdapter:
     def _refuse_nan(self, arr: np.ndarray) -> None:
         """NaN in a required column of a float 2-D array is a 400 naming the column and row."""
         part = arr if self._nan_check is None else arr[:, self._nan_check]
-        total = np.add.reduce(part, axis=None)  # one pass, no temporary: NaN in, NaN out (inf - inf too)
+        with np.errstate(invalid="ignore"):  # +inf meeting -inf: NaN, checked below, not a warning
+            total = np.add.reduce(part, axis=None)  # one pass, no temporary: NaN in, NaN out (inf - inf too)
         if total == total:
             return
         if part.size and np.isnan(part).any():
@@ -355,3 +361,10 @@ def _matches(expected: Any, dtype: Any) -> bool:
     if expected == "datetime":
         return getattr(dtype, "kind", "") == "M"
     return expected == "object"
+
+
+def _sum_is_a_number(rows: list[list[Any]]) -> bool:
+    """Whether the sum of rows of Python numbers is not NaN: no value is NaN (+inf meeting -inf
+    gives NaN too; the NumPy check then decides, as it would have alone)."""
+    total = sum(map(sum, rows))
+    return bool(total == total)
