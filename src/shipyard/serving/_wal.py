@@ -17,8 +17,13 @@ dead processes and ships them under the segment names they were meant to have,
 ``<replica_id>-<sequence>``: a file shipped twice (killed after the segment was written but before
 the file was deleted) writes the same segment again, which the writer and the server recognize.
 
-Frames: 4-byte little-endian length, 4-byte CRC-32 of the payload, payload (orjson). A torn or
-corrupt tail (power loss mid-write) ends the file; the frames before it are shipped.
+Frames: 4-byte little-endian length, 4-byte CRC-32 of the payload, payload. A torn or corrupt
+tail (power loss mid-write) ends the file; the frames before it are shipped. The payload is byte 2,
+a 4-byte header length, the header (orjson: the rows, with each numeric array of a block replaced by
+its dtype, shape and offset) and the arrays' raw bytes. Writing the arrays' numbers as JSON text
+was 60 % of what logging a request cost the event loop (1.7 of 2.8 us); copying their bytes costs
+a few microseconds a batch. A payload that starts with ``{`` is the JSON of earlier versions,
+every array as a list, and is still read.
 """
 
 from __future__ import annotations
@@ -202,7 +207,7 @@ def frame(payload: bytes) -> bytes:
     return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-# -- entries: what one append() hands over, as JSON -------------------------------------------------
+# -- entries: what one append() hands over ---------------------------------------------------------
 
 _BLOCK_FIELDS = ("request_ids", "timestamp_ms", "revision", "model", "version", "shadow", "features",
                  "feature_names", "predictions", "probabilities", "latency_ms", "error")
@@ -222,20 +227,67 @@ def _default(value: Any) -> Any:
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 
 
+_BINARY = b"\x02"  # the first byte of a binary payload (a JSON one starts with "{")
+_LENGTH = struct.Struct("<I")
+_ARRAY_FIELDS = ("timestamp_ms", "predictions", "probabilities", "latency_ms")
+
+
 def encode_entry(deployment: str, rows: list[Any]) -> bytes:
-    """One frame holding the rows of one ``append``: RecordBlocks by their columns, dicts as they are."""
+    """One frame holding the rows of one ``append``: RecordBlocks by their columns (numeric arrays
+    as raw bytes after the header), dicts as they are."""
+    buffers: list[bytes] = []
+    offset = 0
+
+    def pack(value: Any) -> Any:
+        nonlocal offset
+        if not isinstance(value, np.ndarray) or value.dtype.kind not in "biuf":
+            return value  # object arrays (labels as text) and scalars go in the header
+        raw = np.ascontiguousarray(value).tobytes()
+        ref = {"$nd": [value.dtype.str, list(value.shape), offset]}
+        buffers.append(raw)
+        offset += len(raw)
+        return ref
+
     items = []
     for row in rows:
         if isinstance(row, RecordBlock):
-            items.append({"block": {name: getattr(row, name) for name in _BLOCK_FIELDS}})
+            block = {name: getattr(row, name) for name in _BLOCK_FIELDS}
+            for name in _ARRAY_FIELDS:
+                block[name] = pack(block[name])
+            features = block["features"]
+            # columns under a key of their own: a column named "$nd" is then never taken for an array
+            block["features"] = ({"$cols": {k: pack(v) for k, v in features.items()}} if isinstance(features, dict)
+                                 else pack(features))
+            items.append({"block": block})
         else:
             items.append(row)
-    return frame(orjson.dumps({"deployment": deployment, "rows": items}, default=_default, option=_OPTIONS))
+    header = orjson.dumps({"deployment": deployment, "rows": items}, default=_default, option=_OPTIONS)
+    return frame(b"".join([_BINARY, _LENGTH.pack(len(header)), header, *buffers]))
 
 
 def decode_entry(payload: bytes) -> tuple[str, list[Any]]:
-    """``(deployment, rows)`` of a frame's payload, rows as RecordBlocks and record dicts."""
-    data = orjson.loads(payload)
+    """``(deployment, rows)`` of a frame's payload (binary or the earlier JSON), rows as RecordBlocks
+    and record dicts."""
+    binary = payload[:1] == _BINARY
+    if binary:
+        (size,) = _LENGTH.unpack_from(payload, 1)
+        start = 1 + _LENGTH.size + size
+        data = orjson.loads(payload[1 + _LENGTH.size:start])
+        body = memoryview(payload)[start:]
+    else:
+        data = orjson.loads(payload)
+        body = memoryview(b"")
+
+    def unpack(value: Any) -> Any:
+        if not (binary and isinstance(value, dict) and len(value) == 1 and "$nd" in value):
+            return value
+        dtype, shape, at = value["$nd"]
+        dtype, shape = np.dtype(dtype), tuple(int(n) for n in shape)
+        count = int(np.prod(shape, dtype=np.int64))
+        if count == 0:
+            return np.empty(shape, dtype)
+        return np.frombuffer(body, dtype, count, int(at)).reshape(shape).copy()
+
     deployment = str(data["deployment"])
     rows: list[Any] = []
     for item in data["rows"]:
@@ -243,8 +295,12 @@ def decode_entry(payload: bytes) -> tuple[str, list[Any]]:
         if not isinstance(block, dict):
             rows.append(item)
             continue
+        for name in _ARRAY_FIELDS:
+            block[name] = unpack(block[name])
         features = block["features"]
-        features = ({k: np.asarray(v) for k, v in features.items()} if isinstance(features, dict)
+        if binary:
+            features = features["$cols"] if isinstance(features, dict) and "$cols" in features else unpack(features)
+        features = ({k: np.asarray(unpack(v)) for k, v in features.items()} if isinstance(features, dict)
                     else np.asarray(features))
         if isinstance(features, np.ndarray) and features.ndim == 1:
             features = features.reshape(len(block["request_ids"]), -1)
