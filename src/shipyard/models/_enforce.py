@@ -21,7 +21,9 @@ a required column (see :class:`~shipyard.models.ColSpec`) is refused. Every refu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import struct
+from collections.abc import Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -29,7 +31,7 @@ import numpy as np
 from shipyard.errors import InvalidInput
 from shipyard.models._signature import NUMERIC_TYPES, Signature, _is_frame
 
-__all__ = ["InputAdapter", "coerce"]
+__all__ = ["InputAdapter", "RecordRows", "coerce"]
 
 _PANDAS_TEXT = frozenset(["category", "str", "string"])
 
@@ -185,6 +187,21 @@ def _check_cells(name: str, expected: str, arr: np.ndarray, cls: type, required:
             raise InvalidInput(f"column {name!r} row {row}: expects {expected}, got {type(v).__name__} {_cell(v)}")
 
 
+class RecordRows:
+    """JSON records of one request, checked against a numeric signature (:meth:`InputAdapter.check_records`):
+    their values as float64, row after row in the signature's column order. :meth:`InputAdapter.join`
+    turns the rows of a whole batch of requests into the model's input at once."""
+
+    __slots__ = ("rows", "values")
+
+    def __init__(self, values: bytes, rows: int) -> None:
+        self.values = values
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return self.rows
+
+
 class InputAdapter:
     """Checks and converts predict() input for one model; see the module docstring."""
 
@@ -207,6 +224,13 @@ class InputAdapter:
         self._fast = numeric and self.array_dtype.kind == "f"
         self._homogeneous = numeric and len(set(self.types)) == 1
         self._exact = [np.dtype(t) if t in NUMERIC_TYPES or t == "bool" else t for t in self.types]
+        # check_records applies: float columns only (an integer column checks fractions and range),
+        # every one required (a gap is an error, so any NaN is)
+        self._records_fast = self._fast and not self._int_cols and self._nan_check is None and bool(self.names)
+        self._names = self._order = tuple(self.names)
+        one = self.names[0] if len(self.names) == 1 else None
+        self._pick = itemgetter(*self.names) if one is None else (lambda rec: (rec[one],))
+        self._pack = struct.Struct(f"={len(self.names)}d").pack  # native float64, as NumPy reads it
 
     def __call__(self, data: Any) -> Any:
         if isinstance(data, np.ndarray):
@@ -221,6 +245,53 @@ class InputAdapter:
             f"cannot predict on a {type(data).__name__}: pass a pandas DataFrame, a dict of "
             "column -> values, a list of dict records, or a 2-D NumPy array"
         )
+
+    # --- served JSON records, checked per request and converted per batch -------------------
+
+    def check_records(self, records: list[Any]) -> RecordRows | None:
+        """One request's JSON records of plain numbers (int, float, bool) as :class:`RecordRows`,
+        or None when they are anything else -- a missing column, a string, a null, NaN: then
+        ``self(records)`` decides, and names the column and row of a refusal.
+
+        A serving app checks each request alone (a bad one fails alone) but predicts on many at
+        once. Building a one-row array per request cost more than the model's share of a batch, so
+        the values are only packed as float64 here, and :meth:`join` makes one array of a whole
+        batch. A record whose keys are the signature's columns in order (JSON records usually are)
+        is read by position, without looking up a key; any other by name (extra keys ignored).
+        """
+        if not self._records_fast or not records:
+            return None
+        pack, pick = self._pack, self._pick
+        packed = []
+        total = 0.0
+        try:
+            for rec in records:
+                if type(rec) is not dict:
+                    return None
+                keys = tuple(rec)
+                if keys == self._order:
+                    row: Any = rec.values()
+                elif keys == self._names:
+                    # orjson hands out the same key objects request after request: compared by
+                    # identity from now on (equal either way)
+                    self._order = keys
+                    row = rec.values()
+                else:
+                    row = pick(rec)  # KeyError for a missing column
+                total += sum(row)  # TypeError: a string or a null; OverflowError: an int beyond float; NaN
+                packed.append(pack(*row))  # struct.error for what is no number, or beyond float range
+        except (KeyError, TypeError, OverflowError, struct.error):
+            return None
+        if total != total:  # NaN (or +inf meeting -inf): the full check decides
+            return None
+        return RecordRows(packed[0] if len(packed) == 1 else b"".join(packed), len(records))
+
+    def join(self, parts: Sequence[RecordRows]) -> Any:
+        """The rows of ``parts``, in order, as the model's input: what ``self`` would have made of
+        all their records at once (a 2-D array, or a DataFrame in frame mode)."""
+        buffer = bytearray().join([p.values for p in parts])  # writable: a model may scale in place
+        arr = np.frombuffer(buffer, dtype=np.float64).reshape(-1, len(self.names))
+        return self._finish(arr, known_clean=True)
 
     # --- the four input shapes ---------------------------------------------------------------
 

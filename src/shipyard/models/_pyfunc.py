@@ -15,7 +15,7 @@ import logging
 import os
 import platform
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from shipyard.errors import IntegrityCheckFailed, InvalidInput
 from shipyard.models import _flavors
-from shipyard.models._enforce import InputAdapter
+from shipyard.models._enforce import InputAdapter, RecordRows
 from shipyard.models._manifest import ModelManifest, read_manifest, read_verified, verify_files
 from shipyard.models._python_model import PythonModel, PythonModelContext, predict_call
 from shipyard.models._signature import NUMERIC_TYPES, ColSpec, Signature, _is_frame
@@ -220,6 +220,23 @@ class PyFuncModel:
 
             return pd.DataFrame(data)
         return data
+
+    def check(self, data: Any) -> Any:
+        """:meth:`prepare` for a serving batch: JSON records of plain numbers come back as
+        :class:`RecordRows`, made into the model's input together with other requests' rows by
+        :meth:`join` (one array per batch instead of one per request); anything else as ``prepare``
+        makes it. Raises what ``prepare`` raises."""
+        if self._adapter is not None and type(data) is list:
+            rows = self._adapter.check_records(data)
+            if rows is not None:
+                return rows
+        return self.prepare(data)
+
+    def join(self, parts: Sequence[RecordRows]) -> Any:
+        """The model's input for the rows of ``parts`` (from :meth:`check`), in order."""
+        if self._adapter is None:
+            raise InvalidInput("only a model with a signature checks records into RecordRows")
+        return self._adapter.join(parts)
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> np.ndarray:
         """Predict on ``data`` (see the class docstring for what is accepted); a NumPy array.

@@ -58,6 +58,9 @@ Result = tuple[np.ndarray, np.ndarray | None]
 PredictFn = Callable[[Any], Result]
 #: ``on_answered(tags, data, predictions, probabilities)``: one predict call's answered requests.
 AnsweredFn = Callable[[list[Any], Any, np.ndarray, "np.ndarray | None"], None]
+#: ``join(inputs)``: the submitted inputs of one call as one input for ``predict_fn``, or None if they
+#: don't go together (then each is joined alone and predicted on alone).
+JoinFn = Callable[[Sequence[Any]], Any]
 
 
 def concat_inputs(items: Sequence[Any]) -> Any | None:
@@ -65,9 +68,11 @@ def concat_inputs(items: Sequence[Any]) -> Any | None:
     if len(items) == 1:
         return items[0]
     first = items[0]
-    if isinstance(first, np.ndarray):
-        if all(isinstance(x, np.ndarray) and x.ndim == first.ndim and x.shape[1:] == first.shape[1:]
-               and x.dtype == first.dtype for x in items):
+    if type(first) is np.ndarray:
+        # the common case (every request checked by one model's signature): one dtype and width
+        dtype, ndim, tail = first.dtype, first.ndim, first.shape[1:]
+        if all(type(x) is np.ndarray and x.dtype == dtype and x.ndim == ndim and x.shape[1:] == tail
+               for x in items):
             return np.concatenate(items)
         return None
     if hasattr(first, "iloc") and hasattr(first, "columns"):
@@ -81,12 +86,13 @@ def concat_inputs(items: Sequence[Any]) -> Any | None:
 class _Item:
     __slots__ = ("arrived", "data", "future", "rows", "tag")
 
-    def __init__(self, data: Any, rows: int, tag: Any, future: asyncio.Future[Result] | None) -> None:
+    def __init__(self, data: Any, rows: int, tag: Any, future: asyncio.Future[Result] | None,
+                 arrived: float) -> None:
         self.data = data
         self.rows = rows
         self.tag = tag
         self.future = future
-        self.arrived = time.monotonic()
+        self.arrived = arrived
 
     @property
     def waiting(self) -> bool:
@@ -97,7 +103,8 @@ class _Item:
 class Batcher:
     """Gathers prepared inputs for one model into batched calls of ``predict_fn``.
 
-    ``predict_fn(data) -> (predictions, probabilities or None)`` runs in ``executor``.
+    ``predict_fn(data) -> (predictions, probabilities or None)`` runs in ``executor``, on what
+    ``join`` makes of the submitted inputs (by default :func:`concat_inputs`).
     ``on_batch(rows)`` (optional) is told the size of every batch, for metrics.
     ``on_answered(tags, data, predictions, probabilities)`` (optional) is called on the event loop
     after each successful ``predict_fn`` call, before its callers get their slices, with the tags
@@ -107,8 +114,10 @@ class Batcher:
 
     def __init__(self, predict_fn: PredictFn, executor: Executor, *, max_batch_size: int = 64,
                  max_wait_ms: float = 5.0, concurrency: int = 1,
-                 on_batch: Callable[[int], None] | None = None, on_answered: AnsweredFn | None = None) -> None:
+                 on_batch: Callable[[int], None] | None = None, on_answered: AnsweredFn | None = None,
+                 join: JoinFn = concat_inputs) -> None:
         self._fn = predict_fn
+        self._join = join
         self._executor = executor
         self.max_batch_size = max(1, int(max_batch_size))
         self.max_wait_s = max(0.0, float(max_wait_ms)) / 1000.0
@@ -145,7 +154,7 @@ class Batcher:
             # idle at low load: go now, alone -- batching must not add latency when requests are rare
             self._running += 1
             try:
-                return await self._run(_Item(data, rows, tag, None), loop)
+                return await self._run(_Item(data, rows, tag, None, now), loop)
             finally:
                 self._running -= 1
                 self._kick(loop)
@@ -154,7 +163,7 @@ class Batcher:
         # the rest wait behind a whole predict call and halve a forest's throughput (batches of
         # 1, 7, 1, 7 ... at concurrency 8), so the drain waits up to max_wait_ms for them instead.
         future: asyncio.Future[Result] = loop.create_future()
-        self._queue.append(_Item(data, rows, tag, future))
+        self._queue.append(_Item(data, rows, tag, future, now))
         self._pending_rows += rows
         if self._arrival is not None:
             self._arrival.set()
@@ -170,28 +179,31 @@ class Batcher:
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
             await self._gather_companions()
+            queue, limit = self._queue, self.max_batch_size
             batch: list[_Item] = []
             rows = 0
-            while self._queue and (not batch or rows + self._queue[0].rows <= self.max_batch_size):
-                item = self._queue.popleft()
+            while queue and (not batch or rows + queue[0].rows <= limit):
+                item = queue.popleft()
                 batch.append(item)
                 rows += item.rows
             self._pending_rows -= rows
-            live = [it for it in batch if it.waiting]  # cancelled callers need no answer
+            # cancelled callers need no answer (every queued item has a future)
+            live = [it for it in batch if not it.future.done()]  # type: ignore[union-attr]
             if live:
                 try:
                     results = await self._split(live, loop)
                 except BaseException as exc:
                     for it in live:
-                        if it.future is not None and not it.future.done():
-                            it.future.set_exception(exc)
+                        if not it.future.done():  # type: ignore[union-attr]
+                            it.future.set_exception(exc)  # type: ignore[union-attr]
                 else:
                     for it, res in zip(live, results, strict=True):
-                        if it.future is not None and not it.future.done():
+                        future = it.future
+                        if future is not None and not future.done():
                             if isinstance(res, BaseException):
-                                it.future.set_exception(res)
+                                future.set_exception(res)
                             else:
-                                it.future.set_result(res)
+                                future.set_result(res)
         finally:
             self._running -= 1
             self._kick(loop)
@@ -239,26 +251,29 @@ class Batcher:
 
     async def _split(self, items: list[_Item], loop: asyncio.AbstractEventLoop) -> list[Result | BaseException]:
         """One call for all ``items`` when they stack; on failure, each alone (to find the culprit)."""
-        rows = [it.rows for it in items]
-        self._recent_rows = 0.5 * self._recent_rows + 0.5 * sum(rows)
-        merged = concat_inputs([it.data for it in items])
+        total = 0
+        for it in items:
+            total += it.rows
+        self._recent_rows = 0.5 * self._recent_rows + 0.5 * total
+        merged = self._join([it.data for it in items])
         if merged is not None:
             if self._on_batch is not None:
-                self._on_batch(sum(rows))
+                self._on_batch(total)
             try:
                 preds, proba = await loop.run_in_executor(self._executor, self._fn, merged)
                 self._last_activity = time.monotonic()
                 # closed-loop callers answered now come back: with what is queued, the next batch
-                self._expected = max(1, self._pending_rows + sum(rows))
+                self._expected = max(1, self._pending_rows + total)
             except Exception as exc:
                 if len(items) == 1:
                     return [exc]
             else:
                 out: list[Result | BaseException] = []
                 start = 0
-                for n in rows:
-                    out.append((preds[start:start + n], None if proba is None else proba[start:start + n]))
-                    start += n
+                for it in items:
+                    end = start + it.rows
+                    out.append((preds[start:end], None if proba is None else proba[start:end]))
+                    start = end
                 self._answered(items, merged, preds, proba, out)
                 return out
         results: list[Result | BaseException] = []
@@ -266,12 +281,13 @@ class Batcher:
             if self._on_batch is not None and merged is None:
                 self._on_batch(item.rows)
             try:
-                result = await loop.run_in_executor(self._executor, self._fn, item.data)
+                data = self._join([item.data])
+                result = await loop.run_in_executor(self._executor, self._fn, data)
             except Exception as exc:
                 results.append(exc)
             else:
                 results.append(result)
-                self._answered([item], item.data, *result, [result])
+                self._answered([item], data, *result, [result])
         return results
 
     def _answered(self, items: list[_Item], data: Any, preds: np.ndarray, proba: np.ndarray | None,
@@ -286,6 +302,6 @@ class Batcher:
                 return
             for it, res in zip(items, slices, strict=True):  # rare: some cancelled (or untagged)
                 if it.tag is not None and it.waiting and not isinstance(res, BaseException):
-                    self._on_answered([it.tag], it.data, *res)
+                    self._on_answered([it.tag], self._join([it.data]), *res)
         except Exception:
             logger.exception("on_answered failed for a batch of %d request(s)", len(items))

@@ -20,8 +20,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import os
-import threading
 import time
 from importlib import metadata
 from typing import Any
@@ -33,6 +31,7 @@ from shipyard.entities import Feedback
 from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.serving._feedback import ServedIds, check_label, find_in_log, label_kind, served_at_ms, unknown_ids
 from shipyard.serving._predlog_schema import RecordBlock, error_text
+from shipyard.serving._request_ids import request_ids
 from shipyard.serving.metrics import CONTENT_TYPE_LATEST, ExtraMetrics
 from shipyard.serving.protocols import (
     PayloadTooLarge,
@@ -55,39 +54,6 @@ _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
 _Outcome = tuple[ServedModel, np.ndarray, "np.ndarray | None", list[str]]
-
-
-# UUIDv7 by hand (RFC 9562): the request's millisecond in the top 48 bits, then 80 random bits from
-# the OS with the version (7) and variant (10) bits set; as cheap as uuid4 was, paid for every
-# answered row. The time in the id lets feedback find the row in the prediction log by its date.
-_UUID7_MASK = ~((0xF << 76) | (0x3 << 62)) & ((1 << 80) - 1)
-_UUID7_BITS = (0x7 << 76) | (0x2 << 62)
-
-
-# The random bits come from the OS in blocks of _POOL_IDS ids: one getrandom() per request cost
-# more than the rest of the id. A block belongs to one thread (two event loops in two threads
-# never take the same bytes) and is dropped in a forked child (a fork would otherwise copy the
-# unused rest of it into both processes).
-_POOL_IDS = 256
-_pools = threading.local()
-
-
-def _reset_pools() -> None:
-    global _pools
-    _pools = threading.local()
-
-
-os.register_at_fork(after_in_child=_reset_pools)
-
-
-def _request_id(stamp_ms: int) -> str:
-    """A UUIDv7 of the millisecond ``stamp_ms`` as 32 hex digits (like ``uuid.UUID.hex``)."""
-    local = _pools
-    pool: memoryview = getattr(local, "pool", None) or memoryview(b"")
-    if len(pool) < 10:
-        pool = memoryview(os.urandom(10 * _POOL_IDS))
-    local.pool = pool[10:]
-    return "%032x" % ((stamp_ms << 80) | int.from_bytes(pool[:10], "big") & _UUID7_MASK | _UUID7_BITS)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -177,7 +143,7 @@ class Handlers:
             bad = InvalidInput(f"input could not be read: {exc}")
             bad.counted = True  # type: ignore[attr-defined]
             raise bad from None
-        ids = [_request_id(stamp) for _ in range(rows)]
+        ids = request_ids(stamp, rows)
         self.served_ids.add(state.name, ids, served.label_kind)
         ticket = None if self.prediction_logger is None else _Ticket(ids, stamp, started, False, keys)
         try:
@@ -264,7 +230,8 @@ class Handlers:
             block = RecordBlock(
                 request_ids=ids, timestamp_ms=stamp, deployment=state.name, revision=state.revision,
                 model=served.model, version=served.version, shadow=shadow,
-                features=_with_keys({} if prepared is None else _features(prepared), served.columns, keys),
+                features=_with_keys({} if prepared is None else _features(served.model_input([prepared])),
+                                    served.columns, keys),
                 feature_names=served.columns,
                 predictions=None, latency_ms=elapsed * 1000.0, error=error)
             self.prediction_logger.append(state.name, block)

@@ -108,6 +108,10 @@ _KEYS = ("records", "columns", "inputs", "instances", "dataframe_records", "data
 
 def parse_rows(doc: Any) -> Any:
     """The rows of a native or MLflow request body (see the module docstring)."""
+    if type(doc) is dict and len(doc) == 1:  # the common body, {"records": [{...}]}: no key search
+        records = doc.get("records")
+        if type(records) is list and len(records) == 1 and type(records[0]) is dict:
+            return records
     if not isinstance(doc, dict):
         if isinstance(doc, list):  # a bare list of records, as some MLflow clients send
             return _rows_of(doc, "body")

@@ -21,9 +21,10 @@ import numpy as np
 
 from shipyard.entities import DeploymentRevision, Route
 from shipyard.errors import NotFound
+from shipyard.models._enforce import RecordRows
 from shipyard.models._pyfunc import PyFuncModel
 from shipyard.serving._feedback import label_kind
-from shipyard.serving.batcher import Batcher
+from shipyard.serving.batcher import Batcher, concat_inputs
 from shipyard.serving.metrics import ServingMetrics
 from shipyard.serving.router import Router
 from shipyard.serving.settings import ServingSettings
@@ -61,12 +62,22 @@ class ServedModel:
         size, wait = runtime.settings.batching(batching)
         self.batcher = Batcher(self._predict, runtime.executor, max_batch_size=size, max_wait_ms=wait,
                                concurrency=runtime.settings.batch_concurrency,
-                               on_batch=self.metrics.batch_size.observe, on_answered=self._answered)
+                               on_batch=self.metrics.batch_size.observe, on_answered=self._answered,
+                               join=self.model_input)
 
     def prepare(self, data: Any) -> tuple[Any, int]:
-        """Validate and convert one request's input (raises InvalidInput naming the column)."""
-        prepared = self.pyfunc.prepare(data)  # the model's own signature check, once per request
+        """Check one request's input (raises InvalidInput naming the column); what the batcher
+        takes, and its number of rows. JSON records of numbers stay RecordRows until their batch
+        is joined (see PyFuncModel.check)."""
+        prepared = self.pyfunc.check(data)  # the model's own signature check, once per request
         return prepared, len(prepared)
+
+    def model_input(self, parts: Sequence[Any]) -> Any | None:
+        """What the model is called on for the prepared inputs of one or more requests, in order;
+        None when they don't stack (then each request is predicted alone)."""
+        if type(parts[0]) is RecordRows and all(type(p) is RecordRows for p in parts):
+            return self.pyfunc.join(parts)
+        return concat_inputs([self.pyfunc.join([p]) if type(p) is RecordRows else p for p in parts])
 
     def _predict(self, data: Any) -> tuple[np.ndarray, np.ndarray | None]:
         if self.has_proba and self._classes is not None:
