@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import platform
 import sys
@@ -86,13 +87,29 @@ def _from_scores(est: Any, data: Any) -> tuple[np.ndarray, np.ndarray]:
     from scipy.special import expit
     from sklearn.utils.extmath import softmax
 
-    scores = est.decision_function(data)
+    scores = _scores(est, data)
     if scores.ndim == 1:
         preds = est.classes_.take((scores > 0).astype(np.intp), axis=0)
         positive = expit(scores)
         return preds, np.stack([1 - positive, positive], axis=1)
     preds = est.classes_.take(np.argmax(scores, axis=1), axis=0)
     return preds, softmax(scores, copy=False)
+
+
+def _scores(est: Any, data: Any) -> np.ndarray:
+    """``est.decision_function(data)``, without its input validation for a checked input.
+
+    The validation (~40 us a call, more than the arithmetic for 64 rows) repeats what the signature
+    check did: a float64 2-D array of the fitted width, every value finite, takes scikit-learn's own
+    formula (``safe_sparse_dot`` of a dense array is ``@``) directly. Anything else -- another dtype,
+    a DataFrame, an infinity that scikit-learn refuses -- goes through ``decision_function``."""
+    coef = est.coef_
+    if (type(data) is np.ndarray and data.ndim == 2 and data.dtype == np.float64 and type(coef) is np.ndarray
+            and coef.dtype == np.float64 and coef.ndim == 2 and data.shape[1] == coef.shape[1]
+            and math.isfinite(np.add.reduce(data, axis=None))):  # a sum is finite when every value is
+        scores = data @ coef.T + est.intercept_
+        return scores.reshape(-1) if scores.shape[1] == 1 else scores
+    return est.decision_function(data)  # type: ignore[no-any-return]
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
