@@ -100,8 +100,10 @@ def test_on_answered_sees_each_batch_once_with_its_callers_tags_in_order() -> No
                 for j in range(10):
                     rows = 1 + (i + j) % 3  # requests of 1-3 rows
                     data = np.full((rows, 1), float(i * 100 + j))
-                    preds, _ = await batcher.submit(data, rows, tag=(i, j))
-                    assert preds.tolist() == [float(i * 100 + j)] * rows
+                    answer = await batcher.submit(data, rows, tag=(i, j))
+                    preds, proba = answer  # its own rows of the batch's arrays
+                    assert preds.tolist() == [float(i * 100 + j)] * rows and proba is None
+                    assert answer.lists() == ([float(i * 100 + j)] * rows, None)  # the same, as lists
 
             await asyncio.gather(*(client(i) for i in range(8)))
 
@@ -135,8 +137,8 @@ def test_on_answered_skips_untagged_cancelled_and_failed_requests() -> None:
             gone = asyncio.ensure_future(batcher.submit(np.array([[3.0]]), 1, tag="gone"))
             await asyncio.sleep(0.07)  # the batch of four is running now (or its retries)
             gone.cancel()
-            assert (await first)[0].tolist() == [0.0] and (await good)[0].tolist() == [1.0]
-            assert (await untagged)[0].tolist() == [2.0]
+            assert (await first).predictions.tolist() == [0.0] and (await good).predictions.tolist() == [1.0]
+            assert (await untagged).predictions.tolist() == [2.0]
             with pytest.raises(ValueError, match="negative"):
                 await bad
             with pytest.raises(asyncio.CancelledError):
@@ -154,7 +156,7 @@ def test_on_answered_errors_are_logged_and_never_reach_the_caller(caplog: pytest
     async def main() -> list[float]:
         with ThreadPoolExecutor(1) as pool:
             batcher = Batcher(lambda d: (d[:, 0], None), pool, on_answered=broken)
-            return (await batcher.submit(np.array([[4.0]]), 1, tag="t"))[0].tolist()
+            return (await batcher.submit(np.array([[4.0]]), 1, tag="t")).predictions.tolist()
 
     assert asyncio.run(main()) == [4.0]
     assert "on_answered failed" in caplog.text

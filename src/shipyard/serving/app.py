@@ -133,7 +133,15 @@ class ServingApp(Handlers):
     async def _body(self, scope: dict[str, Any], receive: Any) -> bytes:
         """The request body, refusing more than ``max_body_bytes`` (declared or actually sent)."""
         limit = self.settings.max_body_bytes
-        for key, value in scope["headers"]:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise InvalidInput("client disconnected before sending the whole body")
+        body: bytes = message.get("body", b"")
+        if not message.get("more_body", False):  # the whole body at once: a request's usual shape
+            if len(body) > limit:
+                raise PayloadTooLarge(f"request body is over the {limit}-byte limit")
+            return body
+        for key, value in scope["headers"]:  # more to come: refuse a declared size over the limit now
             if key == b"content-length":
                 try:
                     declared = int(value)
@@ -142,8 +150,8 @@ class ServingApp(Handlers):
                 if declared > limit:
                     raise PayloadTooLarge(f"request body of {declared} bytes is over the {limit}-byte limit")
                 break
-        chunks: list[bytes] = []
-        size = 0
+        chunks = [body]
+        size = len(body)
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -156,7 +164,7 @@ class ServingApp(Handlers):
                 chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return b"".join(chunks)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

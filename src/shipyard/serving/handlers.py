@@ -32,6 +32,7 @@ from shipyard.errors import InvalidInput, NotFound, ShipyardError
 from shipyard.serving._feedback import ServedIds, check_label, find_in_log, label_kind, served_at_ms, unknown_ids
 from shipyard.serving._predlog_schema import RecordBlock, error_text
 from shipyard.serving._request_ids import request_ids
+from shipyard.serving.batcher import Answer
 from shipyard.serving.metrics import CONTENT_TYPE_LATEST, ExtraMetrics
 from shipyard.serving.protocols import (
     PayloadTooLarge,
@@ -53,7 +54,7 @@ logger = logging.getLogger(__name__)
 _JSON = [(b"content-type", b"application/json")]
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
 _Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]
-_Outcome = tuple[ServedModel, np.ndarray, "np.ndarray | None", list[str]]
+_Outcome = tuple[ServedModel, Answer, list[str]]
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
@@ -147,7 +148,7 @@ class Handlers:
         self.served_ids.add(state.name, ids, served.label_kind)
         ticket = None if self.prediction_logger is None else _Ticket(ids, stamp, started, False, keys)
         try:
-            preds, proba = await served.predict(prepared, rows, ticket)
+            answer = await served.batcher.submit(prepared, rows, ticket)
         except Exception as exc:
             self.metrics.error(500, state.name, state.revision, served.model, served.version)
             logger.exception("model %s version %s failed on request %s", served.model, served.version, ids[0])
@@ -165,7 +166,7 @@ class Handlers:
                                                                        keys))
             self._shadow_tasks.add(task)
             task.add_done_callback(self._shadow_tasks.discard)
-        return served, preds, proba, ids
+        return served, answer, ids
 
     async def _shadow(self, state: DeploymentState, served: ServedModel, data: Any, ids: list[str],
                       stamp: int, started: float, keys: dict[str, np.ndarray] | None = None) -> None:
@@ -177,7 +178,7 @@ class Handlers:
         ticket = None if self.prediction_logger is None else _Ticket(ids, stamp, started, True, keys)
         try:
             prepared, rows = served.prepare(data)
-            await served.predict(prepared, rows, ticket)
+            await served.batcher.submit(prepared, rows, ticket)
         except Exception as exc:
             served.metrics.shadow_errors.inc()
             logger.warning("shadow %s v%s of %r failed: %s", served.model, served.version, state.name, exc)
@@ -254,12 +255,15 @@ class Handlers:
         if isinstance(doc, dict) and "routing_key" in doc:
             doc = dict(doc)
             key = str(doc.pop("routing_key"))
-        served, preds, proba, ids = await self._predict(state, parse_rows(doc), key)
-        answer: dict[str, Any] = {"predictions": preds.tolist()}
-        if proba is not None:
-            answer["probabilities"] = proba.tolist()
-        answer.update(request_ids=ids, model=served.model, version=served.version, revision=state.revision)
-        return 200, orjson.dumps(answer), _JSON
+        served, answer, ids = await self._predict(state, parse_rows(doc), key)
+        preds, proba = answer.lists()
+        if proba is None:
+            reply = {"predictions": preds, "request_ids": ids, "model": served.model, "version": served.version,
+                     "revision": state.revision}
+        else:
+            reply = {"predictions": preds, "probabilities": proba, "request_ids": ids, "model": served.model,
+                     "version": served.version, "revision": state.revision}
+        return 200, orjson.dumps(reply), _JSON
 
     async def feedback(self, name: str, body: bytes) -> _Answer:
         state = self.runtime.get(name)
@@ -344,8 +348,8 @@ class Handlers:
             data = parse_rows(parse_json(body))
         else:
             raise InvalidInput(f"unsupported Content-Type {ctype!r}: use application/json or text/csv")
-        _, preds, _, _ = await self._predict(state, data, _header(scope, b"x-routing-key"))
-        return 200, orjson.dumps({"predictions": preds.tolist()}), _JSON
+        _, answer, _ = await self._predict(state, data, _header(scope, b"x-routing-key"))
+        return 200, orjson.dumps({"predictions": answer.lists()[0]}), _JSON
 
     async def ping(self) -> _Answer:
         self._single()
@@ -454,13 +458,14 @@ class Handlers:
         params = doc.get("parameters") if isinstance(doc, dict) else None
         key = params.get("routing_key") if isinstance(params, dict) else None
         columns = (pinned or state.routes[0]).columns
-        served, preds, proba, ids = await self._predict(state, parse_v2(doc, columns),
-                                                        None if key is None else str(key), pinned)
+        served, predicted, ids = await self._predict(state, parse_v2(doc, columns),
+                                                     None if key is None else str(key), pinned)
         answer: dict[str, Any] = {"model_name": name, "model_version": str(served.version)}
         if isinstance(doc, dict) and "id" in doc:
             answer["id"] = doc["id"]
         answer["parameters"] = {"request_ids": ids, "revision": state.revision}
-        answer["outputs"] = v2_outputs(preds, proba, doc.get("outputs") if isinstance(doc, dict) else None)
+        answer["outputs"] = v2_outputs(predicted.predictions, predicted.probabilities,
+                                       doc.get("outputs") if isinstance(doc, dict) else None)
         return 200, orjson.dumps(answer), _JSON
 
 

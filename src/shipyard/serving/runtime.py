@@ -41,7 +41,10 @@ logger = logging.getLogger(__name__)
 
 
 class ServedModel:
-    """One model version as served by one revision: the loaded model, its batcher and metrics."""
+    """One model version as served by one revision: the loaded model, its batcher and metrics.
+
+    A request's input goes through ``prepare`` (its signature check), then ``batcher.submit``
+    (the predictions, with a tag that reaches ``Runtime.on_answered``)."""
 
     __slots__ = ("_classes", "_runtime", "batcher", "columns", "deployment", "has_proba", "label_kind", "metrics",
                  "model", "pyfunc", "revision", "version")
@@ -87,10 +90,6 @@ class ServedModel:
             return self.pyfunc.predict_with_proba(data)
         return self.pyfunc.predict(data), None
 
-    async def predict(self, prepared: Any, rows: int, tag: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """This request's predictions (and probabilities); a ``tag`` reaches ``Runtime.on_answered``."""
-        return await self.batcher.submit(prepared, rows, tag)
-
     def _answered(self, tags: list[Any], data: Any, preds: np.ndarray, proba: np.ndarray | None) -> None:
         hook = self._runtime.on_answered
         if hook is not None:
@@ -130,7 +129,8 @@ class DeploymentState:
         self.features = features  # None: requests carry the model's input (the fast path)
 
     def pick(self, key: str | None = None) -> ServedModel:
-        return self.routes[self.router.pick(key)]
+        routes = self.routes
+        return routes[0] if len(routes) == 1 else routes[self.router.pick(key)]
 
 
 class Runtime:
