@@ -52,6 +52,10 @@ def _tails() -> str:
 def request_ids(stamp_ms: int, count: int) -> list[str]:
     """``count`` new ids of the millisecond ``stamp_ms`` (ms since the epoch)."""
     pool = _pools.get(get_ident())
+    if count == 1 and pool is not None and pool.stamp == stamp_ms and pool.at < len(pool.tails):
+        at = pool.at  # the usual case, a one-row request: no loop, no refill
+        pool.at = at + _TAIL
+        return [pool.prefix + pool.tails[at:at + _TAIL]]
     if pool is None:
         pool = _pools[get_ident()] = _Pool()
     if stamp_ms != pool.stamp:

@@ -124,7 +124,7 @@ class Handlers:
         started = time.perf_counter()
         stamp = int(time.time() * 1000)
         served = served or state.pick(key)
-        if row_count(data) > self.settings.max_rows:
+        if (len(data) if type(data) is list else row_count(data)) > self.settings.max_rows:
             self.metrics.error(413, state.name, state.revision, served.model, served.version)
             big = PayloadTooLarge(f"request has {row_count(data)} rows, over the limit of {self.settings.max_rows} "
                                   "rows per request: send them in several requests")
