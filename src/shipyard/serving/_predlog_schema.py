@@ -44,6 +44,7 @@ __all__ = [
     "FIXED_SCHEMA",
     "FORMAT_VERSION",
     "MAX_ERROR_CHARS",
+    "REPEATING_COLUMNS",
     "TIMESTAMP",
     "RecordBlock",
     "blocks_to_table",
@@ -76,6 +77,8 @@ FIXED_SCHEMA = pa.schema([
     ("latency_ms", pa.float64()),
     ("error", pa.string()),
 ])
+#: The columns whose values repeat from row to row: the only ones a segment dictionary-encodes.
+REPEATING_COLUMNS = frozenset({"deployment", "model", "revision", "version", "shadow", "error", "prediction"})
 _METADATA = {b"shipyard.prediction_log": FORMAT_VERSION.encode()}
 _FEATURE_TYPES = (pa.bool_(), pa.int64(), pa.float64(), pa.string())
 _DAY_MS = 86_400_000

@@ -25,15 +25,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shipyard.serving._predlog_schema import REPEATING_COLUMNS
+
 __all__ = ["SegmentFiles"]
 
 _OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"}
-# Prediction-log columns whose values repeat from row to row: the ones worth a dictionary
-_REPEATING = frozenset({"deployment", "model", "revision", "version", "shadow", "error", "prediction"})
 
 
 def _write_parquet(table: pa.Table, sink: Any) -> None:
-    pq.write_table(table, sink, use_dictionary=[c for c in table.column_names if c in _REPEATING])
+    pq.write_table(table, sink, use_dictionary=[c for c in table.column_names if c in REPEATING_COLUMNS])
 
 
 class SegmentFiles:

@@ -124,7 +124,7 @@ class Handlers:
         started = time.perf_counter()
         stamp = int(time.time() * 1000)
         served = served or state.pick(key)
-        if (len(data) if type(data) is list else row_count(data)) > self.settings.max_rows:
+        if row_count(data) > self.settings.max_rows:
             self.metrics.error(413, state.name, state.revision, served.model, served.version)
             big = PayloadTooLarge(f"request has {row_count(data)} rows, over the limit of {self.settings.max_rows} "
                                   "rows per request: send them in several requests")
@@ -257,12 +257,10 @@ class Handlers:
             key = str(doc.pop("routing_key"))
         served, answer, ids = await self._predict(state, parse_rows(doc), key)
         preds, proba = answer.lists()
-        if proba is None:
-            reply = {"predictions": preds, "request_ids": ids, "model": served.model, "version": served.version,
-                     "revision": state.revision}
-        else:
-            reply = {"predictions": preds, "probabilities": proba, "request_ids": ids, "model": served.model,
-                     "version": served.version, "revision": state.revision}
+        reply: dict[str, Any] = {"predictions": preds}
+        if proba is not None:
+            reply["probabilities"] = proba
+        reply.update(request_ids=ids, model=served.model, version=served.version, revision=state.revision)
         return 200, orjson.dumps(reply), _JSON
 
     async def feedback(self, name: str, body: bytes) -> _Answer:
