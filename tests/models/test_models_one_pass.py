@@ -50,25 +50,3 @@ def test_other_models_call_both(tmp_path):
     _same(preds, loaded.predict(X[:10]))
     _same(proba, loaded.predict_proba(X[:10]))
     assert loaded._one_pass_ok is None
-
-
-@pytest.mark.parametrize("classes", [2, 3])
-def test_a_checked_array_skips_validation_with_the_same_bytes(classes):
-    """For a float64 array of finite values the scores come without scikit-learn's validation, and
-    are still its bytes: compared with predict/predict_proba on every batch size a server sends."""
-    from sklearn.linear_model import LogisticRegression
-
-    from shipyard.models._pyfunc import _scores
-
-    rng = np.random.default_rng(7)
-    X = rng.normal(size=(400, 5)) * np.array([1, 3, 10, 0.1, 30])
-    y = np.digitize(X[:, 0], np.quantile(X[:, 0], np.linspace(0, 1, classes + 1)[1:-1]))
-    model = LogisticRegression(max_iter=2000).fit(X, y)
-    for rows in (1, 2, 7, 64, 400):
-        batch = X[:rows].copy()
-        _same(_scores(model, batch), model.decision_function(batch))
-    inf = X[:3].copy()
-    inf[1, 2] = np.inf
-    with pytest.raises(ValueError, match="infinity"):  # left to scikit-learn, which refuses it
-        _scores(model, inf)
-    _same(_scores(model, X[:5].astype(np.float32)), model.decision_function(X[:5].astype(np.float32)))

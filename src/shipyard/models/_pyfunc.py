@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import platform
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from shipyard.errors import IntegrityCheckFailed, InvalidInput
-from shipyard.models import _flavors
+from shipyard.models import _direct, _flavors
 from shipyard.models._enforce import InputAdapter, RecordRows
 from shipyard.models._manifest import ModelManifest, read_manifest, read_verified, verify_files
 from shipyard.models._python_model import PythonModel, PythonModelContext, predict_call
@@ -58,63 +57,12 @@ def _predictors(model: Any, flavor: str) -> tuple[Any, Any]:
     if isinstance(model, PythonModel):
         call, _ = predict_call(model, getattr(model, "_shipyard_context", None))
         return call, proba if callable(proba) else None
+    forest = _direct.forest_route(model) if flavor == "sklearn" else None
+    if forest is not None:  # each tree called directly: see shipyard.models._direct
+        what = type(model).__name__
+        return (_direct.Verified(forest.predict, model.predict, what),
+                _direct.Verified(forest.predict_proba, model.predict_proba, what) if forest.classifier else None)
     return model.predict, proba if callable(proba) else None
-
-
-#: Classifiers whose ``predict`` and ``predict_proba`` are both functions of one ``decision_function``
-#: call (:func:`_from_scores` repeats scikit-learn's own formulas); exact classes, not subclasses.
-_ONE_PASS = frozenset({"sklearn.linear_model._logistic.LogisticRegression"})
-
-
-def _one_pass(predict: Any, proba: Any) -> Any | None:
-    """The estimator behind ``predict`` and ``predict_proba`` when one decision pass gives both."""
-    est = getattr(predict, "__self__", None)
-    cls = type(est)
-    if (est is None or f"{cls.__module__}.{cls.__qualname__}" not in _ONE_PASS
-            or getattr(proba, "__self__", None) is not est or getattr(est, "classes_", None) is None):
-        return None
-    return est
-
-
-def _from_scores(est: Any, data: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(predict, predict_proba) of a LogisticRegression from one ``decision_function`` call.
-
-    Why: each scikit-learn call re-validates its input (~120 us, more than the arithmetic for 64
-    rows), and serving wants both outputs of every batch. These are scikit-learn's own formulas
-    (``LinearClassifierMixin.predict``: the sign, or the argmax, of the scores; ``predict_proba``:
-    ``expit`` of the binary score, ``softmax`` of the multiclass ones), so the values are the same
-    bits; :meth:`PyFuncModel.predict_with_proba` still compares them with the two calls once."""
-    from scipy.special import expit
-    from sklearn.utils.extmath import softmax
-
-    scores = _scores(est, data)
-    if scores.ndim == 1:
-        preds = est.classes_.take((scores > 0).astype(np.intp), axis=0)
-        positive = expit(scores)
-        return preds, np.stack([1 - positive, positive], axis=1)
-    preds = est.classes_.take(np.argmax(scores, axis=1), axis=0)
-    return preds, softmax(scores, copy=False)
-
-
-def _scores(est: Any, data: Any) -> np.ndarray:
-    """``est.decision_function(data)``, without its input validation for a checked input.
-
-    The validation (~40 us a call, more than the arithmetic for 64 rows) repeats what the signature
-    check did: a float64 2-D array of the fitted width, every value finite, takes scikit-learn's own
-    formula (``safe_sparse_dot`` of a dense array is ``@``) directly. Anything else -- another dtype,
-    a DataFrame, an infinity that scikit-learn refuses -- goes through ``decision_function``."""
-    coef = est.coef_
-    if (type(data) is np.ndarray and data.ndim == 2 and data.dtype == np.float64 and type(coef) is np.ndarray
-            and coef.dtype == np.float64 and coef.ndim == 2 and data.shape[1] == coef.shape[1]
-            and math.isfinite(np.add.reduce(data, axis=None))):  # a sum is finite when every value is
-        scores = data @ coef.T + est.intercept_
-        return scores.reshape(-1) if scores.shape[1] == 1 else scores
-    return est.decision_function(data)  # type: ignore[no-any-return]
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    """Same dtype, shape and bytes (not just equal values: the answer is serialized from them)."""
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 def _to_numpy(result: Any) -> np.ndarray:
@@ -287,13 +235,13 @@ class PyFuncModel:
         if self._proba is None:
             raise InvalidInput(f"{type(self.raw_model).__name__} has no predict_proba(); use predict()")
         prepared = self.prepare(data)
-        est = None if self._one_pass_ok is False else _one_pass(self._predict, self._proba)
+        est = None if self._one_pass_ok is False else _direct.one_pass(self._predict, self._proba)
         if est is None:
             return _to_numpy(self._predict(prepared)), _to_numpy(self._proba(prepared))
-        preds, proba = _from_scores(est, prepared)
+        preds, proba = _direct.from_scores(est, prepared)
         if self._one_pass_ok is None:
             want = _to_numpy(self._predict(prepared)), _to_numpy(self._proba(prepared))
-            self._one_pass_ok = _same(preds, want[0]) and _same(proba, want[1])
+            self._one_pass_ok = _direct.same(preds, want[0]) and _direct.same(proba, want[1])
             if not self._one_pass_ok:
                 logger.warning("%s: one decision pass does not reproduce predict and predict_proba; "
                                "calling both", type(est).__name__)
