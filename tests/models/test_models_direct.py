@@ -123,3 +123,21 @@ def test_a_route_that_answers_otherwise_is_dropped_for_good(caplog):
     assert verified.ok is False and "does not reproduce" in caplog.text
     _same(verified(np.ones(5)), np.full(5, 2.0))
     assert calls == [3, 5]
+
+
+def test_a_forest_at_the_end_of_a_pipeline_takes_the_route(tmp_path):
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _data(3)
+    model = make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=20, random_state=0)).fit(X, y)
+    save_model(tmp_path / "m", model, input_example=X[:3])
+    loaded = load_local_model(tmp_path / "m")
+    for rows in (1, 64):
+        _same(loaded.predict_proba(X[:rows].copy()), model.predict_proba(X[:rows]))
+        _same(loaded.predict(X[:rows].copy()), model.predict(X[:rows]))
+    forest = loaded._proba.__self__.steps[-1][1]
+    assert forest.predict_proba.ok is True and forest.predict.ok is True
+    assert model.steps[-1][1].predict_proba.__self__ is model.steps[-1][1]  # the logged model is left as it was
+    assert isinstance(loaded.raw_model.steps[-1][1].predict_proba.__self__, RandomForestClassifier)

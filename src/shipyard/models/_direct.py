@@ -15,12 +15,13 @@ These are scikit-learn's formulas, step for step and in its order of summation, 
 are the same bits; the caller still compares them with scikit-learn's own call once, on the first
 batch, and drops the route for good on any difference (a scikit-learn whose formulas changed).
 Anything the formulas were not written for -- a DataFrame, another dtype, a value scikit-learn
-would refuse (an infinity, a NaN, a float64 beyond float32's range for a tree) -- goes to
+refuses or treats apart (an infinity, a NaN, a float64 beyond float32's range for a tree) -- goes to
 scikit-learn unchanged, and so gets its answer or its error.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Callable
@@ -28,7 +29,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ForestRoute", "Verified", "forest_route", "from_scores", "one_pass", "same", "scores"]
+__all__ = ["ForestRoute", "Verified", "forest_route", "from_scores", "one_pass", "same", "scores",
+           "with_forest_route"]
 
 logger = logging.getLogger(__name__)
 
@@ -184,3 +186,30 @@ class Verified:
                                self.what)
                 return want
         return answer
+
+
+def with_forest_route(model: Any) -> Any | None:
+    """A shallow copy of ``model`` -- a forest :func:`forest_route` takes, or a scikit-learn
+    ``Pipeline`` ending in one -- whose forest answers ``predict`` / ``predict_proba`` through its
+    route (:class:`Verified` against the forest's own methods); None when there is no such forest.
+
+    In a pipeline the steps before the forest run as they are; what they hand the forest takes the
+    route when it is a checked array (a step with pandas output hands it a DataFrame, which does not)."""
+    steps = getattr(model, "steps", None)
+    if _name(model) == "sklearn.pipeline.Pipeline" and isinstance(steps, list) and steps:
+        name, final = steps[-1]
+        routed = with_forest_route(final) if _name(final) != "sklearn.pipeline.Pipeline" else None
+        if routed is None:
+            return None
+        pipeline = copy.copy(model)
+        pipeline.steps = [*steps[:-1], (name, routed)]
+        return pipeline
+    route = forest_route(model)
+    if route is None:
+        return None
+    forest = copy.copy(model)
+    what = type(model).__name__
+    forest.predict = Verified(route.predict, model.predict, what)
+    if route.classifier:
+        forest.predict_proba = Verified(route.predict_proba, model.predict_proba, what)
+    return forest

@@ -57,11 +57,9 @@ def _predictors(model: Any, flavor: str) -> tuple[Any, Any]:
     if isinstance(model, PythonModel):
         call, _ = predict_call(model, getattr(model, "_shipyard_context", None))
         return call, proba if callable(proba) else None
-    forest = _direct.forest_route(model) if flavor == "sklearn" else None
-    if forest is not None:  # each tree called directly: see shipyard.models._direct
-        what = type(model).__name__
-        return (_direct.Verified(forest.predict, model.predict, what),
-                _direct.Verified(forest.predict_proba, model.predict_proba, what) if forest.classifier else None)
+    routed = _direct.with_forest_route(model) if flavor == "sklearn" else None
+    if routed is not None:  # a forest's trees called directly: see shipyard.models._direct
+        return routed.predict, routed.predict_proba if callable(proba) else None
     return model.predict, proba if callable(proba) else None
 
 
