@@ -100,12 +100,16 @@ def test_inputs_the_route_was_not_written_for_go_to_scikit_learn():
     nan[2, 1] = np.nan
     huge = X[:4].copy()
     huge[0, 0] = 1e300  # finite as float64, an infinity as the float32 a tree compares
-    for data in (nan, huge, X[:4].astype(np.float32), X[:4, :7], pd.DataFrame(X[:4]), X[:4].tolist()):
+    for data in (nan, huge, X[:0], X[:4].astype(np.float32), X[:4] > 0, X[:4, :7], pd.DataFrame(X[:4]),
+                 X[:4].tolist()):
         assert route.predict_proba(data) is None and route.predict(data) is None
     proba = Verified(route.predict_proba, model.predict_proba, "forest")
     _same(proba(nan), model.predict_proba(nan))  # scikit-learn's own answer for a missing value
     with np.errstate(over="ignore"), pytest.raises(ValueError, match="too large"):  # scikit-learn's own cast warns
         proba(huge)
+    proba(X[:2])  # verified: later calls take the route where it applies
+    with pytest.raises(ValueError, match="minimum of 1"):  # an empty batch is still refused
+        proba(X[:0])
     assert forest_route(RandomForestClassifier(n_estimators=3, n_jobs=2).fit(X, y)) is None
     assert forest_route(RandomForestClassifier(n_estimators=3)) is None  # not fitted
 
@@ -141,3 +145,20 @@ def test_a_forest_at_the_end_of_a_pipeline_takes_the_route(tmp_path):
     assert forest.predict_proba.ok is True and forest.predict.ok is True
     assert model.steps[-1][1].predict_proba.__self__ is model.steps[-1][1]  # the logged model is left as it was
     assert isinstance(loaded.raw_model.steps[-1][1].predict_proba.__self__, RandomForestClassifier)
+
+
+def test_integer_columns_take_the_forest_route(tmp_path):
+    """A model logged with a signature of integer columns is handed an int64 array; the trees
+    compare its float32 values, as scikit-learn's validation makes them."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(9)
+    frame = pd.DataFrame(rng.integers(0, 100, size=(400, 5)), columns=[f"n{i}" for i in range(5)])
+    y = (frame["n0"] + frame["n1"] > 100).to_numpy()
+    model = RandomForestClassifier(n_estimators=15, random_state=0).fit(frame, y)
+    save_model(tmp_path / "m", model, training_data=frame)
+    loaded = load_local_model(tmp_path / "m")
+    records = frame.head(40).to_dict("records")
+    _same(loaded.predict_proba(records), model.predict_proba(frame.head(40)))
+    _same(loaded.predict(records), model.predict(frame.head(40)))
+    assert loaded._proba.ok is True
