@@ -110,7 +110,9 @@ class PyFuncModel:
                 self._fitted_order([str(n) for n in names], signature.input_names)
             self._adapter = InputAdapter(signature, mode)
         self.signature = signature
-        # Whether predict_with_proba's one-pass answer matched the two calls (None: not compared yet)
+        # Both outputs from one decision pass (a LogisticRegression, alone or ending a Pipeline), and
+        # whether its answer matched the two calls (None: not compared yet)
+        self._one_pass = _direct.one_pass(self._predict, self._proba)
         self._one_pass_ok: bool | None = None
 
     def _fitted_order(self, fitted: list[str], names: list[str]) -> None:
@@ -226,23 +228,24 @@ class PyFuncModel:
     def predict_with_proba(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(predict(data), predict_proba(data))``, checking ``data`` once instead of twice.
 
-        For a LogisticRegression both come from one ``decision_function`` call (half the model's
-        cost per batch when serving). The first call also makes the two calls and compares: on any
+        For a LogisticRegression, alone or at the end of a Pipeline, both come from one
+        ``decision_function`` call (half the model's cost per batch when serving, a third for a
+        Pipeline, whose transforms then run once). The first call also makes the two calls and compares: on any
         difference (a scikit-learn whose formulas changed) the one-pass route is dropped for good.
         """
         if self._proba is None:
             raise InvalidInput(f"{type(self.raw_model).__name__} has no predict_proba(); use predict()")
         prepared = self.prepare(data)
-        est = None if self._one_pass_ok is False else _direct.one_pass(self._predict, self._proba)
-        if est is None:
+        one_pass = None if self._one_pass_ok is False else self._one_pass
+        if one_pass is None:
             return _to_numpy(self._predict(prepared)), _to_numpy(self._proba(prepared))
-        preds, proba = _direct.from_scores(est, prepared)
+        preds, proba = one_pass(prepared)
         if self._one_pass_ok is None:
             want = _to_numpy(self._predict(prepared)), _to_numpy(self._proba(prepared))
             self._one_pass_ok = _direct.same(preds, want[0]) and _direct.same(proba, want[1])
             if not self._one_pass_ok:
                 logger.warning("%s: one decision pass does not reproduce predict and predict_proba; "
-                               "calling both", type(est).__name__)
+                               "calling both", type(self.raw_model).__name__)
                 return want
         return preds, proba
 
