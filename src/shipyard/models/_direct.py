@@ -53,6 +53,12 @@ def _name(est: Any) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _pipeline_steps(model: Any) -> list[Any] | None:
+    """A scikit-learn ``Pipeline``'s ``(name, step)`` list, or None for anything else (or no steps)."""
+    steps = getattr(model, "steps", None)
+    return steps if _name(model) == "sklearn.pipeline.Pipeline" and isinstance(steps, list) and steps else None
+
+
 def same(a: np.ndarray, b: np.ndarray) -> bool:
     """Same dtype, shape and bytes (not just equal values: the answer is serialized from them)."""
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
@@ -88,8 +94,8 @@ def one_pass(predict: Any, proba: Any) -> OnePass | None:
     if owner is None or getattr(proba, "__self__", None) is not owner:
         return None
     est: Any = owner
-    steps = getattr(est, "steps", None)
-    if _name(est) == "sklearn.pipeline.Pipeline" and isinstance(steps, list) and steps:
+    steps = _pipeline_steps(est)
+    if steps is not None:
         final = steps[-1][1]
         if not _one_pass_model(final):
             return None
@@ -222,10 +228,10 @@ def with_forest_route(model: Any) -> Any | None:
 
     In a pipeline the steps before the forest run as they are; what they hand the forest takes the
     route when it is a checked array (a step with pandas output hands it a DataFrame, which does not)."""
-    steps = getattr(model, "steps", None)
-    if _name(model) == "sklearn.pipeline.Pipeline" and isinstance(steps, list) and steps:
+    steps = _pipeline_steps(model)
+    if steps is not None:
         name, final = steps[-1]
-        routed = with_forest_route(final) if _name(final) != "sklearn.pipeline.Pipeline" else None
+        routed = with_forest_route(final) if _pipeline_steps(final) is None else None
         if routed is None:
             return None
         pipeline = copy.copy(model)

@@ -19,8 +19,8 @@ so this one is adaptive:
 Why wait at all under load: in one process the event loop and the model share the GIL and, here,
 two cores with the load generator, so taking turns does not overlap work: two calls of 32 rows cost
 a 100-tree forest 1.5 times a call of 64 (0.9 ms and 1.2 ms a call, most of it per tree, not per
-row), and every call pays the per-call work of the serving path. Why the wait counts from the moment the model
-is free, not from the oldest arrival: under load the queued requests arrived during the previous
+row), and every call pays the per-call work of the serving path. Why the wait counts from the
+moment the model is free, not from the oldest arrival: under load the queued requests arrived during the previous
 call, so a deadline from their arrival had always passed, the batcher never waited for the callers
 it had just answered, and 64 clients split into groups taking turns (1 + 63, or 32 + 32) that stayed
 split; which state a run fell into decided a forest's throughput at c=64 (~2,700 or ~4,400 req/s).
